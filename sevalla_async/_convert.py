@@ -1,0 +1,65 @@
+"""The package's one cattrs converter (built once, at import).
+
+Replies are structured strictly: a field of the wrong JSON type is an error (cattrs would
+otherwise call ``str(5)`` happily), unknown keys are ignored, UUIDs become
+:class:`uuid.UUID`, timestamps become aware :class:`datetime`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, TypeVar
+
+import cattrs
+
+from ._models import DeploymentStatus
+
+__all__ = ["converter", "structure_hook"]
+
+T = TypeVar("T")
+
+converter = cattrs.Converter(detailed_validation=True, forbid_extra_keys=False)
+
+
+def _structure_uuid(value: Any, _: type) -> uuid.UUID:
+    if type(value) is not str:
+        raise TypeError(f"expected a UUID string, got {type(value).__name__}")
+    return uuid.UUID(value)
+
+
+def _structure_datetime(value: Any, _: type) -> datetime:
+    if type(value) is not str:
+        raise TypeError(f"expected an ISO 8601 timestamp, got {type(value).__name__}")
+    text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+    return datetime.fromisoformat(text)
+
+
+def _strict(kind: type) -> Any:
+    def structure(value: Any, _: type) -> Any:
+        # bool is an int subclass, so compare exact types.
+        if type(value) is not kind and not (kind is float and type(value) is int):
+            raise TypeError(f"expected {kind.__name__}, got {type(value).__name__}")
+        return value
+
+    return structure
+
+
+def _structure_status(value: Any, _: type) -> DeploymentStatus:
+    if type(value) is not str:
+        raise TypeError(f"expected a status string, got {type(value).__name__}")
+    return DeploymentStatus(value)
+
+
+converter.register_structure_hook(uuid.UUID, _structure_uuid)
+converter.register_unstructure_hook(uuid.UUID, str)
+converter.register_structure_hook(datetime, _structure_datetime)
+converter.register_unstructure_hook(datetime, lambda d: d.isoformat().replace("+00:00", "Z"))
+converter.register_structure_hook(DeploymentStatus, _structure_status)
+for _kind in (str, int, float, bool):
+    converter.register_structure_hook(_kind, _strict(_kind))
+
+
+def structure_hook(kind: type[T]) -> Any:
+    """The compiled structure function for ``kind`` (look it up once, call it often)."""
+    return converter.get_structure_hook(kind)

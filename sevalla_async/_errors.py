@@ -1,0 +1,280 @@
+"""Every error the SDK raises.
+
+::
+
+    SevallaError                      base of everything below
+    └── APIError                      a call to the API did not produce a result
+        ├── APIStatusError            the API answered with a non-2xx status
+        │   ├── BadRequestError            400
+        │   ├── AuthenticationError        401
+        │   ├── PermissionDeniedError      403
+        │   ├── NotFoundError              404
+        │   ├── ConflictError              409
+        │   ├── UnprocessableEntityError   422
+        │   ├── RateLimitError             429  (.retry_after)
+        │   └── InternalServerError        >= 500
+        ├── APIConnectionError        no reply: could not connect, or the connection was lost
+        │   └── APITimeoutError       no reply in time (or the call's deadline passed)
+        └── APIResponseValidationError  a 2xx reply whose body is not what the API promises
+
+Input that can never be valid (a malformed UUID, an empty target list) is refused with a
+plain :class:`ValueError` naming the field, before any network I/O.
+
+Every :class:`APIError` knows the ``method`` and ``url`` of the call and how many
+``attempts`` were made. No error ever contains the API key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "InternalServerError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "SevallaError",
+    "UnprocessableEntityError",
+]
+
+
+class SevallaError(Exception):
+    """Base class of every exception raised by sevalla-async."""
+
+
+class APIError(SevallaError):
+    """A call to the Sevalla API did not produce a usable result.
+
+    Attributes:
+        message: a human-readable explanation.
+        method: the HTTP method of the call (``"POST"``), or ``None``.
+        url: the URL of the call (it never carries credentials), or ``None``.
+        attempts: how many attempts were sent before giving up (``0`` when none was).
+    """
+
+    message: str
+    method: str | None
+    url: str | None
+    attempts: int
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str | None = None,
+        url: str | None = None,
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.method = method
+        self.url = url
+        self.attempts = attempts
+
+    def __str__(self) -> str:
+        where = f"{self.method} {self.url}: " if self.method and self.url else ""
+        tries = f" (after {self.attempts} attempts)" if self.attempts > 1 else ""
+        return f"{where}{self.message}{tries}"
+
+
+class APIStatusError(APIError):
+    """The API answered with a status code that is not 2xx.
+
+    Attributes:
+        status_code: the HTTP status, e.g. ``404``.
+        message: the ``message`` of the error body, or the reason phrase.
+        code: the error tracking code (``data.code`` of the body), or ``None``.
+        detail: further explanation (``data.message`` of the body), or ``None``.
+        request_id: the ``x-request-id`` reply header, or ``None``: quote it to support.
+        headers: the reply headers (a read-only mapping, keys lower-cased).
+        body: the decoded JSON body, or the raw text when the body is not JSON.
+    """
+
+    status_code: int
+    code: str | None
+    detail: str | None
+    request_id: str | None
+    headers: Mapping[str, str]
+    body: Any
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        code: str | None = None,
+        detail: str | None = None,
+        request_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: Any = None,
+        method: str | None = None,
+        url: str | None = None,
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(message, method=method, url=url, attempts=attempts)
+        self.status_code = status_code
+        self.code = code
+        self.detail = detail
+        self.request_id = request_id
+        self.headers = headers if headers is not None else {}
+        self.body = body
+
+    def __str__(self) -> str:
+        text = f"{self.status_code} {self.message}"
+        if self.detail:
+            text += f" ({self.detail})"
+        if self.code:
+            text += f" [code {self.code}]"
+        if self.request_id:
+            text += f" [request id {self.request_id}]"
+        where = f"{self.method} {self.url} -> " if self.method and self.url else ""
+        tries = f" (after {self.attempts} attempts)" if self.attempts > 1 else ""
+        return f"{where}{text}{tries}"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status_code={self.status_code!r}, "
+            f"message={self.message!r}, request_id={self.request_id!r})"
+        )
+
+
+class BadRequestError(APIStatusError):
+    """400: the API refused the request's parameters or body."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the API key is missing, malformed, revoked or expired."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the API key is valid but may not do this."""
+
+
+class NotFoundError(APIStatusError):
+    """404: the pipeline, application or deployment does not exist (for this key)."""
+
+
+class ConflictError(APIStatusError):
+    """409: the resource is not in a state that allows the operation."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the request was well-formed but semantically wrong."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests.
+
+    Attributes:
+        retry_after: seconds the server asked us to wait (``Retry-After`` or
+            ``x-ratelimit-reset``), or ``None`` when it did not say.
+    """
+
+    retry_after: float | None
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class InternalServerError(APIStatusError):
+    """5xx: the API failed. For a POST the operation may or may not have happened."""
+
+
+class APIConnectionError(APIError):
+    """No reply was received: connection refused, DNS or TLS failure, connection lost.
+
+    The underlying exception is chained as ``__cause__``. ``request_sent`` tells whether
+    the request may have reached the server (``False`` only when it certainly did not).
+    """
+
+    request_sent: bool
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request_sent: bool = True,
+        method: str | None = None,
+        url: str | None = None,
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(message, method=method, url=url, attempts=attempts)
+        self.request_sent = request_sent
+
+
+class APITimeoutError(APIConnectionError):
+    """No reply came in time, or the call's overall ``timeout`` ran out.
+
+    Attributes:
+        last_result: for :meth:`Deployments.wait`, the last deployment seen before the
+            deadline; otherwise ``None``.
+    """
+
+    last_result: Any
+
+    def __init__(self, message: str, *, last_result: Any = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.last_result = last_result
+
+
+class APIResponseValidationError(APIError):
+    """A 2xx reply whose body does not match the API's schema (or is not JSON at all).
+
+    Attributes:
+        status_code, request_id, headers, body: as on :class:`APIStatusError`.
+    """
+
+    status_code: int
+    request_id: str | None
+    headers: Mapping[str, str]
+    body: Any
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        request_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: Any = None,
+        method: str | None = None,
+        url: str | None = None,
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(message, method=method, url=url, attempts=attempts)
+        self.status_code = status_code
+        self.request_id = request_id
+        self.headers = headers if headers is not None else {}
+        self.body = body
+
+    def __str__(self) -> str:
+        rid = f" [request id {self.request_id}]" if self.request_id else ""
+        return f"{super().__str__()} (status {self.status_code}){rid}"
+
+
+STATUS_ERRORS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def status_error_class(status: int) -> type[APIStatusError]:
+    """The most specific error class for an HTTP status."""
+    if status >= 500:
+        return InternalServerError
+    return STATUS_ERRORS.get(status, APIStatusError)

@@ -1,0 +1,63 @@
+"""The API's identifier rules (pure).
+
+Every id in the Sevalla v3 API is a UUID written in canonical form that matches the spec's
+pattern: versions 1-8, RFC 4122 variant (first hex digit of the fourth group 8-b), or the
+nil and max UUIDs. Anything else is refused before it reaches the network.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+# The pattern of every ``format: uuid`` string in the official OpenAPI document.
+UUID_PATTERN = (
+    r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}"
+    r"|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$"
+)
+_UUID_RE = re.compile(UUID_PATTERN)
+
+
+def is_api_uuid(text: str) -> bool:
+    """True when ``text`` matches the API's UUID pattern exactly."""
+    return _UUID_RE.match(text) is not None and not text.endswith("\n")
+
+
+def to_uuid(value: Any, field: str) -> uuid.UUID:
+    """Return ``value`` as a :class:`uuid.UUID` the API accepts, or raise ``ValueError``.
+
+    ``value`` may be a ``UUID`` or its canonical string (any case). The error names
+    ``field`` and the offending value.
+    """
+    if isinstance(value, uuid.UUID):
+        if is_api_uuid(str(value)):
+            return value
+        raise ValueError(
+            f"{field}: {value} is not an id the Sevalla API accepts "
+            "(UUID version must be 1-8 with the RFC 4122 variant, or the nil/max UUID)"
+        )
+    if isinstance(value, str):
+        if is_api_uuid(value):
+            return uuid.UUID(value)
+        raise ValueError(
+            f"{field}: {value!r} is not a valid UUID "
+            "(expected the canonical form, e.g. 'fb5e5168-4281-4bec-94c5-0d1584e9e657')"
+        )
+    raise ValueError(f"{field}: expected a UUID or a UUID string, got {type(value).__name__}")
+
+
+def to_uuid_list(values: Any, field: str) -> tuple[uuid.UUID, ...]:
+    """Validate a non-empty list of distinct ids; errors name ``field[index]``."""
+    if isinstance(values, (str, bytes, uuid.UUID)) or not isinstance(values, Iterable):
+        raise ValueError(f"{field}: expected a list of UUIDs, got {type(values).__name__}")
+    ids = tuple(to_uuid(v, f"{field}[{i}]") for i, v in enumerate(values))
+    if not ids:
+        raise ValueError(f"{field}: at least one id is required")
+    seen: set[uuid.UUID] = set()
+    for i, u in enumerate(ids):
+        if u in seen:
+            raise ValueError(f"{field}[{i}]: duplicate id {u}")
+        seen.add(u)
+    return ids

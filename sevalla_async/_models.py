@@ -1,0 +1,226 @@
+"""The API's data, as frozen attrs classes.
+
+Requests validate on construction (a ``ValueError`` naming the field); replies are built by
+the package's cattrs converter (:mod:`sevalla_async._convert`) and ignore fields they do not
+know yet.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from ._ids import to_uuid, to_uuid_list
+
+__all__ = [
+    "Deployment",
+    "DeploymentStatus",
+    "Pipeline",
+    "PipelineStage",
+    "PromoteOutcome",
+    "PromoteRequest",
+    "Promotion",
+]
+
+
+@attrs.frozen(slots=True)
+class Promotion:
+    """One target of a promotion: the app that received it and its new deployment."""
+
+    target_app_id: uuid.UUID
+    deployment_id: uuid.UUID
+
+
+def _pipeline_id(value: Any) -> uuid.UUID:
+    return to_uuid(value, "pipeline_id")
+
+
+def _source_app_id(value: Any) -> uuid.UUID:
+    return to_uuid(value, "source_app_id")
+
+
+def _target_app_ids(value: Any) -> tuple[uuid.UUID, ...]:
+    return to_uuid_list(value, "target_app_ids")
+
+
+def _targets_repr(ids: Sequence[uuid.UUID]) -> str:
+    return "[" + ", ".join(f"'{u}'" for u in ids) + "]"
+
+
+@attrs.frozen(slots=True)
+class PromoteRequest:
+    """What to promote: the latest successful build of ``source_app_id`` in pipeline
+    ``pipeline_id`` to every app of ``target_app_ids``.
+
+    Ids may be given as :class:`uuid.UUID` or canonical strings; they are checked against the
+    API's UUID pattern at construction. ``target_app_ids`` needs at least one id, without
+    duplicates and without the source app. Any violation raises ``ValueError`` naming the
+    field (``target_app_ids[2]: 'nope' is not a valid UUID ...``).
+    """
+
+    pipeline_id: uuid.UUID = attrs.field(converter=_pipeline_id)
+    source_app_id: uuid.UUID = attrs.field(converter=_source_app_id)
+    target_app_ids: tuple[uuid.UUID, ...] = attrs.field(
+        converter=_target_app_ids, repr=_targets_repr
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if self.source_app_id in self.target_app_ids:
+            index = self.target_app_ids.index(self.source_app_id)
+            raise ValueError(
+                f"target_app_ids[{index}]: {self.source_app_id} is the source app; "
+                "an app cannot be promoted to itself"
+            )
+
+    @classmethod
+    def from_dict(cls, data: Any) -> PromoteRequest:
+        """Build from a mapping with the API's keys (``pipeline_id``, ``source_app_id``,
+        ``target_app_ids``), as found in a plan file. Errors name the missing key."""
+        if not isinstance(data, dict):
+            raise ValueError(
+                f"expected an object with pipeline_id, source_app_id and "
+                f"target_app_ids, got {type(data).__name__}"
+            )
+        missing = [k for k in ("pipeline_id", "source_app_id", "target_app_ids") if k not in data]
+        if missing:
+            raise ValueError(f"{missing[0]}: required field is missing")
+        unknown = sorted(set(data) - {"pipeline_id", "source_app_id", "target_app_ids"})
+        if unknown:
+            raise ValueError(f"{unknown[0]}: unknown field")
+        return cls(data["pipeline_id"], data["source_app_id"], data["target_app_ids"])
+
+
+@attrs.frozen(slots=True)
+class PromoteOutcome:
+    """The result of one request of a fan-out (:meth:`Pipelines.promote_many`).
+
+    Exactly one of ``promotions`` and ``error`` is set. ``request`` is the validated
+    :class:`PromoteRequest`, or the raw input when it was invalid (then ``error`` is the
+    ``ValueError``). ``index`` is the position of the request in the input.
+    """
+
+    request: PromoteRequest | Any
+    promotions: list[Promotion] | None = None
+    error: BaseException | None = None
+    index: int = -1
+
+    @property
+    def ok(self) -> bool:
+        """True when the promotion was accepted by the API."""
+        return self.error is None and self.promotions is not None
+
+
+class DeploymentStatus(str, enum.Enum):
+    """Where a deployment is in its lifecycle (the spec's values, plus ``UNKNOWN`` for a
+    value this version of the SDK does not know yet)."""
+
+    WAITING = "waiting"
+    IN_PROGRESS = "inProgress"
+    SUCCESS = "success"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+    UNKNOWN = "unknown"
+
+    @classmethod
+    def _missing_(cls, value: object) -> DeploymentStatus:
+        return cls.UNKNOWN
+
+    @property
+    def is_terminal(self) -> bool:
+        """True when the deployment will not change any more."""
+        return self in _TERMINAL
+
+    @property
+    def is_success(self) -> bool:
+        """True only for ``success``."""
+        return self is DeploymentStatus.SUCCESS
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_TERMINAL = frozenset(
+    {
+        DeploymentStatus.SUCCESS,
+        DeploymentStatus.FAILED,
+        DeploymentStatus.CANCELLED,
+        DeploymentStatus.SKIPPED,
+    }
+)
+
+
+@attrs.frozen(slots=True)
+class Deployment:
+    """A deployment of an application (``getDeploymentV3`` / ``listDeploymentsV3``).
+
+    ``status`` is ``None`` while the API has not assigned one; such a deployment is not
+    finished. Timestamps are timezone-aware :class:`datetime` objects.
+    """
+
+    id: uuid.UUID
+    app_id: uuid.UUID | None
+    status: DeploymentStatus | None
+    created_at: datetime
+    updated_at: datetime
+    type: str | None = None
+    trigger: str | None = None
+    steps: list[str] = attrs.field(factory=list)
+    docker_image_url: str | None = None
+    git_type: str | None = None
+    repo_url: str | None = None
+    branch: str | None = None
+    commit_sha: str | None = None
+    commit_message: str | None = None
+    author_login: str | None = None
+    author_img: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def is_finished(self) -> bool:
+        """True when the status is terminal (success, failed, cancelled or skipped)."""
+        return self.status is not None and self.status.is_terminal
+
+    @property
+    def succeeded(self) -> bool:
+        """True only when the deployment finished with ``success``."""
+        return self.status is DeploymentStatus.SUCCESS
+
+
+@attrs.frozen(slots=True)
+class PipelineStage:
+    """One stage of a pipeline. The list endpoint returns only ``id``, ``display_name``,
+    ``type`` and ``order``; the other fields are ``None`` there."""
+
+    id: uuid.UUID
+    display_name: str
+    type: str
+    order: int
+    pipeline_id: uuid.UUID | None = None
+    branch: str | None = None
+    auto_create_app: bool | None = None
+    delete_stale_apps: bool | None = None
+    stale_app_days: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@attrs.frozen(slots=True)
+class Pipeline:
+    """A pipeline and its stages, ordered by position (``listPipelinesV3`` /
+    ``getPipelineV3``; ``company_id`` and ``project_id`` come only with ``get``)."""
+
+    id: uuid.UUID
+    display_name: str
+    type: str
+    stages: list[PipelineStage]
+    created_at: datetime
+    updated_at: datetime
+    company_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = None

@@ -1,0 +1,326 @@
+"""The wire protocol, without I/O.
+
+Turns models into :class:`Request` values and :class:`Response` values into models or typed
+errors; reads the rate-limit headers. Nothing here touches the network, sleeps or reads a
+clock (the caller passes ``now``), so every rule is tested with plain values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import timezone
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+
+from ._convert import structure_hook
+from ._errors import (
+    APIResponseValidationError,
+    APIStatusError,
+    RateLimitError,
+    status_error_class,
+)
+from ._ids import to_uuid
+from ._models import Deployment, Pipeline, PromoteRequest, Promotion
+
+__all__ = [
+    "CancelReply",
+    "DeploymentPage",
+    "PipelinePage",
+    "RateLimitInfo",
+    "Request",
+    "Response",
+    "decode",
+    "error_from_response",
+    "parse_rate_limit",
+    "parse_retry_after",
+    "promote_request",
+]
+
+T = TypeVar("T")
+
+_JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+@attrs.frozen(slots=True)
+class Request:
+    """One HTTP request to the API, relative to the base URL."""
+
+    method: str
+    path: str
+    params: Mapping[str, str] | None = None
+    body: bytes | None = None
+
+    @property
+    def idempotent(self) -> bool:
+        """GETs may be repeated freely; anything else may have had an effect."""
+        return self.method == "GET"
+
+    @property
+    def headers(self) -> Mapping[str, str] | None:
+        """Per-request headers (the client adds auth, user agent and accept)."""
+        return _JSON_HEADERS if self.body is not None else None
+
+
+@attrs.frozen(slots=True)
+class Response:
+    """One HTTP reply: status, headers (case-insensitive mapping) and raw body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    @property
+    def request_id(self) -> str | None:
+        return self.headers.get("x-request-id")
+
+
+@attrs.frozen(slots=True)
+class DeploymentPage:
+    data: list[Deployment]
+    total: int
+    offset: int
+    limit: int
+
+
+@attrs.frozen(slots=True)
+class PipelinePage:
+    data: list[Pipeline]
+    total: int
+    offset: int
+    limit: int
+
+
+@attrs.frozen(slots=True)
+class CancelReply:
+    message: str
+
+
+# --- building requests ---------------------------------------------------------------------
+
+
+def _dumps(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def promote_request(request: PromoteRequest) -> Request:
+    """``POST /pipelines/{id}/promote`` with ``{source_app_id, target_app_ids}``."""
+    body = b'{"source_app_id":"%s","target_app_ids":[%s]}' % (
+        str(request.source_app_id).encode(),
+        b",".join(b'"%s"' % str(t).encode() for t in request.target_app_ids),
+    )
+    return Request("POST", f"/pipelines/{request.pipeline_id}/promote", body=body)
+
+
+def get_pipeline_request(pipeline_id: uuid.UUID | str) -> Request:
+    pid = to_uuid(pipeline_id, "pipeline_id")
+    return Request("GET", f"/pipelines/{pid}")
+
+
+def list_pipelines_request(*, limit: int, offset: int) -> Request:
+    return Request("GET", "/pipelines", params=page_params(limit, offset))
+
+
+def get_deployment_request(app_id: uuid.UUID | str, deployment_id: uuid.UUID | str) -> Request:
+    app = to_uuid(app_id, "app_id")
+    dep = to_uuid(deployment_id, "deployment_id")
+    return Request("GET", f"/applications/{app}/deployments/{dep}")
+
+
+def list_deployments_request(app_id: uuid.UUID | str, *, limit: int, offset: int) -> Request:
+    app = to_uuid(app_id, "app_id")
+    return Request("GET", f"/applications/{app}/deployments", params=page_params(limit, offset))
+
+
+def cancel_deployment_request(app_id: uuid.UUID | str, deployment_id: uuid.UUID | str) -> Request:
+    app = to_uuid(app_id, "app_id")
+    dep = to_uuid(deployment_id, "deployment_id")
+    return Request("POST", f"/applications/{app}/deployments/{dep}/cancel")
+
+
+def page_params(limit: int, offset: int) -> dict[str, str]:
+    """Validate the spec's paging bounds (``limit`` 1-100, ``offset`` 0-10000)."""
+    if type(limit) is not int or not 1 <= limit <= 100:
+        raise ValueError(f"limit: must be an integer from 1 to 100, got {limit!r}")
+    if type(offset) is not int or not 0 <= offset <= 10_000:
+        raise ValueError(f"offset: must be an integer from 0 to 10000, got {offset!r}")
+    return {"limit": str(limit), "offset": str(offset)}
+
+
+# --- decoding replies ----------------------------------------------------------------------
+
+_structure_promotions: Callable[[Any, Any], list[Promotion]] = structure_hook(list[Promotion])
+
+
+def _parse_json(body: bytes) -> Any:
+    return json.loads(body)
+
+
+def decode(
+    response: Response,
+    into: Any,
+    *,
+    method: str | None = None,
+    url: str | None = None,
+) -> Any:
+    """Return the reply body structured as ``into``; raise the typed error otherwise.
+
+    A non-2xx status raises the :class:`APIStatusError` subclass for it; a 2xx body that is
+    not JSON or does not fit ``into`` raises :class:`APIResponseValidationError`.
+    """
+    if not 200 <= response.status < 300:
+        raise error_from_response(response, method=method, url=url)
+    try:
+        data = _parse_json(response.body)
+    except ValueError as exc:
+        raise _invalid(response, f"reply is not JSON: {exc}", method, url) from None
+    try:
+        if into is list[Promotion]:
+            return _structure_promotions(data, into)
+        return structure_hook(into)(data, into)
+    except (cattrs.BaseValidationError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise _invalid(response, _describe(exc), method, url, data) from exc
+
+
+def _invalid(
+    response: Response, why: str, method: str | None, url: str | None, data: Any = None
+) -> APIResponseValidationError:
+    body = data if data is not None else response.body.decode("utf-8", "replace")
+    return APIResponseValidationError(
+        f"the reply does not match the API schema: {why}",
+        status_code=response.status,
+        request_id=response.request_id,
+        headers=response.headers,
+        body=body,
+        method=method,
+        url=url,
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, cattrs.BaseValidationError):
+        notes = cattrs.transform_error(exc)
+        return "; ".join(notes) if notes else str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def error_from_response(
+    response: Response, *, method: str | None = None, url: str | None = None
+) -> APIStatusError:
+    """Map a non-2xx reply to its :class:`APIStatusError` subclass.
+
+    Reads the spec's error body ``{message, status, data: {code, message}}``; when the body
+    is not JSON (an HTML page from a proxy, say) the raw text is kept as ``body``.
+    """
+    status = response.status
+    text = response.body.decode("utf-8", "replace")
+    body: Any = text
+    message = code = detail = None
+    with contextlib.suppress(ValueError):
+        body = json.loads(text) if text else text
+    if isinstance(body, dict):
+        message = _str_or_none(body.get("message"))
+        data = body.get("data")
+        if isinstance(data, dict):
+            code = _str_or_none(data.get("code"))
+            detail = _str_or_none(data.get("message"))
+    if not message:
+        message = _REASONS.get(status) or (text.strip()[:200] if text.strip() else None)
+        message = message or f"HTTP {status}"
+    cls = status_error_class(status)
+    kwargs: dict[str, Any] = {
+        "status_code": status,
+        "code": code,
+        "detail": detail,
+        "request_id": response.request_id,
+        "headers": response.headers,
+        "body": body,
+        "method": method,
+        "url": url,
+    }
+    if cls is RateLimitError:
+        kwargs["retry_after"] = parse_retry_after(response.headers)
+    return cls(message, **kwargs)
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+_REASONS = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    409: "Conflict",
+    422: "Unprocessable entity",
+    429: "Too many requests",
+    500: "Internal server error",
+    502: "Bad gateway",
+    503: "Service unavailable",
+    504: "Gateway timeout",
+}
+
+
+# --- rate-limit headers --------------------------------------------------------------------
+
+
+@attrs.frozen(slots=True)
+class RateLimitInfo:
+    """The ``x-ratelimit-*`` headers of one reply (reset in seconds from now)."""
+
+    limit: int | None
+    remaining: int
+    reset: float
+
+
+def _number(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(text.strip())
+    except ValueError:
+        return None
+    return value if value >= 0 and value == value and value != float("inf") else None
+
+
+def parse_rate_limit(headers: Mapping[str, str]) -> RateLimitInfo | None:
+    """The reply's rate-limit budget, or ``None`` when it does not carry a usable one."""
+    remaining = _number(headers.get("x-ratelimit-remaining"))
+    reset = _number(headers.get("x-ratelimit-reset"))
+    if remaining is None or reset is None:
+        return None
+    limit = _number(headers.get("x-ratelimit-limit"))
+    return RateLimitInfo(
+        limit=int(limit) if limit is not None else None, remaining=int(remaining), reset=reset
+    )
+
+
+def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
+    """Seconds to wait before trying again, from ``Retry-After`` (seconds or an HTTP date),
+    else ``x-ratelimit-reset`` (seconds); ``None`` when neither says.
+
+    ``now`` is the current Unix time, needed only for the HTTP-date form (default: the
+    system clock).
+    """
+    value = headers.get("retry-after")
+    if value is not None:
+        seconds = _number(value)
+        if seconds is not None:
+            return seconds
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            when = None
+        if when is not None:
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=timezone.utc)
+            current = time.time() if now is None else now
+            return max(0.0, when.timestamp() - current)
+    return _number(headers.get("x-ratelimit-reset"))

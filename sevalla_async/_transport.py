@@ -1,0 +1,155 @@
+"""The only module that talks to aiohttp: one attempt in, one :class:`Response` out.
+
+It owns the :class:`aiohttp.ClientSession` (or borrows the caller's), never follows
+redirects, caps the size of reply bodies, and turns aiohttp's exceptions into
+:class:`APIConnectionError` / :class:`APITimeoutError`, telling whether the request can have
+reached the server. ``asyncio.CancelledError`` passes through untouched; the ``async with``
+around the reply releases the connection whatever happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl as _ssl
+from collections.abc import Mapping
+
+import aiohttp
+from yarl import URL
+
+from ._errors import APIConnectionError, APIResponseValidationError, APITimeoutError
+from ._protocol import Response
+
+__all__ = ["Transport"]
+
+# Raised while connecting: the request was certainly not sent.
+_NOT_SENT = (
+    aiohttp.ClientConnectorError,  # refused, DNS (ClientConnectorDNSError), TLS handshake
+    aiohttp.ConnectionTimeoutError,  # connect / sock_connect timeout
+    aiohttp.ClientProxyConnectionError,
+)
+
+
+class Transport:
+    """Sends one request with aiohttp; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        session: aiohttp.ClientSession | None,
+        connection_limit: int,
+        ssl: _ssl.SSLContext | bool | None,
+        trust_env: bool,
+        proxy: str | None,
+        max_response_size: int,
+    ) -> None:
+        self._session = session
+        self._owns_session = session is None
+        self._connection_limit = connection_limit
+        self._ssl = ssl
+        self._trust_env = trust_env
+        self._proxy = proxy
+        self.max_response_size = max_response_size
+        self._closed = False
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The session in use; an owned one is created on first use, in the running loop."""
+        if self._session is None:
+            if self._closed:
+                raise RuntimeError("the client is closed")
+            # ssl=None keeps aiohttp's default: verify certificates.
+            connector = aiohttp.TCPConnector(
+                limit=self._connection_limit,
+                ssl=self._ssl if self._ssl is not None else True,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector, trust_env=self._trust_env, auto_decompress=True
+            )
+        return self._session
+
+    @property
+    def owns_session(self) -> bool:
+        return self._owns_session
+
+    async def close(self) -> None:
+        """Close the session if this transport created it; a borrowed one is left open."""
+        self._closed = True
+        if self._owns_session and self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    async def send(
+        self,
+        method: str,
+        url: URL,
+        *,
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeout: aiohttp.ClientTimeout,
+    ) -> Response:
+        """Send one attempt and read the whole reply."""
+        try:
+            async with self.session.request(
+                method,
+                url,
+                params=params,
+                headers=headers,
+                data=body,
+                timeout=timeout,
+                allow_redirects=False,
+                proxy=self._proxy,
+                ssl=self._ssl if self._ssl is not None else True,
+            ) as reply:
+                data = await self._read(reply, method, url)
+                return Response(reply.status, reply.headers, data)
+        except _NOT_SENT as exc:
+            kind = APITimeoutError if isinstance(exc, TimeoutError) else APIConnectionError
+            raise kind(
+                f"could not connect: {_describe(exc)}",
+                request_sent=False,
+                method=method,
+                url=str(url),
+            ) from exc
+        except (asyncio.TimeoutError, TimeoutError) as exc:
+            raise APITimeoutError(
+                f"no reply within the timeout: {_describe(exc)}", method=method, url=str(url)
+            ) from exc
+        except aiohttp.ClientError as exc:
+            raise APIConnectionError(
+                f"connection failed: {_describe(exc)}", method=method, url=str(url)
+            ) from exc
+        except OSError as exc:
+            raise APIConnectionError(
+                f"connection failed: {_describe(exc)}", method=method, url=str(url)
+            ) from exc
+
+    async def _read(self, reply: aiohttp.ClientResponse, method: str, url: URL) -> bytes:
+        cap = self.max_response_size
+        length = reply.content_length
+        if length is not None and length <= cap:
+            return await reply.read()
+        if length is None:
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in reply.content.iter_chunked(64 * 1024):
+                size += len(chunk)
+                if size > cap:
+                    break
+                chunks.append(chunk)
+            else:
+                return b"".join(chunks)
+        raise APIResponseValidationError(
+            f"the reply body exceeds max_response_size ({cap} bytes); refused",
+            status_code=reply.status,
+            request_id=reply.headers.get("x-request-id"),
+            headers=reply.headers,
+            body=None,
+            method=method,
+            url=str(url),
+        )
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,122 @@
+"""Scripted faults: what the fake does instead of (or after) answering normally."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import attrs
+
+__all__ = ["Fault", "FaultQueue"]
+
+
+@attrs.frozen
+class Fault:
+    """One scripted misbehaviour of :class:`FakeSevalla`.
+
+    Attributes:
+        status: answer with this status instead of the real reply (``None``: real reply).
+        body: the reply body: a dict/list (sent as JSON), ``str`` or ``bytes`` (sent as is);
+            default: the API's error body for ``status``.
+        headers: extra reply headers (e.g. ``{"Retry-After": "2"}``).
+        delay: seconds to wait before answering (real time: use it to trip timeouts).
+        drop: close the connection without a reply, ``"before"`` acting on the request or
+            ``"after"`` acting on it (a promotion made, its reply lost).
+        after_handling: with ``status``, act on the request first, then answer with the
+            fault (a 500 after the promotion happened).
+    """
+
+    status: int | None = None
+    body: Any = None
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    delay: float = 0.0
+    drop: Literal["before", "after"] | None = None
+    after_handling: bool = False
+
+    @classmethod
+    def error(cls, status: int, message: str | None = None, **kwargs: Any) -> Fault:
+        """An error reply with the API's error body."""
+        body = {"message": message, "status": status} if message else None
+        return cls(status=status, body=body, **kwargs)
+
+    @classmethod
+    def rate_limited(
+        cls, retry_after: float | str | None = 1, *, reset: float | None = None
+    ) -> Fault:
+        """A 429 with ``Retry-After`` (or only ``x-ratelimit-reset`` when ``reset`` given
+        and ``retry_after`` is ``None``)."""
+        headers: dict[str, str] = {"x-ratelimit-remaining": "0"}
+        if retry_after is not None:
+            headers["Retry-After"] = _fmt(retry_after)
+        if reset is not None:
+            headers["x-ratelimit-reset"] = _fmt(reset)
+        return cls(status=429, headers=headers)
+
+    @classmethod
+    def disconnect(cls, when: Literal["before", "after"] = "before") -> Fault:
+        """Drop the connection without answering."""
+        return cls(drop=when)
+
+    @classmethod
+    def slow(cls, seconds: float) -> Fault:
+        """Answer normally, ``seconds`` late."""
+        return cls(delay=seconds)
+
+    @classmethod
+    def malformed(cls, body: Any = "<html>oops</html>", status: int = 200) -> Fault:
+        """A reply whose body is not what the API promises."""
+        return cls(status=status, body=body)
+
+    def render_body(self, default: Mapping[str, Any]) -> bytes:
+        if self.body is None:
+            return json.dumps(default).encode()
+        if isinstance(self.body, bytes):
+            return self.body
+        if isinstance(self.body, str):
+            return self.body.encode()
+        return json.dumps(self.body).encode()
+
+
+def _fmt(value: float | str) -> str:
+    if isinstance(value, str):
+        return value
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+@attrs.define
+class _Scripted:
+    fault: Fault
+    remaining: int
+    method: str | None
+    path: str | None
+
+
+class FaultQueue:
+    """Faults waiting for the requests they match, first scripted first served."""
+
+    def __init__(self) -> None:
+        self._items: list[_Scripted] = []
+
+    def add(self, fault: Fault, times: int, method: str | None, path: str | None) -> None:
+        if times < 1:
+            raise ValueError(f"times: must be >= 1, got {times!r}")
+        self._items.append(_Scripted(fault, times, method.upper() if method else None, path))
+
+    def take(self, method: str, path: str) -> Fault | None:
+        for item in self._items:
+            if item.method not in (None, method):
+                continue
+            if item.path is not None and not path.endswith(item.path):
+                continue
+            item.remaining -= 1
+            if item.remaining == 0:
+                self._items.remove(item)
+            return item.fault
+        return None
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    def __len__(self) -> int:
+        return sum(i.remaining for i in self._items)

@@ -1,0 +1,370 @@
+"""FakeSevalla: the Sevalla v3 API as an in-process aiohttp server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import secrets
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from http import HTTPStatus
+from types import TracebackType
+from typing import Any
+
+import attrs
+from aiohttp import web
+from multidict import CIMultiDictProxy
+
+from .._models import PromoteRequest
+from . import _routes_deployments, _routes_pipelines
+from ._faults import Fault, FaultQueue
+from ._http import STATE, FakeAPIError, error_body, json_reply
+from ._state import FakeDeployment, FakePipeline, State
+
+__all__ = ["FakeSevalla", "RateLimit", "RecordedRequest"]
+
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@attrs.frozen
+class RateLimit:
+    """A fixed-window limit: ``requests`` per ``window`` seconds."""
+
+    requests: int
+    window: float = 60.0
+
+
+@attrs.frozen
+class RecordedRequest:
+    """One request the fake received (recorded before faults, auth or rate limits)."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: CIMultiDictProxy[str]
+    body: bytes
+    request_id: str
+    status: int | None = attrs.field(default=None, eq=False)
+
+    def json(self) -> Any:
+        """The body decoded as JSON."""
+        return json.loads(self.body)
+
+
+class _Window:
+    """One fixed-window counter on the fake's clock."""
+
+    def __init__(self, limit: RateLimit, clock: Callable[[], float]) -> None:
+        self.limit = limit
+        self.clock = clock
+        self.start = clock()
+        self.used = 0
+
+    def take(self) -> tuple[bool, dict[str, str]]:
+        now = self.clock()
+        if now >= self.start + self.limit.window:
+            elapsed = now - self.start
+            self.start += self.limit.window * math.floor(elapsed / self.limit.window)
+            self.used = 0
+        allowed = self.used < self.limit.requests
+        if allowed:
+            self.used += 1
+        reset = max(0, math.ceil(self.start + self.limit.window - now))
+        headers = {
+            "x-ratelimit-limit": str(self.limit.requests),
+            "x-ratelimit-remaining": str(self.limit.requests - self.used),
+            "x-ratelimit-reset": str(reset),
+        }
+        if not allowed:
+            headers["Retry-After"] = str(reset)
+        return allowed, headers
+
+
+class FakeSevalla:
+    """A faithful fake of the Sevalla v3 API for tests, demos and benchmarks.
+
+    It serves promote, pipelines (list, get) and deployments (get, list, cancel) on a random
+    port of 127.0.0.1, checks the bearer token and request bodies as the API does, answers
+    errors with the API's error body, and puts ``x-request-id`` and ``x-ratelimit-*`` on
+    every reply. Deployments it creates move ``waiting -> inProgress -> success``, one step
+    per GET (see :meth:`script_deployments`).
+
+    ::
+
+        async with FakeSevalla() as fake:
+            pipeline = fake.add_pipeline()
+            async with SevallaClient(fake.api_key, base_url=fake.base_url) as client:
+                await client.pipelines.promote(...)
+            assert fake.requests[-1].path.endswith("/promote")
+
+    Script faults for the next matching requests with :meth:`inject`; inspect what was
+    received in :attr:`requests`; :attr:`max_in_flight` tells the peak concurrency seen.
+
+    Args:
+        api_key: the token it accepts (default: a random one, see :attr:`api_key`).
+        read_limit, write_limit: enforced :class:`RateLimit` for GETs and for other
+            methods (default: 100,000 per minute, i.e. never hit in practice).
+        clock: the clock of the rate-limit windows (tests pass the client's fake clock).
+        host, port: where to listen (default 127.0.0.1 and a free port).
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        read_limit: RateLimit | None = None,
+        write_limit: RateLimit | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.api_key = api_key or f"fake-{secrets.token_urlsafe(16)}"
+        self.state = State()
+        self.requests: list[RecordedRequest] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._faults = FaultQueue()
+        self._host = host
+        self._port = port
+        self._clock = clock
+        self._windows = {
+            "read": _Window(read_limit or RateLimit(100_000), clock),
+            "write": _Window(write_limit or RateLimit(100_000), clock),
+        }
+        self._runner: web.AppRunner | None = None
+        self._url: str | None = None
+        self._counter = 0
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def make_app(self) -> web.Application:
+        """The aiohttp application (for mounting the fake elsewhere)."""
+        app = web.Application(middlewares=[self._middleware])
+        app[STATE] = self.state
+        app.add_routes(_routes_pipelines.routes("/v3"))
+        app.add_routes(_routes_deployments.routes("/v3"))
+        return app
+
+    async def start(self) -> FakeSevalla:
+        """Start listening; returns ``self``."""
+        if self._runner is not None:
+            return self
+        runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, self._host, self._port)
+        await site.start()
+        self._runner = runner
+        port = runner.addresses[0][1]
+        self._url = f"http://{self._host}:{port}/v3"
+        return self
+
+    async def close(self) -> None:
+        """Stop the server and drop its connections."""
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    async def __aenter__(self) -> FakeSevalla:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def base_url(self) -> str:
+        """The URL to give :class:`SevallaClient` as ``base_url``."""
+        if self._url is None:
+            raise RuntimeError("FakeSevalla is not started: use 'async with FakeSevalla()'")
+        return self._url
+
+    def __repr__(self) -> str:
+        return f"<FakeSevalla {self._url or 'not started'} requests={len(self.requests)}>"
+
+    # --- data -----------------------------------------------------------------------------
+
+    def add_pipeline(
+        self,
+        *,
+        name: str | None = None,
+        stages: Iterable[str] = ("Staging", "Production"),
+        apps_per_stage: int = 1,
+    ) -> FakePipeline:
+        """A new pipeline whose stages hold ``apps_per_stage`` apps each; every app has a
+        successful deployment, so it can be promoted from."""
+        return self.state.add_pipeline(name=name, stages=stages, apps_per_stage=apps_per_stage)
+
+    def promote_requests(self, count: int, *, targets: int = 2) -> list[PromoteRequest]:
+        """``count`` new pipelines and, for each, a valid request promoting its first
+        stage to the ``targets`` apps of its second."""
+        return [
+            self.add_pipeline(apps_per_stage=targets).promote_request(0, 1) for _ in range(count)
+        ]
+
+    def add_app(self, *, deployed: bool = True) -> uuid.UUID:
+        """An app outside any pipeline (with one successful deployment if ``deployed``)."""
+        return self.state.add_app(deployed=deployed)
+
+    def add_deployment(
+        self, app_id: uuid.UUID, *, script: list[str | None] | None = None
+    ) -> FakeDeployment:
+        """A deployment of ``app_id`` whose GETs show ``script``'s statuses in turn."""
+        return self.state.add_deployment(app_id, script=script)
+
+    def deployment(self, deployment_id: uuid.UUID | str) -> FakeDeployment:
+        """The fake's record of a deployment (its status, polls, cancellation)."""
+        return self.state.deployments[uuid.UUID(str(deployment_id))]
+
+    def script_deployments(
+        self, statuses: Iterable[str | None], *, app_id: uuid.UUID | str | None = None
+    ) -> None:
+        """The statuses the next deployments will show, one per GET (the last sticks).
+
+        With ``app_id``, only that app's next deployment; otherwise every later one.
+        """
+        script = list(statuses)
+        if not script:
+            raise ValueError("statuses: at least one status is required")
+        if app_id is None:
+            self.state.default_script = script
+        else:
+            self.state.next_scripts[uuid.UUID(str(app_id))] = script
+
+    # --- faults and recording -------------------------------------------------------------
+
+    def inject(
+        self,
+        fault: Fault,
+        *,
+        times: int = 1,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        """Answer the next ``times`` requests that match ``method`` and whose path ends
+        with ``path`` (both optional) with ``fault``."""
+        self._faults.add(fault, times, method, path)
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    @property
+    def pending_faults(self) -> int:
+        """How many scripted fault replies are still waiting for a request."""
+        return len(self._faults)
+
+    def requests_to(self, method: str, path_suffix: str = "") -> list[RecordedRequest]:
+        """The recorded requests with this method whose path ends with ``path_suffix``."""
+        method = method.upper()
+        return [r for r in self.requests if r.method == method and r.path.endswith(path_suffix)]
+
+    # --- the middleware -------------------------------------------------------------------
+
+    def _next_request_id(self) -> str:
+        self._counter += 1
+        return f"req_{self._counter:06d}_{secrets.token_hex(4)}"
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
+        request_id = self._next_request_id()
+        body = await request.read()
+        record = RecordedRequest(
+            request.method,
+            request.path,
+            dict(request.query),
+            request.headers,
+            body,
+            request_id,
+        )
+        self.requests.append(record)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            response = await self._answer(request, handler)
+            if response is None:  # dropped
+                return web.Response(status=500)
+            response.headers["x-request-id"] = request_id
+            object.__setattr__(record, "status", response.status)
+            return response
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, request: web.Request, handler: _Handler) -> web.StreamResponse | None:
+        bucket = "read" if request.method == "GET" else "write"
+        fault = self._faults.take(request.method, request.path)
+        if fault is not None:
+            return await self._faulted(request, handler, fault, bucket)
+        auth = self._check_auth(request)
+        if auth is not None:
+            return auth
+        allowed, limit_headers = self._windows[bucket].take()
+        response: web.StreamResponse
+        if not allowed:
+            response = json_reply(error_body(429, "Too many requests"), status=429)
+        else:
+            response = await self._handle(request, handler)
+        response.headers.update(limit_headers)
+        return response
+
+    async def _faulted(
+        self, request: web.Request, handler: _Handler, fault: Fault, bucket: str
+    ) -> web.StreamResponse | None:
+        if fault.delay:
+            await asyncio.sleep(fault.delay)
+        if fault.drop == "before":
+            return self._drop(request)
+        handled: web.StreamResponse | None = None
+        if fault.status is None or fault.after_handling or fault.drop == "after":
+            handled = await self._handle(request, handler)
+        if fault.drop == "after":
+            return self._drop(request)
+        response: web.StreamResponse
+        if fault.status is None:
+            assert handled is not None
+            response = handled
+        else:
+            response = web.Response(
+                body=fault.render_body(error_body(fault.status, _reason(fault.status))),
+                status=fault.status,
+                content_type="application/json"
+                if fault.body is None or isinstance(fault.body, (dict, list))
+                else "text/html",
+            )
+        _, limit_headers = self._windows[bucket].take()
+        response.headers.update(limit_headers)
+        response.headers.update(fault.headers)
+        return response
+
+    async def _handle(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except FakeAPIError as failure:
+            return failure.response()
+        except web.HTTPException as exc:  # unknown route or method
+            return json_reply(error_body(exc.status, exc.reason), status=exc.status)
+
+    def _check_auth(self, request: web.Request) -> web.Response | None:
+        header = request.headers.get("Authorization", "")
+        if header == f"Bearer {self.api_key}":
+            return None
+        message = "Unauthorized" if header else "Missing Authorization header"
+        return json_reply(error_body(401, message), status=401)
+
+    @staticmethod
+    def _drop(request: web.Request) -> None:
+        transport = request.transport
+        if transport is not None:
+            transport.abort()
+        return None
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return f"HTTP {status}"

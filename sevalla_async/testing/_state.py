@@ -1,0 +1,221 @@
+"""The fake API's data: pipelines, their stages' apps, and deployments that progress."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import attrs
+
+from .._models import PromoteRequest
+
+__all__ = ["FakeDeployment", "FakePipeline", "FakeStage", "State"]
+
+_EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+@attrs.define
+class FakeStage:
+    """A stage of a fake pipeline and the apps it holds."""
+
+    id: uuid.UUID
+    pipeline_id: uuid.UUID
+    display_name: str
+    type: str
+    order: int
+    app_ids: list[uuid.UUID]
+    created_at: datetime
+    branch: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """The stage as ``listPipelinesV3`` shows it."""
+        return {
+            "id": str(self.id),
+            "display_name": self.display_name,
+            "type": self.type,
+            "order": self.order,
+        }
+
+    def detail(self) -> dict[str, Any]:
+        """The stage as ``getPipelineV3`` shows it."""
+        return {
+            **self.summary(),
+            "pipeline_id": str(self.pipeline_id),
+            "branch": self.branch,
+            "auto_create_app": False,
+            "delete_stale_apps": False,
+            "stale_app_days": 5,
+            "created_at": _iso(self.created_at),
+            "updated_at": _iso(self.created_at),
+        }
+
+
+@attrs.define
+class FakePipeline:
+    """A fake pipeline. ``promote_request()`` gives a valid request for it."""
+
+    id: uuid.UUID
+    display_name: str
+    type: str
+    stages: list[FakeStage]
+    company_id: uuid.UUID
+    created_at: datetime
+
+    def promote_request(self, source_stage: int = 0, target_stage: int = -1) -> PromoteRequest:
+        """Promote the first app of ``source_stage`` to every app of ``target_stage``."""
+        return PromoteRequest(
+            self.id, self.stages[source_stage].app_ids[0], self.stages[target_stage].app_ids
+        )
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "display_name": self.display_name,
+            "type": self.type,
+            "stages": [s.summary() for s in self.stages],
+            "created_at": _iso(self.created_at),
+            "updated_at": _iso(self.created_at),
+        }
+
+    def detail(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "company_id": str(self.company_id),
+            "project_id": None,
+            "display_name": self.display_name,
+            "type": self.type,
+            "stages": [s.detail() for s in self.stages],
+            "created_at": _iso(self.created_at),
+            "updated_at": _iso(self.created_at),
+        }
+
+
+@attrs.define
+class FakeDeployment:
+    """A fake deployment. Each GET shows the next status of ``script`` (the last one
+    sticks); ``script`` defaults to ``waiting`` then ``inProgress`` then ``success``."""
+
+    id: uuid.UUID
+    app_id: uuid.UUID
+    script: list[str | None]
+    created_at: datetime
+    polls: int = 0
+    cancelled: bool = False
+    trigger: str = "PROMOTION"
+
+    @property
+    def status(self) -> str | None:
+        if self.cancelled:
+            return "cancelled"
+        return self.script[min(self.polls, len(self.script) - 1)]
+
+    def to_json(self) -> dict[str, Any]:
+        status = self.status
+        finished = status in ("success", "failed", "cancelled", "skipped")
+        return {
+            "id": str(self.id),
+            "app_id": str(self.app_id),
+            "status": status,
+            "type": "manual",
+            "trigger": self.trigger,
+            "steps": ["rollout"],
+            "docker_image_url": f"registry.example/app/{self.app_id.hex[:8]}:latest",
+            "git_type": None,
+            "repo_url": None,
+            "branch": None,
+            "commit_sha": None,
+            "commit_message": None,
+            "author_login": None,
+            "author_img": None,
+            "started_at": _iso(self.created_at) if status != "waiting" else None,
+            "finished_at": _iso(self.created_at + timedelta(seconds=30)) if finished else None,
+            "created_at": _iso(self.created_at),
+            "updated_at": _iso(self.created_at + timedelta(seconds=self.polls)),
+        }
+
+
+DEFAULT_SCRIPT: tuple[str, ...] = ("waiting", "inProgress", "success")
+
+
+class State:
+    """Everything the fake API knows. Plain data; the routes read and change it."""
+
+    def __init__(self) -> None:
+        self.company_id = uuid.UUID("5e7a11a0-0000-4000-8000-000000000001")
+        self.pipelines: dict[uuid.UUID, FakePipeline] = {}
+        self.deployments: dict[uuid.UUID, FakeDeployment] = {}
+        self.app_deployments: dict[uuid.UUID, list[uuid.UUID]] = {}
+        self.app_pipeline: dict[uuid.UUID, uuid.UUID] = {}
+        self.next_scripts: dict[uuid.UUID, list[str | None]] = {}
+        self.default_script: list[str | None] = list(DEFAULT_SCRIPT)
+        self._counter = itertools.count(1)
+        self._ids: Callable[[], uuid.UUID] = uuid.uuid4
+
+    def _moment(self) -> datetime:
+        return _EPOCH + timedelta(seconds=next(self._counter))
+
+    def add_app(self, pipeline_id: uuid.UUID | None = None, *, deployed: bool = True) -> uuid.UUID:
+        """A new app; ``deployed`` gives it one successful deployment to promote from."""
+        app_id = self._ids()
+        self.app_deployments[app_id] = []
+        if pipeline_id is not None:
+            self.app_pipeline[app_id] = pipeline_id
+        if deployed:
+            self.add_deployment(app_id, script=["success"], trigger="MANUAL_DEPLOY")
+        return app_id
+
+    def add_pipeline(
+        self,
+        *,
+        name: str | None = None,
+        stages: Iterable[str] = ("Staging", "Production"),
+        apps_per_stage: int = 1,
+    ) -> FakePipeline:
+        pipeline_id = self._ids()
+        created = self._moment()
+        stage_list: list[FakeStage] = []
+        names = list(stages)
+        for order, stage_name in enumerate(names):
+            kind = "prod" if order == len(names) - 1 and len(names) > 1 else "standard"
+            apps = [self.add_app(pipeline_id) for _ in range(apps_per_stage)]
+            stage_list.append(
+                FakeStage(self._ids(), pipeline_id, stage_name, kind, order, apps, created)
+            )
+        pipeline = FakePipeline(
+            pipeline_id,
+            name or f"pipeline-{len(self.pipelines) + 1}",
+            "trunk",
+            stage_list,
+            self.company_id,
+            created,
+        )
+        self.pipelines[pipeline_id] = pipeline
+        return pipeline
+
+    def add_deployment(
+        self,
+        app_id: uuid.UUID,
+        *,
+        script: list[str | None] | None = None,
+        trigger: str = "PROMOTION",
+    ) -> FakeDeployment:
+        if script is None:
+            script = self.next_scripts.pop(app_id, None) or list(self.default_script)
+        deployment = FakeDeployment(
+            self._ids(), app_id, list(script), self._moment(), trigger=trigger
+        )
+        self.deployments[deployment.id] = deployment
+        self.app_deployments.setdefault(app_id, []).append(deployment.id)
+        return deployment
+
+    def has_success(self, app_id: uuid.UUID) -> bool:
+        return any(
+            self.deployments[d].status == "success" for d in self.app_deployments.get(app_id, [])
+        )
