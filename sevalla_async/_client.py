@@ -235,9 +235,13 @@ class SevallaClient:
         deadline: float | None = None,
         decoder: Callable[[Response], Any] | None = None,
     ) -> Any:
-        """Send ``request`` with retries and return the reply structured as ``into``."""
+        """Send ``request`` with retries and return the reply structured as ``into``.
+
+        ``deadline`` is a time on the client's clock; default: now + the client's timeout.
+        """
         method = request.method
-        url = URL(self._base + request.path, encoded=True)
+        url_text = self._base + request.path
+        url = URL(url_text, encoded=True)
         if deadline is None:
             deadline = self._deadline_at()
         bucket = "read" if request.idempotent else "write"
@@ -246,18 +250,17 @@ class SevallaClient:
             headers = {**self._headers, **request.headers}
         schedule = None
         attempt = 0
-        debug = logger.isEnabledFor(logging.DEBUG)
         while True:
             attempt += 1
             error: APIError
             try:
-                await self._limiter.acquire(bucket, deadline)
+                seq = await self._limiter.acquire(bucket, deadline)
             except RateLimitHoldError as exc:
                 raise APITimeoutError(
-                    f"{exc} but the call's timeout ends before that; not sent",
+                    f"{exc}, after the call's timeout; not sent",
                     request_sent=False,
                     method=method,
-                    url=str(url),
+                    url=url_text,
                     attempts=attempt - 1,
                 ) from None
             info = None
@@ -275,44 +278,39 @@ class SevallaClient:
             except APIError as exc:
                 error = exc
             finally:
-                self._limiter.release(bucket, info)
+                self._limiter.release(bucket, seq, info, replied=response is not None)
             if response is not None:
-                if debug:
-                    logger.debug(
-                        "%s %s -> %s request_id=%s attempt=%d",
-                        method,
-                        request.path,
-                        response.status,
-                        response.request_id,
-                        attempt,
-                    )
                 if 200 <= response.status < 300:
+                    if logger.isEnabledFor(logging.DEBUG):
+                        _log_attempt(request, attempt, response.status, response.request_id, None)
                     try:
                         if decoder is not None:
                             return decoder(response)
-                        return decode(response, into, method=method, url=str(url))
+                        return decode(response, into, method=method, url=url_text)
                     except APIError as exc:
                         exc.attempts = attempt
                         raise
-                error = error_from_response(response, method=method, url=str(url))
-            elif debug:
-                logger.debug("%s %s -> %s attempt=%d", method, request.path, _short(error), attempt)
+                error = error_from_response(response, method=method, url=url_text)
             error.attempts = attempt
             if schedule is None:
                 schedule = self._policy.schedule()
             wait = self._policy.decide(
                 error, idempotent=request.idempotent, retries_done=attempt - 1, schedule=schedule
             )
-            if wait is None:
-                raise error
-            if deadline is not None and self._clock() + wait >= deadline:
+            if wait is not None and deadline is not None and self._clock() + wait >= deadline:
                 logger.warning(
-                    "%s %s: not retrying (%s); the next attempt would start after the "
+                    "%s %s: not retrying after %s: the next attempt would start after the "
                     "call's timeout",
                     method,
                     request.path,
                     _short(error),
                 )
+                wait = None
+            if logger.isEnabledFor(logging.DEBUG):
+                status = response.status if response is not None else _short(error)
+                rid = response.request_id if response is not None else None
+                _log_attempt(request, attempt, status, rid, wait)
+            if wait is None:
                 raise error
             logger.warning(
                 "%s %s failed (%s); retry %d of %d in %.2fs",
@@ -334,6 +332,20 @@ class SevallaClient:
 
 
 _NO_TIMEOUT = aiohttp.ClientTimeout(total=None)
+
+
+def _log_attempt(
+    request: Request, attempt: int, outcome: object, request_id: str | None, wait: float | None
+) -> None:
+    logger.debug(
+        "%s %s -> %s request_id=%s attempt=%d wait=%s",
+        request.method,
+        request.path,
+        outcome,
+        request_id,
+        attempt,
+        "-" if wait is None else f"{wait:.2f}s",
+    )
 
 
 def _short(error: APIError) -> str:

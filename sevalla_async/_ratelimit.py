@@ -2,16 +2,24 @@
 
 Every reply carries ``x-ratelimit-limit``, ``x-ratelimit-remaining`` and
 ``x-ratelimit-reset`` (seconds). Reads and writes are limited separately, so the budget is
-kept per bucket. Before each attempt a call takes one unit of its bucket; when none is left
-it waits until the window resets instead of spending a request on a 429. Requests already
-in flight are counted against the budget the server reports, so a burst of concurrent calls
-does not overrun it.
+kept per bucket (``"read"`` for GET, ``"write"`` for the rest).
+
+- Before each attempt a call takes one unit of its bucket's budget; when none is left it
+  waits until the window resets instead of spending a request on a 429.
+- A reply's ``remaining`` was computed when the server handled that request, so the
+  requests sent after it and still in flight are not counted in it yet: the estimate
+  subtracts them (requests are numbered as they are sent).
+- Until the first reply of a bucket tells the budget, only one request of that bucket is
+  in flight (a probe); the others wait for what it learns, so even the first burst of a
+  large fan-out cannot overrun a small budget. A server that sends no rate-limit headers
+  turns the hold off for that bucket.
 
 The state changes only between awaits, so it is safe for any number of tasks in one loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from ._protocol import RateLimitInfo
@@ -28,13 +36,20 @@ class RateLimitHoldError(Exception):
 
 
 class _Bucket:
-    __slots__ = ("in_flight", "limit", "remaining", "reset_at")
+    __slots__ = ("blind", "in_flight", "last_seq", "learned", "limit", "remaining", "reset_at")
 
     def __init__(self) -> None:
         self.limit: int | None = None
-        self.remaining: int | None = None  # None: unknown, do not hold
+        self.remaining: int | None = None  # None: unknown
         self.reset_at: float | None = None
         self.in_flight = 0
+        self.last_seq = 0
+        self.blind = False  # the server sends no rate-limit headers: never hold
+        self.learned: asyncio.Event | None = None  # set when the probe's reply arrives
+
+    @property
+    def known(self) -> bool:
+        return self.remaining is not None or self.blind
 
 
 class RateLimiter:
@@ -52,23 +67,28 @@ class RateLimiter:
         state = self._buckets.get(bucket)
         return None if state is None else state.remaining
 
-    async def acquire(self, bucket: str, deadline: float | None) -> None:
-        """Take one request from ``bucket``'s budget, waiting for the reset if it is spent.
+    async def acquire(self, bucket: str, deadline: float | None) -> int:
+        """Take one request from ``bucket``'s budget, waiting for it if needed.
 
-        Raises :class:`RateLimitHoldError` when the reset comes after ``deadline``. Every
-        ``acquire`` must be followed by one :meth:`release`.
+        Returns the request's sequence number, to hand back to :meth:`release` (which
+        must follow every successful ``acquire``). Raises :class:`RateLimitHoldError` when
+        the budget resets only after ``deadline``.
         """
         state = self._buckets.get(bucket)
         if state is None:
             state = self._buckets[bucket] = _Bucket()
         while True:
+            if not state.known and state.in_flight:
+                # A probe is out: wait for the budget it brings back.
+                if state.learned is None:
+                    state.learned = asyncio.Event()
+                await state.learned.wait()
+                continue
             now = self._clock()
             if state.reset_at is not None and now >= state.reset_at:
                 state.remaining = state.limit
                 state.reset_at = None
-            if state.remaining is None or state.remaining > 0:
-                break
-            if state.reset_at is None:  # spent, and no idea when it resets: let it through
+            if state.remaining is None or state.remaining > 0 or state.reset_at is None:
                 break
             wait = state.reset_at - now
             if deadline is not None and now + wait > deadline:
@@ -77,15 +97,25 @@ class RateLimiter:
         if state.remaining is not None:
             state.remaining -= 1
         state.in_flight += 1
+        state.last_seq += 1
+        return state.last_seq
 
-    def release(self, bucket: str, info: RateLimitInfo | None) -> None:
-        """End one request of ``bucket``, learning the budget from its reply if any."""
+    def release(self, bucket: str, seq: int, info: RateLimitInfo | None, *, replied: bool) -> None:
+        """End request ``seq`` of ``bucket``; learn the budget from its reply, if any.
+
+        ``replied`` tells whether a reply arrived at all (a reply without rate-limit
+        headers turns the hold off; a lost connection teaches nothing).
+        """
         state = self._buckets[bucket]
         state.in_flight -= 1
-        if info is None:
-            return
-        if info.limit is not None:
-            state.limit = info.limit
-        # The server has not counted the requests still in flight: count them for it.
-        state.remaining = info.remaining - state.in_flight
-        state.reset_at = self._clock() + info.reset
+        if info is not None:
+            if info.limit is not None:
+                state.limit = info.limit
+            state.remaining = info.remaining - (state.last_seq - seq)
+            state.reset_at = self._clock() + info.reset
+            state.blind = False
+        elif replied and state.remaining is None:
+            state.blind = True
+        if state.learned is not None:
+            state.learned.set()
+            state.learned = None
