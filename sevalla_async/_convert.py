@@ -1,17 +1,18 @@
 """The package's one cattrs converter (built once, at import).
 
-Replies are structured strictly: a field of the wrong JSON type is an error (cattrs would
-otherwise call ``str(5)`` happily), unknown keys are ignored, UUIDs become
-:class:`uuid.UUID`, timestamps become aware :class:`datetime`.
+Replies are structured strictly: a field of the wrong JSON type is an error (cattrs
+would otherwise call ``str(5)`` happily, or read ``"ab"`` as a list), unknown keys are
+ignored, UUIDs become :class:`uuid.UUID`, timestamps become aware :class:`datetime`.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_origin
 
 import cattrs
+from cattrs.cols import list_structure_factory
 
 from ._models import DeploymentStatus
 
@@ -58,6 +59,20 @@ converter.register_unstructure_hook(datetime, lambda d: d.isoformat().replace("+
 converter.register_structure_hook(DeploymentStatus, _structure_status)
 for _kind in (str, int, float, bool):
     converter.register_structure_hook(_kind, _strict(_kind))
+
+
+def _strict_lists(kind: Any) -> Any:
+    base = list_structure_factory(kind, converter)
+
+    def structure(value: Any, target: Any) -> Any:
+        if type(value) is not list:
+            raise TypeError(f"expected a JSON array, got {type(value).__name__}")
+        return base(value, target)
+
+    return structure
+
+
+converter.register_structure_hook_factory(lambda t: get_origin(t) is list, _strict_lists)
 
 
 def structure_hook(kind: type[T]) -> Any:

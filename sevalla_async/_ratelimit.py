@@ -62,6 +62,11 @@ class RateLimiter:
         self._sleep = sleep
         self._buckets: dict[str, _Bucket] = {}
 
+    @property
+    def in_flight(self) -> int:
+        """Requests between :meth:`acquire` and :meth:`release`, all buckets together."""
+        return sum(b.in_flight for b in self._buckets.values())
+
     def remaining(self, bucket: str) -> int | None:
         """The estimated budget left in ``bucket`` (``None`` when unknown)."""
         state = self._buckets.get(bucket)

@@ -44,12 +44,17 @@ class Fault:
     def rate_limited(
         cls, retry_after: float | str | None = 1, *, reset: float | None = None
     ) -> Fault:
-        """A 429 with ``Retry-After`` (or only ``x-ratelimit-reset`` when ``reset`` given
-        and ``retry_after`` is ``None``)."""
-        headers: dict[str, str] = {"x-ratelimit-remaining": "0"}
+        """A 429 as the API sends it: ``Retry-After`` (seconds, or an HTTP date when a
+        string is given) and the ``x-ratelimit-*`` headers of a spent budget that resets in
+        ``reset`` seconds (default: ``retry_after`` when it is a number). With
+        ``retry_after=None`` only ``x-ratelimit-reset`` says how long to wait."""
+        headers: dict[str, str] = {}
         if retry_after is not None:
             headers["Retry-After"] = _fmt(retry_after)
+        if reset is None and isinstance(retry_after, (int, float)):
+            reset = retry_after
         if reset is not None:
+            headers["x-ratelimit-remaining"] = "0"
             headers["x-ratelimit-reset"] = _fmt(reset)
         return cls(status=429, headers=headers)
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 import math
 import secrets
+import ssl
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
@@ -108,6 +109,7 @@ class FakeSevalla:
             methods (default: 100,000 per minute, i.e. never hit in practice).
         clock: the clock of the rate-limit windows (tests pass the client's fake clock).
         host, port: where to listen (default 127.0.0.1 and a free port).
+        ssl_context: serve https with this server-side context (to test TLS set-ups).
     """
 
     def __init__(
@@ -119,6 +121,7 @@ class FakeSevalla:
         clock: Callable[[], float] = time.monotonic,
         host: str = "127.0.0.1",
         port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.api_key = api_key or f"fake-{secrets.token_urlsafe(16)}"
         self.state = State()
@@ -128,6 +131,7 @@ class FakeSevalla:
         self._faults = FaultQueue()
         self._host = host
         self._port = port
+        self._ssl_context = ssl_context
         self._clock = clock
         self._windows = {
             "read": _Window(read_limit or RateLimit(100_000), clock),
@@ -153,11 +157,12 @@ class FakeSevalla:
             return self
         runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False)
         await runner.setup()
-        site = web.TCPSite(runner, self._host, self._port)
+        site = web.TCPSite(runner, self._host, self._port, ssl_context=self._ssl_context)
         await site.start()
         self._runner = runner
         port = runner.addresses[0][1]
-        self._url = f"http://{self._host}:{port}/v3"
+        scheme = "https" if self._ssl_context is not None else "http"
+        self._url = f"{scheme}://{self._host}:{port}/v3"
         return self
 
     async def close(self) -> None:
