@@ -72,7 +72,12 @@ def _strict_lists(kind: Any) -> Any:
     return structure
 
 
-converter.register_structure_hook_factory(lambda t: get_origin(t) is list, _strict_lists)
+def _is_list(kind: Any) -> bool:
+    origin: Any = get_origin(kind)
+    return origin is list
+
+
+converter.register_structure_hook_factory(_is_list, _strict_lists)
 
 
 def structure_hook(kind: type[T]) -> Any:
