@@ -156,13 +156,22 @@ async def test_redirect_is_not_followed(fake: FakeSevalla, client: SevallaClient
         assert elsewhere.requests == []  # the token never went there
 
 
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 async def test_oversized_reply_refused(
-    fake: FakeSevalla, make_client: Callable[..., SevallaClient]
+    fake: FakeSevalla, make_client: Callable[..., SevallaClient], chunked: bool
 ) -> None:
     client = make_client(max_response_size=512)
-    fake.inject(Fault(status=200, body={"padding": "x" * 2000}))
+    fake.inject(Fault(status=200, body={"padding": "x" * 200_000}, chunked=chunked))
     with pytest.raises(APIResponseValidationError, match="max_response_size"):
         await client.pipelines.get(fake.add_pipeline().id)
+
+
+async def test_chunked_reply_under_the_cap_is_read(
+    fake: FakeSevalla, client: SevallaClient
+) -> None:
+    pipeline = fake.add_pipeline()
+    fake.inject(Fault(chunked=True))
+    assert (await client.pipelines.get(pipeline.id)).id == pipeline.id
 
 
 async def test_key_absent_from_errors_tracebacks_and_logs(

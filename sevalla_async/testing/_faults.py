@@ -25,6 +25,7 @@ class Fault:
             ``"after"`` acting on it (a promotion made, its reply lost).
         after_handling: with ``status``, act on the request first, then answer with the
             fault (a 500 after the promotion happened).
+        chunked: send the body with chunked transfer encoding (no ``Content-Length``).
     """
 
     status: int | None = None
@@ -33,6 +34,7 @@ class Fault:
     delay: float = 0.0
     drop: Literal["before", "after"] | None = None
     after_handling: bool = False
+    chunked: bool = False
 
     @classmethod
     def error(cls, status: int, message: str | None = None, **kwargs: Any) -> Fault:

@@ -343,6 +343,8 @@ class FakeSevalla:
         _, limit_headers = self._windows[bucket].take()
         response.headers.update(limit_headers)
         response.headers.update(fault.headers)
+        if fault.chunked:
+            response.enable_chunked_encoding()
         return response
 
     async def _handle(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
