@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -87,19 +88,13 @@ def test_deployment_has_every_spec_field_typed() -> None:
 
 def test_spec_fields_match_the_model() -> None:
     """The model has exactly the spec's fields (the spec's list is in the test data)."""
-    spec = json.loads((_data_dir() / "spec_replies.json").read_text())
+    spec = json.loads((Path(__file__).parent / "data" / "spec_replies.json").read_text())
     schema = spec["replies"]["getDeploymentV3"]
     names = {a.name for a in Deployment.__attrs_attrs__}
     assert names == set(schema["properties"])
     assert set(schema["required"]) == names
     statuses = schema["properties"]["status"]["anyOf"][0]["enum"]
     assert {s.value for s in DeploymentStatus if s is not DeploymentStatus.UNKNOWN} == set(statuses)
-
-
-def _data_dir() -> Any:
-    from pathlib import Path
-
-    return Path(__file__).parent / "data"
 
 
 def test_nullable_fields_are_none() -> None:

@@ -73,8 +73,9 @@ class Pipelines:
 
         Returns the final :class:`Deployment` of each target, in the order of
         ``target_app_ids``; a failed deployment is a result (check
-        :attr:`Deployment.succeeded`). ``timeout`` bounds the whole call, the promotion
-        included (default 15 minutes).
+        :attr:`Deployment.succeeded`). ``timeout`` counts from the call, the promotion
+        included (default 15 minutes; the promotion's own request is bounded by the
+        client's ``timeout``).
 
         Errors: invalid arguments raise ``ValueError`` before anything is sent. If the
         promotion itself fails, its error is raised (nothing to wait for; as with
@@ -119,15 +120,10 @@ class Pipelines:
             poll_jitter=poll_jitter,
         )
         concurrency = _wait.check_concurrency(concurrency)
-        seconds = _wait.check_timeout(timeout)
-        client = self._client
-        deadline = None if seconds is None else client._clock() + seconds
-        promotions: list[Promotion] = await client._request(
-            _protocol.promote_request(request),
-            list[Promotion],
-            deadline=_wait.call_deadline(client, deadline),
-        )
-        return await client.deployments._wait_promotions(
+        deployments = self._client.deployments
+        deadline = deployments._deadline(timeout)
+        promotions = await self.promote_request(request)
+        return await deployments._wait_promotions(
             _in_target_order(promotions, request.target_app_ids),
             deadline=deadline,
             schedule=schedule,

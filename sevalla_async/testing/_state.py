@@ -113,7 +113,6 @@ class FakeDeployment:
     script: list[str | None]
     created_at: datetime
     polls: int = 0
-    cancelled: bool = False
     trigger: str = "PROMOTION"
     every: float | None = None
     born: float = 0.0
@@ -136,13 +135,17 @@ class FakeDeployment:
         return self.script[self.step]
 
     @property
+    def cancelled(self) -> bool:
+        """True once :meth:`cancel` has ended it."""
+        return self.ended_as is not None
+
+    @property
     def cancellable(self) -> bool:
         return self.status in ("waiting", "inProgress", None)
 
     def cancel(self) -> None:
         """End it as cancelled (skipped when it had not started)."""
         self.ended_as = "cancelled" if self.status == "inProgress" else "skipped"
-        self.cancelled = True
 
     def to_json(self) -> dict[str, Any]:
         """The deployment as ``getDeploymentV3`` shows it."""
