@@ -40,6 +40,7 @@ from ._models import (
 )
 from ._retry import RetryPolicy
 from ._version import __version__
+from ._wait import WaitAllError
 
 __all__ = [
     "APIConnectionError",
@@ -65,5 +66,6 @@ __all__ = [
     "SevallaClient",
     "SevallaError",
     "UnprocessableEntityError",
+    "WaitAllError",
     "__version__",
 ]

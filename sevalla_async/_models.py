@@ -116,8 +116,12 @@ class PromoteOutcome:
 
 
 class DeploymentStatus(str, enum.Enum):
-    """Where a deployment is in its lifecycle (the spec's values, plus ``UNKNOWN`` for a
-    value this version of the SDK does not know yet)."""
+    """Where a deployment is in its lifecycle: the spec's values, plus ``UNKNOWN``.
+
+    ``UNKNOWN`` stands for a status this version of the SDK does not know yet (the API may
+    add one): replies carrying it still decode, and it counts as not finished, so
+    :meth:`Deployments.wait` keeps polling until a known terminal status or its deadline.
+    """
 
     WAITING = "waiting"
     IN_PROGRESS = "inProgress"
@@ -128,12 +132,14 @@ class DeploymentStatus(str, enum.Enum):
     UNKNOWN = "unknown"
 
     @classmethod
-    def _missing_(cls, value: object) -> DeploymentStatus:
-        return cls.UNKNOWN
+    def _missing_(cls, value: object) -> DeploymentStatus | None:
+        # Only strings: DeploymentStatus(5) stays a ValueError.
+        return cls.UNKNOWN if isinstance(value, str) else None
 
     @property
     def is_terminal(self) -> bool:
-        """True when the deployment will not change any more."""
+        """True when the deployment will not change any more (success, failed, cancelled,
+        skipped)."""
         return self in _TERMINAL
 
     @property
@@ -159,28 +165,38 @@ _TERMINAL = frozenset(
 class Deployment:
     """A deployment of an application (``getDeploymentV3`` / ``listDeploymentsV3``).
 
-    ``status`` is ``None`` while the API has not assigned one; such a deployment is not
-    finished. Timestamps are timezone-aware :class:`datetime` objects.
+    Every field of the spec's deployment object is here and required in replies; the
+    nullable ones are ``None`` when the API sends ``null``. ``status`` is ``None`` while the
+    API has not assigned one (such a deployment is not finished). Timestamps are
+    timezone-aware :class:`datetime` objects.
+
+    Fields the spec restricts to a set of values are plain strings, so that a value the API
+    adds later never breaks decoding: ``type`` (``"manual"``, ``"automatic"``), ``git_type``
+    (``"github"``, ``"bitbucket"``, ``"gitlab"``), ``steps`` (``"checkout"``, ``"build"``,
+    ``"rollout"``, ``"syncConnections"``). ``trigger`` is free text such as
+    ``"MANUAL_DEPLOY"`` or ``"ROLLBACK_DEPLOYMENT"``.
+
+    Use :attr:`is_finished` and :attr:`succeeded` to tell where it ended.
     """
 
     id: uuid.UUID
     app_id: uuid.UUID | None
     status: DeploymentStatus | None
+    type: str | None
+    trigger: str | None
+    steps: tuple[str, ...]
+    docker_image_url: str | None
+    git_type: str | None
+    repo_url: str | None
+    branch: str | None
+    commit_sha: str | None
+    commit_message: str | None
+    author_login: str | None
+    author_img: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
     created_at: datetime
     updated_at: datetime
-    type: str | None = None
-    trigger: str | None = None
-    steps: list[str] = attrs.field(factory=list)
-    docker_image_url: str | None = None
-    git_type: str | None = None
-    repo_url: str | None = None
-    branch: str | None = None
-    commit_sha: str | None = None
-    commit_message: str | None = None
-    author_login: str | None = None
-    author_img: str | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
 
     @property
     def is_finished(self) -> bool:
@@ -189,14 +205,21 @@ class Deployment:
 
     @property
     def succeeded(self) -> bool:
-        """True only when the deployment finished with ``success``."""
+        """True only when the deployment finished with ``success``; ``False`` while it
+        runs and when it ended failed, cancelled or skipped."""
         return self.status is DeploymentStatus.SUCCESS
 
 
 @attrs.frozen(slots=True)
 class PipelineStage:
-    """One stage of a pipeline. The list endpoint returns only ``id``, ``display_name``,
-    ``type`` and ``order``; the other fields are ``None`` there."""
+    """One stage of a pipeline.
+
+    ``listPipelinesV3`` gives only ``id``, ``display_name``, ``type`` and ``order``; the
+    other fields come with ``getPipelineV3`` and are ``None`` on stages from a list
+    (``branch`` is ``None`` in both cases for a stage without a branch). ``type`` is a plain
+    string (``"preview"``, ``"standard"`` or ``"prod"`` today); ``order`` is the position,
+    from 0.
+    """
 
     id: uuid.UUID
     display_name: str
@@ -213,13 +236,18 @@ class PipelineStage:
 
 @attrs.frozen(slots=True)
 class Pipeline:
-    """A pipeline and its stages, ordered by position (``listPipelinesV3`` /
-    ``getPipelineV3``; ``company_id`` and ``project_id`` come only with ``get``)."""
+    """A pipeline and its stages, in the API's order (``listPipelinesV3`` /
+    ``getPipelineV3``).
+
+    ``company_id`` and ``project_id`` come only with :meth:`Pipelines.get` (``project_id``
+    may be ``None`` there too); on pipelines from :meth:`Pipelines.list` they are ``None``.
+    ``type`` is a plain string (``"trunk"`` or ``"branch"`` today).
+    """
 
     id: uuid.UUID
     display_name: str
     type: str
-    stages: list[PipelineStage]
+    stages: tuple[PipelineStage, ...]
     created_at: datetime
     updated_at: datetime
     company_id: uuid.UUID | None = None

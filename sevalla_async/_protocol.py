@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import attrs
 import cattrs
 
-from ._convert import structure_hook
+from ._convert import converter, structure_hook
 from ._errors import (
     APIResponseValidationError,
     APIStatusError,
@@ -32,6 +32,7 @@ from ._models import Deployment, Pipeline, PromoteRequest, Promotion
 __all__ = [
     "CancelReply",
     "DeploymentPage",
+    "PipelineDetail",
     "PipelinePage",
     "RateLimitInfo",
     "Request",
@@ -83,6 +84,8 @@ class Response:
 
 @attrs.frozen(slots=True)
 class DeploymentPage:
+    """One page of ``listDeploymentsV3``."""
+
     data: list[Deployment]
     total: int
     offset: int
@@ -91,6 +94,8 @@ class DeploymentPage:
 
 @attrs.frozen(slots=True)
 class PipelinePage:
+    """One page of ``listPipelinesV3`` (stages carry only id, name, type and order)."""
+
     data: list[Pipeline]
     total: int
     offset: int
@@ -99,7 +104,57 @@ class PipelinePage:
 
 @attrs.frozen(slots=True)
 class CancelReply:
+    """The reply of ``cancelDeploymentV3``."""
+
     message: str
+
+
+class PipelineDetail:
+    """Decode target of ``getPipelineV3``: a :class:`Pipeline`, after checking the keys that
+    reply requires and the list reply lacks (``company_id``, ``project_id`` and the stages'
+    details), so that a reply missing one is an error rather than a silent ``None``."""
+
+
+_PIPELINE_DETAIL_KEYS = ("company_id", "project_id")
+_STAGE_DETAIL_KEYS = (
+    "pipeline_id",
+    "branch",
+    "auto_create_app",
+    "delete_stale_apps",
+    "stale_app_days",
+    "created_at",
+    "updated_at",
+)
+
+
+def _missing_detail(data: Any) -> str | None:
+    """The first key ``getPipelineV3`` requires that ``data`` lacks, as a path, or None."""
+    if not isinstance(data, dict):
+        return None  # the Pipeline hook reports the wrong type
+    for key in _PIPELINE_DETAIL_KEYS:
+        if key not in data:
+            return key
+    stages = data.get("stages")
+    if isinstance(stages, list):
+        for index, stage in enumerate(stages):
+            if isinstance(stage, dict):
+                for key in _STAGE_DETAIL_KEYS:
+                    if key not in stage:
+                        return f"stages[{index}].{key}"
+    return None
+
+
+_structure_pipeline: Callable[[Any, Any], Pipeline] = structure_hook(Pipeline)
+
+
+def _structure_pipeline_detail(data: Any, _: Any) -> Pipeline:
+    missing = _missing_detail(data)
+    if missing is not None:
+        raise ValueError(f"{missing}: required field is missing")
+    return _structure_pipeline(data, Pipeline)
+
+
+converter.register_structure_hook(PipelineDetail, _structure_pipeline_detail)
 
 
 # --- building requests ---------------------------------------------------------------------

@@ -66,7 +66,8 @@ async def test_unknown_pipeline_is_not_found_with_request_id(
     assert error.status_code == 404
     assert error.message == "Pipeline not found"
     assert error.request_id == fake.requests[-1].request_id
-    assert str(error.code).startswith("err-fake-")
+    assert error.code is not None
+    assert error.code.startswith("err-fake-")
     assert error.body["status"] == 404
 
 

@@ -1,9 +1,25 @@
-"""Walk a ``{data, total, offset, limit}`` list endpoint lazily, one page at a time."""
+"""Walk a ``{data, total, offset, limit}`` list endpoint lazily, one page at a time.
+
+The rules (pure: the page fetch is passed in, so they are tested without a server):
+
+- nothing is fetched until the caller asks for the first item, and the next page only when
+  the items of the previous one are used up;
+- ``offset`` advances by the number of items received; iteration stops when it reaches the
+  ``total`` of the latest page (``total`` may change between pages: a grown list is
+  followed to its new end, a shrunk one stops early) or when a page comes back empty;
+- an item whose key (the id) was already yielded is skipped: when items are added at the
+  front between two fetches (deployments are listed most recent first), offset paging
+  would otherwise yield the last items of a page twice. Items removed between two fetches
+  may shift one page's worth out of view; offset paging cannot see them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import TypeVar
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
+from typing import Generic, TypeVar
+
+__all__ = ["Fetch", "Pager", "check_page_size", "iterate_pages"]
 
 T = TypeVar("T")
 
@@ -11,17 +27,57 @@ Fetch = Callable[[int, int], Awaitable[tuple[Sequence[T], int]]]
 """``fetch(limit, offset)`` -> ``(items, total)``."""
 
 
-async def iterate_pages(fetch: Fetch[T], *, page_size: int) -> AsyncIterator[T]:
-    """Yield every item, fetching the next page only when the caller asks for more.
+def check_page_size(page_size: int) -> int:
+    """Validate a page size against the spec's ``limit`` bounds (1-100)."""
+    if type(page_size) is not int or not 1 <= page_size <= 100:
+        raise ValueError(f"page_size: must be an integer from 1 to 100, got {page_size!r}")
+    return page_size
 
-    Stops when the offset reaches the ``total`` of the latest page (``total`` may change
-    between pages) or when a page comes back empty.
+
+class Pager(AsyncIterator[T], Generic[T]):
+    """An async iterator over every item of a paged list (see the module docstring).
+
+    One consumer at a time: iterate it from one task.
     """
-    offset = 0
-    while True:
-        items, total = await fetch(page_size, offset)
+
+    def __init__(
+        self, fetch: Fetch[T], *, page_size: int, key: Callable[[T], Hashable] | None = None
+    ) -> None:
+        self._fetch = fetch
+        self._page_size = check_page_size(page_size)
+        self._key = key
+        self._seen: set[Hashable] = set()
+        self._buffer: deque[T] = deque()
+        self._offset = 0
+        self._done = False
+
+    def __aiter__(self) -> Pager[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        while not self._buffer:
+            if self._done:
+                raise StopAsyncIteration
+            await self._next_page()
+        return self._buffer.popleft()
+
+    async def _next_page(self) -> None:
+        items, total = await self._fetch(self._page_size, self._offset)
+        self._offset += len(items)
+        if not items or self._offset >= total:
+            self._done = True
         for item in items:
-            yield item
-        offset += len(items)
-        if not items or offset >= total:
-            return
+            if self._key is not None:
+                key = self._key(item)
+                if key in self._seen:
+                    continue
+                self._seen.add(key)
+            self._buffer.append(item)
+
+
+def iterate_pages(
+    fetch: Fetch[T], *, page_size: int, key: Callable[[T], Hashable] | None = None
+) -> Pager[T]:
+    """Every item of a paged list, fetching pages of ``page_size`` only as they are needed;
+    ``key`` (e.g. the id) drops items already yielded. ``page_size`` is checked at once."""
+    return Pager(fetch, page_size=page_size, key=key)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from .. import _protocol
-from .._models import Pipeline, PromoteRequest, Promotion
-from ._paging import iterate_pages
+from .. import _protocol, _wait
+from .._models import Deployment, Pipeline, PromoteRequest, Promotion
+from ._paging import check_page_size, iterate_pages
 
 if TYPE_CHECKING:
     from .._client import SevallaClient
@@ -47,22 +47,113 @@ class Pipelines:
         )
         return result
 
+    async def promote_and_wait(
+        self,
+        pipeline_id: uuid.UUID | str,
+        *,
+        source_app_id: uuid.UUID | str,
+        target_app_ids: Iterable[uuid.UUID | str],
+        timeout: float | None = _wait.DEFAULT_TIMEOUT,
+        concurrency: int = _wait.DEFAULT_WAIT_CONCURRENCY,
+        poll_interval: float = 2.0,
+        max_poll_interval: float = 15.0,
+        poll_factor: float = 1.5,
+        poll_jitter: float = 0.1,
+        on_poll: _wait.OnPoll | None = None,
+    ) -> list[Deployment]:
+        """Promote, then wait for the deployment of every target to finish.
+
+        ::
+
+            deployments = await client.pipelines.promote_and_wait(
+                pipeline_id, source_app_id=staging, target_app_ids=[eu, us], timeout=600
+            )
+            for d in deployments:
+                print(d.app_id, "ok" if d.succeeded else d.status)
+
+        Returns the final :class:`Deployment` of each target, in the order of
+        ``target_app_ids``; a failed deployment is a result (check
+        :attr:`Deployment.succeeded`). ``timeout`` counts from the call, the promotion
+        included (default 15 minutes; the promotion's own request is bounded by the
+        client's ``timeout``).
+
+        Errors: invalid arguments raise ``ValueError`` before anything is sent. If the
+        promotion itself fails, its error is raised (nothing to wait for; as with
+        :meth:`promote`, it is not retried when it may have happened). If some deployment
+        cannot be waited for to the end, the others still are, then :class:`WaitAllError`
+        is raised with every result (``results``) and the promotions (``promotions``).
+        The polling options are those of :meth:`Deployments.wait_all`.
+        """
+        request = PromoteRequest(pipeline_id, source_app_id, target_app_ids)
+        return await self.promote_and_wait_request(
+            request,
+            timeout=timeout,
+            concurrency=concurrency,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            poll_factor=poll_factor,
+            poll_jitter=poll_jitter,
+            on_poll=on_poll,
+        )
+
+    async def promote_and_wait_request(
+        self,
+        request: PromoteRequest,
+        *,
+        timeout: float | None = _wait.DEFAULT_TIMEOUT,
+        concurrency: int = _wait.DEFAULT_WAIT_CONCURRENCY,
+        poll_interval: float = 2.0,
+        max_poll_interval: float = 15.0,
+        poll_factor: float = 1.5,
+        poll_jitter: float = 0.1,
+        on_poll: _wait.OnPoll | None = None,
+    ) -> list[Deployment]:
+        """Like :meth:`promote_and_wait`, from a ready :class:`PromoteRequest`: one request
+        in, its final deployments out (or an error raised), so a fan-out can run it per
+        request (``functools.partial`` it with the options)."""
+        if not isinstance(request, PromoteRequest):
+            raise ValueError(f"request: expected a PromoteRequest, got {type(request).__name__}")
+        schedule = _wait.PollSchedule(
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            poll_factor=poll_factor,
+            poll_jitter=poll_jitter,
+        )
+        concurrency = _wait.check_concurrency(concurrency)
+        deployments = self._client.deployments
+        deadline = deployments._deadline(timeout)
+        promotions = await self.promote_request(request)
+        return await deployments._wait_promotions(
+            _in_target_order(promotions, request.target_app_ids),
+            deadline=deadline,
+            schedule=schedule,
+            concurrency=concurrency,
+            on_poll=on_poll,
+        )
+
     async def get(self, pipeline_id: uuid.UUID | str) -> Pipeline:
-        """The pipeline with all its stages (``GET /pipelines/{id}``)."""
+        """The pipeline with all its stages and their settings (``GET /pipelines/{id}``).
+
+        Raises :class:`NotFoundError` for an unknown pipeline.
+        """
         result: Pipeline = await self._client._request(
-            _protocol.get_pipeline_request(pipeline_id), Pipeline
+            _protocol.get_pipeline_request(pipeline_id), _protocol.PipelineDetail
         )
         return result
 
     def list(self, *, page_size: int = 100) -> AsyncIterator[Pipeline]:
-        """Every pipeline of the company, paging for you (``page_size`` per request, 1-100).
+        """Every pipeline of the company, paging for you.
 
         ::
 
             async for pipeline in client.pipelines.list():
-                print(pipeline.display_name)
+                print(pipeline.display_name, [s.display_name for s in pipeline.stages])
+
+        Pages of ``page_size`` (1-100) are fetched only as you iterate. The list endpoint
+        gives each stage's id, name, type and order only, and no ``company_id`` /
+        ``project_id``: :meth:`get` a pipeline for the rest.
         """
-        _protocol.page_params(page_size, 0)
+        check_page_size(page_size)
 
         async def fetch(limit: int, offset: int) -> tuple[list[Pipeline], int]:
             page: _protocol.PipelinePage = await self._client._request(
@@ -71,4 +162,17 @@ class Pipelines:
             )
             return page.data, page.total
 
-        return iterate_pages(fetch, page_size=page_size)
+        return iterate_pages(fetch, page_size=page_size, key=_pipeline_id)
+
+
+def _pipeline_id(pipeline: Pipeline) -> uuid.UUID:
+    return pipeline.id
+
+
+def _in_target_order(
+    promotions: list[Promotion], target_app_ids: Sequence[uuid.UUID]
+) -> list[Promotion]:
+    """The promotions in the order of the request's targets (the reply's order otherwise:
+    entries for unknown targets go last, in the reply's order)."""
+    position = {app: index for index, app in enumerate(target_app_ids)}
+    return sorted(promotions, key=lambda p: position.get(p.target_app_id, len(position)))

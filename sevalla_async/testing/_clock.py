@@ -3,46 +3,57 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Callable
 
 __all__ = ["FakeClock"]
 
 
 class FakeClock:
-    """A monotonic clock that only moves when something sleeps on it.
+    """A monotonic clock that only moves when something sleeps on it (virtual time).
 
-    ``await clock.sleep(5)`` returns at once (after yielding to the loop) with the clock
-    at least 5 s later than when the sleep began; ``clock()`` reads it; :attr:`sleeps`
-    lists every wait asked for. Concurrent sleeps overlap as they would in real time:
-    ten tasks sleeping 60 s together move the clock 60 s, not 600 s.
+    ``await clock.sleep(5)`` returns without waiting for real, with the clock 5 s later
+    than when the sleep began; ``clock()`` reads it; :attr:`sleeps` lists every wait asked
+    for. Sleeps behave as in real time relative to each other: concurrent sleepers wake in
+    the order of their wake-up times, and ten tasks sleeping 60 s together move the clock
+    60 s, not 600 s.
 
     Give the same clock to :class:`FakeSevalla` so its rate-limit windows move with it.
 
     Args:
         start: the initial reading.
-        busy: optional; while it returns true, a sleep lets real I/O finish before moving
-            the clock (e.g. ``lambda: fake.in_flight > 0``), so that requests already on
-            their way are not seen to arrive minutes later.
+        busy: optional; while it returns true, no sleeper wakes: real I/O under way
+            finishes first (e.g. ``lambda: fake.in_flight > 0``), so that a request already
+            on its way is not seen to arrive minutes later. The ``sevalla_client`` pytest
+            fixture sets it to "the client has a request in flight".
     """
 
     def __init__(self, start: float = 1000.0, *, busy: Callable[[], bool] | None = None) -> None:
         self.now = start
         self.sleeps: list[float] = []
         self.busy = busy
+        self._pending: list[tuple[float, int]] = []
+        self._order = itertools.count()
 
     def __call__(self) -> float:
         return self.now
 
     async def sleep(self, seconds: float) -> None:
+        """Return once every sleeper due earlier has woken and no I/O is under way."""
         self.sleeps.append(seconds)
-        wake = self.now + max(0.0, seconds)
-        await asyncio.sleep(0)  # let the tasks sleeping alongside start their sleeps too
-        if self.busy is not None:
-            for _ in range(5000):  # at most ~5 s of real time for I/O already under way
-                if not self.busy():
+        ticket = (self.now + max(0.0, seconds), next(self._order))
+        self._pending.append(ticket)
+        try:
+            await asyncio.sleep(0)  # let the tasks sleeping alongside register too
+            while True:
+                io_under_way = self.busy is not None and self.busy()
+                if min(self._pending) == ticket and not io_under_way:
                     break
-                await asyncio.sleep(0.001)
-        self.now = max(self.now, wake)
+                # Real I/O or an earlier sleeper is still running: give it the loop.
+                await asyncio.sleep(0.0005 if io_under_way else 0)
+        finally:
+            self._pending.remove(ticket)
+        self.now = max(self.now, ticket[0])
 
     def advance(self, seconds: float) -> None:
         """Move the clock forward without sleeping."""

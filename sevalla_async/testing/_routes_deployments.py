@@ -5,13 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from ._http import STATE, FakeAPIError, json_reply, page_query, path_uuid
+from ._state import FakeDeployment
 
 __all__ = ["routes"]
 
-_CANCELLABLE = ("waiting", "inProgress", None)
 
-
-def _deployment(request: web.Request):  # type: ignore[no-untyped-def]
+def _deployment(request: web.Request) -> FakeDeployment:
     state = request.app[STATE]
     app_id = path_uuid(request, "id")
     deployment_id = path_uuid(request, "deployment_id")
@@ -43,9 +42,9 @@ async def list_deployments(request: web.Request) -> web.Response:
 
 async def cancel_deployment(request: web.Request) -> web.Response:
     deployment = _deployment(request)
-    if deployment.status not in _CANCELLABLE:
+    if not deployment.cancellable:
         raise FakeAPIError(400, f"Deployment is {deployment.status} and cannot be cancelled")
-    deployment.cancelled = True
+    deployment.cancel()
     return json_reply({"message": "Deployment is being cancelled"})
 
 

@@ -90,7 +90,9 @@ class FakeSevalla:
     port of 127.0.0.1, checks the bearer token and request bodies as the API does, answers
     errors with the API's error body, and puts ``x-request-id`` and ``x-ratelimit-*`` on
     every reply. Deployments it creates move ``waiting -> inProgress -> success``, one step
-    per GET (see :meth:`script_deployments`).
+    per GET or per so many seconds of its clock (see :meth:`script_deployments`); they can
+    be cancelled. Lists page as the API does (``limit`` 1-100, default 25; ``offset``;
+    ``total``).
 
     ::
 
@@ -124,7 +126,7 @@ class FakeSevalla:
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.api_key = api_key or f"fake-{secrets.token_urlsafe(16)}"
-        self.state = State()
+        self.state = State(clock)
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -217,29 +219,47 @@ class FakeSevalla:
         return self.state.add_app(deployed=deployed)
 
     def add_deployment(
-        self, app_id: uuid.UUID, *, script: list[str | None] | None = None
+        self,
+        app_id: uuid.UUID,
+        *,
+        script: list[str | None] | None = None,
+        every: float | None = None,
     ) -> FakeDeployment:
-        """A deployment of ``app_id`` whose GETs show ``script``'s statuses in turn."""
-        return self.state.add_deployment(app_id, script=script)
+        """A deployment of ``app_id`` that shows ``script``'s statuses in turn: one per GET,
+        or one per ``every`` seconds of the fake's clock (default: the script and pacing
+        of :meth:`script_deployments`)."""
+        return self.state.add_deployment(app_id, script=script, every=every)
 
     def deployment(self, deployment_id: uuid.UUID | str) -> FakeDeployment:
         """The fake's record of a deployment (its status, polls, cancellation)."""
         return self.state.deployments[uuid.UUID(str(deployment_id))]
 
     def script_deployments(
-        self, statuses: Iterable[str | None], *, app_id: uuid.UUID | str | None = None
+        self,
+        statuses: Iterable[str | None],
+        *,
+        app_id: uuid.UUID | str | None = None,
+        every: float | None = None,
     ) -> None:
-        """The statuses the next deployments will show, one per GET (the last sticks).
+        """The statuses the next deployments will show in turn (the last one sticks): one
+        step per GET of the deployment, or, with ``every``, one step per ``every`` seconds
+        of the fake's clock since the deployment was created. ``None`` is a status too (the
+        API's ``null``), and so is any string, to mimic a status the SDK does not know.
 
-        With ``app_id``, only that app's next deployment; otherwise every later one.
+        With ``app_id``, only that app's next deployment; otherwise every later one::
+
+            fake.script_deployments(["waiting", "inProgress", "failed"], app_id=target)
+            fake.script_deployments(["waiting", "inProgress", "success"], every=30)
         """
         script = list(statuses)
         if not script:
             raise ValueError("statuses: at least one status is required")
+        if every is not None and not every > 0:
+            raise ValueError(f"every: must be a positive number of seconds, got {every!r}")
         if app_id is None:
-            self.state.default_script = script
+            self.state.default_script = (script, every)
         else:
-            self.state.next_scripts[uuid.UUID(str(app_id))] = script
+            self.state.next_scripts[uuid.UUID(str(app_id))] = (script, every)
 
     # --- faults and recording -------------------------------------------------------------
 

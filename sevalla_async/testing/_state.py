@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
@@ -99,25 +100,57 @@ class FakePipeline:
 
 @attrs.define
 class FakeDeployment:
-    """A fake deployment. Each GET shows the next status of ``script`` (the last one
-    sticks); ``script`` defaults to ``waiting`` then ``inProgress`` then ``success``."""
+    """A fake deployment that moves through ``script``, one status per step (the last one
+    sticks; default ``waiting``, ``inProgress``, ``success``).
+
+    A step is one GET of the deployment, or, when ``every`` is set, ``every`` seconds of the
+    fake's clock since the deployment was created. :meth:`cancel` ends it as the API does:
+    a waiting (or status-less) deployment is ``skipped``, a running one ``cancelled``.
+    """
 
     id: uuid.UUID
     app_id: uuid.UUID
     script: list[str | None]
     created_at: datetime
     polls: int = 0
-    cancelled: bool = False
     trigger: str = "PROMOTION"
+    every: float | None = None
+    born: float = 0.0
+    clock: Callable[[], float] | None = attrs.field(default=None, repr=False, eq=False)
+    ended_as: str | None = None
+
+    @property
+    def step(self) -> int:
+        """How far along the script it is (0 = the first status)."""
+        if self.every is not None and self.clock is not None:
+            step = int((self.clock() - self.born) // self.every)
+        else:
+            step = self.polls
+        return max(0, min(step, len(self.script) - 1))
 
     @property
     def status(self) -> str | None:
-        if self.cancelled:
-            return "cancelled"
-        return self.script[min(self.polls, len(self.script) - 1)]
+        if self.ended_as is not None:
+            return self.ended_as
+        return self.script[self.step]
+
+    @property
+    def cancelled(self) -> bool:
+        """True once :meth:`cancel` has ended it."""
+        return self.ended_as is not None
+
+    @property
+    def cancellable(self) -> bool:
+        return self.status in ("waiting", "inProgress", None)
+
+    def cancel(self) -> None:
+        """End it as cancelled (skipped when it had not started)."""
+        self.ended_as = "cancelled" if self.status == "inProgress" else "skipped"
 
     def to_json(self) -> dict[str, Any]:
+        """The deployment as ``getDeploymentV3`` shows it."""
         status = self.status
+        started = status not in ("waiting", "skipped", None)
         finished = status in ("success", "failed", "cancelled", "skipped")
         return {
             "id": str(self.id),
@@ -134,7 +167,7 @@ class FakeDeployment:
             "commit_message": None,
             "author_login": None,
             "author_img": None,
-            "started_at": _iso(self.created_at) if status != "waiting" else None,
+            "started_at": _iso(self.created_at) if started else None,
             "finished_at": _iso(self.created_at + timedelta(seconds=30)) if finished else None,
             "created_at": _iso(self.created_at),
             "updated_at": _iso(self.created_at + timedelta(seconds=self.polls)),
@@ -143,18 +176,23 @@ class FakeDeployment:
 
 DEFAULT_SCRIPT: tuple[str, ...] = ("waiting", "inProgress", "success")
 
+Script = tuple[list[str | None], float | None]
+"""The statuses a deployment goes through, and the seconds per step (``None``: per GET)."""
+
 
 class State:
     """Everything the fake API knows. Plain data; the routes read and change it."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
         self.company_id = uuid.UUID("5e7a11a0-0000-4000-8000-000000000001")
         self.pipelines: dict[uuid.UUID, FakePipeline] = {}
         self.deployments: dict[uuid.UUID, FakeDeployment] = {}
         self.app_deployments: dict[uuid.UUID, list[uuid.UUID]] = {}
         self.app_pipeline: dict[uuid.UUID, uuid.UUID] = {}
-        self.next_scripts: dict[uuid.UUID, list[str | None]] = {}
-        self.default_script: list[str | None] = list(DEFAULT_SCRIPT)
+        # (statuses, seconds per step or None for one step per GET)
+        self.next_scripts: dict[uuid.UUID, Script] = {}
+        self.default_script: Script = (list(DEFAULT_SCRIPT), None)
         self._counter = itertools.count(1)
         self._ids: Callable[[], uuid.UUID] = uuid.uuid4
 
@@ -205,11 +243,19 @@ class State:
         *,
         script: list[str | None] | None = None,
         trigger: str = "PROMOTION",
+        every: float | None = None,
     ) -> FakeDeployment:
         if script is None:
-            script = self.next_scripts.pop(app_id, None) or list(self.default_script)
+            script, every = self.next_scripts.pop(app_id, self.default_script)
         deployment = FakeDeployment(
-            self._ids(), app_id, list(script), self._moment(), trigger=trigger
+            self._ids(),
+            app_id,
+            list(script),
+            self._moment(),
+            trigger=trigger,
+            every=every,
+            born=self.clock(),
+            clock=self.clock,
         )
         self.deployments[deployment.id] = deployment
         self.app_deployments.setdefault(app_id, []).append(deployment.id)

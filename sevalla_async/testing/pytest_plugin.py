@@ -59,4 +59,6 @@ async def sevalla_client(
         sleep=sevalla_clock.sleep,
         clock=sevalla_clock,
     ) as client:
+        # Virtual time passes only while no request of the client is on the wire.
+        sevalla_clock.busy = lambda: client._limiter.in_flight > 0
         yield client
