@@ -50,7 +50,7 @@ async def demo(args: argparse.Namespace, console: Console) -> int:
         if len(requests) > 2:
             limited = requests[-1]
             fake.inject(
-                Fault.rate_limited(0.1, reset=0.1),
+                Fault.rate_limited(0.1),
                 method="POST",
                 path=f"/pipelines/{limited.pipeline_id}/promote",
             )

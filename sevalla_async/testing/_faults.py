@@ -45,10 +45,16 @@ class Fault:
         cls, retry_after: float | str | None = 1, *, reset: float | None = None
     ) -> Fault:
         """A 429 with ``Retry-After`` (or only ``x-ratelimit-reset`` when ``reset`` given
-        and ``retry_after`` is ``None``)."""
+        and ``retry_after`` is ``None``).
+
+        ``x-ratelimit-remaining`` is ``0`` and ``x-ratelimit-reset`` defaults to a numeric
+        ``retry_after``, so the reply is consistent (otherwise the fake's own window, up to
+        60 s, would tell the client to hold far longer than ``Retry-After`` says)."""
         headers: dict[str, str] = {"x-ratelimit-remaining": "0"}
         if retry_after is not None:
             headers["Retry-After"] = _fmt(retry_after)
+            if reset is None and not isinstance(retry_after, str):
+                reset = retry_after
         if reset is not None:
             headers["x-ratelimit-reset"] = _fmt(reset)
         return cls(status=429, headers=headers)
