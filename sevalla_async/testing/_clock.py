@@ -23,6 +23,7 @@ class FakeClock:
         return self.now
 
     async def sleep(self, seconds: float) -> None:
+        """Record the wait, move the clock forward, and only yield to the event loop."""
         self.sleeps.append(seconds)
         self.now += max(0.0, seconds)
         await asyncio.sleep(0)

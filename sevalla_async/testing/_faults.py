@@ -75,6 +75,7 @@ class Fault:
         return cls(status=status, body=body)
 
     def render_body(self, default: Mapping[str, Any]) -> bytes:
+        """The reply bytes: ``body`` as given (JSON for a dict or list), else ``default``."""
         if self.body is None:
             return json.dumps(default).encode()
         if isinstance(self.body, bytes):

@@ -255,6 +255,7 @@ class FakeSevalla:
         self._faults.add(fault, times, method, path)
 
     def clear_faults(self) -> None:
+        """Forget every scripted fault that has not fired yet."""
         self._faults.clear()
 
     @property

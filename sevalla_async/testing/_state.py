@@ -75,6 +75,7 @@ class FakePipeline:
         )
 
     def summary(self) -> dict[str, Any]:
+        """The pipeline as ``listPipelinesV3`` shows it."""
         return {
             "id": str(self.id),
             "display_name": self.display_name,
@@ -85,6 +86,7 @@ class FakePipeline:
         }
 
     def detail(self) -> dict[str, Any]:
+        """The pipeline as ``getPipelineV3`` shows it."""
         return {
             "id": str(self.id),
             "company_id": str(self.company_id),
@@ -112,11 +114,13 @@ class FakeDeployment:
 
     @property
     def status(self) -> str | None:
+        """The status the next GET shows (``cancelled`` once cancelled)."""
         if self.cancelled:
             return "cancelled"
         return self.script[min(self.polls, len(self.script) - 1)]
 
     def to_json(self) -> dict[str, Any]:
+        """The deployment as ``getDeploymentV3`` / ``listDeploymentsV3`` show it."""
         status = self.status
         finished = status in ("success", "failed", "cancelled", "skipped")
         return {
