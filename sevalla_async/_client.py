@@ -220,6 +220,7 @@ class SevallaClient:
 
     @property
     def retry_policy(self) -> RetryPolicy:
+        """The policy that decides which failures are retried and how long to wait."""
         return self._policy
 
     # --- the request loop -----------------------------------------------------------------

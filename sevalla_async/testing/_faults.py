@@ -76,6 +76,7 @@ class Fault:
         return cls(status=status, body=body)
 
     def render_body(self, default: Mapping[str, Any]) -> bytes:
+        """The reply body as bytes; ``default`` (the API's error body) when none is set."""
         if self.body is None:
             return json.dumps(default).encode()
         if isinstance(self.body, bytes):

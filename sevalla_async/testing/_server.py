@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import secrets
@@ -140,6 +141,7 @@ class FakeSevalla:
             "write": _Window(write_limit or RateLimit(100_000), clock),
         }
         self._runner: web.AppRunner | None = None
+        self._closing = asyncio.Event()
         self._url: str | None = None
         self._counter = 0
 
@@ -157,6 +159,7 @@ class FakeSevalla:
         """Start listening; returns ``self``."""
         if self._runner is not None:
             return self
+        self._closing = asyncio.Event()  # bound to this loop
         runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, self._host, self._port, ssl_context=self._ssl_context)
@@ -168,7 +171,8 @@ class FakeSevalla:
         return self
 
     async def close(self) -> None:
-        """Stop the server and drop its connections."""
+        """Stop the server and drop its connections (scripted delays end at once)."""
+        self._closing.set()
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
@@ -276,6 +280,7 @@ class FakeSevalla:
         self._faults.add(fault, times, method, path)
 
     def clear_faults(self) -> None:
+        """Forget every scripted fault that has not fired yet."""
         self._faults.clear()
 
     @property
@@ -340,7 +345,9 @@ class FakeSevalla:
         self, request: web.Request, handler: _Handler, fault: Fault, bucket: str
     ) -> web.StreamResponse | None:
         if fault.delay:
-            await asyncio.sleep(fault.delay)
+            # Cut short by close(), which otherwise waits for every handler to finish.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), fault.delay)
         if fault.drop == "before":
             return self._drop(request)
         handled: web.StreamResponse | None = None

@@ -76,6 +76,7 @@ class FakePipeline:
         )
 
     def summary(self) -> dict[str, Any]:
+        """The pipeline as ``listPipelinesV3`` shows it."""
         return {
             "id": str(self.id),
             "display_name": self.display_name,
@@ -86,6 +87,7 @@ class FakePipeline:
         }
 
     def detail(self) -> dict[str, Any]:
+        """The pipeline as ``getPipelineV3`` shows it."""
         return {
             "id": str(self.id),
             "company_id": str(self.company_id),
@@ -130,6 +132,7 @@ class FakeDeployment:
 
     @property
     def status(self) -> str | None:
+        """The status the next GET shows (``cancelled``/``skipped`` once cancelled)."""
         if self.ended_as is not None:
             return self.ended_as
         return self.script[self.step]
@@ -141,6 +144,7 @@ class FakeDeployment:
 
     @property
     def cancellable(self) -> bool:
+        """True while the API would accept a cancel (not finished yet)."""
         return self.status in ("waiting", "inProgress", None)
 
     def cancel(self) -> None:

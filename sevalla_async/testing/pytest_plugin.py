@@ -1,17 +1,49 @@
-"""pytest fixtures for testing code that uses sevalla-async (loaded automatically).
+"""pytest fixtures for testing code that uses sevalla-async (installed with the package and
+loaded automatically through the ``pytest11`` entry point).
 
-- ``sevalla_fake``: a started :class:`~sevalla_async.testing.FakeSevalla`.
-- ``sevalla_client``: a :class:`~sevalla_async.SevallaClient` bound to it, with a
-  :class:`~sevalla_async.testing.FakeClock` so retries and waits take no real time
-  (the clock is ``sevalla_clock``).
+Fixtures:
 
-They are async fixtures: the test suite needs an asyncio pytest plugin (pytest-asyncio,
-or anyio in asyncio mode). Nothing here is imported unless a test asks for a fixture.
+- ``sevalla_fake``: a started :class:`~sevalla_async.testing.FakeSevalla` on 127.0.0.1,
+  closed after the test.
+- ``sevalla_client``: a :class:`~sevalla_async.SevallaClient` bound to it. Its waits
+  (retry back-off, ``Retry-After``, rate-limit holds) go to ``sevalla_clock``, so they take
+  no real time.
+- ``sevalla_clock``: the :class:`~sevalla_async.testing.FakeClock` they share (the fake's
+  rate-limit windows move with it too); ``sevalla_clock.sleeps`` lists every wait asked for.
+- ``sevalla_client_factory``: ``make(**options)`` builds more clients bound to the fake
+  (another key, ``max_retries=0``...), closed after the test.
+
+Markers set the options of the fixtures for one test (or a module, through
+``pytestmark``):
+
+- ``@pytest.mark.sevalla_fake(**options)``: keyword arguments of :class:`FakeSevalla`
+  (``api_key``, ``read_limit``/``write_limit`` as :class:`RateLimit`).
+- ``@pytest.mark.sevalla_client(**options)``: keyword arguments of :class:`SevallaClient`
+  (``max_retries``, ``timeout``, ``max_rate_limit_wait``...).
+
+Script faults and inspect what your code sent::
+
+    from sevalla_async.testing import Fault
+
+    async def test_my_deploy_script_retries_a_429(sevalla_fake, sevalla_client, sevalla_clock):
+        request = sevalla_fake.promote_requests(1)[0]
+        sevalla_fake.inject(Fault.rate_limited(retry_after=5), method="POST")
+
+        await my_deploy_script(sevalla_client, request)      # your code under test
+
+        sent = sevalla_fake.requests_to("POST", "/promote")
+        assert [r.status for r in sent] == [429, 200]
+        assert sent[-1].json()["target_app_ids"] == [str(t) for t in request.target_app_ids]
+        assert sevalla_clock.sleeps == [5]                   # waited, but not for real
+
+The fixtures are async: the test suite needs an asyncio pytest plugin (pytest-asyncio; in
+its ``strict`` mode mark the tests with ``@pytest.mark.asyncio``). Nothing of the SDK is
+imported until a test asks for one of these fixtures.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -19,6 +51,28 @@ import pytest
 if TYPE_CHECKING:
     from .. import SevallaClient
     from . import FakeClock, FakeSevalla
+
+__all__ = [
+    "pytest_configure",
+    "sevalla_client",
+    "sevalla_client_factory",
+    "sevalla_clock",
+    "sevalla_fake",
+]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the markers (so ``--strict-markers`` accepts them)."""
+    config.addinivalue_line(
+        "markers",
+        "sevalla_fake(**options): keyword arguments for the FakeSevalla of the "
+        "sevalla_fake fixture (api_key, read_limit, write_limit)",
+    )
+    config.addinivalue_line(
+        "markers",
+        "sevalla_client(**options): keyword arguments for the SevallaClient of the "
+        "sevalla_client fixture (max_retries, timeout, ...)",
+    )
 
 
 def _async_fixture(func: Any) -> Any:
@@ -29,36 +83,76 @@ def _async_fixture(func: Any) -> Any:
     return pytest_asyncio.fixture(func)
 
 
+def _marker_options(request: pytest.FixtureRequest, name: str) -> dict[str, Any]:
+    """The keyword arguments of the closest ``name`` marker (positional ones are refused)."""
+    marker = request.node.get_closest_marker(name)
+    if marker is None:
+        return {}
+    if marker.args:
+        raise TypeError(f"@pytest.mark.{name} takes keyword arguments only")
+    return dict(marker.kwargs)
+
+
 @pytest.fixture
 def sevalla_clock() -> FakeClock:
-    """The fake clock shared by ``sevalla_fake`` and ``sevalla_client``."""
+    """The fake clock shared by ``sevalla_fake`` and ``sevalla_client``: waits on it
+    return at once and move it forward; ``.sleeps`` lists them."""
     from . import FakeClock
 
     return FakeClock()
 
 
 @_async_fixture
-async def sevalla_fake(sevalla_clock: FakeClock) -> AsyncIterator[FakeSevalla]:
-    """A started FakeSevalla on 127.0.0.1, stopped after the test."""
+async def sevalla_fake(
+    request: pytest.FixtureRequest, sevalla_clock: FakeClock
+) -> AsyncIterator[FakeSevalla]:
+    """A started FakeSevalla on 127.0.0.1 (options from ``@pytest.mark.sevalla_fake``),
+    stopped after the test.
+
+    Add data with ``add_pipeline()`` / ``promote_requests(n)``, script faults with
+    ``inject(Fault...)``, read what was received in ``requests`` / ``requests_to()``.
+    """
     from . import FakeSevalla
 
-    async with FakeSevalla(clock=sevalla_clock) as fake:
+    options = _marker_options(request, "sevalla_fake")
+    options.setdefault("clock", sevalla_clock)
+    async with FakeSevalla(**options) as fake:
         yield fake
 
 
 @_async_fixture
-async def sevalla_client(
+async def sevalla_client_factory(
     sevalla_fake: FakeSevalla, sevalla_clock: FakeClock
-) -> AsyncIterator[SevallaClient]:
-    """A SevallaClient bound to ``sevalla_fake``; closed after the test."""
+) -> AsyncIterator[Callable[..., SevallaClient]]:
+    """``make(**options)`` -> a new SevallaClient bound to ``sevalla_fake`` (its key, URL
+    and ``sevalla_clock`` unless ``options`` say otherwise); all closed after the test."""
     from .. import SevallaClient
 
-    async with SevallaClient(
-        sevalla_fake.api_key,
-        base_url=sevalla_fake.base_url,
-        sleep=sevalla_clock.sleep,
-        clock=sevalla_clock,
-    ) as client:
-        # Virtual time passes only while no request of the client is on the wire.
-        sevalla_clock.busy = lambda: client._limiter.in_flight > 0
+    made: list[SevallaClient] = []
+    # Virtual time passes only while no request of these clients is on the wire.
+    sevalla_clock.busy = lambda: any(c._limiter.in_flight for c in made)
+
+    def make(**options: Any) -> SevallaClient:
+        api_key = options.pop("api_key", sevalla_fake.api_key)
+        options.setdefault("base_url", sevalla_fake.base_url)
+        options.setdefault("sleep", sevalla_clock.sleep)
+        options.setdefault("clock", sevalla_clock)
+        client = SevallaClient(api_key, **options)
+        made.append(client)
+        return client
+
+    try:
+        yield make
+    finally:
+        for client in made:
+            await client.aclose()
+
+
+@_async_fixture
+async def sevalla_client(
+    request: pytest.FixtureRequest, sevalla_client_factory: Callable[..., SevallaClient]
+) -> AsyncIterator[SevallaClient]:
+    """A SevallaClient bound to ``sevalla_fake`` (options from
+    ``@pytest.mark.sevalla_client``); its waits take no real time. Closed after the test."""
+    async with sevalla_client_factory(**_marker_options(request, "sevalla_client")) as client:
         yield client

@@ -1,0 +1,107 @@
+"""The ``sevalla-async`` command line (argparse over the public API).
+
+``main(argv)`` parses, sets up logging, runs the command in an event loop and turns what
+happened into the exit status: 0 success, 1 the API refused or failed, 2 bad input
+(nothing sent), 130 interrupted. Ctrl-C (and SIGTERM) cancel the running command, which
+reports what it had already sent; no traceback is ever shown for an API error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TextIO
+
+from .. import APIConnectionError, InternalServerError, SevallaError
+from ._console import EXIT_FAILED, EXIT_USAGE, Console, UsageError, api_key_from, resolve_console
+from ._logging import configure_logging, redactable
+from ._output import short_error
+from ._parser import build_parser
+
+__all__ = ["main"]
+
+Handler = Callable[[argparse.Namespace, Console], Awaitable[int]]
+
+_STOP_SIGNALS = tuple(
+    s for s in (getattr(signal, "SIGINT", None), getattr(signal, "SIGTERM", None)) if s
+)
+
+
+async def _run(handler: Handler, args: argparse.Namespace, console: Console) -> int:
+    """Run the command; a stop signal cancels it and gives ``128 + signal`` (or the
+    command's own ``interrupt_status``)."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    received: list[int] = []
+
+    def stop(signum: int) -> None:
+        received.append(signum)
+        if len(received) == 1:
+            task.cancel()
+
+    installed = []
+    for signum in _STOP_SIGNALS:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, stop, signum)
+            installed.append(signum)
+    try:
+        return await handler(args, console)
+    except asyncio.CancelledError:
+        if not received:
+            raise
+        status: int = getattr(args, "interrupt_status", 128 + received[0])
+        if status:
+            console.note("interrupted")
+        return status
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+
+def _api_error(console: Console, error: SevallaError) -> int:
+    console.note(f"error: {short_error(error)}")
+    method = getattr(error, "method", None)
+    maybe_sent = isinstance(error, InternalServerError) or (
+        isinstance(error, APIConnectionError) and error.request_sent
+    )
+    if method == "POST" and maybe_sent:
+        console.note("the request may have been acted on; check before retrying")
+    return EXIT_FAILED
+
+
+def main(
+    argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None
+) -> int:
+    """Run ``sevalla-async`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit status.
+
+    Usage errors found by argparse exit with status 2 through ``SystemExit``.
+    """
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    args = build_parser().parse_args(argv)
+    secrets = redactable([api_key_from(args)])
+    console = resolve_console(args, out, err, secrets=secrets)
+    handler = configure_logging(err, verbose=args.verbose, secrets=secrets)
+    try:
+        return asyncio.run(_run(args.handler, args, console))
+    except UsageError as exc:
+        console.note(f"error: {exc}")
+        return EXIT_USAGE
+    except SevallaError as exc:
+        return _api_error(console, exc)
+    except KeyboardInterrupt:  # a signal before the loop's own handler was installed
+        console.note("interrupted")
+        return 130
+    except BrokenPipeError:  # stdout closed early (e.g. piped into head)
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+        return EXIT_FAILED
+    finally:
+        logging.getLogger("sevalla_async").removeHandler(handler)

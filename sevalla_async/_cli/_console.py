@@ -1,0 +1,112 @@
+"""What every command shares: the output streams and format, usage errors, the client."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import AsyncIterator
+from typing import Literal, TextIO, TypeVar
+
+import attrs
+
+from .. import SevallaClient
+from ._logging import REDACTED
+
+__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "Console", "UsageError", "make_client", "take"]
+
+T = TypeVar("T")
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the API refused or failed (or a promotion of a plan did)
+EXIT_USAGE = 2  # bad arguments or input: nothing was sent
+
+
+class UsageError(Exception):
+    """Bad arguments or input, found before anything was sent (exit status 2)."""
+
+
+@attrs.define
+class Console:
+    """The streams a command writes to, and how."""
+
+    out: TextIO
+    err: TextIO
+    output: Literal["json", "table"]
+    progress: bool
+    secrets: tuple[str, ...] = ()
+
+    @property
+    def json(self) -> bool:
+        return self.output == "json"
+
+    def line(self, text: str) -> None:
+        """One line of results on stdout, flushed (scripts read it as it comes)."""
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def note(self, text: str) -> None:
+        """A message for the person at the terminal, on stderr (secrets redacted: an error
+        may quote what was typed, and the key may have been typed in the wrong place)."""
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        self.err.write(f"sevalla-async: {text}\n")
+        self.err.flush()
+
+    @property
+    def out_is_tty(self) -> bool:
+        return _isatty(self.out)
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def resolve_console(
+    args: argparse.Namespace, out: TextIO, err: TextIO, *, secrets: tuple[str, ...] = ()
+) -> Console:
+    """``--output auto`` is a table on a terminal and JSON lines otherwise (some commands
+    default to a table always); ``--progress`` defaults to "stderr is a terminal"."""
+    output = args.output
+    if output == "auto":
+        output = "table" if _isatty(out) or getattr(args, "human_default", False) else "json"
+    progress = args.progress if args.progress is not None else _isatty(err)
+    return Console(out=out, err=err, output=output, progress=progress, secrets=secrets)
+
+
+def api_key_from(args: argparse.Namespace) -> str | None:
+    """``--api-key``, else ``SEVALLA_API_KEY`` (the flag wins)."""
+    key: str | None = args.api_key
+    if key is None:
+        key = os.environ.get("SEVALLA_API_KEY")
+    return key if key and key.strip() else None
+
+
+def make_client(args: argparse.Namespace) -> SevallaClient:
+    """A client from the global options; bad options are a :class:`UsageError`."""
+    key = api_key_from(args)
+    if key is None:
+        raise UsageError("no API key: pass --api-key KEY or set SEVALLA_API_KEY")
+    try:
+        return SevallaClient(key, base_url=args.base_url, timeout=args.timeout)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+async def take(items: AsyncIterator[T], limit: int | None) -> AsyncIterator[T]:
+    """The first ``limit`` items (all with ``None``); the source is closed when we stop."""
+    count = 0
+    try:
+        if limit == 0:
+            return
+        async for item in items:
+            yield item
+            count += 1
+            if limit is not None and count >= limit:
+                return
+    finally:
+        aclose = getattr(items, "aclose", None)
+        if aclose is not None:
+            await aclose()

@@ -1,0 +1,197 @@
+"""What the CLI prints (pure): JSON-ready dicts for models, outcomes and errors, and tables.
+
+JSON output is one object per line (``json.dumps`` of the dicts below), ids and timestamps
+as strings, so ``jq`` and other scripts can read it line by line.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from .. import (
+    APIResponseValidationError,
+    APIStatusError,
+    Deployment,
+    Pipeline,
+    PromoteOutcome,
+    PromoteRequest,
+    Promotion,
+    RateLimitError,
+)
+
+__all__ = [
+    "deployment_json",
+    "deployment_row",
+    "error_json",
+    "json_line",
+    "outcome_json",
+    "outcome_rows",
+    "pipeline_json",
+    "pipeline_row",
+    "promotion_json",
+    "render_table",
+    "short_error",
+]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _asdict(instance: Any) -> dict[str, Any]:
+    result: dict[str, Any] = attrs.asdict(
+        instance, value_serializer=lambda _inst, _field, value: _plain(value)
+    )
+    return result
+
+
+def json_line(data: Any) -> str:
+    """One JSON document on one line (no trailing newline)."""
+    return json.dumps(data, ensure_ascii=False, separators=(", ", ": "))
+
+
+def promotion_json(request: PromoteRequest, promotion: Promotion) -> dict[str, Any]:
+    """One target of ``promote``: where it came from and the deployment it started."""
+    return {
+        "pipeline_id": str(request.pipeline_id),
+        "source_app_id": str(request.source_app_id),
+        "target_app_id": str(promotion.target_app_id),
+        "deployment_id": str(promotion.deployment_id),
+    }
+
+
+def error_json(error: BaseException) -> dict[str, Any]:
+    """An error as data: its type, message and what the API said about it."""
+    data: dict[str, Any] = {
+        "type": type(error).__name__,
+        "message": getattr(error, "message", None),
+    }
+    if data["message"] is None:
+        data["message"] = str(error)
+    if isinstance(error, APIStatusError):
+        data["status"] = error.status_code
+        data["code"] = error.code
+        data["request_id"] = error.request_id
+    elif isinstance(error, APIResponseValidationError):
+        data["status"] = error.status_code
+        data["request_id"] = error.request_id
+    if isinstance(error, RateLimitError):
+        data["retry_after"] = error.retry_after
+    return data
+
+
+def short_error(error: BaseException) -> str:
+    """``NotFoundError 404: Pipeline not found [request id req_1]`` (one line)."""
+    status = getattr(error, "status_code", None)
+    message = getattr(error, "message", None) or str(error)
+    text = (
+        f"{type(error).__name__} {status}: {message}"
+        if status
+        else f"{type(error).__name__}: {message}"
+    )
+    request_id = getattr(error, "request_id", None)
+    return f"{text} [request id {request_id}]" if request_id else text
+
+
+def outcome_json(outcome: PromoteOutcome) -> dict[str, Any]:
+    """One entry of ``promote-many``: its index in the plan, the request and its result."""
+    request = outcome.request
+    data: dict[str, Any] = {"index": outcome.index}
+    if isinstance(request, PromoteRequest):
+        data["pipeline_id"] = str(request.pipeline_id)
+        data["source_app_id"] = str(request.source_app_id)
+        data["target_app_ids"] = [str(t) for t in request.target_app_ids]
+    data["ok"] = outcome.ok
+    data["promotions"] = (
+        None
+        if outcome.promotions is None
+        else [
+            {"target_app_id": str(p.target_app_id), "deployment_id": str(p.deployment_id)}
+            for p in outcome.promotions
+        ]
+    )
+    data["error"] = None if outcome.error is None else error_json(outcome.error)
+    return data
+
+
+OUTCOME_COLUMNS = ("ENTRY", "RESULT", "PIPELINE", "TARGET APP", "DEPLOYMENT / ERROR")
+
+
+def outcome_rows(outcome: PromoteOutcome) -> list[tuple[str, ...]]:
+    """Table rows of one outcome: one per target, or one with the error."""
+    request = outcome.request
+    pipeline = str(request.pipeline_id) if isinstance(request, PromoteRequest) else "-"
+    if outcome.ok and outcome.promotions is not None:
+        return [
+            (str(outcome.index), "ok", pipeline, str(p.target_app_id), str(p.deployment_id))
+            for p in outcome.promotions
+        ]
+    error = short_error(outcome.error) if outcome.error is not None else "no result"
+    return [(str(outcome.index), "failed", pipeline, "-", error)]
+
+
+def pipeline_json(pipeline: Pipeline) -> dict[str, Any]:
+    """A pipeline as the API describes it (stages included)."""
+    return _asdict(pipeline)
+
+
+PIPELINE_COLUMNS = ("ID", "NAME", "TYPE", "STAGES")
+
+
+def pipeline_row(pipeline: Pipeline) -> tuple[str, ...]:
+    stages = " > ".join(s.display_name for s in sorted(pipeline.stages, key=lambda s: s.order))
+    return (str(pipeline.id), pipeline.display_name, pipeline.type, stages or "-")
+
+
+def deployment_json(deployment: Deployment) -> dict[str, Any]:
+    """A deployment with every field the SDK knows."""
+    return _asdict(deployment)
+
+
+DEPLOYMENT_COLUMNS = ("ID", "STATUS", "TRIGGER", "CREATED", "FINISHED")
+
+
+def _when(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def deployment_row(deployment: Deployment) -> tuple[str, ...]:
+    status = "-" if deployment.status is None else deployment.status.value
+    return (
+        str(deployment.id),
+        status,
+        deployment.trigger or "-",
+        _when(deployment.created_at),
+        _when(deployment.finished_at),
+    )
+
+
+def render_table(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """Left-aligned columns separated by two spaces; a header line first."""
+    table = [tuple(columns), *(tuple(r) for r in rows)]
+    widths = [max(len(row[i]) for row in table) for i in range(len(columns))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in table
+    ]
+    return "\n".join(lines)
+
+
+def format_row(cells: Sequence[str], widths: Sequence[int]) -> str:
+    """One row with fixed widths (for tables printed as results arrive)."""
+    return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=False)).rstrip()

@@ -1,0 +1,264 @@
+"""The argparse definition of ``sevalla-async`` (global options work before or after the
+command: ``sevalla-async --output json promote ...`` and ``sevalla-async promote ...
+--output json`` are the same)."""
+
+from __future__ import annotations
+
+import argparse
+import textwrap
+from typing import Any
+
+from .._version import __version__
+from ._commands import deployments_list, pipelines_list, promote, promote_many
+from ._demo import demo
+from ._fake_server import fake_server
+
+__all__ = ["build_parser"]
+
+DESCRIPTION = """\
+Promote Sevalla pipelines and inspect deployments from the command line.
+
+The API key comes from --api-key or SEVALLA_API_KEY (prefer the variable: command lines are
+visible to other users), the API root from --base-url or SEVALLA_BASE_URL.
+"""
+
+EPILOG = """\
+exit status:
+  0    success
+  1    the API refused or failed (or, for promote-many, at least one promotion did)
+  2    bad arguments or input (nothing was sent)
+  130  interrupted (Ctrl-C); what was already sent is reported on stderr
+
+examples:
+  sevalla-async pipelines list
+  sevalla-async promote PIPELINE --source APP --target APP --target APP
+  sevalla-async promote-many plan.json --concurrency 8 > results.jsonl
+  sevalla-async fake-server      # a local fake API to try all of this
+  sevalla-async demo             # a fan-out on an embedded fake API
+"""
+
+PLAN_HELP = """\
+The plan is a JSON list of objects, one per promotion:
+
+  [{"pipeline_id": "...", "source_app_id": "...", "target_app_ids": ["...", "..."]}]
+
+The whole plan is checked first; any bad entry is reported with its index (from 0) and
+field, and nothing is sent (exit status 2). Results are printed as each promotion
+finishes: with --output json one line per entry with its "index", "ok", "promotions" and
+"error". On a terminal a progress line is kept on stderr. Exit status 0 when every
+promotion succeeded, 1 when any failed. Ctrl-C stops at once and reports which
+promotions were sent without a reply (they may have happened) and which were not sent.
+"""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _count(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"must be at most 65535, got {value}")
+    return value
+
+
+def _global_options(parser: argparse.ArgumentParser, *, in_command: bool) -> None:
+    """The options every command takes. In a command their default is "not given", so a
+    value given before the command is not overwritten."""
+
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if in_command else value
+
+    group = parser.add_argument_group("global options")
+    group.add_argument(
+        "--api-key",
+        metavar="KEY",
+        default=default(None),
+        help="the API key (default: $SEVALLA_API_KEY)",
+    )
+    group.add_argument(
+        "--base-url",
+        metavar="URL",
+        default=default(None),
+        help="the API root (default: $SEVALLA_BASE_URL, else https://api.sevalla.com/v3)",
+    )
+    group.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=_seconds,
+        default=default(30.0),
+        help="time allowed for each API call, its retries included (default 30)",
+    )
+    group.add_argument(
+        "--output",
+        choices=("auto", "json", "table"),
+        default=default("auto"),
+        help="json: one JSON object per line; table: aligned columns; "
+        "auto (default): a table on a terminal, JSON otherwise",
+    )
+    group.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=default(None),
+        help="show a live progress line on stderr (default: when stderr is a terminal)",
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default(False),
+        help="log every API call (the SDK's DEBUG log, secrets redacted) to stderr",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``sevalla-async`` argument parser; each command sets ``handler``."""
+    parser = argparse.ArgumentParser(
+        prog="sevalla-async",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _global_options(parser, in_command=False)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(
+        parent: Any, name: str, help_text: str, description: str | None = None
+    ) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = parent.add_parser(
+            name,
+            help=help_text,
+            description=description or help_text,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        _global_options(sub, in_command=True)
+        return sub
+
+    p = command(
+        commands,
+        "promote",
+        "promote the latest successful build of an app to one or more apps",
+        "Promote the latest successful build of the --source app of PIPELINE to every "
+        "--target app; prints the deployment started on each target.",
+    )
+    p.add_argument("pipeline", metavar="PIPELINE", help="the pipeline id")
+    p.add_argument("--source", required=True, metavar="APP", help="the app to promote from")
+    p.add_argument(
+        "--target",
+        required=True,
+        action="append",
+        metavar="APP",
+        help="an app to promote to (repeat for several)",
+    )
+    p.set_defaults(handler=promote)
+
+    p = command(
+        commands,
+        "promote-many",
+        "run every promotion of a plan file, concurrently",
+        "Run every promotion of PLAN (a JSON file, or - for stdin).\n\n" + PLAN_HELP,
+    )
+    p.add_argument("plan", metavar="PLAN", help="the plan file (- reads stdin)")
+    p.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=8,
+        metavar="N",
+        help="promotions in flight at once (default 8)",
+    )
+    p.set_defaults(handler=promote_many)
+
+    pipelines = command(commands, "pipelines", "pipelines of the account")
+    pipeline_commands = pipelines.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = command(pipeline_commands, "list", "list every pipeline (id, name, type, stages)")
+    p.add_argument("--limit", type=_count, metavar="N", help="stop after N pipelines")
+    p.set_defaults(handler=pipelines_list)
+
+    deployments = command(commands, "deployments", "deployments of an app")
+    deployment_commands = deployments.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = command(deployment_commands, "list", "list the deployments of APP, most recent first")
+    p.add_argument("app", metavar="APP", help="the application id")
+    p.add_argument("--limit", type=_count, metavar="N", help="stop after N deployments")
+    p.set_defaults(handler=deployments_list)
+
+    p = command(
+        commands,
+        "fake-server",
+        "run a fake Sevalla API locally (for development; no account needed)",
+        textwrap.dedent(
+            """\
+            Run FakeSevalla, the SDK's fake of the Sevalla API, until Ctrl-C. It seeds a few
+            pipelines and prints its URL, its key and commands to copy. With --output json
+            it prints one JSON line: base_url, api_key and the seeded pipelines."""
+        ),
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=_port, default=0, help="port to listen on (default: a free one)")
+    p.add_argument("--key", help="the API key it accepts (default: a random one)")
+    p.add_argument(
+        "--pipelines", type=_count, default=3, metavar="N", help="pipelines to seed (default 3)"
+    )
+    p.add_argument(
+        "--targets",
+        type=_positive_int,
+        default=2,
+        metavar="N",
+        help="apps in each stage of a seeded pipeline (default 2)",
+    )
+    p.add_argument(
+        "--plan-file",
+        metavar="PATH",
+        help="also write a promote-many plan for the seeded pipelines to PATH",
+    )
+    p.set_defaults(handler=fake_server, human_default=True, interrupt_status=0)
+
+    p = command(
+        commands,
+        "demo",
+        "promote a handful of pipelines on an embedded fake API (no account, no network)",
+    )
+    p.add_argument(
+        "--pipelines", type=_positive_int, default=6, metavar="N", help="pipelines (default 6)"
+    )
+    p.add_argument(
+        "--targets", type=_positive_int, default=2, metavar="N", help="targets each (default 2)"
+    )
+    p.add_argument(
+        "--concurrency", type=_positive_int, default=3, metavar="N", help="in flight (default 3)"
+    )
+    p.add_argument(
+        "--delay",
+        type=float,
+        default=0.2,
+        metavar="SECONDS",
+        help="how late the fake answers each promotion, to watch the fan-out (default 0.2)",
+    )
+    p.set_defaults(handler=demo, human_default=True)
+    return parser

@@ -1,0 +1,87 @@
+"""Plan files for ``promote-many`` (pure): parse and validate everything before any I/O.
+
+A plan is a JSON list of objects with the API's keys::
+
+    [
+      {"pipeline_id": "...", "source_app_id": "...", "target_app_ids": ["...", "..."]},
+      ...
+    ]
+
+Every entry is checked (with :meth:`PromoteRequest.from_dict`) and every problem is
+reported at once, each with the entry's index (counted from 0, like the ``index`` of the
+JSON output) and the field: ``entry 3: target_app_ids[1]: 'x' is not a valid UUID ...``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .. import PromoteRequest
+
+__all__ = ["PlanError", "parse_plan"]
+
+
+class PlanError(ValueError):
+    """The plan cannot be used; ``problems`` lists every reason, one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _key(request: PromoteRequest) -> tuple[Any, ...]:
+    return (request.pipeline_id, request.source_app_id, request.target_app_ids)
+
+
+def parse_plan(text: str, *, source: str = "plan") -> list[PromoteRequest]:
+    """The plan's requests, in order; raises :class:`PlanError` listing every bad entry.
+
+    Besides each entry's own fields, an entry that repeats an earlier one exactly is an
+    error: a promotion is not idempotent, so a duplicate would deploy twice.
+    """
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PlanError(
+            [f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"]
+        ) from None
+    if not isinstance(data, list):
+        raise PlanError(
+            [
+                f"{source}: expected a JSON list of objects with pipeline_id, source_app_id "
+                f"and target_app_ids, got a JSON {_json_type(data)}"
+            ]
+        )
+    problems: list[str] = []
+    requests: list[PromoteRequest] = []
+    seen: dict[tuple[Any, ...], int] = {}
+    for index, entry in enumerate(data):
+        try:
+            request = PromoteRequest.from_dict(entry)
+        except ValueError as exc:
+            problems.append(f"entry {index}: {exc}")
+            continue
+        first = seen.setdefault(_key(request), index)
+        if first != index:
+            problems.append(
+                f"entry {index}: repeats entry {first} exactly (a promotion is not "
+                "idempotent; remove the duplicate)"
+            )
+            continue
+        requests.append(request)
+    if problems:
+        raise PlanError(problems)
+    return requests
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return "null" if value is None else type(value).__name__

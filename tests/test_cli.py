@@ -1,0 +1,702 @@
+"""The ``sevalla-async`` CLI end to end: a real subprocess against a FakeSevalla served by
+the test's own event loop (hence ``asyncio.create_subprocess_exec``: the loop keeps serving
+while the CLI runs)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from sevalla_async import SevallaClient, __version__
+from sevalla_async.testing import FakeSevalla, Fault
+
+# A guard so that a broken test fails instead of hanging; never a timing assertion.
+GUARD = 60
+
+
+@attrs.frozen
+class Run:
+    code: int
+    out: str
+    err: str
+
+    def lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.out.splitlines() if line.strip()]
+
+
+def _environment(env: Mapping[str, str | None]) -> dict[str, str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SEVALLA_")}
+    for name, value in env.items():
+        if value is None:
+            environment.pop(name, None)
+        else:
+            environment[name] = value
+    return environment
+
+
+async def spawn(*args: str, env: Mapping[str, str | None]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-W",
+        "error",
+        "-m",
+        "sevalla_async",
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=_environment(env),
+    )
+
+
+async def finish(proc: asyncio.subprocess.Process, stdin: bytes | None = None) -> Run:
+    out, err = await asyncio.wait_for(proc.communicate(stdin), GUARD)
+    assert proc.returncode is not None
+    run = Run(proc.returncode, out.decode(), err.decode())
+    # Whatever happened, the CLI explains itself in one line: no traceback, no leak.
+    assert "Traceback" not in run.err, run.err
+    assert "Unclosed" not in run.err, run.err
+    assert "Task was destroyed" not in run.err, run.err
+    return run
+
+
+Cli = Callable[..., Awaitable[Run]]
+
+
+@pytest.fixture
+def cli(fake: FakeSevalla) -> Cli:
+    """Run the CLI with the fake's URL and key in the environment (``env=`` overrides;
+    ``None`` removes a variable)."""
+
+    async def run(
+        *args: str, env: Mapping[str, str | None] | None = None, stdin: bytes = b""
+    ) -> Run:
+        environment: dict[str, str | None] = {
+            "SEVALLA_API_KEY": fake.api_key,
+            "SEVALLA_BASE_URL": fake.base_url,
+        }
+        environment.update(env or {})
+        return await finish(await spawn(*args, env=environment), stdin)
+
+    return run
+
+
+def promote_args(request: Any) -> list[str]:
+    args = [str(request.pipeline_id), "--source", str(request.source_app_id)]
+    for target in request.target_app_ids:
+        args += ["--target", str(target)]
+    return args
+
+
+def plan_of(requests: list[Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "pipeline_id": str(r.pipeline_id),
+            "source_app_id": str(r.source_app_id),
+            "target_app_ids": [str(t) for t in r.target_app_ids],
+        }
+        for r in requests
+    ]
+
+
+def write_plan(path: Path, entries: Any) -> str:
+    path.write_text(json.dumps(entries), encoding="utf-8")
+    return str(path)
+
+
+# --- promote -------------------------------------------------------------------------------
+
+
+async def test_promote_prints_one_json_line_per_target(fake: FakeSevalla, cli: Cli) -> None:
+    (request,) = fake.promote_requests(1, targets=3)
+
+    run = await cli("promote", *promote_args(request), "--output", "json")
+
+    assert run.code == 0, run.err
+    lines = run.lines()
+    assert [line["target_app_id"] for line in lines] == [str(t) for t in request.target_app_ids]
+    for line in lines:
+        assert line["pipeline_id"] == str(request.pipeline_id)
+        assert line["source_app_id"] == str(request.source_app_id)
+        assert str(fake.deployment(line["deployment_id"]).app_id) == line["target_app_id"]
+    (sent,) = fake.requests
+    assert sent.json() == {
+        "source_app_id": str(request.source_app_id),
+        "target_app_ids": [str(t) for t in request.target_app_ids],
+    }
+
+
+async def test_promote_table(fake: FakeSevalla, cli: Cli) -> None:
+    (request,) = fake.promote_requests(1, targets=2)
+
+    run = await cli("--output", "table", "promote", *promote_args(request))
+
+    assert run.code == 0, run.err
+    header, *rows = run.out.splitlines()
+    assert header.split() == ["TARGET", "APP", "DEPLOYMENT"]
+    assert len(rows) == 2
+    for row, target in zip(rows, request.target_app_ids, strict=True):
+        app, deployment = row.split()
+        assert app == str(target)
+        assert fake.deployment(deployment).app_id == target
+
+
+async def test_output_defaults_to_json_lines_when_piped(fake: FakeSevalla, cli: Cli) -> None:
+    (request,) = fake.promote_requests(1, targets=1)
+    run = await cli("promote", *promote_args(request))
+    assert run.code == 0, run.err
+    assert run.lines()[0]["target_app_id"] == str(request.target_app_ids[0])
+
+
+async def test_promote_api_error_is_one_line_with_the_request_id(
+    fake: FakeSevalla, cli: Cli
+) -> None:
+    (request,) = fake.promote_requests(1)
+    unknown = str(uuid.uuid4())
+
+    run = await cli("promote", unknown, *promote_args(request)[1:])
+
+    assert run.code == 1
+    assert run.out == ""
+    assert "NotFoundError 404: Pipeline not found" in run.err
+    assert fake.requests[-1].request_id in run.err
+
+
+async def test_promote_5xx_warns_it_may_have_happened(fake: FakeSevalla, cli: Cli) -> None:
+    (request,) = fake.promote_requests(1)
+    fake.inject(Fault.error(500), method="POST")
+
+    run = await cli("promote", *promote_args(request))
+
+    assert run.code == 1
+    assert "InternalServerError 500" in run.err
+    assert "may have been acted on" in run.err
+    assert len(fake.requests) == 1  # a POST is not retried after a 5xx
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda a: [a[0], "--source", "nope", *a[3:]], "--source: source_app_id: 'nope'"),
+        (lambda a: [*a, "--target", "f00"], "--target: target_app_ids[1]: 'f00'"),
+        (lambda a: ["pipe", *a[1:]], "PIPELINE: pipeline_id: 'pipe'"),
+        (lambda a: [a[0], "--source", a[4], *a[3:]], "target_app_ids[0]:"),
+    ],
+    ids=["bad-source", "bad-second-target", "bad-pipeline", "source-is-target"],
+)
+async def test_promote_bad_ids_exit_2_naming_the_field(
+    fake: FakeSevalla, cli: Cli, change: Callable[[list[str]], list[str]], expected: str
+) -> None:
+    (request,) = fake.promote_requests(1, targets=1)
+
+    run = await cli("promote", *change(promote_args(request)))
+
+    assert run.code == 2
+    assert expected in run.err
+    assert fake.requests == []
+
+
+async def test_promote_without_target_is_a_usage_error(fake: FakeSevalla, cli: Cli) -> None:
+    (request,) = fake.promote_requests(1)
+    run = await cli("promote", str(request.pipeline_id), "--source", str(request.source_app_id))
+    assert run.code == 2
+    assert "--target" in run.err
+    assert fake.requests == []
+
+
+# --- key and URL: flags, environment, secrecy ----------------------------------------------
+
+
+async def test_key_flag_wins_over_the_environment(fake: FakeSevalla, cli: Cli) -> None:
+    (request,) = fake.promote_requests(1, targets=1)
+
+    good_flag, bad_flag = await asyncio.gather(
+        cli(
+            "--api-key",
+            fake.api_key,
+            "promote",
+            *promote_args(request),
+            env={"SEVALLA_API_KEY": "x" * 20},
+        ),
+        cli("promote", *promote_args(request), "--api-key", "wrong-key-123"),
+    )
+
+    assert good_flag.code == 0, good_flag.err
+    assert bad_flag.code == 1
+    assert "AuthenticationError 401" in bad_flag.err
+    assert sorted(r.status for r in fake.requests) == [200, 401]
+
+
+async def test_key_from_the_environment_alone(fake: FakeSevalla, cli: Cli) -> None:
+    (request,) = fake.promote_requests(1, targets=1)
+    run = await cli("promote", *promote_args(request))
+    assert run.code == 0, run.err
+    assert fake.requests[0].headers["Authorization"] == f"Bearer {fake.api_key}"
+
+
+async def test_no_key_anywhere_is_a_usage_error(fake: FakeSevalla, cli: Cli) -> None:
+    run = await cli("pipelines", "list", env={"SEVALLA_API_KEY": None})
+    assert run.code == 2
+    assert "no API key: pass --api-key KEY or set SEVALLA_API_KEY" in run.err
+    assert fake.requests == []
+
+
+async def test_base_url_flag_wins_over_the_environment(fake: FakeSevalla, cli: Cli) -> None:
+    fake.add_pipeline()
+    refused, flagged = await asyncio.gather(
+        cli("pipelines", "list", env={"SEVALLA_BASE_URL": "http://example.com/v3"}),
+        cli(
+            "pipelines",
+            "list",
+            "--base-url",
+            fake.base_url,
+            env={"SEVALLA_BASE_URL": "http://example.com/v3"},
+        ),
+    )
+
+    assert refused.code == 2
+    assert "base_url: plain http:// is refused for 'example.com'" in refused.err
+    assert flagged.code == 0, flagged.err
+    assert len(flagged.lines()) == 1
+
+
+async def test_the_key_is_never_printed(fake: FakeSevalla, cli: Cli, tmp_path: Path) -> None:
+    (request,) = fake.promote_requests(1)
+    secret = fake.api_key
+    plan = write_plan(tmp_path / "plan.json", [{**plan_of([request])[0], "pipeline_id": secret}])
+    fake.inject(Fault.rate_limited(0), path=f"/pipelines/{request.pipeline_id}/promote")
+    runs = await asyncio.gather(
+        cli("promote", *promote_args(request), "--verbose"),
+        cli("-v", "promote", str(uuid.uuid4()), *promote_args(request)[1:]),
+        cli("-v", "pipelines", "list", "--output", "table"),
+        cli("-v", "deployments", "list", str(request.target_app_ids[0])),
+        cli("-v", "pipelines", "list", env={"SEVALLA_API_KEY": secret + "-wrong"}),
+        cli("promote-many", plan),
+        cli("promote", "--api-key", secret, secret, "--source", secret, "--target", secret),
+    )
+    assert [r.code for r in runs] == [0, 1, 0, 0, 1, 2, 2]
+    for run in runs:
+        assert secret not in run.out
+        assert secret not in run.err
+    assert "retry 1 of 3" in runs[0].err  # the 429 was logged (and redacted)
+
+
+async def test_verbose_logs_each_call_at_debug(fake: FakeSevalla, cli: Cli) -> None:
+    (request,) = fake.promote_requests(1)
+    quiet, verbose = await asyncio.gather(
+        cli("promote", *promote_args(request)), cli("promote", *promote_args(request), "-v")
+    )
+
+    assert quiet.err == ""
+    path = f"/pipelines/{request.pipeline_id}/promote"
+    (line,) = verbose.err.splitlines()
+    assert line.startswith(f"sevalla-async: DEBUG: POST {path} -> 200 request_id=")
+    assert line.split("request_id=")[1].split()[0] in {r.request_id for r in fake.requests}
+    assert "Authorization" not in verbose.err
+    assert "Bearer" not in verbose.err
+
+
+# --- pipelines and deployments -------------------------------------------------------------
+
+
+async def test_pipelines_list_pages_through_everything(fake: FakeSevalla, cli: Cli) -> None:
+    made = [fake.add_pipeline(stages=("Dev", "Prod")) for _ in range(103)]
+
+    run = await cli("pipelines", "list")
+
+    assert run.code == 0, run.err
+    lines = run.lines()
+    assert [line["id"] for line in lines] == [str(p.id) for p in made]
+    assert [s["display_name"] for s in lines[0]["stages"]] == ["Dev", "Prod"]
+    assert [r.query for r in fake.requests] == [
+        {"limit": "100", "offset": "0"},
+        {"limit": "100", "offset": "100"},
+    ]
+
+
+async def test_pipelines_list_limit_and_table(fake: FakeSevalla, cli: Cli) -> None:
+    made = [fake.add_pipeline(name=f"app-{i}") for i in range(5)]
+
+    run = await cli("pipelines", "list", "--limit", "2", "--output", "table")
+
+    assert run.code == 0, run.err
+    header, *rows = run.out.splitlines()
+    assert header.split() == ["ID", "NAME", "TYPE", "STAGES"]
+    assert [row.split()[:3] for row in rows] == [
+        [str(p.id), p.display_name, "trunk"] for p in made[:2]
+    ]
+    assert rows[0].endswith("Staging > Production")
+    assert [r.query for r in fake.requests] == [{"limit": "2", "offset": "0"}]
+
+
+async def test_pipelines_list_empty(cli: Cli) -> None:
+    table, lines = await asyncio.gather(
+        cli("pipelines", "list", "--output", "table"), cli("pipelines", "list", "--output", "json")
+    )
+    assert (table.code, table.out) == (0, "no pipelines\n")
+    assert (lines.code, lines.out) == (0, "")
+
+
+async def test_deployments_list(fake: FakeSevalla, cli: Cli) -> None:
+    (request,) = fake.promote_requests(1, targets=1)
+    app = request.target_app_ids[0]
+    first = fake.add_deployment(app, script=["failed"])
+    second = fake.add_deployment(app, script=["inProgress"])
+
+    run, table = await asyncio.gather(
+        cli("deployments", "list", str(app)),
+        cli("deployments", "list", str(app), "--output", "table", "--limit", "2"),
+    )
+
+    assert run.code == 0, run.err
+    lines = run.lines()
+    assert [line["id"] for line in lines][:2] == [str(second.id), str(first.id)]
+    assert [line["status"] for line in lines] == ["inProgress", "failed", "success"]
+    assert all(line["app_id"] == str(app) for line in lines)
+    assert table.code == 0, table.err
+    header, *rows = table.out.splitlines()
+    assert header.split() == ["ID", "STATUS", "TRIGGER", "CREATED", "FINISHED"]
+    assert [row.split()[:3] for row in rows] == [
+        [str(second.id), "inProgress", "PROMOTION"],
+        [str(first.id), "failed", "PROMOTION"],
+    ]
+
+
+async def test_deployments_list_errors(fake: FakeSevalla, cli: Cli) -> None:
+    bad, unknown = await asyncio.gather(
+        cli("deployments", "list", "nope"), cli("deployments", "list", str(uuid.uuid4()))
+    )
+
+    assert bad.code == 2
+    assert "APP: app_id: 'nope' is not a valid UUID" in bad.err
+    assert unknown.code == 1
+    assert "NotFoundError 404: Application not found" in unknown.err
+    assert len(fake.requests) == 1
+
+
+# --- promote-many --------------------------------------------------------------------------
+
+
+async def test_promote_many_prints_one_line_per_entry(
+    fake: FakeSevalla, cli: Cli, tmp_path: Path
+) -> None:
+    requests = fake.promote_requests(5, targets=2)
+    plan = write_plan(tmp_path / "plan.json", plan_of(requests))
+
+    run = await cli("promote-many", plan, "--concurrency", "2")
+
+    assert run.code == 0, run.err
+    lines = sorted(run.lines(), key=lambda line: line["index"])
+    assert [line["index"] for line in lines] == [0, 1, 2, 3, 4]
+    for line, request in zip(lines, requests, strict=True):
+        assert line["ok"] is True
+        assert line["error"] is None
+        assert line["pipeline_id"] == str(request.pipeline_id)
+        assert [p["target_app_id"] for p in line["promotions"]] == [
+            str(t) for t in request.target_app_ids
+        ]
+        for p in line["promotions"]:
+            assert str(fake.deployment(p["deployment_id"]).app_id) == p["target_app_id"]
+    assert len(fake.requests_to("POST", "/promote")) == 5
+    assert fake.max_in_flight <= 2
+    assert "5 promotions: 5 ok, 0 failed" in run.err
+
+
+async def test_promote_many_exits_1_when_any_failed(
+    fake: FakeSevalla, cli: Cli, tmp_path: Path
+) -> None:
+    requests = fake.promote_requests(4, targets=1)
+    fake.inject(
+        Fault.error(503), method="POST", path=f"/pipelines/{requests[2].pipeline_id}/promote"
+    )
+    plan = write_plan(tmp_path / "plan.json", plan_of(requests))
+
+    run = await cli("promote-many", plan)
+
+    assert run.code == 1
+    by_index = {line["index"]: line for line in run.lines()}
+    assert sorted(by_index) == [0, 1, 2, 3]
+    assert [by_index[i]["ok"] for i in range(4)] == [True, True, False, True]
+    failed = by_index[2]
+    assert failed["promotions"] is None
+    assert failed["error"]["type"] == "InternalServerError"
+    assert failed["error"]["status"] == 503
+    assert failed["error"]["request_id"] in {r.request_id for r in fake.requests}
+    assert "4 promotions: 3 ok, 1 failed (entries 2)" in run.err
+
+
+async def test_promote_many_table_and_stdin(fake: FakeSevalla, cli: Cli) -> None:
+    requests = fake.promote_requests(2, targets=2)
+    stdin = json.dumps(plan_of(requests)).encode()
+
+    run = await cli("promote-many", "-", "--output", "table", stdin=stdin)
+
+    assert run.code == 0, run.err
+    header, *rows = run.out.splitlines()
+    assert header.split()[:3] == ["ENTRY", "RESULT", "PIPELINE"]
+    assert len(rows) == 4
+    assert sorted(row.split()[:4] for row in rows) == sorted(
+        [str(i), "ok", str(r.pipeline_id), str(t)]
+        for i, r in enumerate(requests)
+        for t in r.target_app_ids
+    )
+
+
+async def test_promote_many_reports_every_bad_entry_and_sends_nothing(
+    fake: FakeSevalla, cli: Cli, tmp_path: Path
+) -> None:
+    good = plan_of(fake.promote_requests(3))
+    entries = [
+        good[0],
+        {**good[1], "target_app_ids": [good[1]["target_app_ids"][0], "not-an-id"]},
+        {"source_app_id": good[2]["source_app_id"], "target_app_ids": good[2]["target_app_ids"]},
+        "a string",
+        {**good[2], "target_app_ids": []},
+        {**good[2], "colour": "blue"},
+        good[0],
+    ]
+    plan = write_plan(tmp_path / "plan.json", entries)
+
+    run = await cli("promote-many", plan)
+
+    assert run.code == 2
+    assert run.out == ""
+    problems = [line for line in run.err.splitlines() if "entry" in line]
+    assert problems == [
+        "sevalla-async: entry 1: target_app_ids[1]: 'not-an-id' is not a valid UUID "
+        "(expected the canonical form, e.g. 'fb5e5168-4281-4bec-94c5-0d1584e9e657')",
+        "sevalla-async: entry 2: pipeline_id: required field is missing",
+        "sevalla-async: entry 3: expected an object with pipeline_id, source_app_id and "
+        "target_app_ids, got str",
+        "sevalla-async: entry 4: target_app_ids: at least one id is required",
+        "sevalla-async: entry 5: colour: unknown field",
+        "sevalla-async: entry 6: repeats entry 0 exactly (a promotion is not idempotent; "
+        "remove the duplicate)",
+    ]
+    assert "the plan is invalid: nothing was sent" in run.err
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ('[{"pipeline_id": ', "not valid JSON (line 1, column 18"),
+        ('{"pipeline_id": "x"}', "expected a JSON list of objects"),
+    ],
+    ids=["not-json", "not-a-list"],
+)
+async def test_promote_many_unusable_plan(
+    fake: FakeSevalla, cli: Cli, tmp_path: Path, content: str, expected: str
+) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text(content, encoding="utf-8")
+    run = await cli("promote-many", str(path))
+    assert run.code == 2
+    assert expected in run.err
+    assert fake.requests == []
+
+
+async def test_promote_many_missing_plan_file(cli: Cli, tmp_path: Path) -> None:
+    run = await cli("promote-many", str(tmp_path / "nope.json"))
+    assert run.code == 2
+    assert "nope.json: cannot read the plan (No such file or directory)" in run.err
+
+
+async def test_promote_many_empty_plan(fake: FakeSevalla, cli: Cli, tmp_path: Path) -> None:
+    run = await cli("promote-many", write_plan(tmp_path / "plan.json", []))
+    assert run.code == 0
+    assert "the plan is empty" in run.err
+    assert fake.requests == []
+
+
+async def test_promote_many_bad_concurrency(cli: Cli, tmp_path: Path) -> None:
+    run = await cli("promote-many", write_plan(tmp_path / "p.json", []), "--concurrency", "0")
+    assert run.code == 2
+    assert "--concurrency: must be at least 1, got 0" in run.err
+
+
+async def test_promote_many_progress_line(fake: FakeSevalla, cli: Cli, tmp_path: Path) -> None:
+    requests = fake.promote_requests(3, targets=1)
+    fake.inject(
+        Fault.error(409), method="POST", path=f"/pipelines/{requests[0].pipeline_id}/promote"
+    )
+    plan = write_plan(tmp_path / "plan.json", plan_of(requests))
+
+    shown = await cli("promote-many", plan, "--progress")
+    hidden = await cli("promote-many", plan, "--no-progress")
+
+    assert "\r\x1b[2K3/3 done, 1 failed, " in shown.err
+    assert shown.err.count("3/3 done") == 1
+    assert "\r" not in hidden.err
+    assert len(shown.lines()) == len(hidden.lines()) == 3
+
+
+async def _wait_for(condition: Callable[[], bool]) -> None:
+    """Poll the in-process fake while the subprocess works (real time, tiny steps)."""
+
+    async def poll() -> None:
+        while not condition():  # noqa: ASYNC110 - the fake has no event to wait on
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(poll(), GUARD)
+
+
+async def test_ctrl_c_stops_and_reports_what_was_sent(fake: FakeSevalla, tmp_path: Path) -> None:
+    requests = fake.promote_requests(6, targets=1)
+    for slow in requests[2:]:  # 0 and 1 finish; 2 and 3 hang in flight; 4 and 5 wait
+        fake.inject(Fault.slow(3600), method="POST", path=f"/pipelines/{slow.pipeline_id}/promote")
+    plan = write_plan(tmp_path / "plan.json", plan_of(requests))
+    proc = await spawn(
+        "promote-many",
+        plan,
+        "--concurrency",
+        "2",
+        env={"SEVALLA_API_KEY": fake.api_key, "SEVALLA_BASE_URL": fake.base_url},
+    )
+    await _wait_for(lambda: fake.in_flight == 2 and len(fake.requests) == 4)
+
+    proc.send_signal(signal.SIGINT)
+    run = await finish(proc)
+
+    assert run.code == 130
+    assert sorted(line["index"] for line in run.lines()) == [0, 1]
+    assert all(line["ok"] for line in run.lines())
+    err = run.err.splitlines()
+    assert (
+        "sevalla-async: interrupted: 2 of 6 promotions finished (2 ok, 0 failed; their "
+        "results are above)" in err
+    )
+    assert (
+        "sevalla-async: 2 sent without a reply yet: they may have happened, check before "
+        "retrying them:" in err
+    )
+    for i in (2, 3):
+        r = requests[i]
+        assert (
+            f"  entry {i}: pipeline {r.pipeline_id}, source {r.source_app_id} -> "
+            f"{r.target_app_ids[0]}" in err
+        )
+    assert "sevalla-async: 2 not sent: entries 4-5" in err
+    assert len(fake.requests) == 4  # nothing more was sent after the interrupt
+
+
+async def test_ctrl_c_during_promote(fake: FakeSevalla) -> None:
+    (request,) = fake.promote_requests(1)
+    fake.inject(Fault.slow(3600), method="POST")
+    proc = await spawn(
+        "promote",
+        *promote_args(request),
+        env={"SEVALLA_API_KEY": fake.api_key, "SEVALLA_BASE_URL": fake.base_url},
+    )
+    await _wait_for(lambda: fake.in_flight == 1)
+
+    proc.send_signal(signal.SIGINT)
+    run = await finish(proc)
+
+    assert run.code == 130
+    assert run.out == ""
+    assert f"the promotion of pipeline {request.pipeline_id} may have been sent" in run.err
+
+
+# --- fake-server, demo, misc ---------------------------------------------------------------
+
+
+async def _first_line(proc: asyncio.subprocess.Process) -> str:
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), GUARD)
+    return line.decode()
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+async def test_fake_server_serves_until_stopped(stop: signal.Signals, tmp_path: Path) -> None:
+    plan_path = tmp_path / "plan.json"
+    proc = await spawn(
+        "fake-server", "--output", "json", "--pipelines", "2", "--plan-file", str(plan_path), env={}
+    )
+    info = json.loads(await _first_line(proc))
+
+    async with SevallaClient(info["api_key"], base_url=info["base_url"]) as client:
+        listed = [p async for p in client.pipelines.list()]
+        seeded = info["pipelines"][0]
+        promotions = await client.pipelines.promote(
+            seeded["id"],
+            source_app_id=seeded["stages"][0]["app_ids"][0],
+            target_app_ids=seeded["stages"][1]["app_ids"],
+        )
+    runs = await finish(
+        await spawn(
+            "promote-many",
+            str(plan_path),
+            env={"SEVALLA_API_KEY": info["api_key"], "SEVALLA_BASE_URL": info["base_url"]},
+        )
+    )
+    proc.send_signal(stop)
+    run = await finish(proc)
+
+    assert info["base_url"].startswith("http://127.0.0.1:")
+    assert [str(p.id) for p in listed] == [p["id"] for p in info["pipelines"]]
+    assert [p.display_name for p in listed] == ["web", "api"]
+    assert [str(p.target_app_id) for p in promotions] == seeded["stages"][1]["app_ids"]
+    assert runs.code == 0, runs.err
+    assert len(runs.lines()) == 2
+    assert run.code == 0
+    assert run.err == ""
+
+
+async def test_fake_server_prints_commands_to_copy() -> None:
+    proc = await spawn("fake-server", "--key", "fake-dev-key", "--pipelines", "1", env={})
+    assert proc.stdout is not None
+    text = ""
+    while "deployments list" not in text:
+        text += await _first_line(proc)
+    url = text.split("export SEVALLA_BASE_URL=")[1].split()[0]
+    async with SevallaClient("fake-dev-key", base_url=url) as client:
+        listed = [p async for p in client.pipelines.list()]
+    proc.send_signal(signal.SIGINT)
+    run = await finish(proc)
+
+    assert run.code == 0
+    assert "export SEVALLA_API_KEY=fake-dev-key" in text
+    command = next(line for line in text.splitlines() if "sevalla-async promote " in line)
+    args = command.split("sevalla-async ")[1].split()
+    assert args[0] == "promote"
+    assert args[2] == "--source"
+    assert args.count("--target") == 2
+    assert args[1] == str(listed[0].id)
+
+
+async def test_demo_runs_a_fanout_with_one_scripted_failure() -> None:
+    run, lines = await asyncio.gather(
+        finish(await spawn("demo", "--pipelines", "5", "--targets", "2", "--delay", "0", env={})),
+        finish(await spawn("demo", "--output", "json", "--pipelines", "4", "--delay", "0", env={})),
+    )
+
+    assert run.code == 0, run.err
+    assert "Embedded fake Sevalla API at http://127.0.0.1:" in run.out
+    assert "Done: 4 ok, 1 failed (entry 2); 8 deployments started" in run.out
+    assert "InternalServerError 503: Scripted outage (demo)" in run.out
+    assert "retry 1 of 3" in run.err  # the scripted 429 was retried
+    assert lines.code == 0, lines.err
+    outcomes = {line["index"]: line for line in lines.lines()}
+    assert sorted(outcomes) == [0, 1, 2, 3]
+    assert [outcomes[i]["ok"] for i in range(4)] == [True, True, False, True]
+    assert "Done: 3 ok, 1 failed" in lines.err
+
+
+async def test_version_and_missing_command() -> None:
+    version, bare = await asyncio.gather(
+        finish(await spawn("--version", env={})), finish(await spawn(env={}))
+    )
+    assert (version.code, version.out.strip()) == (0, f"sevalla-async {__version__}")
+    assert bare.code == 2
+    assert "required: COMMAND" in bare.err
