@@ -73,8 +73,7 @@ async def finish(proc: asyncio.subprocess.Process, stdin: bytes | None = None) -
 Cli = Callable[..., Awaitable[Run]]
 
 
-@pytest.fixture
-def cli(fake: FakeSevalla) -> Cli:
+def make_cli(fake: FakeSevalla) -> Cli:
     """Run the CLI with the fake's URL and key in the environment (``env=`` overrides;
     ``None`` removes a variable)."""
 
@@ -89,6 +88,11 @@ def cli(fake: FakeSevalla) -> Cli:
         return await finish(await spawn(*args, env=environment), stdin)
 
     return run
+
+
+@pytest.fixture
+def cli(fake: FakeSevalla) -> Cli:
+    return make_cli(fake)
 
 
 def promote_args(request: Any) -> list[str]:
@@ -541,7 +545,7 @@ async def test_promote_many_progress_line(fake: FakeSevalla, cli: Cli, tmp_path:
     assert len(shown.lines()) == len(hidden.lines()) == 3
 
 
-async def _wait_for(condition: Callable[[], bool]) -> None:
+async def wait_until(condition: Callable[[], bool]) -> None:
     """Poll the in-process fake while the subprocess works (real time, tiny steps)."""
 
     async def poll() -> None:
@@ -563,7 +567,7 @@ async def test_ctrl_c_stops_and_reports_what_was_sent(fake: FakeSevalla, tmp_pat
         "2",
         env={"SEVALLA_API_KEY": fake.api_key, "SEVALLA_BASE_URL": fake.base_url},
     )
-    await _wait_for(lambda: fake.in_flight == 2 and len(fake.requests) == 4)
+    await wait_until(lambda: fake.in_flight == 2 and len(fake.requests) == 4)
 
     proc.send_signal(signal.SIGINT)
     run = await finish(proc)
@@ -598,7 +602,7 @@ async def test_ctrl_c_during_promote(fake: FakeSevalla) -> None:
         *promote_args(request),
         env={"SEVALLA_API_KEY": fake.api_key, "SEVALLA_BASE_URL": fake.base_url},
     )
-    await _wait_for(lambda: fake.in_flight == 1)
+    await wait_until(lambda: fake.in_flight == 1)
 
     proc.send_signal(signal.SIGINT)
     run = await finish(proc)
@@ -675,7 +679,7 @@ async def test_fake_server_prints_commands_to_copy() -> None:
     assert args[1] == str(listed[0].id)
 
 
-async def test_demo_runs_a_fanout_with_one_scripted_failure() -> None:
+async def test_demo_runs_a_fanout_then_waits_with_scripted_failures() -> None:
     run, lines = await asyncio.gather(
         finish(await spawn("demo", "--pipelines", "5", "--targets", "2", "--delay", "0", env={})),
         finish(await spawn("demo", "--output", "json", "--pipelines", "4", "--delay", "0", env={})),
@@ -686,11 +690,30 @@ async def test_demo_runs_a_fanout_with_one_scripted_failure() -> None:
     assert "Done: 4 ok, 1 failed (entry 2); 8 deployments started" in run.out
     assert "InternalServerError 503: Scripted outage (demo)" in run.out
     assert "retry 1 of 3" in run.err  # the scripted 429 was retried
+    # The wait phase: every deployment's statuses, one of them scripted to fail.
+    assert "Waiting for the 8 deployments" in run.out
+    scripted = next(line for line in run.out.splitlines() if "ends failed" in line)
+    doomed = scripted.split("deployment on app ")[1].split()[0]
+    rows = [line for line in run.out.splitlines() if " > " in line]
+    assert len(rows) == 8
+    (failed_row,) = [row for row in rows if doomed in row]
+    assert failed_row.startswith("0 ")  # entry 0
+    assert failed_row.endswith("waiting > inProgress > failed")
+    assert all(row.endswith("waiting > inProgress > success") for row in rows if row != failed_row)
+    assert "Waited: 8 deployments: 7 success, 1 failed; 24 polls." in run.out
+    assert f"Not deployed: app {doomed}, deployment " in run.out
+
     assert lines.code == 0, lines.err
-    outcomes = {line["index"]: line for line in lines.lines()}
+    outcomes = {line["index"]: line for line in lines.lines() if "index" in line}
     assert sorted(outcomes) == [0, 1, 2, 3]
     assert [outcomes[i]["ok"] for i in range(4)] == [True, True, False, True]
     assert "Done: 3 ok, 1 failed" in lines.err
+    waited = [line for line in lines.lines() if "statuses" in line]
+    assert len(waited) == 6  # 4 pipelines x 2 targets, less the entry that got the 503
+    assert [w["statuses"] for w in waited if w["status"] != "success"] == [
+        ["waiting", "inProgress", "failed"]
+    ]
+    assert "Waited: 6 deployments: 5 success, 1 failed" in lines.err
 
 
 async def test_version_and_missing_command() -> None:

@@ -20,7 +20,6 @@ from sevalla_async import (
     Deployment,
     DeploymentStatus,
     NotFoundError,
-    PromoteOutcome,
     PromoteRequest,
     Promotion,
     RateLimitError,
@@ -38,7 +37,7 @@ from sevalla_async._cli._output import (
     short_error,
 )
 from sevalla_async._cli._plan import PlanError, parse_plan
-from sevalla_async._cli._plan_runner import run_plan
+from sevalla_async._cli._plan_runner import PlanOutcome, run_plan
 from sevalla_async._cli._progress import ProgressLine, format_duration, progress_text
 from sevalla_async.testing import FakeClock, FakeSevalla, Fault
 
@@ -140,8 +139,8 @@ def _not_found() -> NotFoundError:
 
 def test_outcome_json_success_and_failure() -> None:
     request = PromoteRequest(A, B, [C])
-    ok = PromoteOutcome(request, [Promotion(uuid.UUID(C), uuid.UUID(D))], None, 3)
-    failed = PromoteOutcome(request, None, _not_found(), 4)
+    ok = PlanOutcome(3, request, [Promotion(uuid.UUID(C), uuid.UUID(D))])
+    failed = PlanOutcome(4, request, error=_not_found())
 
     assert outcome_json(ok) == {
         "index": 3,

@@ -1,4 +1,5 @@
-"""The API commands: ``promote``, ``promote-many``, ``pipelines list``, ``deployments list``.
+"""The API commands: ``promote``, ``promote-many``, ``pipelines list``, ``deployments list``
+(``wait`` and the ``--wait`` of ``promote`` are in ``_wait_commands``).
 
 Each is ``async def command(args, console) -> exit status``. API errors propagate to the
 runner (exit 1, one line on stderr); bad input is a :class:`UsageError` (exit 2) raised
@@ -11,12 +12,22 @@ import argparse
 import asyncio
 import functools
 import sys
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import aclosing
 from pathlib import Path
 
-from .. import PromoteOutcome, PromoteRequest
-from ._console import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Console, UsageError, make_client, take
+from .. import Deployment, PromoteRequest
+from ._console import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Console,
+    UsageError,
+    flag_names,
+    make_client,
+    take,
+)
 from ._output import (
     DEPLOYMENT_COLUMNS,
     OUTCOME_COLUMNS,
@@ -31,10 +42,13 @@ from ._output import (
     pipeline_row,
     promotion_json,
     render_table,
+    tally,
 )
 from ._plan import PlanError, parse_plan
-from ._plan_runner import run_plan
+from ._plan_runner import PlanOutcome, run_plan
 from ._progress import ProgressLine
+from ._wait_commands import promote_and_wait
+from ._waiting import status_name, wait_options
 
 __all__ = [
     "deployments_list",
@@ -54,8 +68,11 @@ async def promote(args: argparse.Namespace, console: Console) -> int:
     try:
         request = PromoteRequest(args.pipeline, args.source, args.target)
     except ValueError as exc:
-        raise UsageError(_flag_names(str(exc))) from None
+        raise UsageError(flag_names(str(exc))) from None
+    options = wait_options(args)
     async with make_client(args) as client:
+        if options is not None:
+            return await promote_and_wait(client, request, options, console)
         try:
             promotions = await client.pipelines.promote_request(request)
         except asyncio.CancelledError:
@@ -73,19 +90,6 @@ async def promote(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
-def _flag_names(message: str) -> str:
-    """Put the CLI's name for a field in front of a model's error:
-    ``--target: target_app_ids[1]: 'x' is not a valid UUID ...``."""
-    for field, flag in (
-        ("pipeline_id", "PIPELINE"),
-        ("source_app_id", "--source"),
-        ("target_app_ids", "--target"),
-    ):
-        if message.startswith(field):
-            return f"{flag}: {message}"
-    return message
-
-
 # --- promote-many -------------------------------------------------------------------------
 
 
@@ -100,10 +104,13 @@ def _read_plan(name: str) -> str:
         raise UsageError(f"{name}: the plan is not UTF-8 text") from None
 
 
-def emit_outcome(console: Console, outcome: PromoteOutcome, widths: Sequence[int]) -> None:
-    """Print one outcome: a JSON line, or its table rows."""
+def emit_outcome(
+    console: Console, outcome: PlanOutcome, widths: Sequence[int], *, waits: bool = False
+) -> None:
+    """Print one outcome: a JSON line (with ``deployments`` when the run ``waits``), or its
+    table rows."""
     if console.json:
-        console.line(json_line(outcome_json(outcome)))
+        console.line(json_line(outcome_json(outcome, waits=waits)))
     else:
         for row in outcome_rows(outcome):
             console.line(format_row(row, widths))
@@ -124,15 +131,31 @@ def report_interrupted(
     console: Console,
     requests: Sequence[PromoteRequest],
     started: set[int],
-    finished: dict[int, PromoteOutcome],
+    finished: Mapping[int, PlanOutcome],
+    polled: Mapping[int, Mapping[uuid.UUID, Deployment]] | None = None,
 ) -> None:
-    """Tell which promotions finished, which were sent without a reply, which were not sent."""
+    """Tell which promotions finished, which were sent without a reply, which were not sent;
+    with ``--wait`` (``polled``: the deployments seen of each entry) also which were
+    promoted and still being waited for."""
     ok = sum(1 for o in finished.values() if o.ok)
     console.note(
         f"interrupted: {len(finished)} of {len(requests)} promotions finished "
         f"({ok} ok, {len(finished) - ok} failed; their results are above)"
     )
     in_flight = sorted(started - set(finished))
+    polled = polled or {}
+    waited_for = [i for i in in_flight if polled.get(i)]
+    if waited_for:
+        console.note(
+            f"{len(waited_for)} promoted and being waited for: stopping the wait does not "
+            "cancel their deployments, last seen:"
+        )
+        for i in waited_for:
+            for d in polled[i].values():
+                console.err.write(
+                    f"  entry {i}: app {d.app_id}: deployment {d.id} {status_name(d)}\n"
+                )
+    in_flight = [i for i in in_flight if not polled.get(i)]
     if in_flight:
         console.note(
             f"{len(in_flight)} sent without a reply yet: they may have happened, check "
@@ -162,13 +185,21 @@ async def promote_many(args: argparse.Namespace, console: Console) -> int:
             console.note(problem)
         console.note("the plan is invalid: nothing was sent")
         return EXIT_USAGE
+    options = wait_options(args)
     client = make_client(args)  # a bad key or URL is found before anything is sent
     if not requests:
         await client.aclose()
         console.note("the plan is empty: nothing to do")
         return EXIT_OK
+    if options is not None:
+        options.apply(client)
     started: set[int] = set()
-    finished: dict[int, PromoteOutcome] = {}
+    finished: dict[int, PlanOutcome] = {}
+    polled: dict[int, dict[uuid.UUID, Deployment]] = {}
+
+    def record(index: int, deployment: Deployment) -> None:
+        polled.setdefault(index, {})[deployment.id] = deployment
+
     progress = ProgressLine(
         console.err, len(requests), enabled=console.progress, shares_terminal=console.out_is_tty
     )
@@ -179,17 +210,25 @@ async def promote_many(args: argparse.Namespace, console: Console) -> int:
         async with (
             client,
             aclosing(
-                run_plan(client, requests, concurrency=args.concurrency, on_start=started.add)
+                run_plan(
+                    client,
+                    requests,
+                    concurrency=args.concurrency,
+                    on_start=started.add,
+                    wait=options,
+                    on_poll=record if options is not None else None,
+                )
             ) as outcomes,
         ):
             async for outcome in outcomes:
                 finished[outcome.index] = outcome
-                progress.advance(
-                    ok=outcome.ok, write=functools.partial(emit_outcome, console, outcome, widths)
+                show = functools.partial(
+                    emit_outcome, console, outcome, widths, waits=options is not None
                 )
+                progress.advance(ok=outcome.ok, write=show)
     except asyncio.CancelledError:
         progress.clear()
-        report_interrupted(console, requests, started, finished)
+        report_interrupted(console, requests, started, finished, polled)
         raise
     progress.finish()
     failed = sorted(i for i, o in finished.items() if not o.ok)
@@ -197,6 +236,8 @@ async def promote_many(args: argparse.Namespace, console: Console) -> int:
     console.note(
         f"{len(requests)} promotions: {len(requests) - len(failed)} ok, {len(failed)} failed{which}"
     )
+    if options is not None:
+        console.note(tally([w for o in finished.values() for w in o.waited or ()]))
     return EXIT_FAILED if failed else EXIT_OK
 
 

@@ -12,7 +12,16 @@ import attrs
 from .. import SevallaClient
 from ._logging import REDACTED
 
-__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "Console", "UsageError", "make_client", "take"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "Console",
+    "UsageError",
+    "flag_names",
+    "make_client",
+    "take",
+]
 
 T = TypeVar("T")
 
@@ -23,6 +32,24 @@ EXIT_USAGE = 2  # bad arguments or input: nothing was sent
 
 class UsageError(Exception):
     """Bad arguments or input, found before anything was sent (exit status 2)."""
+
+
+_FLAGS = (
+    ("pipeline_id", "PIPELINE"),
+    ("source_app_id", "--source"),
+    ("target_app_ids", "--target"),
+    ("app_id", "APP"),
+    ("deployment_id", "DEPLOYMENT"),
+)
+
+
+def flag_names(message: str) -> str:
+    """Put the CLI's name for a field in front of the SDK's error about it:
+    ``--target: target_app_ids[1]: 'x' is not a valid UUID ...``."""
+    for field, flag in _FLAGS:
+        if message.startswith(field):
+            return f"{flag}: {message}"
+    return message
 
 
 @attrs.define

@@ -1,22 +1,36 @@
-"""``sevalla-async demo``: a fan-out on the embedded fake API, with one scripted failure.
+"""``sevalla-async demo``: a fan-out on the embedded fake API with scripted failures, then a
+wait for the deployments it started (one of which is scripted to fail).
 
-No account and no network: a :class:`FakeSevalla` runs inside the process.
+No account and no network: a :class:`FakeSevalla` runs inside the process. Its deployments
+move one status per poll (``waiting``, ``inProgress``, then ``success``), so the wait polls
+every :data:`POLL_INTERVAL` seconds instead of the client's default 2 s growing to 15 s,
+and the whole demo takes about a second.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import uuid
+from collections.abc import Sequence
 from contextlib import aclosing
 
-from .. import SevallaClient
+from .. import Deployment, PromoteRequest, Promotion, SevallaClient, WaitAllError
 from ._commands import emit_outcome, format_indexes
 from ._console import EXIT_OK, Console
-from ._output import OUTCOME_COLUMNS, format_row
-from ._plan_runner import run_plan
+from ._output import OUTCOME_COLUMNS, describe_waited, format_row, json_line, tally
+from ._plan_runner import PlanOutcome, run_plan
 from ._progress import ProgressLine
+from ._waiting import StatusWatch, Waited, status_name, waited_from_deployments, waited_from_error
 
-__all__ = ["demo"]
+__all__ = ["POLL_INTERVAL", "demo"]
+
+POLL_INTERVAL = 0.05
+"""Seconds between the demo's polls (the fake's deployments move one status per poll)."""
+
+FAILING_SCRIPT = ["waiting", "inProgress", "failed"]
+
+WAIT_COLUMNS = ("ENTRY", "TARGET APP", "DEPLOYMENT", "STATUSES SEEN")
 
 
 def _plural(count: int, word: str) -> str:
@@ -58,34 +72,139 @@ async def demo(args: argparse.Namespace, console: Console) -> int:
                 f"Scripted: entry {len(requests) - 1} gets a 429 with Retry-After: 0.1; "
                 "the client waits and retries."
             )
+        # Entry 0 is never the one that gets the 503, so its first target does deploy.
+        doomed = requests[0].target_app_ids[0]
+        fake.script_deployments(FAILING_SCRIPT, app_id=doomed)
         if args.delay > 0:
             fake.inject(Fault.slow(args.delay), times=len(requests) + 1, method="POST")
-        progress = ProgressLine(
-            console.err, len(requests), enabled=console.progress, shares_terminal=console.out_is_tty
-        )
-        widths = (max(len(OUTCOME_COLUMNS[0]), len(str(len(requests) - 1))), 6, 36, 36, 0)
-        if not console.json:
-            console.line("")
-            console.line(format_row(OUTCOME_COLUMNS, widths))
-        outcomes = []
-        async with (
-            SevallaClient(fake.api_key, base_url=fake.base_url) as client,
-            aclosing(
-                run_plan(client, requests, concurrency=args.concurrency, on_start=lambda _: None)
-            ) as results,
-        ):
-            async for outcome in results:
-                outcomes.append(outcome)
-                progress.advance(
-                    ok=outcome.ok, write=functools.partial(emit_outcome, console, outcome, widths)
+
+        async with SevallaClient(fake.api_key, base_url=fake.base_url) as client:
+            outcomes = await _fan_out(client, requests, args, console)
+            failed = sorted(o.index for o in outcomes if not o.ok)
+            started = [
+                (o.index, p) for o in sorted(outcomes, key=_index) for p in o.promotions or ()
+            ]
+            which = f" (entry {format_indexes(failed)})" if failed else ""
+            say(
+                f"\nDone: {len(outcomes) - len(failed)} ok, {len(failed)} failed{which}; "
+                f"{_plural(len(started), 'deployment')} started with "
+                f"{_plural(len(fake.requests), 'HTTP request')}, "
+                f"at most {fake.max_in_flight} at once."
+            )
+            if not started:
+                return EXIT_OK
+            say(
+                f"\nWaiting for the {_plural(len(started), 'deployment')}: on the fake each moves "
+                f"one status per poll, and polls start every {POLL_INTERVAL:g}s here\n"
+                "(the client's default starts at 2s and grows to 15s).\n"
+                f"Scripted: the deployment on app {doomed} (entry 0) ends failed."
+            )
+            before = len(fake.requests)
+            waited = await _wait(client, started, console)
+        polls = len(fake.requests) - before
+        say(f"\nWaited: {tally(waited)}; {_plural(polls, 'poll')}.")
+        for w in waited:
+            if not w.succeeded:
+                say(
+                    f"Not deployed: app {w.app_id}, deployment {w.deployment_id}: "
+                    f"{describe_waited(w)}."
                 )
-        progress.finish()
-        failed = sorted(o.index for o in outcomes if not o.ok)
-        deployments = sum(len(o.promotions or ()) for o in outcomes)
-        which = f" (entry {format_indexes(failed)})" if failed else ""
-        say(
-            f"\nDone: {len(outcomes) - len(failed)} ok, {len(failed)} failed{which}; "
-            f"{_plural(deployments, 'deployment')} started with "
-            f"{_plural(len(fake.requests), 'HTTP request')}, at most {fake.max_in_flight} at once."
-        )
     return EXIT_OK
+
+
+def _index(outcome: PlanOutcome) -> int:
+    return outcome.index
+
+
+async def _fan_out(
+    client: SevallaClient,
+    requests: Sequence[PromoteRequest],
+    args: argparse.Namespace,
+    console: Console,
+) -> list[PlanOutcome]:
+    progress = ProgressLine(
+        console.err, len(requests), enabled=console.progress, shares_terminal=console.out_is_tty
+    )
+    widths = (max(len(OUTCOME_COLUMNS[0]), len(str(len(requests) - 1))), 6, 36, 36, 0)
+    if not console.json:
+        console.line("")
+        console.line(format_row(OUTCOME_COLUMNS, widths))
+    outcomes = []
+    async with aclosing(
+        run_plan(client, requests, concurrency=args.concurrency, on_start=lambda _: None)
+    ) as results:
+        async for outcome in results:
+            outcomes.append(outcome)
+            progress.advance(
+                ok=outcome.ok, write=functools.partial(emit_outcome, console, outcome, widths)
+            )
+    progress.finish()
+    return outcomes
+
+
+async def _wait(
+    client: SevallaClient, started: Sequence[tuple[int, Promotion]], console: Console
+) -> list[Waited]:
+    """Wait for every started deployment, printing each one's statuses as it finishes."""
+    entry_of = {p.deployment_id: index for index, p in started}
+    progress = ProgressLine(
+        console.err, len(started), enabled=console.progress, shares_terminal=console.out_is_tty
+    )
+    widths = (len(WAIT_COLUMNS[0]), 36, 36, 0)
+    if not console.json:
+        console.line("")
+        console.line(format_row(WAIT_COLUMNS, widths))
+    watch: StatusWatch
+
+    def finished(deployment: Deployment, _elapsed: float) -> None:
+        if deployment.is_finished:
+            show = functools.partial(_print_finished, console, watch, entry_of, widths, deployment)
+            progress.advance(ok=deployment.succeeded, write=show)
+
+    watch = StatusWatch(finished)
+    # The fake has no rate limit, so polls are not paced here; against the API the client
+    # keeps all its polls under max_polls_per_minute (300).
+    client.deployments.max_polls_per_minute = None
+    promotions = [p for _, p in started]
+    try:
+        deployments = await client.deployments.wait_all(
+            promotions,
+            timeout=60,
+            poll_interval=POLL_INTERVAL,
+            max_poll_interval=4 * POLL_INTERVAL,
+            on_poll=watch,
+        )
+        waited = waited_from_deployments(deployments)
+    except WaitAllError as exc:  # not scripted, but a demo shows it honestly if it happens
+        waited = waited_from_error(exc)
+    progress.finish()
+    return waited
+
+
+def _print_finished(
+    console: Console,
+    watch: StatusWatch,
+    entry_of: dict[uuid.UUID, int],
+    widths: Sequence[int],
+    deployment: Deployment,
+) -> None:
+    trail = watch.trail(deployment.id)
+    if console.json:
+        console.line(
+            json_line(
+                {
+                    "app_id": str(deployment.app_id),
+                    "deployment_id": str(deployment.id),
+                    "status": status_name(deployment),
+                    "statuses": trail,
+                }
+            )
+        )
+    else:
+        row = (
+            str(entry_of.get(deployment.id, "-")),
+            str(deployment.app_id),
+            str(deployment.id),
+            " > ".join(trail),
+        )
+        console.line(format_row(row, widths))

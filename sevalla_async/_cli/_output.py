@@ -11,24 +11,29 @@ import json
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from .. import (
     APIResponseValidationError,
     APIStatusError,
+    APITimeoutError,
     Deployment,
     Pipeline,
-    PromoteOutcome,
     PromoteRequest,
     Promotion,
     RateLimitError,
 )
 
+if TYPE_CHECKING:
+    from ._plan_runner import PlanOutcome
+    from ._waiting import Waited
+
 __all__ = [
     "deployment_json",
     "deployment_row",
+    "describe_waited",
     "error_json",
     "json_line",
     "outcome_json",
@@ -38,6 +43,9 @@ __all__ = [
     "promotion_json",
     "render_table",
     "short_error",
+    "tally",
+    "waited_json",
+    "waited_promotion_json",
 ]
 
 
@@ -108,8 +116,10 @@ def short_error(error: BaseException) -> str:
     return f"{text} [request id {request_id}]" if request_id else text
 
 
-def outcome_json(outcome: PromoteOutcome) -> dict[str, Any]:
-    """One entry of ``promote-many``: its index in the plan, the request and its result."""
+def outcome_json(outcome: PlanOutcome, *, waits: bool = False) -> dict[str, Any]:
+    """One entry of ``promote-many``: its index in the plan, the request and its result;
+    with ``waits`` (``--wait``) also ``deployments``: each one's ``app_id``,
+    ``deployment_id``, final ``status`` and ``error`` (``null`` when the promotion failed)."""
     request = outcome.request
     data: dict[str, Any] = {"index": outcome.index}
     if isinstance(request, PromoteRequest):
@@ -125,6 +135,10 @@ def outcome_json(outcome: PromoteOutcome) -> dict[str, Any]:
             for p in outcome.promotions
         ]
     )
+    if waits:
+        data["deployments"] = (
+            None if outcome.waited is None else [waited_json(w) for w in outcome.waited]
+        )
     data["error"] = None if outcome.error is None else error_json(outcome.error)
     return data
 
@@ -132,10 +146,22 @@ def outcome_json(outcome: PromoteOutcome) -> dict[str, Any]:
 OUTCOME_COLUMNS = ("ENTRY", "RESULT", "PIPELINE", "TARGET APP", "DEPLOYMENT / ERROR")
 
 
-def outcome_rows(outcome: PromoteOutcome) -> list[tuple[str, ...]]:
-    """Table rows of one outcome: one per target, or one with the error."""
+def outcome_rows(outcome: PlanOutcome) -> list[tuple[str, ...]]:
+    """Table rows of one outcome: one per target (with ``--wait``, the deployment's final
+    status after its id), or one with the error."""
     request = outcome.request
     pipeline = str(request.pipeline_id) if isinstance(request, PromoteRequest) else "-"
+    if outcome.waited is not None:
+        return [
+            (
+                str(outcome.index),
+                "ok" if w.succeeded else "failed",
+                pipeline,
+                "-" if w.app_id is None else str(w.app_id),
+                f"{w.deployment_id}  {describe_waited(w)}",
+            )
+            for w in outcome.waited
+        ]
     if outcome.ok and outcome.promotions is not None:
         return [
             (str(outcome.index), "ok", pipeline, str(p.target_app_id), str(p.deployment_id))
@@ -143,6 +169,66 @@ def outcome_rows(outcome: PromoteOutcome) -> list[tuple[str, ...]]:
         ]
     error = short_error(outcome.error) if outcome.error is not None else "no result"
     return [(str(outcome.index), "failed", pipeline, "-", error)]
+
+
+def waited_json(waited: Waited) -> dict[str, Any]:
+    """One waited deployment: ``app_id``, ``deployment_id``, ``status`` (final, or last
+    seen) and ``error`` (why it was not seen to the end, else ``null``)."""
+    return {
+        "app_id": None if waited.app_id is None else str(waited.app_id),
+        "deployment_id": str(waited.deployment_id),
+        "status": waited.status,
+        "error": None if waited.error is None else error_json(waited.error),
+    }
+
+
+def waited_promotion_json(request: PromoteRequest, waited: Waited) -> dict[str, Any]:
+    """One target of ``promote --wait``: the fields of ``promote``'s lines, and the
+    deployment's final ``status``, ``ok`` (ended ``success``) and ``error``."""
+    return {
+        "pipeline_id": str(request.pipeline_id),
+        "source_app_id": str(request.source_app_id),
+        "target_app_id": None if waited.app_id is None else str(waited.app_id),
+        "deployment_id": str(waited.deployment_id),
+        "status": waited.status,
+        "ok": waited.succeeded,
+        "error": None if waited.error is None else error_json(waited.error),
+    }
+
+
+def describe_waited(waited: Waited) -> str:
+    """``success``, ``failed``, ``inProgress (the wait timed out)``, ``null (NotFoundError
+    404: ...)``: the status, and why the wait stopped short if it did."""
+    status = waited.status or "null"
+    if waited.error is None:
+        return status
+    if isinstance(waited.error, APITimeoutError):
+        if waited.deployment is None:
+            return "unknown (the wait timed out before any poll answered)"
+        return f"{status} (the wait timed out)"
+    return f"{status} ({short_error(waited.error)})"
+
+
+_TALLY_ORDER = ("success", "failed", "cancelled", "skipped", "timed out", "error")
+
+
+def tally(waited: Sequence[Waited]) -> str:
+    """``3 deployments: 2 success, 1 failed`` (``timed out`` and ``error`` count the ones
+    not seen to the end)."""
+    counts: dict[str, int] = {}
+    for w in waited:
+        if w.error is None:
+            key = w.status or "null"
+        elif isinstance(w.error, APITimeoutError):
+            key = "timed out"
+        else:
+            key = "error"
+        counts[key] = counts.get(key, 0) + 1
+    noun = "deployment" if len(waited) == 1 else "deployments"
+    order = {key: i for i, key in enumerate(_TALLY_ORDER)}
+    keys = sorted(counts, key=lambda k: (order.get(k, 3.5), k))  # others after "skipped"
+    parts = ", ".join(f"{counts[key]} {key}" for key in keys)
+    return f"{len(waited)} {noun}: {parts}" if parts else f"0 {noun}"
 
 
 def pipeline_json(pipeline: Pipeline) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from .._version import __version__
 from ._commands import deployments_list, pipelines_list, promote, promote_many
 from ._demo import demo
 from ._fake_server import fake_server
+from ._wait_commands import wait
 
 __all__ = ["build_parser"]
 
@@ -25,16 +26,19 @@ visible to other users), the API root from --base-url or SEVALLA_BASE_URL.
 EPILOG = """\
 exit status:
   0    success
-  1    the API refused or failed (or, for promote-many, at least one promotion did)
+  1    the API refused or failed (or, for promote-many, at least one promotion did);
+       wait and --wait: a deployment did not end in success, or the wait timed out
   2    bad arguments or input (nothing was sent)
   130  interrupted (Ctrl-C); what was already sent is reported on stderr
 
 examples:
   sevalla-async pipelines list
   sevalla-async promote PIPELINE --source APP --target APP --target APP
+  sevalla-async promote PIPELINE --source APP --target APP --wait
+  sevalla-async wait APP DEPLOYMENT --wait-timeout 600
   sevalla-async promote-many plan.json --concurrency 8 > results.jsonl
   sevalla-async fake-server      # a local fake API to try all of this
-  sevalla-async demo             # a fan-out on an embedded fake API
+  sevalla-async demo             # a fan-out and a wait on an embedded fake API
 """
 
 PLAN_HELP = """\
@@ -45,9 +49,13 @@ The plan is a JSON list of objects, one per promotion:
 The whole plan is checked first; any bad entry is reported with its index (from 0) and
 field, and nothing is sent (exit status 2). Results are printed as each promotion
 finishes: with --output json one line per entry with its "index", "ok", "promotions" and
-"error". On a terminal a progress line is kept on stderr. Exit status 0 when every
+"error". With --wait each entry is promoted, then its deployments are waited for (the
+--wait-timeout counts per entry); its line gains "deployments" (each one's "app_id",
+"deployment_id", final "status" and "error") and it is ok only when all ended in
+success. On a terminal a progress line is kept on stderr. Exit status 0 when every
 promotion succeeded, 1 when any failed. Ctrl-C stops at once and reports which
-promotions were sent without a reply (they may have happened) and which were not sent.
+promotions were sent without a reply (they may have happened), which were being waited
+for (their deployments keep running) and which were not sent.
 """
 
 
@@ -79,6 +87,38 @@ def _seconds(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
     return value
+
+
+def _wait_options(parser: argparse.ArgumentParser, *, flag: bool) -> None:
+    """The waiting options; with ``flag`` also ``--wait`` (the others then need it). Their
+    default is "not given" (``None``); ``_waiting.wait_options`` resolves them."""
+    group = parser.add_argument_group("waiting" + (" (with --wait)" if flag else ""))
+    if flag:
+        group.add_argument(
+            "--wait",
+            action="store_true",
+            help="wait for the deployments to finish and print each one's final status "
+            "(exit 1 unless all ended in success)",
+        )
+    group.add_argument(
+        "--wait-timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="give up waiting after SECONDS (default 900); the deployments keep running",
+    )
+    group.add_argument(
+        "--poll-interval",
+        type=_seconds,
+        metavar="SECONDS",
+        help="first interval between polls, growing 1.5x each time to 15 s (default 2)",
+    )
+    group.add_argument(
+        "--polls-per-minute",
+        type=_positive_int,
+        metavar="N",
+        help="polls this process starts a minute at most, all waits together (default 300, "
+        "under the API's 400 reads a minute; lower it when several processes share the key)",
+    )
 
 
 def _port(text: str) -> int:
@@ -166,7 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
         "promote",
         "promote the latest successful build of an app to one or more apps",
         "Promote the latest successful build of the --source app of PIPELINE to every "
-        "--target app; prints the deployment started on each target.",
+        "--target app; prints the deployment started on each target (with --wait, waits for "
+        "them and prints each one's final status).",
     )
     p.add_argument("pipeline", metavar="PIPELINE", help="the pipeline id")
     p.add_argument("--source", required=True, metavar="APP", help="the app to promote from")
@@ -177,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="APP",
         help="an app to promote to (repeat for several)",
     )
+    _wait_options(p, flag=True)
     p.set_defaults(handler=promote)
 
     p = command(
@@ -191,9 +233,29 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=8,
         metavar="N",
-        help="promotions in flight at once (default 8)",
+        help="promotions in flight at once (default 8; with --wait, entries being promoted "
+        "or waited for)",
     )
+    _wait_options(p, flag=True)
     p.set_defaults(handler=promote_many)
+
+    p = command(
+        commands,
+        "wait",
+        "wait for a deployment to finish",
+        textwrap.dedent(
+            """\
+            Poll deployment DEPLOYMENT of APP until it has finished and print it. Exit
+            status 0 when it ended in success; 1 when it ended failed, cancelled or skipped,
+            or the wait timed out (stderr says which, with the last status seen). On a
+            terminal (or with --progress) each status change is shown on stderr. Ctrl-C
+            stops waiting, not the deployment."""
+        ),
+    )
+    p.add_argument("app", metavar="APP", help="the application id")
+    p.add_argument("deployment", metavar="DEPLOYMENT", help="the deployment id")
+    _wait_options(p, flag=False)
+    p.set_defaults(handler=wait)
 
     pipelines = command(commands, "pipelines", "pipelines of the account")
     pipeline_commands = pipelines.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -242,7 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(
         commands,
         "demo",
-        "promote a handful of pipelines on an embedded fake API (no account, no network)",
+        "promote a handful of pipelines on an embedded fake API, then wait for the "
+        "deployments (no account, no network)",
     )
     p.add_argument(
         "--pipelines", type=_positive_int, default=6, metavar="N", help="pipelines (default 6)"

@@ -1,0 +1,175 @@
+"""Waiting commands: ``wait APP DEPLOYMENT`` and the ``--wait`` of ``promote``.
+
+Both print each deployment's final state (JSON lines or a table) and exit 0 only when every
+deployment ended ``success``; 1 when one ended ``failed``, ``cancelled`` or ``skipped`` or
+could not be waited for to the end (the wait timed out: said on stderr, with the last
+status seen). With a progress display (a terminal's stderr, or ``--progress``) every status
+change is shown on stderr as it is seen. Ctrl-C stops waiting, not the deployments: what
+was last seen is reported, and they keep running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Sequence
+
+from .. import APITimeoutError, Deployment, PromoteRequest, SevallaClient, WaitAllError
+from ._console import EXIT_FAILED, EXIT_OK, Console, UsageError, flag_names, make_client
+from ._output import (
+    DEPLOYMENT_COLUMNS,
+    deployment_json,
+    deployment_row,
+    describe_waited,
+    json_line,
+    render_table,
+    tally,
+    waited_promotion_json,
+)
+from ._waiting import (
+    OnChange,
+    StatusWatch,
+    Waited,
+    WaitOptions,
+    last_seen,
+    status_name,
+    wait_options,
+    waited_from_deployments,
+    waited_from_error,
+)
+
+__all__ = ["change_printer", "promote_and_wait", "wait"]
+
+WAITED_COLUMNS = ("TARGET APP", "DEPLOYMENT", "STATUS")
+
+
+def change_printer(console: Console, *, with_app: bool) -> OnChange | None:
+    """Where status changes go: a line each on stderr when progress is shown, else nowhere.
+
+    ``   0.4s  inProgress  deployment D of app A`` (the app only ``with_app``).
+    """
+    if not console.progress:
+        return None
+
+    def show(deployment: Deployment, elapsed: float) -> None:
+        where = f"deployment {deployment.id}"
+        if with_app:
+            where += f" of app {deployment.app_id}"
+        console.err.write(f"{elapsed:7.1f}s  {status_name(deployment):<10}  {where}\n")
+        console.err.flush()
+
+    return show
+
+
+# --- wait ---------------------------------------------------------------------------------
+
+
+async def wait(args: argparse.Namespace, console: Console) -> int:
+    options = wait_options(args)
+    assert options is not None  # the command always waits
+    watch = StatusWatch(change_printer(console, with_app=False))
+    async with make_client(args) as client:
+        options.apply(client)
+        try:
+            deployment = await client.deployments.wait(
+                args.app, args.deployment, on_poll=watch, **options.kwargs()
+            )
+        except ValueError as exc:  # a bad id, found before anything was sent
+            raise UsageError(flag_names(str(exc))) from None
+        except APITimeoutError as exc:
+            return _timed_out(console, args, options, exc)
+        except asyncio.CancelledError:
+            seen = watch.seen()
+            last = f"last seen {status_name(seen[-1])}" if seen else "no poll answered yet"
+            console.note(
+                f"interrupted: stopped waiting for deployment {args.deployment} ({last}); "
+                "stopping the wait does not cancel the deployment"
+            )
+            raise
+    _print_deployment(console, deployment)
+    if deployment.succeeded:
+        return EXIT_OK
+    console.note(f"deployment {deployment.id} ended {status_name(deployment)}")
+    return EXIT_FAILED
+
+
+def _timed_out(
+    console: Console, args: argparse.Namespace, options: WaitOptions, error: APITimeoutError
+) -> int:
+    last = last_seen(error)
+    if last is None:
+        seen = "no poll answered in time"
+    else:
+        _print_deployment(console, last)  # the last state seen, on stdout like a result
+        seen = f"it was last seen {status_name(last)}"
+    console.note(
+        f"timed out: deployment {args.deployment} did not finish within the wait's "
+        f"{options.timeout:g}s ({seen}); it may still finish: run wait again to keep waiting"
+    )
+    return EXIT_FAILED
+
+
+def _print_deployment(console: Console, deployment: Deployment) -> None:
+    if console.json:
+        console.line(json_line(deployment_json(deployment)))
+    else:
+        console.line(render_table(DEPLOYMENT_COLUMNS, [deployment_row(deployment)]))
+
+
+# --- promote --wait -----------------------------------------------------------------------
+
+
+async def promote_and_wait(
+    client: SevallaClient, request: PromoteRequest, options: WaitOptions, console: Console
+) -> int:
+    """``promote --wait``: promote, wait for every target's deployment, print each one's
+    final status; 0 only when all ended ``success``."""
+    watch = StatusWatch(change_printer(console, with_app=True))
+    options.apply(client)
+    try:
+        deployments = await client.pipelines.promote_and_wait(
+            request.pipeline_id,
+            source_app_id=request.source_app_id,
+            target_app_ids=request.target_app_ids,
+            on_poll=watch,
+            **options.kwargs(),
+        )
+        waited = waited_from_deployments(deployments, request.target_app_ids)
+    except WaitAllError as exc:  # every result is in it, finished or not
+        waited = waited_from_error(exc)
+    except asyncio.CancelledError:
+        _report_interrupted(console, request, watch.seen())
+        raise
+    _print_waited(console, request, waited)
+    console.note(tally(waited))
+    return EXIT_OK if all(w.succeeded for w in waited) else EXIT_FAILED
+
+
+def _print_waited(console: Console, request: PromoteRequest, waited: Sequence[Waited]) -> None:
+    if console.json:
+        for w in waited:
+            console.line(json_line(waited_promotion_json(request, w)))
+    else:
+        rows = [
+            ("-" if w.app_id is None else str(w.app_id), str(w.deployment_id), describe_waited(w))
+            for w in waited
+        ]
+        console.line(render_table(WAITED_COLUMNS, rows))
+
+
+def _report_interrupted(
+    console: Console, request: PromoteRequest, seen: Sequence[Deployment]
+) -> None:
+    if not seen:
+        console.note(
+            f"interrupted: the promotion of pipeline {request.pipeline_id} may have been "
+            "sent; check the target apps' deployments before retrying"
+        )
+        return
+    console.note(
+        f"interrupted: pipeline {request.pipeline_id} was promoted; stopping the wait does "
+        "not cancel its deployments, last seen:"
+    )
+    for d in seen:
+        console.err.write(f"  app {d.app_id}: deployment {d.id} {status_name(d)}\n")
+    console.err.flush()
