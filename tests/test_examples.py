@@ -269,3 +269,64 @@ async def test_backend_runs_standalone() -> None:
     assert status == 200
     assert len(body["promotions"]) == 2
     assert code == 0, err
+
+
+# --- promote_then_wait.py -----------------------------------------------------------------
+
+
+async def test_promote_then_wait_runs_standalone() -> None:
+    code, out, err = await finish(await spawn("promote_then_wait.py"))
+
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("No SEVALLA_API_KEY: an embedded FakeSevalla at http://127.0.0.1:")
+    apps = [line.split()[2].rstrip(":") for line in lines if line.startswith("started  app ")]
+    assert len(apps) == 3
+    for app in apps:
+        changes = [line.split()[-1] for line in lines if line.startswith(f"         app {app}:")]
+        assert changes == ["waiting", "inProgress", "success"]
+    assert len([line for line in lines if line.startswith("ok       app ")]) == 3
+    assert lines[-1] == "3 of 3 deployments succeeded"
+
+
+async def test_promote_then_wait_reports_failures_and_timeouts(
+    fake: FakeSevalla, client: SevallaClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    example = load("promote_then_wait")
+    (request,) = fake.promote_requests(1, targets=3)
+    failing, stuck, fine = request.target_app_ids
+    fake.script_deployments(["waiting", "failed"], app_id=failing)
+    fake.script_deployments(["inProgress"], app_id=stuck)
+
+    failed = await example.promote_then_wait(
+        client, request.pipeline_id, request.source_app_id, request.target_app_ids, timeout=60
+    )
+
+    assert failed == 2
+    out = capsys.readouterr().out.splitlines()
+    ids = {d.app_id: d.id for d in fake.state.deployments.values() if d.trigger == "PROMOTION"}
+    assert out[-4:] == [
+        f"FAILED   app {failing}: deployment {ids[failing]} ended failed",
+        f"TIMEOUT  app {stuck}: deployment {ids[stuck]} still inProgress",
+        f"ok       app {fine}: deployment {ids[fine]} succeeded",
+        "1 of 3 deployments succeeded",
+    ]
+    assert fake.deployment(ids[stuck]).polls > 3  # it was polled until the timeout
+
+
+async def test_promote_then_wait_with_a_key(fake: FakeSevalla) -> None:
+    (request,) = fake.promote_requests(1, targets=1)
+    fake.script_deployments(["success"])  # seen on the first poll: the script never sleeps
+    env = {"SEVALLA_API_KEY": fake.api_key, "SEVALLA_BASE_URL": fake.base_url}
+    args = [str(request.pipeline_id), str(request.source_app_id), str(request.target_app_ids[0])]
+
+    (code, out, err), (usage, _, problem) = await asyncio.gather(
+        finish(await spawn("promote_then_wait.py", *args, **env)),
+        finish(await spawn("promote_then_wait.py", *args[:2], **env)),
+    )
+
+    assert code == 0, err
+    assert out.splitlines()[-1] == "1 of 1 deployments succeeded"
+    assert usage == 2
+    assert "usage:" in problem
+    assert len(fake.requests_to("POST", "/promote")) == 1
