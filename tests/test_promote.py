@@ -58,14 +58,16 @@ async def test_unknown_pipeline_is_not_found_with_request_id(
     request = fake.promote_requests(1)[0]
     with pytest.raises(NotFoundError) as info:
         await client.pipelines.promote(
-            uuid.uuid4(), source_app_id=request.source_app_id,
+            uuid.uuid4(),
+            source_app_id=request.source_app_id,
             target_app_ids=request.target_app_ids,
         )
     error = info.value
     assert error.status_code == 404
     assert error.message == "Pipeline not found"
     assert error.request_id == fake.requests[-1].request_id
-    assert error.code is not None and error.code.startswith("err-fake-")
+    assert error.code is not None
+    assert error.code.startswith("err-fake-")
     assert error.body["status"] == 404
 
 
@@ -85,9 +87,7 @@ async def test_unknown_reply_fields_are_ignored(fake: FakeSevalla, client: Seval
     request = fake.promote_requests(1, targets=1)[0]
     target = str(request.target_app_ids[0])
     dep = str(uuid.uuid4())
-    fake.inject(
-        Fault(status=200, body=[{"target_app_id": target, "deployment_id": dep, "new": 1}])
-    )
+    fake.inject(Fault(status=200, body=[{"target_app_id": target, "deployment_id": dep, "new": 1}]))
     (promotion,) = await client.pipelines.promote_request(request)
     assert promotion == Promotion(uuid.UUID(target), uuid.UUID(dep))
 
