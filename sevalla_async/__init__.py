@@ -29,6 +29,7 @@ from ._errors import (
     SevallaError,
     UnprocessableEntityError,
 )
+from ._fanout import FanoutProgress
 from ._models import (
     Deployment,
     DeploymentStatus,
@@ -52,6 +53,7 @@ __all__ = [
     "ConflictError",
     "Deployment",
     "DeploymentStatus",
+    "FanoutProgress",
     "InternalServerError",
     "NotFoundError",
     "PermissionDeniedError",

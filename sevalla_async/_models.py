@@ -97,22 +97,35 @@ class PromoteRequest:
 
 @attrs.frozen(slots=True)
 class PromoteOutcome:
-    """The result of one request of a fan-out (:meth:`Pipelines.promote_many`).
+    """The result of one request of a fan-out (:meth:`Pipelines.promote_many`,
+    :meth:`Pipelines.promote_iter`).
 
-    Exactly one of ``promotions`` and ``error`` is set. ``request`` is the validated
-    :class:`PromoteRequest`, or the raw input when it was invalid (then ``error`` is the
-    ``ValueError``). ``index`` is the position of the request in the input.
+    ``request`` is the validated :class:`PromoteRequest`, or the raw input when it was
+    invalid. ``index`` is the position of the request in the input. One of three cases:
+
+    - accepted: ``promotions`` is set, ``error`` is ``None`` (``ok`` is true);
+    - failed: ``error`` is set: the :class:`SevallaError` of the call, or the
+      ``ValueError`` of an invalid entry (which was never sent: ``sent`` is false);
+    - skipped: ``fail_fast`` stopped the run before this request's turn; ``promotions`` and
+      ``error`` are ``None`` and ``sent`` is false (``skipped`` is true).
     """
 
     request: PromoteRequest | Any
     promotions: list[Promotion] | None = None
     error: BaseException | None = None
     index: int = -1
+    sent: bool = True
+    """False when the SDK never tried to send the request (invalid, or skipped)."""
 
     @property
     def ok(self) -> bool:
         """True when the promotion was accepted by the API."""
         return self.error is None and self.promotions is not None
+
+    @property
+    def skipped(self) -> bool:
+        """True when ``fail_fast`` stopped the fan-out before this request was sent."""
+        return not self.sent and self.error is None
 
 
 class DeploymentStatus(str, enum.Enum):

@@ -52,6 +52,25 @@ class RateLimiter:
         state = self._buckets.get(bucket)
         return None if state is None else state.remaining
 
+    async def wait_ready(self, bucket: str) -> None:
+        """Wait, without a deadline and without taking anything, until ``bucket`` has
+        budget left (or an unknown one).
+
+        A fan-out calls it before starting each call, so time spent queueing behind the
+        rate limit does not count against the call's own timeout.
+        """
+        state = self._buckets.get(bucket)
+        if state is None:
+            return
+        while True:
+            now = self._clock()
+            if state.reset_at is not None and now >= state.reset_at:
+                state.remaining = state.limit
+                state.reset_at = None
+            if state.remaining is None or state.remaining > 0 or state.reset_at is None:
+                return
+            await self._sleep(state.reset_at - now)
+
     async def acquire(self, bucket: str, deadline: float | None) -> None:
         """Take one request from ``bucket``'s budget, waiting for the reset if it is spent.
 

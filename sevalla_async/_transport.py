@@ -71,6 +71,17 @@ class Transport:
     def owns_session(self) -> bool:
         return self._owns_session
 
+    @property
+    def pool_limit(self) -> int | None:
+        """How many connections the pool may open to the API host (``None``: no limit)."""
+        if self._session is None:
+            return self._connection_limit if self._owns_session else None
+        connector = self._session.connector
+        if connector is None:
+            return None
+        limits = [n for n in (connector.limit, getattr(connector, "limit_per_host", 0)) if n]
+        return min(limits) if limits else None
+
     async def close(self) -> None:
         """Close the session if this transport created it; a borrowed one is left open."""
         self._closed = True
