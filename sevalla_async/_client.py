@@ -21,7 +21,14 @@ import aiohttp
 from yarl import URL
 
 from ._errors import APIError, APITimeoutError
-from ._protocol import Request, Response, decode, error_from_response, parse_rate_limit
+from ._protocol import (
+    _JSON_HEADERS,
+    Request,
+    Response,
+    decode,
+    error_from_response,
+    parse_rate_limit,
+)
 from ._ratelimit import RateLimiter, RateLimitHoldError
 from ._resources.deployments import Deployments
 from ._resources.pipelines import Pipelines
@@ -123,7 +130,10 @@ class SevallaClient:
         ssl: an :class:`ssl.SSLContext` for custom CAs or client certificates (``False``
             disables verification; don't). Default: verify against the system store.
         proxy: an explicit proxy URL; by default ``HTTPS_PROXY`` & co. are honoured.
-        trust_env: read proxy settings from the environment (default ``True``).
+        trust_env: read proxy settings (``HTTP(S)_PROXY``, ``NO_PROXY``, and ``~/.netrc``
+            for the proxy's credentials) from the environment (default ``True``). They are
+            read once per client, when it first talks to the API; credentials for the
+            API host itself are never taken from ``~/.netrc`` (the API key is the auth).
         retry_policy: a :class:`RetryPolicy`-like object to replace the default policy.
         sleep, clock: injectable ``await sleep(seconds)`` and monotonic ``clock()`` (tests
             pass fakes so no test waits for real).
@@ -187,6 +197,7 @@ class SevallaClient:
             "Accept": "application/json",
             "User-Agent": USER_AGENT,
         }
+        self._json_headers = {**self._headers, **_JSON_HEADERS}
         self.pipelines = Pipelines(self)
         """Pipelines: promote, fan out, list and get."""
         self.deployments = Deployments(self)
@@ -237,13 +248,19 @@ class SevallaClient:
     ) -> Any:
         """Send ``request`` with retries and return the reply structured as ``into``."""
         method = request.method
-        url = URL(self._base + request.path, encoded=True)
+        url_text = self._base + request.path  # errors carry the text; aiohttp gets the URL
+        url = URL(url_text, encoded=True)
         if deadline is None:
             deadline = self._deadline_at()
         bucket = "read" if request.idempotent else "write"
-        headers: Mapping[str, str] = self._headers
-        if request.headers:
-            headers = {**self._headers, **request.headers}
+        extra = request.headers
+        headers: Mapping[str, str]
+        if extra is None:
+            headers = self._headers
+        elif extra is _JSON_HEADERS:  # every request with a body: merged once, at init
+            headers = self._json_headers
+        else:
+            headers = {**self._headers, **extra}
         schedule = None
         attempt = 0
         debug = logger.isEnabledFor(logging.DEBUG)
@@ -257,7 +274,7 @@ class SevallaClient:
                     f"{exc} but the call's timeout ends before that; not sent",
                     request_sent=False,
                     method=method,
-                    url=str(url),
+                    url=url_text,
                     attempts=attempt - 1,
                 ) from None
             info = None
@@ -290,11 +307,11 @@ class SevallaClient:
                     try:
                         if decoder is not None:
                             return decoder(response)
-                        return decode(response, into, method=method, url=str(url))
+                        return decode(response, into, method=method, url=url_text)
                     except APIError as exc:
                         exc.attempts = attempt
                         raise
-                error = error_from_response(response, method=method, url=str(url))
+                error = error_from_response(response, method=method, url=url_text)
             elif debug:
                 logger.debug("%s %s -> %s attempt=%d", method, request.path, _short(error), attempt)
             error.attempts = attempt

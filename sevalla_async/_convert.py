@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import cattrs
 
+from ._ids import parse_uuid
 from ._models import DeploymentStatus
 
 __all__ = ["converter", "structure_hook"]
@@ -25,7 +26,7 @@ converter = cattrs.Converter(detailed_validation=True, forbid_extra_keys=False)
 def _structure_uuid(value: Any, _: type) -> uuid.UUID:
     if type(value) is not str:
         raise TypeError(f"expected a UUID string, got {type(value).__name__}")
-    return uuid.UUID(value)
+    return parse_uuid(value)  # uuid.UUID(value), with a fast path for canonical strings
 
 
 def _structure_datetime(value: Any, _: type) -> datetime:

@@ -70,12 +70,13 @@ class PromoteRequest:
     )
 
     def __attrs_post_init__(self) -> None:
-        if self.source_app_id in self.target_app_ids:
-            index = self.target_app_ids.index(self.source_app_id)
-            raise ValueError(
-                f"target_app_ids[{index}]: {self.source_app_id} is the source app; "
-                "an app cannot be promoted to itself"
-            )
+        source = self.source_app_id.int  # int compares skip UUID.__eq__ (hot path)
+        for index, target in enumerate(self.target_app_ids):
+            if target.int == source:
+                raise ValueError(
+                    f"target_app_ids[{index}]: {self.source_app_id} is the source app; "
+                    "an app cannot be promoted to itself"
+                )
 
     @classmethod
     def from_dict(cls, data: Any) -> PromoteRequest:
