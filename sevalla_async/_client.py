@@ -263,12 +263,14 @@ class SevallaClient:
             headers = {**self._headers, **extra}
         schedule = None
         attempt = 0
+        limiter = self._limiter
         debug = logger.isEnabledFor(logging.DEBUG)
         while True:
             attempt += 1
             error: APIError
             try:
-                await self._limiter.acquire(bucket, deadline)
+                if not limiter.try_acquire(bucket):  # the usual case needs no coroutine
+                    await limiter.acquire(bucket, deadline)
             except RateLimitHoldError as exc:
                 raise APITimeoutError(
                     f"{exc} but the call's timeout ends before that; not sent",
@@ -292,7 +294,7 @@ class SevallaClient:
             except APIError as exc:
                 error = exc
             finally:
-                self._limiter.release(bucket, info)
+                limiter.release(bucket, info)
             if response is not None:
                 if debug:
                     logger.debug(

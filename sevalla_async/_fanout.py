@@ -131,6 +131,8 @@ def as_request(item: object) -> PromoteRequest:
     cannot be one)."""
     if type(item) is PromoteRequest:
         return item
+    if type(item) is dict:
+        return PromoteRequest.from_dict(item)
     if isinstance(item, Mapping):
         return PromoteRequest.from_dict(dict(item))
     if isinstance(item, PromoteRequest):
@@ -142,9 +144,13 @@ def as_request(item: object) -> PromoteRequest:
 
 
 class _Source:
-    """Hands out ``(index, item)`` from a sync or async iterable, one pull at a time."""
+    """Hands out ``(index, item)`` from a sync or async iterable, one pull at a time.
 
-    __slots__ = ("_aiter", "_iter", "_lock", "exhausted", "pulled")
+    A sync iterable is read with :meth:`next_sync` (no coroutine per item); an async one
+    with :meth:`pull`, under a lock, since an async generator must not be re-entered.
+    """
+
+    __slots__ = ("_aiter", "_iter", "_lock", "exhausted", "pulled", "sync")
 
     def __init__(self, requests: Iterable[Any] | AsyncIterable[Any]) -> None:
         self._iter: Iterator[Any] | None = None
@@ -152,35 +158,43 @@ class _Source:
         self._lock: asyncio.Lock | None = None
         if isinstance(requests, AsyncIterable):
             self._aiter = aiter(requests)
-            self._lock = asyncio.Lock()  # an async generator must not be re-entered
+            self._lock = asyncio.Lock()
         else:
             self._iter = iter(requests)
+        self.sync = self._iter is not None
         self.exhausted = False
         self.pulled = 0
 
-    async def pull(self) -> tuple[int, Any] | None:
-        """The next input and its index, or ``None`` once the input is exhausted."""
+    def next_sync(self) -> tuple[int, Any] | None:
+        """The next input of a sync iterable and its index, or ``None`` at the end."""
         if self.exhausted:
             return None
-        if self._iter is not None:
+        assert self._iter is not None
+        try:
+            item = next(self._iter)
+        except StopIteration:
+            self.exhausted = True
+            return None
+        index = self.pulled
+        self.pulled = index + 1
+        return index, item
+
+    async def pull(self) -> tuple[int, Any] | None:
+        """The next input and its index, or ``None`` once the input is exhausted."""
+        if self.sync:
+            return self.next_sync()
+        assert self._aiter is not None
+        assert self._lock is not None
+        async with self._lock:
+            if self._done():  # another worker hit the end while this one waited
+                return None
             try:
-                item = next(self._iter)
-            except StopIteration:
+                item = await anext(self._aiter)
+            except StopAsyncIteration:
                 self.exhausted = True
                 return None
-        else:
-            assert self._aiter is not None
-            assert self._lock is not None
-            async with self._lock:
-                if self._done():  # another worker hit the end while this one waited
-                    return None
-                try:
-                    item = await anext(self._aiter)
-                except StopAsyncIteration:
-                    self.exhausted = True
-                    return None
         index = self.pulled
-        self.pulled += 1
+        self.pulled = index + 1
         return index, item
 
     def _done(self) -> bool:
@@ -284,8 +298,9 @@ class Fanout:
 
         async def work() -> None:
             skipped = 0
+            sync = source.sync
             while True:
-                got = await source.pull()
+                got = source.next_sync() if sync else await source.pull()
                 if got is None:
                     return
                 index, item = got
@@ -318,10 +333,11 @@ class Fanout:
         failure: list[BaseException] = []
 
         async def work() -> None:
+            sync = source.sync
             try:
                 while True:
                     await credits.acquire()
-                    got = await source.pull()
+                    got = source.next_sync() if sync else await source.pull()
                     if got is None:
                         credits.release()
                         return

@@ -87,13 +87,14 @@ class PromoteRequest:
                 f"expected an object with pipeline_id, source_app_id and "
                 f"target_app_ids, got {type(data).__name__}"
             )
-        missing = [k for k in ("pipeline_id", "source_app_id", "target_app_ids") if k not in data]
-        if missing:
-            raise ValueError(f"{missing[0]}: required field is missing")
-        unknown = sorted(set(data) - {"pipeline_id", "source_app_id", "target_app_ids"})
-        if unknown:
+        try:
+            values = data["pipeline_id"], data["source_app_id"], data["target_app_ids"]
+        except KeyError as exc:
+            raise ValueError(f"{exc.args[0]}: required field is missing") from None
+        if len(data) != 3:
+            unknown = sorted(set(data) - {"pipeline_id", "source_app_id", "target_app_ids"})
             raise ValueError(f"{unknown[0]}: unknown field")
-        return cls(data["pipeline_id"], data["source_app_id"], data["target_app_ids"])
+        return cls(*values)
 
 
 @attrs.frozen(slots=True)

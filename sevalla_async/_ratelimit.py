@@ -7,11 +7,18 @@ it waits until the window resets instead of spending a request on a 429. Request
 in flight are counted against the budget the server reports, so a burst of concurrent calls
 does not overrun it.
 
+When the client does not know enough, it waits for a reply that is on its way rather than
+guess: while a bucket's budget is unknown its first request goes alone (slow start: one
+round trip, instead of a burst that may exceed the limit), and when the budget is spent
+and the reset unknown, the next reply tells it. When a window resets, the requests still
+in flight may be counted in the new one, so they are taken from its budget.
+
 The state changes only between awaits, so it is safe for any number of tasks in one loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from ._protocol import RateLimitInfo
@@ -28,13 +35,15 @@ class RateLimitHoldError(Exception):
 
 
 class _Bucket:
-    __slots__ = ("in_flight", "limit", "remaining", "reset_at")
+    __slots__ = ("in_flight", "learned", "limit", "remaining", "reply", "reset_at")
 
     def __init__(self) -> None:
         self.limit: int | None = None
         self.remaining: int | None = None  # None: unknown, do not hold
         self.reset_at: float | None = None
         self.in_flight = 0
+        self.learned = False  # a request of this bucket has ended: no more slow start
+        self.reply: asyncio.Future[None] | None = None  # resolved by the next release
 
 
 class RateLimiter:
@@ -52,6 +61,40 @@ class RateLimiter:
         state = self._buckets.get(bucket)
         return None if state is None else state.remaining
 
+    def _state(self, bucket: str) -> _Bucket:
+        state = self._buckets.get(bucket)
+        if state is None:
+            state = self._buckets[bucket] = _Bucket()
+        if state.reset_at is not None and self._clock() >= state.reset_at:
+            # The window has reset; requests in flight may land in the new one.
+            if state.limit is not None:
+                state.remaining = state.limit - state.in_flight
+            state.reset_at = None
+        return state
+
+    def ready(self, bucket: str) -> bool:
+        """True when a request of ``bucket`` would not be held right now."""
+        state = self._state(bucket)
+        if not state.learned:
+            return state.in_flight == 0  # slow start: the first request finds the budget
+        remaining = state.remaining
+        if remaining is None or remaining > 0:
+            return True
+        # Spent. With no known reset, a reply in flight will tell; with none, go ahead
+        # (the server will say).
+        return state.reset_at is None and state.in_flight == 0
+
+    async def _hold(self, state: _Bucket) -> None:
+        """Wait for what keeps ``state`` from being ready: the reset when it is known,
+        else the next reply of a request in flight."""
+        reset_at = state.reset_at
+        if reset_at is not None:
+            await self._sleep(reset_at - self._clock())
+            return
+        if state.reply is None:
+            state.reply = asyncio.get_running_loop().create_future()
+        await asyncio.shield(state.reply)
+
     async def wait_ready(self, bucket: str) -> None:
         """Wait, without a deadline and without taking anything, until ``bucket`` has
         budget left (or an unknown one).
@@ -59,17 +102,23 @@ class RateLimiter:
         A fan-out calls it before starting each call, so time spent queueing behind the
         rate limit does not count against the call's own timeout.
         """
-        state = self._buckets.get(bucket)
-        if state is None:
-            return
-        while True:
-            now = self._clock()
-            if state.reset_at is not None and now >= state.reset_at:
-                state.remaining = state.limit
-                state.reset_at = None
-            if state.remaining is None or state.remaining > 0 or state.reset_at is None:
-                return
-            await self._sleep(state.reset_at - now)
+        while not self.ready(bucket):
+            await self._hold(self._buckets[bucket])
+
+    def try_acquire(self, bucket: str) -> bool:
+        """Take one request from ``bucket`` if that needs no wait, and return ``True``;
+        ``False`` when the budget is spent (then :meth:`acquire` waits for the reset).
+
+        Synchronous, so the usual case costs no coroutine. Every successful take must be
+        followed by one :meth:`release`.
+        """
+        if not self.ready(bucket):
+            return False
+        state = self._buckets[bucket]
+        if state.remaining is not None:
+            state.remaining -= 1
+        state.in_flight += 1
+        return True
 
     async def acquire(self, bucket: str, deadline: float | None) -> None:
         """Take one request from ``bucket``'s budget, waiting for the reset if it is spent.
@@ -77,34 +126,24 @@ class RateLimiter:
         Raises :class:`RateLimitHoldError` when the reset comes after ``deadline``. Every
         ``acquire`` must be followed by one :meth:`release`.
         """
-        state = self._buckets.get(bucket)
-        if state is None:
-            state = self._buckets[bucket] = _Bucket()
-        while True:
-            now = self._clock()
-            if state.reset_at is not None and now >= state.reset_at:
-                state.remaining = state.limit
-                state.reset_at = None
-            if state.remaining is None or state.remaining > 0:
-                break
-            if state.reset_at is None:  # spent, and no idea when it resets: let it through
-                break
-            wait = state.reset_at - now
-            if deadline is not None and now + wait > deadline:
-                raise RateLimitHoldError(wait)
-            await self._sleep(wait)
-        if state.remaining is not None:
-            state.remaining -= 1
-        state.in_flight += 1
+        while not self.try_acquire(bucket):
+            state = self._buckets[bucket]
+            reset_at = state.reset_at
+            if reset_at is not None and deadline is not None and reset_at > deadline:
+                raise RateLimitHoldError(reset_at - self._clock())
+            await self._hold(state)  # a reply in flight is bounded by its own timeout
 
     def release(self, bucket: str, info: RateLimitInfo | None) -> None:
         """End one request of ``bucket``, learning the budget from its reply if any."""
         state = self._buckets[bucket]
         state.in_flight -= 1
-        if info is None:
-            return
-        if info.limit is not None:
-            state.limit = info.limit
-        # The server has not counted the requests still in flight: count them for it.
-        state.remaining = info.remaining - state.in_flight
-        state.reset_at = self._clock() + info.reset
+        state.learned = True
+        if info is not None:
+            if info.limit is not None:
+                state.limit = info.limit
+            # The server has not counted the requests still in flight: count them for it.
+            state.remaining = info.remaining - state.in_flight
+            state.reset_at = self._clock() + info.reset
+        if state.reply is not None:  # wake whoever waited for this news
+            state.reply.set_result(None)
+            state.reply = None

@@ -87,13 +87,13 @@ async def test_promote_iter_yields_in_completion_order(
     fake: FakeSevalla, client: SevallaClient
 ) -> None:
     requests = fake.promote_requests(8, targets=1)
-    fake.inject(Fault.slow(0.05), path=_path(requests[0]))
+    # The first request goes alone (it learns the rate-limit budget); then four at a time.
+    fake.inject(Fault.slow(0.05), path=_path(requests[1]))
 
     seen = [o async for o in client.pipelines.promote_iter(requests, concurrency=4)]
 
     assert sorted(o.index for o in seen) == list(range(8))
-    assert seen[-1].index == 0  # the slow one came last
-    assert seen[0].index != 0
+    assert seen[-1].index == 1  # the slow one came last
     assert all(o.ok for o in seen)
     assert all(o.request == requests[o.index] for o in seen)
 
@@ -429,8 +429,9 @@ async def test_an_error_raised_by_the_input_stops_the_run(
 async def test_cancelling_the_caller_cancels_in_flight_work(
     fake: FakeSevalla, client: SevallaClient
 ) -> None:
-    requests = fake.promote_requests(6, targets=1)
-    fake.inject(Fault.slow(0.2), times=6, method="POST")  # they are in flight when cancelled
+    requests = fake.promote_requests(7, targets=1)
+    for r in requests[1:]:  # after the first (the budget probe), they linger in flight
+        fake.inject(Fault.slow(0.2), path=_path(r))
     task = asyncio.create_task(client.pipelines.promote_many(requests, concurrency=3))
     await _wait_until(lambda: fake.in_flight == 3)
 
@@ -442,7 +443,7 @@ async def test_cancelling_the_caller_cancels_in_flight_work(
     connector = client._transport.session.connector
     assert connector is not None
     assert len(connector._acquired) == 0  # every connection went back (or was closed)
-    assert len(fake.requests) == 3  # nothing more was sent after the cancellation
+    assert len(fake.requests) == 4  # nothing more was sent after the cancellation
 
 
 async def test_closing_promote_iter_cancels_in_flight_work(
@@ -469,8 +470,9 @@ async def test_closing_promote_iter_cancels_in_flight_work(
 async def test_cancelling_a_consumer_of_promote_iter_leaves_no_task(
     fake: FakeSevalla, client: SevallaClient
 ) -> None:
-    requests = fake.promote_requests(4, targets=1)
-    fake.inject(Fault.slow(0.2), times=4, method="POST")
+    requests = fake.promote_requests(5, targets=1)
+    for r in requests[1:]:
+        fake.inject(Fault.slow(0.2), path=_path(r))
 
     async def consume() -> None:
         async with contextlib.aclosing(
@@ -622,6 +624,20 @@ async def test_rate_limited_fanout_waits_for_the_budget_instead_of_failing() -> 
     # the waits of concurrent sleepers, so the elapsed fake time has no tight upper bound;
     # benchmarks/ measures the real one.)
     assert elapsed >= 120.0
+
+
+async def test_a_fresh_client_probes_the_budget_before_fanning_out() -> None:
+    """The limit (4 per window) is below the concurrency (10): the first request goes alone
+    and tells the budget, so the fan-out never overruns it."""
+    clock = FakeClock()
+    async with FakeSevalla(clock=clock, write_limit=RateLimit(4, 60.0)) as fake:
+        requests = fake.promote_requests(10, targets=1)
+        async with SevallaClient(
+            fake.api_key, base_url=fake.base_url, sleep=clock.sleep, clock=clock
+        ) as client:
+            outcomes = await client.pipelines.promote_many(requests, concurrency=10)
+    assert all(o.ok for o in outcomes)
+    assert [r.status for r in fake.requests] == [200] * 10  # no 429 at all
 
 
 async def test_single_promote_still_times_out_behind_a_long_hold() -> None:

@@ -121,7 +121,8 @@ class Pipelines:
         async def call(request: PromoteRequest, index: int) -> PromoteOutcome:
             # Queue behind the write budget first, so the call's timeout starts when it
             # actually gets its turn.
-            await limiter.wait_ready("write")
+            if not limiter.ready("write"):
+                await limiter.wait_ready("write")
             return PromoteOutcome(request, await promote(request), None, index)
 
         return Fanout(
