@@ -11,7 +11,8 @@ JSON line on stdout:
 - ``stats``: ``{"statuses": {"200": n, "429": m, ...}, "max_in_flight": k}`` since the last
   ``reset``;
 - ``reset``: zero the counters and restart the rate-limit windows now (so a rate-limited
-  run starts at the beginning of a window).
+  run starts at the beginning of a window);
+- ``limit R W``: from now on allow ``R`` writes per ``W`` seconds.
 
 The fake records every request and keeps every deployment; this process folds the
 records into status counters as it goes and drops the deployments that promotions made,
@@ -29,6 +30,7 @@ import time
 from pathlib import Path
 
 from sevalla_async.testing import FakeSevalla, RateLimit
+from sevalla_async.testing._server import _Window
 
 _UNLIMITED = RateLimit(10**9, 60.0)
 
@@ -96,6 +98,11 @@ async def _serve(args: argparse.Namespace) -> None:
                         window.start = now
                         window.used = 0
                     out.write('{"reset": true}\n')
+                elif command.startswith("limit "):
+                    _, requests_text, window_text = command.split()
+                    limit = RateLimit(int(requests_text), float(window_text))
+                    fake._windows["write"] = _Window(limit, time.monotonic)
+                    out.write('{"limit": true}\n')
                 else:
                     out.write(json.dumps({"error": f"unknown command {command!r}"}) + "\n")
                 out.flush()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import math
@@ -30,6 +31,7 @@ HERE = Path(__file__).resolve().parent
 SERVER = HERE / "_fake_server_proc.py"
 WORKLOADS = HERE / "_workloads.py"
 BATCH_VARIANTS = ("floor", "sdk_gather", "promote_many")
+IMPORTS = ("import_aiohttp", "import_sdk")
 LABELS = {
     "floor": "raw aiohttp + json.loads (floor)",
     "sdk_gather": "SDK promote, gather + semaphore",
@@ -108,6 +110,15 @@ def _env() -> dict[str, str]:
     return env
 
 
+def run_workloads(jobs: list[tuple[str, ...]], *, parallel: bool) -> list[dict[str, Any]]:
+    """Run workload processes in order, or (quick mode) all at once: the figures of a quick
+    run mean nothing, it only shows that every part works."""
+    if not parallel:
+        return [run_workload(*job) for job in jobs]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        return list(pool.map(lambda job: run_workload(*job), jobs))
+
+
 def run_workload(variant: str, *args: str) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, str(WORKLOADS), variant, *args],
@@ -128,12 +139,12 @@ def run_workload(variant: str, *args: str) -> dict[str, Any]:
 
 
 def bench_batch(server: FakeServer, args: argparse.Namespace) -> dict[str, Any]:
-    runs: dict[str, list[dict[str, Any]]] = {v: [] for v in BATCH_VARIANTS}
+    jobs = []
     for round_no in range(args.rounds):
         shift = round_no % len(BATCH_VARIANTS)  # rotate, so no variant always goes first
         for variant in BATCH_VARIANTS[shift:] + BATCH_VARIANTS[:shift]:
-            runs[variant].append(
-                run_workload(
+            jobs.append(
+                (
                     variant,
                     "--plan",
                     str(server.plan),
@@ -145,13 +156,15 @@ def bench_batch(server: FakeServer, args: argparse.Namespace) -> dict[str, Any]:
                     str(args.warmup),
                 )
             )
+    runs: dict[str, list[dict[str, Any]]] = {v: [] for v in BATCH_VARIANTS}
+    for result in run_workloads(jobs, parallel=args.quick):
+        runs[result["variant"]].append(result)
     return {variant: _medians(results) for variant, results in runs.items()}
 
 
 def bench_stream(server: FakeServer, args: argparse.Namespace) -> dict[str, Any]:
-    out = {}
-    for variant in ("floor_stream", "promote_iter"):
-        result = run_workload(
+    jobs = [
+        (
             variant,
             "--plan",
             str(server.plan),
@@ -160,15 +173,19 @@ def bench_stream(server: FakeServer, args: argparse.Namespace) -> dict[str, Any]
             "--concurrency",
             str(args.concurrency),
         )
-        out[variant] = _medians([result]) | {"rss_kb": result["rss_kb"]}
-    return out
+        for variant in ("floor_stream", "promote_iter")
+    ]
+    return {
+        result["variant"]: _medians([result]) | {"rss_kb": result["rss_kb"]}
+        for result in run_workloads(jobs, parallel=args.quick)
+    }
 
 
 def bench_import(args: argparse.Namespace) -> dict[str, float]:
-    times: dict[str, list[float]] = {"import_aiohttp": [], "import_sdk": []}
-    for _ in range(args.import_rounds):
-        for variant in times:
-            times[variant].append(run_workload(variant)["import_s"])
+    jobs = [(variant,) for _ in range(args.import_rounds) for variant in IMPORTS]
+    times: dict[str, list[float]] = {variant: [] for variant in IMPORTS}
+    for job, result in zip(jobs, run_workloads(jobs, parallel=args.quick), strict=True):
+        times[job[0]].append(result["import_s"])
     return {variant: statistics.median(values) for variant, values in times.items()}
 
 
@@ -181,6 +198,8 @@ def bench_rate_limited(server: FakeServer, args: argparse.Namespace) -> dict[str
         for i in range(args.rate_requests)
         for p, s, t in [plan["requests"][i % len(plan["requests"])]]
     ]
+
+    server.command(f"limit {args.rate} {args.window}")
 
     async def run() -> tuple[float, int]:
         async with SevallaClient(plan["api_key"], base_url=plan["base_url"]) as client:
@@ -232,6 +251,10 @@ def _table(rows: list[list[str]]) -> str:
 
 def report(results: dict[str, Any], args: argparse.Namespace) -> str:
     out = []
+    if args.quick:
+        out.append(
+            "(--quick: a smoke run; the workloads ran side by side, so the figures mean nothing)\n"
+        )
     if "batch" in results:
         batch = results["batch"]
         floor = batch["floor"]
@@ -326,13 +349,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     quick = args.quick
     defaults = {
-        "requests": (200, 2000),
+        "requests": (100, 2000),
         "rounds": (1, 5),
-        "warmup": (20, 200),
-        "stream_requests": (1000, 100_000),
-        "import_rounds": (2, 15),
+        "warmup": (10, 200),
+        "stream_requests": (500, 100_000),
+        "import_rounds": (1, 15),
         "rate": (50, 200),
-        "window": (0.5, 1.0),
+        "window": (1.0, 1.0),
         "rate_requests": (100, 1000),
     }
     for name, (small, full) in defaults.items():
@@ -343,19 +366,17 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="sevalla-bench-") as tmp:
         workdir = Path(tmp)
-        pipelines = min(args.requests, 2000)
-        if sections & {"batch", "stream"}:
+        pipelines = min(max(args.requests, args.rate_requests), 2000)
+        if sections & {"batch", "stream", "rate"}:
             with fake_server(pipelines, args.targets, workdir) as server:
                 if "batch" in sections:
                     results["batch"] = bench_batch(server, args)
                 if "stream" in sections:
                     results["stream"] = bench_stream(server, args)
+                if "rate" in sections:  # last: it limits the server's writes
+                    results["rate"] = bench_rate_limited(server, args)
         if "import" in sections:
             results["import"] = bench_import(args)
-        if "rate" in sections:
-            limit = (args.rate, args.window)
-            with fake_server(min(args.rate_requests, 2000), 1, workdir, limit) as server:
-                results["rate"] = bench_rate_limited(server, args)
     print(report(results, args))
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2))

@@ -282,14 +282,17 @@ class RateLimitInfo:
     reset: float
 
 
+_INF = float("inf")
+
+
 def _number(text: str | None) -> float | None:
     if text is None:
         return None
     try:
-        value = float(text.strip())
+        value = float(text)  # float() ignores surrounding whitespace itself
     except ValueError:
         return None
-    return value if value >= 0 and value == value and value != float("inf") else None
+    return value if 0.0 <= value < _INF else None  # NaN fails both comparisons
 
 
 def parse_rate_limit(headers: Mapping[str, str]) -> RateLimitInfo | None:
