@@ -10,8 +10,7 @@ Variants:
 - ``promote_many``: ``client.pipelines.promote_many(dicts, concurrency=...)``;
 - ``floor_stream``: raw aiohttp over a lazy generator, ``concurrency`` worker tasks (the
   memory floor for a long stream);
-- ``promote_iter``: ``client.pipelines.promote_iter(generator, concurrency=...)``;
-- ``import_aiohttp`` / ``import_sdk``: the time of the import alone.
+- ``promote_iter``: ``client.pipelines.promote_iter(generator, concurrency=...)``.
 
 Every request variant gets the same input: plain-string ids from the plan, cycled to
 ``--requests`` entries. ``cpu`` is :func:`time.process_time` over the measured part only
@@ -169,12 +168,6 @@ def _marks(n: int) -> set[int]:
 # --- driver --------------------------------------------------------------------------------
 
 
-def _import_time(module: str) -> dict[str, Any]:
-    start = time.perf_counter()
-    __import__(module)
-    return {"import_s": time.perf_counter() - start}
-
-
 async def _run(args: argparse.Namespace, plan_file: dict[str, Any]) -> dict[str, Any]:
     base, key, plan = plan_file["base_url"], plan_file["api_key"], plan_file["requests"]
     n, c = args.requests, args.concurrency
@@ -223,8 +216,6 @@ def main() -> None:
             "promote_many",
             "floor_stream",
             "promote_iter",
-            "import_aiohttp",
-            "import_sdk",
         ],
     )
     parser.add_argument("--plan")
@@ -232,14 +223,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--warmup", type=int, default=200)
     args = parser.parse_args()
-    if args.variant == "import_aiohttp":
-        result = _import_time("aiohttp")
-    elif args.variant == "import_sdk":
-        result = _import_time("sevalla_async")
-    else:
-        with open(args.plan) as f:
-            plan_file = json.load(f)
-        result = asyncio.run(_run(args, plan_file))
+    with open(args.plan) as f:
+        plan_file = json.load(f)
+    result = asyncio.run(_run(args, plan_file))
     sys.stdout.write(json.dumps(result) + "\n")
 
 
