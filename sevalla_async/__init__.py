@@ -29,6 +29,7 @@ from ._errors import (
     SevallaError,
     UnprocessableEntityError,
 )
+from ._fanout import FanoutProgress
 from ._models import (
     Deployment,
     DeploymentStatus,
@@ -53,6 +54,7 @@ __all__ = [
     "ConflictError",
     "Deployment",
     "DeploymentStatus",
+    "FanoutProgress",
     "InternalServerError",
     "NotFoundError",
     "PermissionDeniedError",

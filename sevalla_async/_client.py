@@ -21,7 +21,14 @@ import aiohttp
 from yarl import URL
 
 from ._errors import APIError, APITimeoutError
-from ._protocol import Request, Response, decode, error_from_response, parse_rate_limit
+from ._protocol import (
+    _JSON_HEADERS,
+    Request,
+    Response,
+    decode,
+    error_from_response,
+    parse_rate_limit,
+)
 from ._ratelimit import RateLimiter, RateLimitHoldError
 from ._resources.deployments import Deployments
 from ._resources.pipelines import Pipelines
@@ -123,7 +130,10 @@ class SevallaClient:
         ssl: an :class:`ssl.SSLContext` for custom CAs or client certificates (``False``
             disables verification; don't). Default: verify against the system store.
         proxy: an explicit proxy URL; by default ``HTTPS_PROXY`` & co. are honoured.
-        trust_env: read proxy settings from the environment (default ``True``).
+        trust_env: read proxy settings (``HTTP(S)_PROXY``, ``NO_PROXY``, and ``~/.netrc``
+            for the proxy's credentials) from the environment (default ``True``). They are
+            read once per client, when it first talks to the API; credentials for the
+            API host itself are never taken from ``~/.netrc`` (the API key is the auth).
         retry_policy: a :class:`RetryPolicy`-like object to replace the default policy.
         sleep, clock: injectable ``await sleep(seconds)`` and monotonic ``clock()`` (tests
             pass fakes so no test waits for real).
@@ -187,6 +197,7 @@ class SevallaClient:
             "Accept": "application/json",
             "User-Agent": USER_AGENT,
         }
+        self._json_headers = {**self._headers, **_JSON_HEADERS}
         self.pipelines = Pipelines(self)
         """Pipelines: promote, fan out, list and get."""
         self.deployments = Deployments(self)
@@ -241,21 +252,29 @@ class SevallaClient:
         ``deadline`` is a time on the client's clock; default: now + the client's timeout.
         """
         method = request.method
-        url_text = self._base + request.path
+        url_text = self._base + request.path  # errors carry the text; aiohttp gets the URL
         url = URL(url_text, encoded=True)
         if deadline is None:
             deadline = self._deadline_at()
         bucket = "read" if request.idempotent else "write"
-        headers: Mapping[str, str] = self._headers
-        if request.headers:
-            headers = {**self._headers, **request.headers}
+        extra = request.headers
+        headers: Mapping[str, str]
+        if extra is None:
+            headers = self._headers
+        elif extra is _JSON_HEADERS:  # every request with a body: merged once, at init
+            headers = self._json_headers
+        else:
+            headers = {**self._headers, **extra}
         schedule = None
         attempt = 0
+        limiter = self._limiter
         while True:
             attempt += 1
             error: APIError
             try:
-                seq = await self._limiter.acquire(bucket, deadline)
+                seq = limiter.try_acquire(bucket)  # the usual case needs no coroutine
+                if seq is None:
+                    seq = await limiter.acquire(bucket, deadline)
             except RateLimitHoldError as exc:
                 raise APITimeoutError(
                     f"{exc}, after the call's timeout; not sent",
@@ -279,7 +298,7 @@ class SevallaClient:
             except APIError as exc:
                 error = exc
             finally:
-                self._limiter.release(bucket, seq, info, replied=response is not None)
+                limiter.release(bucket, seq, info, replied=response is not None)
             if response is not None:
                 if 200 <= response.status < 300:
                     if logger.isEnabledFor(logging.DEBUG):

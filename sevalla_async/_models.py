@@ -70,12 +70,13 @@ class PromoteRequest:
     )
 
     def __attrs_post_init__(self) -> None:
-        if self.source_app_id in self.target_app_ids:
-            index = self.target_app_ids.index(self.source_app_id)
-            raise ValueError(
-                f"target_app_ids[{index}]: {self.source_app_id} is the source app; "
-                "an app cannot be promoted to itself"
-            )
+        source = self.source_app_id.int  # int compares skip UUID.__eq__ (hot path)
+        for index, target in enumerate(self.target_app_ids):
+            if target.int == source:
+                raise ValueError(
+                    f"target_app_ids[{index}]: {self.source_app_id} is the source app; "
+                    "an app cannot be promoted to itself"
+                )
 
     @classmethod
     def from_dict(cls, data: Any) -> PromoteRequest:
@@ -86,33 +87,47 @@ class PromoteRequest:
                 f"expected an object with pipeline_id, source_app_id and "
                 f"target_app_ids, got {type(data).__name__}"
             )
-        missing = [k for k in ("pipeline_id", "source_app_id", "target_app_ids") if k not in data]
-        if missing:
-            raise ValueError(f"{missing[0]}: required field is missing")
-        unknown = sorted(set(data) - {"pipeline_id", "source_app_id", "target_app_ids"})
-        if unknown:
+        try:
+            values = data["pipeline_id"], data["source_app_id"], data["target_app_ids"]
+        except KeyError as exc:
+            raise ValueError(f"{exc.args[0]}: required field is missing") from None
+        if len(data) != 3:
+            unknown = sorted(set(data) - {"pipeline_id", "source_app_id", "target_app_ids"})
             raise ValueError(f"{unknown[0]}: unknown field")
-        return cls(data["pipeline_id"], data["source_app_id"], data["target_app_ids"])
+        return cls(*values)
 
 
 @attrs.frozen(slots=True)
 class PromoteOutcome:
-    """The result of one request of a fan-out (:meth:`Pipelines.promote_many`).
+    """The result of one request of a fan-out (:meth:`Pipelines.promote_many`,
+    :meth:`Pipelines.promote_iter`).
 
-    Exactly one of ``promotions`` and ``error`` is set. ``request`` is the validated
-    :class:`PromoteRequest`, or the raw input when it was invalid (then ``error`` is the
-    ``ValueError``). ``index`` is the position of the request in the input.
+    ``request`` is the validated :class:`PromoteRequest`, or the raw input when it was
+    invalid. ``index`` is the position of the request in the input. One of three cases:
+
+    - accepted: ``promotions`` is set, ``error`` is ``None`` (``ok`` is true);
+    - failed: ``error`` is set: the :class:`SevallaError` of the call, or the
+      ``ValueError`` of an invalid entry (which was never sent: ``sent`` is false);
+    - skipped: ``fail_fast`` stopped the run before this request's turn; ``promotions`` and
+      ``error`` are ``None`` and ``sent`` is false (``skipped`` is true).
     """
 
     request: PromoteRequest | Any
     promotions: list[Promotion] | None = None
     error: BaseException | None = None
     index: int = -1
+    sent: bool = True
+    """False when the SDK never tried to send the request (invalid, or skipped)."""
 
     @property
     def ok(self) -> bool:
         """True when the promotion was accepted by the API."""
         return self.error is None and self.promotions is not None
+
+    @property
+    def skipped(self) -> bool:
+        """True when ``fail_fast`` stopped the fan-out before this request was sent."""
+        return not self.sent and self.error is None
 
 
 class DeploymentStatus(str, enum.Enum):

@@ -27,7 +27,7 @@ from ._errors import (
     status_error_class,
 )
 from ._ids import to_uuid
-from ._models import Deployment, Pipeline, PromoteRequest, Promotion
+from ._models import Deployment, Pipeline, PromoteRequest
 
 __all__ = [
     "CancelReply",
@@ -166,11 +166,10 @@ def _dumps(data: Any) -> bytes:
 
 def promote_request(request: PromoteRequest) -> Request:
     """``POST /pipelines/{id}/promote`` with ``{source_app_id, target_app_ids}``."""
-    body = b'{"source_app_id":"%s","target_app_ids":[%s]}' % (
-        str(request.source_app_id).encode(),
-        b",".join(b'"%s"' % str(t).encode() for t in request.target_app_ids),
-    )
-    return Request("POST", f"/pipelines/{request.pipeline_id}/promote", body=body)
+    # Canonical UUID strings need no JSON escaping: format the body directly.
+    targets = '","'.join(map(str, request.target_app_ids))
+    body = f'{{"source_app_id":"{request.source_app_id}","target_app_ids":["{targets}"]}}'
+    return Request("POST", f"/pipelines/{request.pipeline_id}/promote", body=body.encode())
 
 
 def get_pipeline_request(pipeline_id: uuid.UUID | str) -> Request:
@@ -210,7 +209,9 @@ def page_params(limit: int, offset: int) -> dict[str, str]:
 
 # --- decoding replies ----------------------------------------------------------------------
 
-_structure_promotions: Callable[[Any, Any], list[Promotion]] = structure_hook(list[Promotion])
+# The compiled structure hook of each reply type, looked up once (``list[Promotion]``
+# builds a new, equal alias object at every call site, so the key is compared by value).
+_hooks: dict[Any, Callable[[Any, Any], Any]] = {}
 
 
 def _parse_json(body: bytes) -> Any:
@@ -235,10 +236,11 @@ def decode(
         data = _parse_json(response.body)
     except ValueError as exc:
         raise _invalid(response, f"reply is not JSON: {exc}", method, url) from None
+    hook = _hooks.get(into)
+    if hook is None:
+        hook = _hooks[into] = structure_hook(into)
     try:
-        if into is list[Promotion]:
-            return _structure_promotions(data, into)
-        return structure_hook(into)(data, into)
+        return hook(data, into)
     except (cattrs.BaseValidationError, ValueError, TypeError, KeyError, AttributeError) as exc:
         raise _invalid(response, _describe(exc), method, url, data) from exc
 
@@ -335,14 +337,17 @@ class RateLimitInfo:
     reset: float
 
 
+_INF = float("inf")
+
+
 def _number(text: str | None) -> float | None:
     if text is None:
         return None
     try:
-        value = float(text.strip())
+        value = float(text)  # float() ignores surrounding whitespace itself
     except ValueError:
         return None
-    return value if value >= 0 and value == value and value != float("inf") else None
+    return value if 0.0 <= value < _INF else None  # NaN fails both comparisons
 
 
 def parse_rate_limit(headers: Mapping[str, str]) -> RateLimitInfo | None:

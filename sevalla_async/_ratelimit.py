@@ -6,13 +6,16 @@ kept per bucket (``"read"`` for GET, ``"write"`` for the rest).
 
 - Before each attempt a call takes one unit of its bucket's budget; when none is left it
   waits until the window resets instead of spending a request on a 429.
-- A reply's ``remaining`` was computed when the server handled that request, so the
-  requests sent after it and still in flight are not counted in it yet: the estimate
-  subtracts them (requests are numbered as they are sent).
-- Until the first reply of a bucket tells the budget, only one request of that bucket is
-  in flight (a probe); the others wait for what it learns, so even the first burst of a
-  large fan-out cannot overrun a small budget. A server that sends no rate-limit headers
-  turns the hold off for that bucket.
+- Requests are numbered as they are sent. A reply's ``remaining`` was computed when the
+  server handled that request, so the requests sent after it and still on their way are
+  not counted in it yet: the estimate subtracts them.
+- When the client does not know enough, it waits for a reply on its way rather than guess:
+  while a bucket's budget is unknown its first request goes alone (slow start: one round
+  trip, instead of a burst that may overrun a small budget), and when the budget is spent
+  with no known reset, the next reply tells.
+- When a window resets, the requests still in flight may be counted in the new one, so
+  they are taken from its budget.
+- A server that sends no rate-limit headers turns the hold off for that bucket.
 
 The state changes only between awaits, so it is safe for any number of tasks in one loop.
 """
@@ -36,7 +39,15 @@ class RateLimitHoldError(Exception):
 
 
 class _Bucket:
-    __slots__ = ("blind", "in_flight", "last_seq", "learned", "limit", "remaining", "reset_at")
+    __slots__ = (
+        "in_flight",
+        "last_seq",
+        "learned",
+        "limit",
+        "remaining",
+        "reply",
+        "reset_at",
+    )
 
     def __init__(self) -> None:
         self.limit: int | None = None
@@ -44,12 +55,8 @@ class _Bucket:
         self.reset_at: float | None = None
         self.in_flight = 0
         self.last_seq = 0
-        self.blind = False  # the server sends no rate-limit headers: never hold
-        self.learned: asyncio.Event | None = None  # set when the probe's reply arrives
-
-    @property
-    def known(self) -> bool:
-        return self.remaining is not None or self.blind
+        self.learned = False  # a reply has ended slow start
+        self.reply: asyncio.Future[None] | None = None  # resolved by the next release
 
 
 class RateLimiter:
@@ -64,7 +71,7 @@ class RateLimiter:
 
     @property
     def in_flight(self) -> int:
-        """Requests between :meth:`acquire` and :meth:`release`, all buckets together."""
+        """Requests between acquire and release, all buckets together."""
         return sum(b.in_flight for b in self._buckets.values())
 
     def remaining(self, bucket: str) -> int | None:
@@ -72,55 +79,96 @@ class RateLimiter:
         state = self._buckets.get(bucket)
         return None if state is None else state.remaining
 
-    async def acquire(self, bucket: str, deadline: float | None) -> int:
-        """Take one request from ``bucket``'s budget, waiting for it if needed.
-
-        Returns the request's sequence number, to hand back to :meth:`release` (which
-        must follow every successful ``acquire``). Raises :class:`RateLimitHoldError` when
-        the budget resets only after ``deadline``.
-        """
+    def _state(self, bucket: str) -> _Bucket:
         state = self._buckets.get(bucket)
         if state is None:
             state = self._buckets[bucket] = _Bucket()
-        while True:
-            if not state.known and state.in_flight:
-                # A probe is out: wait for the budget it brings back.
-                if state.learned is None:
-                    state.learned = asyncio.Event()
-                await state.learned.wait()
-                continue
-            now = self._clock()
-            if state.reset_at is not None and now >= state.reset_at:
-                state.remaining = state.limit
-                state.reset_at = None
-            if state.remaining is None or state.remaining > 0 or state.reset_at is None:
-                break
-            wait = state.reset_at - now
-            if deadline is not None and now + wait > deadline:
-                raise RateLimitHoldError(wait)
-            await self._sleep(wait)
+        if state.reset_at is not None and self._clock() >= state.reset_at:
+            # The window has reset; requests in flight may land in the new one.
+            state.remaining = None if state.limit is None else state.limit - state.in_flight
+            state.reset_at = None
+        return state
+
+    def ready(self, bucket: str) -> bool:
+        """True when a request of ``bucket`` would not be held right now."""
+        state = self._state(bucket)
+        if not state.learned:
+            return state.in_flight == 0  # slow start: the first request finds the budget
+        remaining = state.remaining
+        if remaining is None or remaining > 0:
+            return True
+        # Spent. With no known reset, a reply in flight will tell; with none, go ahead
+        # (the server will say).
+        return state.reset_at is None and state.in_flight == 0
+
+    async def _hold(self, state: _Bucket) -> None:
+        """Wait for what keeps ``state`` from being ready: the reset when it is known,
+        else the next reply of a request in flight."""
+        reset_at = state.reset_at
+        if reset_at is not None:
+            await self._sleep(reset_at - self._clock())
+            return
+        if state.reply is None:
+            state.reply = asyncio.get_running_loop().create_future()
+        await asyncio.shield(state.reply)
+
+    async def wait_ready(self, bucket: str) -> None:
+        """Wait, without a deadline and without taking anything, until ``bucket`` has
+        budget left (or an unknown one).
+
+        A fan-out calls it before starting each call, so time spent queueing behind the
+        rate limit does not count against the call's own timeout.
+        """
+        while not self.ready(bucket):
+            await self._hold(self._buckets[bucket])
+
+    def try_acquire(self, bucket: str) -> int | None:
+        """Take one request from ``bucket`` if that needs no wait, returning its sequence
+        number; ``None`` when it would have to wait (then :meth:`acquire` waits).
+
+        Synchronous, so the usual case costs no coroutine. Every successful take must be
+        followed by one :meth:`release` with the number it returned.
+        """
+        if not self.ready(bucket):
+            return None
+        state = self._buckets[bucket]
         if state.remaining is not None:
             state.remaining -= 1
         state.in_flight += 1
         state.last_seq += 1
         return state.last_seq
 
+    async def acquire(self, bucket: str, deadline: float | None) -> int:
+        """Take one request from ``bucket``'s budget, waiting for it if needed; returns
+        its sequence number for :meth:`release`.
+
+        Raises :class:`RateLimitHoldError` when the reset comes after ``deadline``.
+        """
+        while (seq := self.try_acquire(bucket)) is None:
+            state = self._buckets[bucket]
+            reset_at = state.reset_at
+            if reset_at is not None and deadline is not None and reset_at > deadline:
+                raise RateLimitHoldError(reset_at - self._clock())
+            await self._hold(state)  # a reply in flight is bounded by its own timeout
+        return seq
+
     def release(self, bucket: str, seq: int, info: RateLimitInfo | None, *, replied: bool) -> None:
         """End request ``seq`` of ``bucket``; learn the budget from its reply, if any.
 
-        ``replied`` tells whether a reply arrived at all (a reply without rate-limit
-        headers turns the hold off; a lost connection teaches nothing).
+        ``replied`` tells whether a reply arrived at all: one without rate-limit headers
+        ends the slow start with the budget still unknown (no hold); a lost connection
+        teaches nothing, so the next request probes again.
         """
         state = self._buckets[bucket]
         state.in_flight -= 1
+        if replied:
+            state.learned = True
         if info is not None:
             if info.limit is not None:
                 state.limit = info.limit
+            # Requests sent after this one are not in the server's count yet.
             state.remaining = info.remaining - (state.last_seq - seq)
             state.reset_at = self._clock() + info.reset
-            state.blind = False
-        elif replied and state.remaining is None:
-            state.blind = True
-        if state.learned is not None:
-            state.learned.set()
-            state.learned = None
+        if state.reply is not None:  # wake whoever waited for this news
+            state.reply.set_result(None)
+            state.reply = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl as _ssl
+import urllib.request
 from collections.abc import Mapping
 
 import aiohttp
@@ -47,7 +48,10 @@ class Transport:
         self._connection_limit = connection_limit
         self._ssl = ssl
         self._trust_env = trust_env
-        self._proxy = proxy
+        self._proxy = URL(proxy) if proxy is not None else None
+        # The environment's proxy for each origin, read once (owned session only).
+        self._env_proxies: dict[tuple[str, str | None, int | None], _ProxyInfo] = {}
+        self._ssl_arg: _ssl.SSLContext | bool = ssl if ssl is not None else True
         self.max_response_size = max_response_size
         self._closed = False
 
@@ -58,18 +62,37 @@ class Transport:
             if self._closed:
                 raise RuntimeError("the client is closed")
             # ssl=None keeps aiohttp's default: verify certificates.
-            connector = aiohttp.TCPConnector(
-                limit=self._connection_limit,
-                ssl=self._ssl if self._ssl is not None else True,
-            )
+            connector = aiohttp.TCPConnector(limit=self._connection_limit, ssl=self._ssl_arg)
+            # aiohttp's trust_env costs two thread-pool round trips on every request (the
+            # proxy variables and ~/.netrc) and would take API-host credentials from
+            # ~/.netrc, which clash with the bearer token. The transport reads the proxy
+            # variables itself, once per origin, and hands aiohttp an explicit proxy.
             self._session = aiohttp.ClientSession(
-                connector=connector, trust_env=self._trust_env, auto_decompress=True
+                connector=connector, trust_env=False, auto_decompress=True
             )
         return self._session
+
+    async def _env_proxy(self, url: URL) -> _ProxyInfo:
+        key = (url.scheme, url.host, url.port)
+        info = self._env_proxies.get(key)
+        if info is None:
+            info = self._env_proxies[key] = await asyncio.to_thread(env_proxy, url)
+        return info
 
     @property
     def owns_session(self) -> bool:
         return self._owns_session
+
+    @property
+    def pool_limit(self) -> int | None:
+        """How many connections the pool may open to the API host (``None``: no limit)."""
+        if self._session is None:
+            return self._connection_limit if self._owns_session else None
+        connector = self._session.connector
+        if connector is None:
+            return None
+        limits = [n for n in (connector.limit, getattr(connector, "limit_per_host", 0)) if n]
+        return min(limits) if limits else None
 
     async def close(self) -> None:
         """Close the session if this transport created it; a borrowed one is left open."""
@@ -89,6 +112,12 @@ class Transport:
         timeout: aiohttp.ClientTimeout,
     ) -> Response:
         """Send one attempt and read the whole reply."""
+        proxy = self._proxy
+        proxy_auth = None
+        if proxy is None and self._trust_env and self._owns_session:
+            proxy, proxy_auth = self._env_proxies.get((url.scheme, url.host, url.port)) or (
+                await self._env_proxy(url)
+            )
         try:
             async with self.session.request(
                 method,
@@ -98,8 +127,9 @@ class Transport:
                 data=body,
                 timeout=timeout,
                 allow_redirects=False,
-                proxy=self._proxy,
-                ssl=self._ssl if self._ssl is not None else True,
+                proxy=proxy,
+                proxy_auth=proxy_auth,
+                ssl=self._ssl_arg,
             ) as reply:
                 data = await self._read(reply, method, url)
                 return Response(reply.status, reply.headers, data)
@@ -148,6 +178,29 @@ class Transport:
             method=method,
             url=str(url),
         )
+
+
+_ProxyInfo = tuple[URL | None, aiohttp.BasicAuth | None]
+
+
+def env_proxy(url: URL) -> _ProxyInfo:
+    """The proxy that ``HTTP_PROXY`` / ``HTTPS_PROXY`` / ``NO_PROXY`` (and ``~/.netrc``
+    for the proxy's credentials) give for ``url``: the rules of aiohttp's ``trust_env``.
+    Reads files: call it off the event loop."""
+    try:
+        from aiohttp.helpers import get_env_proxy_for_url
+    except ImportError:  # pragma: no cover - an aiohttp without the helper
+        if url.host is None or urllib.request.proxy_bypass(url.host):
+            return None, None
+        raw = urllib.request.getproxies().get(url.scheme)
+        if not raw:
+            return None, None
+        proxy = URL(raw)
+        return proxy.with_user(None), aiohttp.BasicAuth.from_url(proxy)
+    try:
+        return get_env_proxy_for_url(url)
+    except LookupError:
+        return None, None
 
 
 def _describe(exc: BaseException) -> str:

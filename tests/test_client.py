@@ -116,7 +116,6 @@ async def test_owned_session_is_created_lazily_and_closed(fake: FakeSevalla) -> 
         await client.pipelines.get(pipeline.id)
         session = client._transport.session
         assert not session.closed
-        assert session.trust_env is True
     assert session.closed
     with pytest.raises(RuntimeError, match="closed"):
         await client.pipelines.get(pipeline.id)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .. import _protocol, _wait
-from .._models import Deployment, Pipeline, PromoteRequest, Promotion
+from .._fanout import Fanout, ProgressHook, resolve_concurrency
+from .._models import Deployment, Pipeline, PromoteOutcome, PromoteRequest, Promotion
 from ._paging import check_page_size, iterate_pages
 
 if TYPE_CHECKING:
@@ -129,6 +130,92 @@ class Pipelines:
             schedule=schedule,
             concurrency=concurrency,
             on_poll=on_poll,
+        )
+
+    async def promote_many(
+        self,
+        requests: Iterable[PromoteRequest | dict[str, Any]]
+        | AsyncIterable[PromoteRequest | dict[str, Any]],
+        *,
+        concurrency: int | None = None,
+        fail_fast: bool = False,
+        on_progress: ProgressHook | None = None,
+    ) -> list[PromoteOutcome]:
+        """Promote many pipelines at once; one :class:`PromoteOutcome` per input, in input
+        order.
+
+        ``requests`` is any iterable or async iterable of :class:`PromoteRequest` objects or
+        dicts with the API's keys (``pipeline_id``, ``source_app_id``, ``target_app_ids``);
+        it is read lazily, as requests complete. At most ``concurrency`` requests are in
+        flight (default 32, never more than the connection pool allows). Each entry is
+        validated before it is scheduled: an invalid one becomes an outcome whose ``error``
+        is the ``ValueError`` and whose ``request`` is the raw entry.
+
+        One failure never cancels the rest: each outcome carries its request and either its
+        promotions or its error. With ``fail_fast=True`` the first failure stops sending;
+        requests already in flight finish, and every later input gets a ``skipped``
+        outcome (``sent`` false), so you know exactly which were never sent.
+
+        ``on_progress`` is called with a :class:`FanoutProgress` after every outcome (done,
+        failed, total, rate, ETA...); keep it quick, it runs in the event loop.
+
+        Waiting for the API's rate limit does not count against each call's timeout: a
+        fan-out simply runs as fast as the budget allows. If the caller is cancelled, the
+        requests in flight are cancelled and awaited before the cancellation propagates.
+        """
+        return await self._fanout(requests, concurrency, fail_fast, on_progress).collect()
+
+    def promote_iter(
+        self,
+        requests: Iterable[PromoteRequest | dict[str, Any]]
+        | AsyncIterable[PromoteRequest | dict[str, Any]],
+        *,
+        concurrency: int | None = None,
+        fail_fast: bool = False,
+        on_progress: ProgressHook | None = None,
+    ) -> AsyncGenerator[PromoteOutcome, None]:
+        """Like :meth:`promote_many`, but yields each :class:`PromoteOutcome` as it
+        completes (completion order; ``outcome.index`` is the input position).
+
+        Memory stays bounded whatever the size of the input: the input is read only as
+        requests complete, and reading pauses while you are not consuming outcomes. Use it
+        for progress and for inputs too large to hold::
+
+            async with contextlib.aclosing(client.pipelines.promote_iter(plan)) as outcomes:
+                async for outcome in outcomes:
+                    print(outcome.index, "ok" if outcome.ok else outcome.error)
+
+        Closing the iterator early (``aclose()``, which ``aclosing`` does on ``break``)
+        cancels the requests in flight and waits for them.
+        """
+        return self._fanout(requests, concurrency, fail_fast, on_progress).stream()
+
+    def _fanout(
+        self,
+        requests: Any,
+        concurrency: int | None,
+        fail_fast: bool,
+        on_progress: ProgressHook | None,
+    ) -> Fanout:
+        client = self._client
+        limit = resolve_concurrency(concurrency, client._transport.pool_limit)
+        limiter = client._limiter
+        promote = self.promote_request
+
+        async def call(request: PromoteRequest, index: int) -> PromoteOutcome:
+            # Queue behind the write budget first, so the call's timeout starts when it
+            # actually gets its turn.
+            if not limiter.ready("write"):
+                await limiter.wait_ready("write")
+            return PromoteOutcome(request, await promote(request), None, index)
+
+        return Fanout(
+            requests,
+            call,
+            concurrency=limit,
+            fail_fast=fail_fast,
+            on_progress=on_progress,
+            clock=client._clock,
         )
 
     async def get(self, pipeline_id: uuid.UUID | str) -> Pipeline:
