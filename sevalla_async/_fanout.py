@@ -41,6 +41,7 @@ from ._models import PromoteOutcome, PromoteRequest
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
+    "Call",
     "Fanout",
     "FanoutProgress",
     "ProgressHook",
@@ -65,7 +66,8 @@ class FanoutProgress:
     Attributes:
         outcome: the outcome that was just produced.
         done: outcomes produced so far (``succeeded + failed + skipped``).
-        succeeded: requests the API accepted.
+        succeeded: requests the API accepted (with ``wait=True``: and waited for to the
+            end, whatever the deployments' status; see ``PromoteOutcome.succeeded``).
         failed: requests that ended with an error (invalid entries included).
         skipped: inputs never sent because ``fail_fast`` stopped the run.
         in_flight: requests being sent right now.

@@ -110,6 +110,14 @@ class PromoteOutcome:
       ``ValueError`` of an invalid entry (which was never sent: ``sent`` is false);
     - skipped: ``fail_fast`` stopped the run before this request's turn; ``promotions`` and
       ``error`` are ``None`` and ``sent`` is false (``skipped`` is true).
+
+    With ``wait=True`` the fan-out also waits for each promotion's deployments:
+    ``deployments`` holds their final states, in the order of the request's targets. A
+    deployment that ended ``failed`` is a result, not an error: the outcome is ``ok`` but
+    not ``succeeded``. When some deployment could not be waited for to the end (the wait's
+    timeout, an API error), ``error`` is the :class:`WaitAllError` (every result is in its
+    ``results``), ``promotions`` still tells what was promoted, and ``deployments`` holds
+    those that finished; ``ok`` is then false.
     """
 
     request: PromoteRequest | Any
@@ -118,11 +126,22 @@ class PromoteOutcome:
     index: int = -1
     sent: bool = True
     """False when the SDK never tried to send the request (invalid, or skipped)."""
+    deployments: list[Deployment] | None = None
+    """With ``wait=True``: the final deployments, in target order (``None`` otherwise)."""
 
     @property
     def ok(self) -> bool:
-        """True when the promotion was accepted by the API."""
+        """True when the promotion was accepted by the API and nothing went wrong (with
+        ``wait=True``: and every deployment was waited for to the end, whatever its
+        status)."""
         return self.error is None and self.promotions is not None
+
+    @property
+    def succeeded(self) -> bool:
+        """``ok``, and with ``wait=True`` every deployment also ended with ``success``."""
+        if not self.ok:
+            return False
+        return self.deployments is None or all(d.succeeded for d in self.deployments)
 
     @property
     def skipped(self) -> bool:

@@ -1,45 +1,22 @@
-"""Run a validated plan: promote every request (and, with ``--wait``, wait for its
-deployments) with bounded concurrency, results as they come.
+"""Run a validated plan on the SDK's fan-out (``client.pipelines.promote_iter``): promote
+every request (and, with ``--wait``, wait for its deployments) with bounded concurrency,
+results as they come, as the CLI's :class:`PlanOutcome`.
 
-.. note:: MERGE SEAM. This is the CLI's own small fan-out, used until
-   ``client.pipelines.promote_iter`` lands. At the merge :func:`run_plan` becomes::
-
-       async def run_plan(client, requests, *, concurrency, on_start, wait=None, on_poll=None):
-           if wait is None:
-               async for o in client.pipelines.promote_iter(
-                   _marking(requests, on_start), concurrency=concurrency
-               ):
-                   yield PlanOutcome(o.index, o.request, o.promotions, o.error)
-           else:
-               ...  # see "With --wait" below
-
-   where ``_marking`` yields the requests and calls ``on_start(index)`` as each is pulled.
-   The contract callers rely on stays the same: an async iterator of :class:`PlanOutcome`
-   (``index`` set) in completion order, API errors inside the outcomes, ``on_start(index)``
-   just before a request is sent, and closing the iterator (or cancelling its consumer)
-   cancels the requests still in flight.
-
-   With ``--wait`` (``wait`` is a :class:`WaitOptions`), one unit of work is "promote, then
-   wait for that request's deployments": :func:`run_one` calls
-   ``client.pipelines.promote_and_wait_request(request, **wait.kwargs(), on_poll=...)``
-   instead of ``promote_request``, so ``concurrency`` bounds the entries being promoted *or
-   waited for*, and ``wait.timeout`` counts per entry from its start. An entry is ok only
-   when every deployment ended ``success``; a :class:`WaitAllError` keeps every result
-   (``waited``) and becomes the entry's ``error``. When the fan-out helper can run such a
-   per-request call (``promote_and_wait_request`` partial'ed with the options), ``--wait``
-   maps onto it unchanged: ``run_one`` is the call; until then this module's workers run it.
+What the CLI reports on Ctrl-C comes from the same run: ``on_start(index)`` is called as
+the fan-out pulls each entry from the plan (just before it is sent), so "started but not
+finished" is exactly what was in flight; with ``--wait`` the SDK's
+``on_poll(index, deployment)`` tells which of those were promoted and being waited for.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 
 import attrs
 
 from .. import (
     Deployment,
+    PromoteOutcome,
     PromoteRequest,
     Promotion,
     SevallaClient,
@@ -47,14 +24,14 @@ from .. import (
     WaitAllError,
 )
 from ._waiting import (
+    DEFAULT_POLL_INTERVAL,
     Waited,
     WaitOptions,
-    promotions_of,
     waited_from_deployments,
     waited_from_error,
 )
 
-__all__ = ["OnEntryPoll", "PlanOutcome", "run_one", "run_plan"]
+__all__ = ["OnEntryPoll", "PlanOutcome", "run_plan"]
 
 OnEntryPoll = Callable[[int, Deployment], object]
 """Called with the plan index and every deployment a poll of that entry returns."""
@@ -84,33 +61,29 @@ class PlanOutcome:
         return self.waited is None or all(w.succeeded for w in self.waited)
 
 
-async def run_one(
-    client: SevallaClient,
-    index: int,
-    request: PromoteRequest,
-    *,
-    wait: WaitOptions | None = None,
-    on_poll: OnEntryPoll | None = None,
-) -> PlanOutcome:
-    """Promote one request (and wait for its deployments with ``wait``); an API error is
-    the outcome's ``error``, anything else is raised."""
-    if wait is None:
-        try:
-            promotions = await client.pipelines.promote_request(request)
-        except SevallaError as error:
-            return PlanOutcome(index, request, error=error)
-        return PlanOutcome(index, request, promotions)
-    hook = None if on_poll is None else functools.partial(on_poll, index)
-    try:
-        deployments = await client.pipelines.promote_and_wait_request(
-            request, on_poll=hook, **wait.kwargs()
-        )
-    except WaitAllError as error:
-        return PlanOutcome(index, request, error.promotions, error, waited_from_error(error))
-    except SevallaError as error:  # the promotion itself failed: nothing to wait for
-        return PlanOutcome(index, request, error=error)
-    waited = waited_from_deployments(deployments, request.target_app_ids)
-    return PlanOutcome(index, request, promotions_of(waited), None, waited)
+def plan_outcome(outcome: PromoteOutcome) -> PlanOutcome:
+    """The CLI's view of one outcome of the SDK's fan-out. An error that is not an API
+    error (a bug: the plan was validated before) is raised."""
+    error = outcome.error
+    if error is not None and not isinstance(error, SevallaError):
+        raise error
+    request = outcome.request
+    assert isinstance(request, PromoteRequest)  # the plan was validated
+    waited: list[Waited] | None = None
+    if isinstance(error, WaitAllError):
+        waited = waited_from_error(error)
+    elif outcome.deployments is not None:
+        waited = waited_from_deployments(outcome.deployments, request.target_app_ids)
+    return PlanOutcome(outcome.index, request, outcome.promotions, error, waited)
+
+
+def _marking(
+    requests: Sequence[PromoteRequest], on_start: Callable[[int], None]
+) -> Iterator[PromoteRequest]:
+    """The plan, calling ``on_start(index)`` as the fan-out pulls each entry."""
+    for index, request in enumerate(requests):
+        on_start(index)
+        yield request
 
 
 async def run_plan(
@@ -125,31 +98,22 @@ async def run_plan(
     """Yield one :class:`PlanOutcome` per request, in the order they complete.
 
     At most ``concurrency`` entries are in flight (promoting, or with ``wait`` promoting
-    then waiting); an API error becomes the outcome's ``error`` and never stops the
-    others. Anything else (a bug) stops the run and is raised.
+    then waiting, ``wait.timeout`` per entry); an API error becomes the outcome's
+    ``error`` and never stops the others. Anything else (a bug) stops the run and is
+    raised. Closing the iterator cancels what is in flight.
     """
     if concurrency < 1:
         raise ValueError(f"concurrency: must be >= 1, got {concurrency!r}")
-    results: asyncio.Queue[PlanOutcome | BaseException] = asyncio.Queue()
-    pending = iter(enumerate(requests))
-
-    async def worker() -> None:
-        try:
-            for index, request in pending:  # the workers share one iterator
-                on_start(index)
-                outcome = await run_one(client, index, request, wait=wait, on_poll=on_poll)
-                results.put_nowait(outcome)
-        except Exception as exc:  # not an API error: hand it to the consumer
-            results.put_nowait(exc)
-
-    workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, len(requests)))]
+    outcomes = client.pipelines.promote_iter(
+        _marking(requests, on_start),
+        concurrency=concurrency,
+        wait=wait is not None,
+        wait_timeout=None if wait is None else wait.timeout,
+        poll_interval=DEFAULT_POLL_INTERVAL if wait is None else wait.poll_interval,
+        on_poll=on_poll if wait is not None else None,
+    )
     try:
-        for _ in range(len(requests)):
-            item = await results.get()
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+        async for outcome in outcomes:
+            yield plan_outcome(outcome)
     finally:
-        for task in workers:
-            task.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
+        await outcomes.aclose()

@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from .. import Deployment, Promotion, SevallaClient, SevallaError, WaitAllError
+from .. import Deployment, SevallaClient, SevallaError, WaitAllError
 from ._console import UsageError
 
 __all__ = [
@@ -26,7 +26,6 @@ __all__ = [
     "WaitOptions",
     "Waited",
     "last_seen",
-    "promotions_of",
     "status_name",
     "wait_options",
     "waited_from_deployments",
@@ -154,11 +153,6 @@ def waited_from_error(error: WaitAllError) -> list[Waited]:
                 Waited(promotion.target_app_id, promotion.deployment_id, last_seen(result), result)
             )
     return out
-
-
-def promotions_of(waited: Sequence[Waited]) -> list[Promotion]:
-    """The promotions behind waited deployments (those whose app is known)."""
-    return [Promotion(w.app_id, w.deployment_id) for w in waited if w.app_id is not None]
 
 
 OnChange = Callable[[Deployment, float], object]

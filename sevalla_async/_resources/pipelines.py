@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Sequence,
+)
 from typing import TYPE_CHECKING, Any
 
 from .. import _protocol, _wait
-from .._fanout import Fanout, ProgressHook, resolve_concurrency
+from .._fanout import Call, Fanout, ProgressHook, resolve_concurrency
 from .._models import Deployment, Pipeline, PromoteOutcome, PromoteRequest, Promotion
 from ._paging import check_page_size, iterate_pages
 
 if TYPE_CHECKING:
     from .._client import SevallaClient
 
-__all__ = ["Pipelines"]
+__all__ = ["OnIndexedPoll", "Pipelines"]
+
+OnIndexedPoll = Callable[[int, Deployment], object]
+"""The ``on_poll`` hook of a waiting fan-out: the input position and a polled deployment."""
+
+_MAX_POLL_INTERVAL = 15.0
 
 
 class Pipelines:
@@ -121,16 +134,34 @@ class Pipelines:
             poll_jitter=poll_jitter,
         )
         concurrency = _wait.check_concurrency(concurrency)
+        _wait.check_timeout(timeout)
+        _, deployments = await self._promote_then_wait(
+            request, timeout, schedule=schedule, concurrency=concurrency, on_poll=on_poll
+        )
+        return deployments
+
+    async def _promote_then_wait(
+        self,
+        request: PromoteRequest,
+        timeout: float | None,
+        *,
+        schedule: _wait.PollSchedule,
+        concurrency: int,
+        on_poll: _wait.OnPoll | None,
+    ) -> tuple[list[Promotion], list[Deployment]]:
+        """Promote, then wait (options already checked): the promotions, in target order,
+        and their final deployments; ``timeout`` counts from this call."""
         deployments = self._client.deployments
         deadline = deployments._deadline(timeout)
-        promotions = await self.promote_request(request)
-        return await deployments._wait_promotions(
-            _in_target_order(promotions, request.target_app_ids),
+        promotions = _in_target_order(await self.promote_request(request), request.target_app_ids)
+        waited = await deployments._wait_promotions(
+            promotions,
             deadline=deadline,
             schedule=schedule,
             concurrency=concurrency,
             on_poll=on_poll,
         )
+        return promotions, waited
 
     async def promote_many(
         self,
@@ -140,6 +171,10 @@ class Pipelines:
         concurrency: int | None = None,
         fail_fast: bool = False,
         on_progress: ProgressHook | None = None,
+        wait: bool = False,
+        wait_timeout: float | None = _wait.DEFAULT_TIMEOUT,
+        poll_interval: float = 2.0,
+        on_poll: OnIndexedPoll | None = None,
     ) -> list[PromoteOutcome]:
         """Promote many pipelines at once; one :class:`PromoteOutcome` per input, in input
         order.
@@ -162,8 +197,38 @@ class Pipelines:
         Waiting for the API's rate limit does not count against each call's timeout: a
         fan-out simply runs as fast as the budget allows. If the caller is cancelled, the
         requests in flight are cancelled and awaited before the cancellation propagates.
+
+        **Promote, then wait.** With ``wait=True`` one unit of work is "promote this
+        request, then wait for its deployments to finish" (as
+        :meth:`promote_and_wait_request`), so ``concurrency`` bounds the requests being
+        promoted *or* waited for. Each outcome then has ``deployments`` (final states, in
+        target order): check :attr:`PromoteOutcome.succeeded` for "every deployment ended
+        ``success``"; ``ok`` stays "no error". A deployment that could not be waited for
+        to the end makes the outcome's ``error`` a :class:`WaitAllError`, with
+        ``promotions`` still set (the promotion happened). ``wait_timeout`` bounds each
+        request from its turn (after any rate-limit queueing), its promotion included;
+        polls start ``poll_interval`` seconds apart and grow to 15 s (or
+        ``poll_interval``, if longer). ``on_poll(index, deployment)`` is called with the
+        input position and each deployment a poll returns. The polls of every request
+        share the client's pacing (:attr:`Deployments.max_polls_per_minute`), so a large
+        fan-out stays under the API's read limit. With ``fail_fast``, a failed deployment
+        is not a failure (only an ``error`` is). These options are ignored without
+        ``wait``::
+
+            outcomes = await client.pipelines.promote_many(plan, wait=True, wait_timeout=600)
+            failed = [o for o in outcomes if not o.succeeded]
         """
-        return await self._fanout(requests, concurrency, fail_fast, on_progress).collect()
+        fanout = self._fanout(
+            requests,
+            concurrency,
+            fail_fast,
+            on_progress,
+            wait,
+            wait_timeout,
+            poll_interval,
+            on_poll,
+        )
+        return await fanout.collect()
 
     def promote_iter(
         self,
@@ -173,6 +238,10 @@ class Pipelines:
         concurrency: int | None = None,
         fail_fast: bool = False,
         on_progress: ProgressHook | None = None,
+        wait: bool = False,
+        wait_timeout: float | None = _wait.DEFAULT_TIMEOUT,
+        poll_interval: float = 2.0,
+        on_poll: OnIndexedPoll | None = None,
     ) -> AsyncGenerator[PromoteOutcome, None]:
         """Like :meth:`promote_many`, but yields each :class:`PromoteOutcome` as it
         completes (completion order; ``outcome.index`` is the input position).
@@ -186,9 +255,21 @@ class Pipelines:
                     print(outcome.index, "ok" if outcome.ok else outcome.error)
 
         Closing the iterator early (``aclose()``, which ``aclosing`` does on ``break``)
-        cancels the requests in flight and waits for them.
+        cancels the requests in flight and waits for them (with ``wait=True``, stopping
+        the wait does not cancel the deployments). The ``wait`` options are those of
+        :meth:`promote_many`.
         """
-        return self._fanout(requests, concurrency, fail_fast, on_progress).stream()
+        fanout = self._fanout(
+            requests,
+            concurrency,
+            fail_fast,
+            on_progress,
+            wait,
+            wait_timeout,
+            poll_interval,
+            on_poll,
+        )
+        return fanout.stream()
 
     def _fanout(
         self,
@@ -196,11 +277,17 @@ class Pipelines:
         concurrency: int | None,
         fail_fast: bool,
         on_progress: ProgressHook | None,
+        wait: bool = False,
+        wait_timeout: float | None = None,
+        poll_interval: float = 2.0,
+        on_poll: OnIndexedPoll | None = None,
     ) -> Fanout:
         client = self._client
         limit = resolve_concurrency(concurrency, client._transport.pool_limit)
         limiter = client._limiter
         promote = self.promote_request
+        if not isinstance(wait, bool):
+            raise ValueError(f"wait: expected True or False, got {wait!r}")
 
         async def call(request: PromoteRequest, index: int) -> PromoteOutcome:
             # Queue behind the write budget first, so the call's timeout starts when it
@@ -209,14 +296,50 @@ class Pipelines:
                 await limiter.wait_ready("write")
             return PromoteOutcome(request, await promote(request), None, index)
 
+        work: Call = self._waiting_call(wait_timeout, poll_interval, on_poll) if wait else call
+
         return Fanout(
             requests,
-            call,
+            work,
             concurrency=limit,
             fail_fast=fail_fast,
             on_progress=on_progress,
             clock=client._clock,
         )
+
+    def _waiting_call(
+        self, timeout: float | None, poll_interval: float, on_poll: OnIndexedPoll | None
+    ) -> Call:
+        """The fan-out's work for ``wait=True``: promote, then wait; the options are checked
+        here, before anything is sent."""
+        _wait.check_timeout(timeout)
+        longest = _MAX_POLL_INTERVAL  # or poll_interval, when that is longer (and a number)
+        if isinstance(poll_interval, (int, float)) and poll_interval > longest:
+            longest = float(poll_interval)
+        schedule = _wait.PollSchedule(poll_interval=poll_interval, max_poll_interval=longest)
+        if on_poll is not None and not callable(on_poll):
+            raise ValueError("on_poll: expected a callable taking (index, deployment)")
+        limiter = self._client._limiter
+        run = self._promote_then_wait
+
+        async def call(request: PromoteRequest, index: int) -> PromoteOutcome:
+            if not limiter.ready("write"):  # only the promotion queues for the write budget
+                await limiter.wait_ready("write")
+            hook = None if on_poll is None else functools.partial(on_poll, index)
+            try:
+                promotions, deployments = await run(
+                    request,
+                    timeout,
+                    schedule=schedule,
+                    concurrency=_wait.DEFAULT_WAIT_CONCURRENCY,
+                    on_poll=hook,
+                )
+            except _wait.WaitAllError as error:
+                finished = list(error.deployments.values())
+                return PromoteOutcome(request, error.promotions, error, index, True, finished)
+            return PromoteOutcome(request, promotions, None, index, True, deployments)
+
+        return call
 
     async def get(self, pipeline_id: uuid.UUID | str) -> Pipeline:
         """The pipeline with all its stages and their settings (``GET /pipelines/{id}``).
