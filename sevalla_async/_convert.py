@@ -133,9 +133,14 @@ def _fast_promotions() -> None:
     gains a field, the fast path steps aside rather than skip it."""
     if tuple(a.name for a in attrs.fields(Promotion)) != ("target_app_id", "deployment_id"):
         return  # pragma: no cover - the model changed; the generated hook does it all
-    generated = converter.get_structure_hook(list[Promotion])
     canonical = _CANONICAL_RE.fullmatch
     build = uuid_from_canonical
+    fallback: list[Callable[[Any, Any], Any]] = []  # cattrs' hook, generated on first need
+
+    def generated(data: Any, kind: Any) -> Any:
+        if not fallback:
+            fallback.append(_sequence_hook(kind))
+        return fallback[0](data, kind)
 
     def structure(data: Any, kind: Any) -> list[Promotion]:
         if type(data) is not list:

@@ -144,14 +144,13 @@ def _missing_detail(data: Any) -> str | None:
     return None
 
 
-_structure_pipeline: Callable[[Any, Any], Pipeline] = structure_hook(Pipeline)
-
-
 def _structure_pipeline_detail(data: Any, _: Any) -> Pipeline:
     missing = _missing_detail(data)
     if missing is not None:
         raise ValueError(f"{missing}: required field is missing")
-    return _structure_pipeline(data, Pipeline)
+    # Looked up here, not at import: cattrs generates hooks on first use (import time).
+    pipeline: Pipeline = converter.get_structure_hook(Pipeline)(data, Pipeline)
+    return pipeline
 
 
 converter.register_structure_hook(PipelineDetail, _structure_pipeline_detail)
