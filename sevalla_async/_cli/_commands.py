@@ -13,9 +13,10 @@ import asyncio
 import functools
 import sys
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import aclosing
 from pathlib import Path
+from typing import TypeVar
 
 from .. import Deployment, PromoteRequest
 from ._console import (
@@ -59,6 +60,8 @@ __all__ = [
     "promote_many",
     "report_interrupted",
 ]
+
+T = TypeVar("T")
 
 
 # --- promote ------------------------------------------------------------------------------
@@ -247,14 +250,14 @@ async def promote_many(args: argparse.Namespace, console: Console) -> int:
 async def pipelines_list(args: argparse.Namespace, console: Console) -> int:
     async with make_client(args) as client:
         pipelines = client.pipelines.list(page_size=_page_size(args.limit))
-        rows = []
-        async for pipeline in take(pipelines, args.limit):
-            if console.json:
-                console.line(json_line(pipeline_json(pipeline)))
-            else:
-                rows.append(pipeline_row(pipeline))
-    if not console.json:
-        console.line(render_table(PIPELINE_COLUMNS, rows) if rows else "no pipelines")
+        await _print_listing(
+            console,
+            take(pipelines, args.limit),
+            pipeline_json,
+            pipeline_row,
+            PIPELINE_COLUMNS,
+            empty="no pipelines",
+        )
     return EXIT_OK
 
 
@@ -264,15 +267,35 @@ async def deployments_list(args: argparse.Namespace, console: Console) -> int:
             deployments = client.deployments.list(args.app, page_size=_page_size(args.limit))
         except ValueError as exc:
             raise UsageError(f"APP: {exc}") from None
-        rows = []
-        async for deployment in take(deployments, args.limit):
-            if console.json:
-                console.line(json_line(deployment_json(deployment)))
-            else:
-                rows.append(deployment_row(deployment))
-    if not console.json:
-        console.line(render_table(DEPLOYMENT_COLUMNS, rows) if rows else "no deployments")
+        await _print_listing(
+            console,
+            take(deployments, args.limit),
+            deployment_json,
+            deployment_row,
+            DEPLOYMENT_COLUMNS,
+            empty="no deployments",
+        )
     return EXIT_OK
+
+
+async def _print_listing(
+    console: Console,
+    items: AsyncIterator[T],
+    as_json: Callable[[T], Mapping[str, object]],
+    as_row: Callable[[T], Sequence[str]],
+    columns: Sequence[str],
+    *,
+    empty: str,
+) -> None:
+    """JSON lines as items arrive, or one table once all are in (``empty`` when none)."""
+    rows = []
+    async for item in items:
+        if console.json:
+            console.line(json_line(as_json(item)))
+        else:
+            rows.append(as_row(item))
+    if not console.json:
+        console.line(render_table(columns, rows) if rows else empty)
 
 
 def _page_size(limit: int | None) -> int:
