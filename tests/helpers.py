@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from sevalla_async import Deployment, DeploymentStatus
+
+CREATED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 
 
 async def eventually(predicate: Callable[[], bool], *, limit: float = 5.0) -> None:
@@ -15,3 +22,36 @@ async def eventually(predicate: Callable[[], bool], *, limit: float = 5.0) -> No
         if loop.time() > end:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.001)
+
+
+def make_deployment(
+    id: uuid.UUID,
+    app_id: uuid.UUID | None,
+    status: str | None,
+    **fields: Any,
+) -> Deployment:
+    """A Deployment with every field the spec requires; ``fields`` override the defaults."""
+    values: dict[str, Any] = {
+        "type": "manual",
+        "trigger": "PROMOTION",
+        "steps": ("rollout",),
+        "docker_image_url": None,
+        "git_type": None,
+        "repo_url": None,
+        "branch": None,
+        "commit_sha": None,
+        "commit_message": None,
+        "author_login": None,
+        "author_img": None,
+        "started_at": None,
+        "finished_at": None,
+        "created_at": CREATED,
+        "updated_at": CREATED,
+    }
+    values.update(fields)
+    return Deployment(
+        id=id,
+        app_id=app_id,
+        status=None if status is None else DeploymentStatus(status),
+        **values,
+    )

@@ -17,8 +17,6 @@ import pytest
 
 from sevalla_async import (
     APIConnectionError,
-    Deployment,
-    DeploymentStatus,
     NotFoundError,
     PromoteRequest,
     Promotion,
@@ -40,6 +38,8 @@ from sevalla_async._cli._plan import PlanError, parse_plan
 from sevalla_async._cli._plan_runner import PlanOutcome, run_plan
 from sevalla_async._cli._progress import ProgressLine, format_duration, progress_text
 from sevalla_async.testing import FakeClock, FakeSevalla, Fault
+
+from .helpers import make_deployment
 
 A, B, C, D = (str(uuid.uuid4()) for _ in range(4))
 
@@ -175,25 +175,13 @@ def test_error_json_and_short_error_for_other_errors() -> None:
 
 def test_deployment_json_is_plain_data() -> None:
     created = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
-    deployment = Deployment(
-        id=uuid.UUID(A),
-        app_id=uuid.UUID(B),
-        status=DeploymentStatus.IN_PROGRESS,
+    deployment = make_deployment(
+        uuid.UUID(A),
+        uuid.UUID(B),
+        "inProgress",
         created_at=created,
         updated_at=created,
-        type="manual",
-        trigger="PROMOTION",
-        steps=("rollout",),
-        docker_image_url=None,
-        git_type=None,
-        repo_url=None,
-        branch=None,
-        commit_sha=None,
-        commit_message=None,
-        author_login=None,
-        author_img=None,
         started_at=created,
-        finished_at=None,
     )
     data = deployment_json(deployment)
     assert json.loads(json.dumps(data)) == data

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import uuid
-from datetime import datetime, timezone
 
 import pytest
 
@@ -41,31 +40,13 @@ from sevalla_async._cli._waiting import (
 )
 from sevalla_async.testing import FakeClock, FakeSevalla, Fault
 
+from .helpers import make_deployment
+
 P, S, T1, T2, D1, D2 = (uuid.uuid4() for _ in range(6))
-CREATED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 
 
 def deployment(status: str | None, *, id: uuid.UUID = D1, app: uuid.UUID | None = T1) -> Deployment:
-    return Deployment(
-        id=id,
-        app_id=app,
-        status=None if status is None else DeploymentStatus(status),
-        type="manual",
-        trigger="PROMOTION",
-        steps=("rollout",),
-        docker_image_url=None,
-        git_type=None,
-        repo_url=None,
-        branch=None,
-        commit_sha=None,
-        commit_message=None,
-        author_login=None,
-        author_img=None,
-        started_at=None,
-        finished_at=None,
-        created_at=CREATED,
-        updated_at=CREATED,
-    )
+    return make_deployment(id, app, status)
 
 
 def timeout(last: Deployment | None) -> APITimeoutError:
