@@ -188,7 +188,7 @@ class _Source:
         assert self._aiter is not None
         assert self._lock is not None
         async with self._lock:
-            if self._done():  # another worker hit the end while this one waited
+            if self.exhausted:  # another worker hit the end while this one waited
                 return None
             try:
                 item = await anext(self._aiter)
@@ -198,9 +198,6 @@ class _Source:
         index = self.pulled
         self.pulled = index + 1
         return index, item
-
-    def _done(self) -> bool:
-        return self.exhausted
 
 
 _END = object()  # a worker of a stream has finished

@@ -159,10 +159,6 @@ converter.register_structure_hook(PipelineDetail, _structure_pipeline_detail)
 # --- building requests ---------------------------------------------------------------------
 
 
-def _dumps(data: Any) -> bytes:
-    return json.dumps(data, separators=(",", ":")).encode()
-
-
 def promote_request(request: PromoteRequest) -> Request:
     """``POST /pipelines/{id}/promote`` with ``{source_app_id, target_app_ids}``."""
     # Canonical UUID strings need no JSON escaping: format the body directly.
