@@ -21,6 +21,7 @@ import aiohttp
 from yarl import URL
 
 from ._errors import APIError, APITimeoutError
+from ._outcomes import current_mark, settle_state, utc_from_unix
 from ._protocol import (
     _JSON_HEADERS,
     Request,
@@ -137,6 +138,8 @@ class SevallaClient:
         retry_policy: a :class:`RetryPolicy`-like object to replace the default policy.
         sleep, clock: injectable ``await sleep(seconds)`` and monotonic ``clock()`` (tests
             pass fakes so no test waits for real).
+        wall_clock: the current Unix time in seconds (default :func:`time.time`), read
+            when a promotion is sent (its ``sent_at``) and by reconciliation.
     """
 
     def __init__(
@@ -156,6 +159,7 @@ class SevallaClient:
         retry_policy: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[Any]] | None = None,
         clock: Callable[[], float] | None = None,
+        wall_clock: Callable[[], float] | None = None,
     ) -> None:
         self._key = _resolve_key(api_key)
         self._base_url = _resolve_base_url(base_url)
@@ -183,6 +187,7 @@ class SevallaClient:
         )
         self._sleep: Callable[[float], Awaitable[Any]] = sleep or asyncio.sleep
         self._clock: Callable[[], float] = clock or time.monotonic
+        self._wall: Callable[[], float] = wall_clock or time.time
         self._limiter = RateLimiter(self._clock, self._sleep)
         self._transport = Transport(
             session=session,
@@ -268,6 +273,13 @@ class SevallaClient:
         schedule = None
         attempt = 0
         limiter = self._limiter
+        # --- promotion accounting (writes only): when the attempt may reach the API ---
+        write = not request.idempotent
+        mark = current_mark() if write else None
+        sent_wall: float | None = None
+        cap = None
+        if request.reply_size > self._transport.max_response_size:
+            cap = request.reply_size
         while True:
             attempt += 1
             error: APIError
@@ -276,15 +288,22 @@ class SevallaClient:
                 if seq is None:
                     seq = await limiter.acquire(bucket, deadline)
             except RateLimitHoldError as exc:
-                raise APITimeoutError(
+                held = APITimeoutError(
                     f"{exc}, after the call's timeout; not sent",
                     request_sent=False,
                     method=method,
                     url=url_text,
                     attempts=attempt - 1,
-                ) from None
+                )
+                if write:
+                    settle_state(held, None, mark)
+                raise held from None
             info = None
             response: Response | None = None
+            if write:
+                sent_wall = self._wall()
+                if mark is not None:
+                    mark.sent_at = utc_from_unix(sent_wall)
             try:
                 response = await self._transport.send(
                     method,
@@ -293,10 +312,15 @@ class SevallaClient:
                     headers=headers,
                     body=request.body,
                     timeout=self._timeout_for(deadline),
+                    max_size=cap,
                 )
                 info = parse_rate_limit(response.headers)
             except APIError as exc:
                 error = exc
+            except RuntimeError:  # the client is closed: nothing left
+                if mark is not None:
+                    mark.sent_at = None
+                raise
             finally:
                 limiter.release(bucket, seq, info, replied=response is not None)
             if response is not None:
@@ -309,6 +333,8 @@ class SevallaClient:
                         return decode(response, into, method=method, url=url_text)
                     except APIError as exc:
                         exc.attempts = attempt
+                        if write:
+                            settle_state(exc, sent_wall, mark)
                         raise
                 error = error_from_response(response, method=method, url=url_text)
             error.attempts = attempt
@@ -331,7 +357,11 @@ class SevallaClient:
                 rid = response.request_id if response is not None else None
                 _log_attempt(request, attempt, status, rid, wait)
             if wait is None:
+                if write:
+                    settle_state(error, sent_wall, mark)
                 raise error
+            if mark is not None:  # retried: the API did not act on this attempt
+                mark.sent_at = None
             logger.warning(
                 "%s %s failed (%s); retry %d of %d in %.2fs",
                 method,

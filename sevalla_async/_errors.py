@@ -26,8 +26,15 @@ Every :class:`APIError` knows the ``method`` and ``url`` of the call and how man
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ._outcomes import PromotionState
+
+if TYPE_CHECKING:
+    from ._models import PromoteOutcome
+    from ._reconcile import TargetVerdict
 
 __all__ = [
     "APIConnectionError",
@@ -38,9 +45,11 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
+    "FanoutError",
     "InternalServerError",
     "NotFoundError",
     "PermissionDeniedError",
+    "PromotionUnresolvedError",
     "RateLimitError",
     "SevallaError",
     "UnprocessableEntityError",
@@ -59,12 +68,20 @@ class APIError(SevallaError):
         method: the HTTP method of the call (``"POST"``), or ``None``.
         url: the URL of the call (it never carries credentials), or ``None``.
         attempts: how many attempts were sent before giving up (``0`` when none was).
+        promotion_state: for an error raised by a promote, what it leaves the promotion in
+            (:class:`PromotionState`: ``rejected``, ``not_sent`` or ``unknown``); ``None``
+            for other calls.
+        sent_at: for an ``unknown`` promotion, when the request was sent (an aware UTC
+            datetime from the client's wall clock); pass it to
+            :meth:`Pipelines.reconcile`. ``None`` otherwise.
     """
 
     message: str
     method: str | None
     url: str | None
     attempts: int
+    promotion_state: PromotionState | None = None
+    sent_at: datetime | None = None
 
     def __init__(
         self,
@@ -260,6 +277,51 @@ class APIResponseValidationError(APIError):
     def __str__(self) -> str:
         rid = f" [request id {self.request_id}]" if self.request_id else ""
         return f"{super().__str__()} (status {self.status_code}){rid}"
+
+
+class PromotionUnresolvedError(APIError):
+    """A promotion's outcome stayed ``unknown``: reconciliation could not decide every
+    target within ``reconcile_timeout``.
+
+    Attributes:
+        verdicts: the last :class:`TargetVerdict` of every target, in target order (the
+            decided ones included: ``promoted=True`` names the deployment found).
+        promotion_state: always ``unknown``.
+        sent_at: when the ambiguous request was sent.
+    """
+
+    verdicts: list[TargetVerdict]
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        verdicts: Sequence[TargetVerdict],
+        sent_at: datetime | None,
+        method: str | None = None,
+        url: str | None = None,
+    ) -> None:
+        super().__init__(message, method=method, url=url, attempts=1)
+        self.verdicts = list(verdicts)
+        self.promotion_state = PromotionState.UNKNOWN
+        self.sent_at = sent_at
+
+
+class FanoutError(SevallaError):
+    """A fan-out stopped because its input raised while being read.
+
+    No further input was read; the requests in flight finished first. The input's
+    exception is chained as ``__cause__``.
+
+    Attributes:
+        outcomes: one :class:`PromoteOutcome` for every entry read, in input order.
+    """
+
+    outcomes: list[PromoteOutcome]
+
+    def __init__(self, message: str, outcomes: Sequence[PromoteOutcome]) -> None:
+        super().__init__(message)
+        self.outcomes = list(outcomes)
 
 
 STATUS_ERRORS: dict[int, type[APIStatusError]] = {

@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from ._ids import to_uuid, to_uuid_list
+from ._outcomes import PromotionState, state_of
 
 __all__ = [
     "Deployment",
@@ -128,6 +129,27 @@ class PromoteOutcome:
     """False when the SDK never tried to send the request (invalid, or skipped)."""
     deployments: list[Deployment] | None = None
     """With ``wait=True``: the final deployments, in target order (``None`` otherwise)."""
+    state: PromotionState = attrs.field(default=None)
+    """The :class:`PromotionState`: ``promoted`` when ``promotions`` is set; else that of
+    ``error`` (``error.promotion_state``); ``not_sent`` for an invalid or skipped entry;
+    ``unknown`` for a request in flight when the fan-out was cancelled."""
+    sent_at: datetime | None = None
+    """When the request was sent (an aware UTC datetime), for ``unknown`` outcomes (and
+    every outcome whose request left); ``None`` when it never left."""
+
+    def __attrs_post_init__(self) -> None:
+        if self.state is None:
+            if self.promotions is not None:
+                state = PromotionState.PROMOTED
+            elif self.error is not None:
+                state = state_of(self.error)
+            else:
+                state = PromotionState.NOT_SENT
+            object.__setattr__(self, "state", state)
+        if self.sent_at is None and self.error is not None:
+            sent = getattr(self.error, "sent_at", None)
+            if isinstance(sent, datetime):
+                object.__setattr__(self, "sent_at", sent)
 
     @property
     def ok(self) -> bool:

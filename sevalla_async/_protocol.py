@@ -57,6 +57,9 @@ class Request:
     path: str
     params: Mapping[str, str] | None = None
     body: bytes | None = None
+    reply_size: int = 0
+    """The size a normal reply to this request can reach (bytes); the client's response
+    cap is raised to it, so a large request's normal reply is never refused."""
 
     @property
     def idempotent(self) -> bool:
@@ -164,7 +167,12 @@ def promote_request(request: PromoteRequest) -> Request:
     # Canonical UUID strings need no JSON escaping: format the body directly.
     targets = '","'.join(map(str, request.target_app_ids))
     body = f'{{"source_app_id":"{request.source_app_id}","target_app_ids":["{targets}"]}}'
-    return Request("POST", f"/pipelines/{request.pipeline_id}/promote", body=body.encode())
+    # A normal reply is ~110 bytes a target; 256 a target (plus room for whitespace and
+    # fields added later) never refuses it, while a hostile reply stays bounded.
+    size = 4096 + 256 * len(request.target_app_ids)
+    return Request(
+        "POST", f"/pipelines/{request.pipeline_id}/promote", body=body.encode(), reply_size=size
+    )
 
 
 def get_pipeline_request(pipeline_id: uuid.UUID | str) -> Request:

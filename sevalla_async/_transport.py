@@ -110,8 +110,10 @@ class Transport:
         headers: Mapping[str, str],
         body: bytes | None,
         timeout: aiohttp.ClientTimeout,
+        max_size: int | None = None,
     ) -> Response:
-        """Send one attempt and read the whole reply."""
+        """Send one attempt and read the whole reply (at most ``max_size`` bytes, default
+        ``max_response_size``)."""
         proxy = self._proxy
         proxy_auth = None
         if proxy is None and self._trust_env and self._owns_session:
@@ -131,7 +133,7 @@ class Transport:
                 proxy_auth=proxy_auth,
                 ssl=self._ssl_arg,
             ) as reply:
-                data = await self._read(reply, method, url)
+                data = await self._read(reply, method, url, max_size)
                 return Response(reply.status, reply.headers, data)
         except _NOT_SENT as exc:
             kind = APITimeoutError if isinstance(exc, TimeoutError) else APIConnectionError
@@ -154,8 +156,10 @@ class Transport:
                 f"connection failed: {_describe(exc)}", method=method, url=str(url)
             ) from exc
 
-    async def _read(self, reply: aiohttp.ClientResponse, method: str, url: URL) -> bytes:
-        cap = self.max_response_size
+    async def _read(
+        self, reply: aiohttp.ClientResponse, method: str, url: URL, max_size: int | None = None
+    ) -> bytes:
+        cap = self.max_response_size if max_size is None else max_size
         length = reply.content_length
         if length is not None and length <= cap:
             return await reply.read()

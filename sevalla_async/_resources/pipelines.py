@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .. import _protocol, _wait
 from .._fanout import Call, Fanout, ProgressHook, resolve_concurrency
 from .._models import Deployment, Pipeline, PromoteOutcome, PromoteRequest, Promotion
+from .._replycheck import promote_decoder
 from ._paging import check_page_size, iterate_pages
 
 if TYPE_CHECKING:
@@ -56,8 +57,10 @@ class Pipelines:
 
     async def promote_request(self, request: PromoteRequest) -> list[Promotion]:
         """Like :meth:`promote`, from a ready :class:`PromoteRequest`."""
+        wire = _protocol.promote_request(request)
+        decoder = promote_decoder(request, wire.method, self._client.base_url + wire.path)
         result: list[Promotion] = await self._client._request(
-            _protocol.promote_request(request), list[Promotion]
+            wire, list[Promotion], decoder=decoder
         )
         return result
 
