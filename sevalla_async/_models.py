@@ -11,7 +11,7 @@ import enum
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
@@ -138,7 +138,7 @@ class PromoteOutcome:
     every outcome whose request left); ``None`` when it never left."""
 
     def __attrs_post_init__(self) -> None:
-        if self.state is None:
+        if cast("PromotionState | None", self.state) is None:  # not given: derive it
             if self.promotions is not None:
                 state = PromotionState.PROMOTED
             elif self.error is not None:

@@ -6,7 +6,10 @@ import asyncio
 import itertools
 from collections.abc import Callable
 
-__all__ = ["FakeClock"]
+__all__ = ["WALL_EPOCH", "FakeClock"]
+
+WALL_EPOCH = 1_767_225_600.0
+"""2026-01-01T00:00:00Z: :meth:`FakeClock.wall` is this plus the clock's reading."""
 
 
 class FakeClock:
@@ -54,6 +57,11 @@ class FakeClock:
         finally:
             self._pending.remove(ticket)
         self.now = max(self.now, ticket[0])
+
+    def wall(self) -> float:
+        """A matching Unix time: a fixed epoch (2026-01-01T00:00:00Z) plus the reading.
+        Give it to a client as ``wall_clock`` (:class:`FakeSevalla` picks it up itself)."""
+        return WALL_EPOCH + self.now
 
     def advance(self, seconds: float) -> None:
         """Move the clock forward without sleeping."""

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 import attrs
@@ -26,6 +27,12 @@ class Fault:
         after_handling: with ``status``, act on the request first, then answer with the
             fault (a 500 after the promotion happened).
         chunked: send the body with chunked transfer encoding (no ``Content-Length``).
+        act_on: for a promote that acts (``after_handling``, ``drop="after"``, ``stall``):
+            deploy only these targets (``None``: every target).
+        late: for a promote that acts, its deployments appear this many seconds (of the
+            fake's clock) after the reply.
+        stall: act, then hold the reply this many real seconds and drop the connection
+            (to outlast the client's timeout).
     """
 
     status: int | None = None
@@ -35,6 +42,60 @@ class Fault:
     drop: Literal["before", "after"] | None = None
     after_handling: bool = False
     chunked: bool = False
+    act_on: frozenset[uuid.UUID] | None = None
+    late: float = 0.0
+    stall: float = 0.0
+
+    @property
+    def acts(self) -> bool:
+        """True when the fake acts on the request before failing (or answering)."""
+        return self.status is None or self.after_handling or self.drop == "after"
+
+    def promote_plan(self) -> tuple[frozenset[uuid.UUID] | None, float] | None:
+        """``(targets, late)`` for the promote it acts on, or ``None`` for a plain one."""
+        if self.act_on is None and not self.late:
+            return None
+        return self.act_on, self.late
+
+    @classmethod
+    def act_then_fail(
+        cls,
+        then: Literal["error", "disconnect", "stall"] = "error",
+        *,
+        targets: Iterable[uuid.UUID | str] | None = None,
+        status: int = 500,
+        late: float = 0.0,
+        stall: float = 1.0,
+    ) -> Fault:
+        """Make the promotion (of every target, or only ``targets``; its deployments
+        ``late`` seconds later), then fail: a ``status`` error reply, a dropped connection,
+        or a reply held ``stall`` real seconds (past the client's timeout) then dropped."""
+        act_on = None if targets is None else frozenset(uuid.UUID(str(t)) for t in targets)
+        if then == "error":
+            return cls(status=status, after_handling=True, act_on=act_on, late=late)
+        if then == "disconnect":
+            return cls(drop="after", act_on=act_on, late=late)
+        if then == "stall":
+            return cls(stall=stall, act_on=act_on, late=late)
+        raise ValueError(f"then: expected 'error', 'disconnect' or 'stall', got {then!r}")
+
+    @classmethod
+    def fail_without_acting(
+        cls,
+        then: Literal["error", "disconnect", "stall"] = "error",
+        *,
+        status: int = 500,
+        stall: float = 1.0,
+    ) -> Fault:
+        """Fail without making the promotion: a ``status`` error, a dropped connection, or
+        a silence of ``stall`` real seconds then a dropped connection."""
+        if then == "error":
+            return cls(status=status)
+        if then == "disconnect":
+            return cls(drop="before")
+        if then == "stall":
+            return cls(delay=stall, drop="before")
+        raise ValueError(f"then: expected 'error', 'disconnect' or 'stall', got {then!r}")
 
     @classmethod
     def error(cls, status: int, message: str | None = None, **kwargs: Any) -> Fault:

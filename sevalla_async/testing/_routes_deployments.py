@@ -12,6 +12,7 @@ __all__ = ["routes"]
 
 def _deployment(request: web.Request) -> FakeDeployment:
     state = request.app[STATE]
+    state.materialize()
     app_id = path_uuid(request, "id")
     deployment_id = path_uuid(request, "deployment_id")
     if app_id not in state.app_deployments:
@@ -35,6 +36,7 @@ async def list_deployments(request: web.Request) -> web.Response:
     limit, offset = page_query(request)
     if app_id not in state.app_deployments:
         raise FakeAPIError(404, "Application not found")
+    state.materialize()
     ids = list(reversed(state.app_deployments[app_id]))  # most recent first
     page = [state.deployments[d].to_json() for d in ids[offset : offset + limit]]
     return json_reply({"data": page, "total": len(ids), "offset": offset, "limit": limit})

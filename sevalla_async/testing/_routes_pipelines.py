@@ -49,9 +49,8 @@ async def promote(request: web.Request) -> web.Response:
             raise FakeAPIError(404, f"Application {app_id} not found in this pipeline")
     if not state.has_success(source):
         raise FakeAPIError(400, "Source application has no successful deployment to promote")
-    reply = [
-        {"target_app_id": str(t), "deployment_id": str(state.add_deployment(t).id)} for t in targets
-    ]
+    made = state.promote(source, targets)
+    reply = [{"target_app_id": str(d.app_id), "deployment_id": str(d.id)} for d in made]
     return json_reply(reply)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.utils
 import json
 import math
 import secrets
@@ -11,6 +12,7 @@ import ssl
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any
@@ -23,7 +25,7 @@ from .._models import PromoteRequest
 from . import _routes_deployments, _routes_pipelines
 from ._faults import Fault, FaultQueue
 from ._http import STATE, FakeAPIError, error_body, json_reply
-from ._state import FakeDeployment, FakePipeline, State
+from ._state import Build, FakeDeployment, FakePipeline, PromotePlan, State
 
 __all__ = ["FakeSevalla", "RateLimit", "RecordedRequest"]
 
@@ -111,6 +113,11 @@ class FakeSevalla:
         read_limit, write_limit: enforced :class:`RateLimit` for GETs and for other
             methods (default: 100,000 per minute, i.e. never hit in practice).
         clock: the clock of the rate-limit windows (tests pass the client's fake clock).
+        wall_clock: Unix seconds for ``created_at`` and the ``Date`` header (default: the
+            ``wall`` reading of a :class:`FakeClock` given as ``clock``, else
+            :func:`time.time`).
+        skew: seconds the server's clock runs ahead of ``wall_clock`` (negative: behind);
+            changeable later as :attr:`clock_skew`.
         host, port: where to listen (default 127.0.0.1 and a free port).
         ssl_context: serve https with this server-side context (to test TLS set-ups).
     """
@@ -125,9 +132,12 @@ class FakeSevalla:
         host: str = "127.0.0.1",
         port: int = 0,
         ssl_context: ssl.SSLContext | None = None,
+        wall_clock: Callable[[], float] | None = None,
+        skew: float = 0.0,
     ) -> None:
         self.api_key = api_key or f"fake-{secrets.token_urlsafe(16)}"
-        self.state = State(clock)
+        self.state = State(clock, wall_clock or getattr(clock, "wall", None))
+        self.state.skew = skew
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -265,6 +275,39 @@ class FakeSevalla:
         else:
             self.state.next_scripts[uuid.UUID(str(app_id))] = (script, every)
 
+    @property
+    def clock_skew(self) -> float:
+        """Seconds the server's clock (``Date``, ``created_at``) runs ahead of the wall
+        clock; negative when behind."""
+        return self.state.skew
+
+    @clock_skew.setter
+    def clock_skew(self, seconds: float) -> None:
+        self.state.skew = float(seconds)
+
+    def deploy(
+        self,
+        app_id: uuid.UUID | str,
+        *,
+        build_of: uuid.UUID | str | None = None,
+        automatic: bool = False,
+        late: float = 0.0,
+    ) -> FakeDeployment:
+        """A deployment that is not a promotion: a git push's automatic deploy
+        (``automatic=True``) or a person's manual deploy, of the latest successful build
+        of ``build_of`` (e.g. the promotion's source app) or of a new build."""
+        app = uuid.UUID(str(app_id))
+        build = None
+        if build_of is not None:
+            build = self.state.latest_build(uuid.UUID(str(build_of)))
+        return self.state.add_deployment(
+            app,
+            build=build or Build.fresh(app),
+            type="automatic" if automatic else "manual",
+            trigger="AUTO_DEPLOY_ON_PUSH" if automatic else "MANUAL_DEPLOY",
+            late=late,
+        )
+
     # --- faults and recording -------------------------------------------------------------
 
     def inject(
@@ -319,6 +362,7 @@ class FakeSevalla:
             if response is None:  # dropped
                 return web.Response(status=500)
             response.headers["x-request-id"] = request_id
+            response.headers["Date"] = format_date(self.state.server_now())
             object.__setattr__(record, "status", response.status)
             return response
         finally:
@@ -351,8 +395,15 @@ class FakeSevalla:
         if fault.drop == "before":
             return self._drop(request)
         handled: web.StreamResponse | None = None
-        if fault.status is None or fault.after_handling or fault.drop == "after":
+        if fault.acts:
+            plan = fault.promote_plan()
+            if plan is not None:
+                self.state.promote_plan = PromotePlan(*plan)
             handled = await self._handle(request, handler)
+        if fault.stall:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), fault.stall)
+            return self._drop(request)
         if fault.drop == "after":
             return self._drop(request)
         response: web.StreamResponse
@@ -395,6 +446,11 @@ class FakeSevalla:
         if transport is not None:
             transport.abort()
         return None
+
+
+def format_date(moment: datetime) -> str:
+    """An HTTP ``Date`` header value (IMF-fixdate)."""
+    return email.utils.format_datetime(moment, usegmt=True)
 
 
 def _reason(status: int) -> str:

@@ -13,7 +13,7 @@ import attrs
 
 from .._models import PromoteRequest
 
-__all__ = ["FakeDeployment", "FakePipeline", "FakeStage", "State"]
+__all__ = ["Build", "FakeDeployment", "FakePipeline", "FakeStage", "PromotePlan", "State"]
 
 _EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -100,6 +100,32 @@ class FakePipeline:
         }
 
 
+@attrs.frozen
+class Build:
+    """What a deployment runs: a commit and the image built from it."""
+
+    commit_sha: str
+    docker_image_url: str
+
+    @classmethod
+    def fresh(cls, app_id: uuid.UUID) -> Build:
+        sha = uuid.uuid4().hex + uuid.uuid4().hex[:8]
+        return cls(sha, f"registry.example/app/{app_id.hex[:8]}:{sha[:12]}")
+
+
+@attrs.define
+class PromotePlan:
+    """How the next promote acts (set by a fault, read once by the promote route).
+
+    Attributes:
+        targets: act only on these targets (``None``: all of them).
+        late: the deployments appear this many seconds (of the fake's clock) later.
+    """
+
+    targets: frozenset[uuid.UUID] | None = None
+    late: float = 0.0
+
+
 @attrs.define
 class FakeDeployment:
     """A fake deployment that moves through ``script``, one status per step (the last one
@@ -120,6 +146,8 @@ class FakeDeployment:
     born: float = 0.0
     clock: Callable[[], float] | None = attrs.field(default=None, repr=False, eq=False)
     ended_as: str | None = None
+    type: str = "manual"
+    build: Build | None = None
 
     @property
     def step(self) -> int:
@@ -160,14 +188,16 @@ class FakeDeployment:
             "id": str(self.id),
             "app_id": str(self.app_id),
             "status": status,
-            "type": "manual",
+            "type": self.type,
             "trigger": self.trigger,
             "steps": ["rollout"],
-            "docker_image_url": f"registry.example/app/{self.app_id.hex[:8]}:latest",
+            "docker_image_url": self.build.docker_image_url
+            if self.build is not None
+            else f"registry.example/app/{self.app_id.hex[:8]}:latest",
             "git_type": None,
             "repo_url": None,
             "branch": None,
-            "commit_sha": None,
+            "commit_sha": self.build.commit_sha if self.build is not None else None,
             "commit_message": None,
             "author_login": None,
             "author_img": None,
@@ -187,8 +217,18 @@ Script = tuple[list[str | None], float | None]
 class State:
     """Everything the fake API knows. Plain data; the routes read and change it."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] | None = None,
+    ) -> None:
         self.clock = clock
+        self.wall: Callable[[], float] = wall or time.time
+        """Unix seconds: the server's time, before :attr:`skew`."""
+        self.skew = 0.0
+        """Seconds the server's clock runs ahead of the wall clock (negative: behind)."""
+        self.promote_plan: PromotePlan | None = None
+        self.pending: list[tuple[float, FakeDeployment]] = []
         self.company_id = uuid.UUID("5e7a11a0-0000-4000-8000-000000000001")
         self.pipelines: dict[uuid.UUID, FakePipeline] = {}
         self.deployments: dict[uuid.UUID, FakeDeployment] = {}
@@ -203,6 +243,34 @@ class State:
     def _moment(self) -> datetime:
         return _EPOCH + timedelta(seconds=next(self._counter))
 
+    def server_now(self) -> datetime:
+        """The server's current time (wall clock plus skew), as a UTC datetime."""
+        return datetime.fromtimestamp(self.wall() + self.skew, tz=timezone.utc)
+
+    def latest_build(self, app_id: uuid.UUID) -> Build | None:
+        """The build of the app's latest successful deployment."""
+        self.materialize()
+        for dep_id in reversed(self.app_deployments.get(app_id, [])):
+            deployment = self.deployments[dep_id]
+            if deployment.status == "success":
+                return deployment.build
+        return None
+
+    def materialize(self) -> None:
+        """Add the late deployments whose time has come (see :class:`PromotePlan`)."""
+        if not self.pending:
+            return
+        now = self.clock()
+        due = [d for at, d in self.pending if at <= now]
+        if not due:
+            return
+        self.pending = [(at, d) for at, d in self.pending if at > now]
+        for deployment in due:
+            deployment.created_at = self.server_now()
+            deployment.born = now
+            self.deployments[deployment.id] = deployment
+            self.app_deployments.setdefault(deployment.app_id, []).append(deployment.id)
+
     def add_app(self, pipeline_id: uuid.UUID | None = None, *, deployed: bool = True) -> uuid.UUID:
         """A new app; ``deployed`` gives it one successful deployment to promote from."""
         app_id = self._ids()
@@ -210,7 +278,9 @@ class State:
         if pipeline_id is not None:
             self.app_pipeline[app_id] = pipeline_id
         if deployed:
-            self.add_deployment(app_id, script=["success"], trigger="MANUAL_DEPLOY")
+            self.add_deployment(
+                app_id, script=["success"], trigger="MANUAL_DEPLOY", build=Build.fresh(app_id)
+            )
         return app_id
 
     def add_pipeline(
@@ -248,22 +318,46 @@ class State:
         script: list[str | None] | None = None,
         trigger: str = "PROMOTION",
         every: float | None = None,
+        type: str = "manual",
+        build: Build | None = None,
+        late: float = 0.0,
     ) -> FakeDeployment:
+        """A new deployment of ``app_id``; with ``late``, it appears in the app's history
+        (and its ``created_at`` is set) only ``late`` seconds of the fake's clock later."""
         if script is None:
             script, every = self.next_scripts.pop(app_id, self.default_script)
         deployment = FakeDeployment(
             self._ids(),
             app_id,
             list(script),
-            self._moment(),
+            self.server_now(),
             trigger=trigger,
             every=every,
             born=self.clock(),
             clock=self.clock,
+            type=type,
+            build=build,
         )
+        if late > 0:
+            self.pending.append((self.clock() + late, deployment))
+            return deployment
+        self.materialize()
         self.deployments[deployment.id] = deployment
         self.app_deployments.setdefault(app_id, []).append(deployment.id)
         return deployment
+
+    def promote(self, source: uuid.UUID, targets: list[uuid.UUID]) -> list[FakeDeployment]:
+        """Deploy the source's latest successful build to every target (as the promote
+        route does), following and clearing :attr:`promote_plan`."""
+        plan, self.promote_plan = self.promote_plan, None
+        build = self.latest_build(source)
+        made: list[FakeDeployment] = []
+        for target in targets:
+            if plan is not None and plan.targets is not None and target not in plan.targets:
+                continue
+            late = plan.late if plan is not None else 0.0
+            made.append(self.add_deployment(target, build=build, late=late))
+        return made
 
     def has_success(self, app_id: uuid.UUID) -> bool:
         return any(

@@ -137,6 +137,7 @@ async def sevalla_client_factory(
         options.setdefault("base_url", sevalla_fake.base_url)
         options.setdefault("sleep", sevalla_clock.sleep)
         options.setdefault("clock", sevalla_clock)
+        options.setdefault("wall_clock", sevalla_clock.wall)
         client = SevallaClient(api_key, **options)
         made.append(client)
         return client
