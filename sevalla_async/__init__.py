@@ -22,14 +22,16 @@ from ._errors import (
     AuthenticationError,
     BadRequestError,
     ConflictError,
+    FanoutError,
     InternalServerError,
     NotFoundError,
     PermissionDeniedError,
+    PromotionUnresolvedError,
     RateLimitError,
     SevallaError,
     UnprocessableEntityError,
 )
-from ._fanout import FanoutProgress
+from ._fanout import FanoutLedger, FanoutProgress
 from ._models import (
     Deployment,
     DeploymentStatus,
@@ -39,6 +41,8 @@ from ._models import (
     PromoteRequest,
     Promotion,
 )
+from ._outcomes import PromotionState
+from ._reconcile import TargetVerdict
 from ._retry import RetryPolicy
 from ._version import __version__
 from ._wait import WaitAllError
@@ -54,6 +58,8 @@ __all__ = [
     "ConflictError",
     "Deployment",
     "DeploymentStatus",
+    "FanoutError",
+    "FanoutLedger",
     "FanoutProgress",
     "InternalServerError",
     "NotFoundError",
@@ -63,10 +69,13 @@ __all__ = [
     "PromoteOutcome",
     "PromoteRequest",
     "Promotion",
+    "PromotionState",
+    "PromotionUnresolvedError",
     "RateLimitError",
     "RetryPolicy",
     "SevallaClient",
     "SevallaError",
+    "TargetVerdict",
     "UnprocessableEntityError",
     "WaitAllError",
     "__version__",

@@ -39,6 +39,7 @@ async def make_client(
         options.setdefault("base_url", fake.base_url)
         options.setdefault("sleep", clock.sleep)
         options.setdefault("clock", clock)
+        options.setdefault("wall_clock", clock.wall)
         c = SevallaClient(options.pop("api_key", fake.api_key), **options)
         made.append(c)
         return c

@@ -12,11 +12,22 @@ from collections.abc import (
     Iterable,
     Sequence,
 )
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .. import _protocol, _wait
+from .._errors import APIError
 from .._fanout import Call, Fanout, ProgressHook, resolve_concurrency
 from .._models import Deployment, Pipeline, PromoteOutcome, PromoteRequest, Promotion
+from .._outcomes import PromotionState
+from .._reconcile import (
+    DEFAULT_RECONCILE_TIMEOUT,
+    DEFAULT_SETTLE,
+    Reconciler,
+    TargetVerdict,
+    check_reconcile_options,
+    resolve,
+)
 from .._replycheck import promote_decoder
 from ._paging import check_page_size, iterate_pages
 
@@ -43,6 +54,9 @@ class Pipelines:
         *,
         source_app_id: uuid.UUID | str,
         target_app_ids: Iterable[uuid.UUID | str],
+        reconcile: bool = False,
+        reconcile_settle: float = DEFAULT_SETTLE,
+        reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT,
     ) -> list[Promotion]:
         """Promote the latest successful build of ``source_app_id`` to every target app.
 
@@ -51,12 +65,79 @@ class Pipelines:
         sent. The POST is retried only when it certainly did not reach the API (a 429, or a
         connection that could not be opened), so a promotion is never made twice; a 5xx or
         a connection lost after sending raises, because the promotion may have happened.
+        Every error it raises carries ``promotion_state`` (and ``sent_at`` when that is
+        ``unknown``).
+
+        With ``reconcile=True`` an ``unknown`` outcome is settled instead of raised: the
+        targets' deployment histories are read (:meth:`reconcile`) until every target is
+        decided (``reconcile_settle`` is the settle period; give up after
+        ``reconcile_timeout`` seconds with :class:`PromotionUnresolvedError`), then only the
+        targets verified not promoted are promoted again, in one request. The result then
+        holds every target's promotion, found or new, in target order.
         """
         request = PromoteRequest(pipeline_id, source_app_id, target_app_ids)
-        return await self.promote_request(request)
+        return await self.promote_request(
+            request,
+            reconcile=reconcile,
+            reconcile_settle=reconcile_settle,
+            reconcile_timeout=reconcile_timeout,
+        )
 
-    async def promote_request(self, request: PromoteRequest) -> list[Promotion]:
+    async def promote_request(
+        self,
+        request: PromoteRequest,
+        *,
+        reconcile: bool = False,
+        reconcile_settle: float = DEFAULT_SETTLE,
+        reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT,
+    ) -> list[Promotion]:
         """Like :meth:`promote`, from a ready :class:`PromoteRequest`."""
+        if not reconcile:
+            return await self._send_promote(request)
+        check_reconcile_options(reconcile_settle, reconcile_timeout)
+        try:
+            return await self._send_promote(request)
+        except APIError as error:
+            if error.promotion_state is not PromotionState.UNKNOWN:
+                raise
+            client = self._client
+            return await resolve(
+                request,
+                error,
+                promote=self._send_promote,
+                reconciler=Reconciler(client._request, client._wall, settle=reconcile_settle),
+                clock=client._clock,
+                sleep=client._sleep,
+                timeout=reconcile_timeout,
+            )
+
+    async def reconcile(
+        self,
+        request: PromoteRequest,
+        *,
+        sent_at: datetime,
+        settle: float = DEFAULT_SETTLE,
+    ) -> list[TargetVerdict]:
+        """Was the ``unknown`` promotion ``request``, sent at ``sent_at``, made? One
+        :class:`TargetVerdict` per target, in target order, from one look at the source's
+        and the targets' deployment histories (GETs only: the read budget).
+
+        ``sent_at`` is an aware datetime (an ambiguous error carries it as ``.sent_at``).
+        ``promoted=True`` names the deployment the promotion created; ``False`` (safe to
+        promote that target again) is said only once ``settle`` seconds have passed since
+        ``sent_at`` with no sign of it; ``None``: cannot decide yet (look again later).
+        See the README, "When a promotion's outcome is unknown", for the rules.
+        """
+        if not isinstance(request, PromoteRequest):
+            raise ValueError(f"request: expected a PromoteRequest, got {type(request).__name__}")
+        if not isinstance(sent_at, datetime) or sent_at.tzinfo is None:
+            raise ValueError("sent_at: expected an aware datetime (e.g. error.sent_at)")
+        check_reconcile_options(settle, 0.0)
+        client = self._client
+        reconciler = Reconciler(client._request, client._wall, settle=settle)
+        return await reconciler.look(request, sent_at)
+
+    async def _send_promote(self, request: PromoteRequest) -> list[Promotion]:
         wire = _protocol.promote_request(request)
         decoder = promote_decoder(request, wire.method, self._client.base_url + wire.path)
         result: list[Promotion] = await self._client._request(
