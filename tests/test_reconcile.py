@@ -9,6 +9,7 @@ import pytest
 
 from sevalla_async import (
     APIConnectionError,
+    APIError,
     APIResponseValidationError,
     APIStatusError,
     PromotionState,
@@ -51,7 +52,7 @@ async def test_every_promote_error_carries_its_state(
     request = fake.promote_requests(1)[0]
     fake.inject(fault, method="POST", path=PROMOTE)
     before = clock.wall()
-    with pytest.raises(Exception) as info:
+    with pytest.raises(APIError) as info:
         await client.pipelines.promote_request(request)
     assert info.value.promotion_state is state
     if state is PromotionState.UNKNOWN:
@@ -113,7 +114,8 @@ async def test_a_reply_not_covering_each_target_once_is_unknown(
         await client.pipelines.promote_request(request)
     assert info.value.promotion_state is PromotionState.UNKNOWN
     assert info.value.sent_at is not None
-    assert isinstance(info.value.body, str) and info.value.body.startswith("[")
+    assert isinstance(info.value.body, str)
+    assert info.value.body.startswith("[")
 
 
 async def test_reply_in_any_order_comes_back_in_target_order(
@@ -123,7 +125,7 @@ async def test_reply_in_any_order_comes_back_in_target_order(
     ids = [str(uuid.uuid4()) for _ in range(3)]
     body = [
         {"target_app_id": str(t), "deployment_id": d}
-        for t, d in reversed(list(zip(request.target_app_ids, ids)))
+        for t, d in reversed(list(zip(request.target_app_ids, ids, strict=True)))
     ]
     fake.inject(Fault(status=200, body=body), method="POST")
     promotions = await client.pipelines.promote_request(request)
@@ -153,7 +155,7 @@ async def test_a_hostile_promote_reply_stays_bounded(make_client, fake) -> None:
 async def ambiguous(fake, client, fault, *, targets=2):
     request = fake.promote_requests(1, targets=targets)[0]
     fake.inject(fault, method="POST", path=PROMOTE)
-    with pytest.raises(Exception) as info:
+    with pytest.raises(APIError) as info:
         await client.pipelines.promote_request(request)
     assert info.value.promotion_state is PromotionState.UNKNOWN
     return request, info.value.sent_at
@@ -163,7 +165,7 @@ async def test_reconcile_finds_what_an_act_then_fail_made(fake, client, clock) -
     request, sent_at = await ambiguous(fake, client, Fault.act_then_fail("error"))
     verdicts = await client.pipelines.reconcile(request, sent_at=sent_at)
     assert [v.promoted for v in verdicts] == [True, True]
-    for verdict, target in zip(verdicts, request.target_app_ids):
+    for verdict, target in zip(verdicts, request.target_app_ids, strict=True):
         assert verdict.target_app_id == target
         assert [verdict.deployment.id] == promotions_of(fake, target)
 
@@ -180,7 +182,6 @@ async def test_not_promoted_only_after_the_settle_period(fake, client, clock) ->
 async def test_a_subset_acted_on(fake, client, clock) -> None:
     request = fake.promote_requests(1, targets=3)[0]
     first = request.target_app_ids[0]
-    request, sent_at = request, None
     fake.inject(Fault.act_then_fail("disconnect", targets=[first]), method="POST")
     with pytest.raises(APIConnectionError) as info:
         await client.pipelines.promote_request(request)
