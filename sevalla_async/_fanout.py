@@ -12,8 +12,13 @@ The engine behind :meth:`Pipelines.promote_many` and :meth:`Pipelines.promote_it
   ``ValueError``). With ``fail_fast`` the first failure stops sending: every later input
   gets a ``sent=False`` outcome, without a request;
 - **cancellable**: whatever ends the run early (the caller cancelled, the stream closed, the
-  input or the progress hook raising) cancels the workers and waits for them, so no task
-  is left behind and every connection goes back to the pool.
+  progress hook raising) cancels the workers and waits for them, so no task is left behind
+  and every connection goes back to the pool;
+- **accounted for**: every entry read gets exactly one outcome, on every exit path, in a
+  :class:`FanoutLedger`. The input raising stops the reading, lets the requests in flight
+  finish, then raises :class:`FanoutError` with every outcome. A cancellation propagates
+  unchanged; the ledger then holds an outcome for every entry read (``unknown`` with its
+  ``sent_at`` when its request had left, ``not_sent`` when it had not).
 
 The per-request coroutine is a parameter (``call``), so a variant that does more per
 request (promote, then wait for the deployments) plugs in without touching the scheduling.
@@ -37,12 +42,15 @@ from typing import Any
 
 import attrs
 
+from ._errors import APIError, FanoutError
 from ._models import PromoteOutcome, PromoteRequest
+from ._outcomes import PromotionState, SendMark, install_mark, state_of
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
     "Call",
     "Fanout",
+    "FanoutLedger",
     "FanoutProgress",
     "ProgressHook",
     "as_request",
@@ -102,6 +110,67 @@ class FanoutProgress:
 ProgressHook = Callable[[FanoutProgress], object]
 
 
+class FanoutLedger:
+    """Every entry a fan-out read, and its outcome once it has one.
+
+    Pass one as ``ledger=`` to :meth:`Pipelines.promote_many` / :meth:`Pipelines.promote_iter`
+    to keep the record whatever ends the run (a cancellation, Ctrl-C, ``aclose()``)::
+
+        ledger = FanoutLedger()
+        try:
+            await client.pipelines.promote_many(plan, ledger=ledger)
+        finally:
+            for outcome in ledger.outcomes:   # one per entry read, input order
+                print(outcome.index, outcome.state, outcome.sent_at)
+
+    ``on_outcome`` (optional) is called with each outcome as it is recorded (e.g. to append
+    it to a journal); keep it quick, it runs in the event loop.
+    """
+
+    def __init__(self, on_outcome: Callable[[PromoteOutcome], object] | None = None) -> None:
+        if on_outcome is not None and not callable(on_outcome):
+            raise ValueError("on_outcome: expected a callable taking a PromoteOutcome")
+        self._outcomes: dict[int, PromoteOutcome] = {}
+        self._read = 0
+        self._on_outcome = on_outcome
+
+    @property
+    def outcomes(self) -> list[PromoteOutcome]:
+        """The outcomes recorded so far, in input order."""
+        return [self._outcomes[i] for i in sorted(self._outcomes)]
+
+    @property
+    def read(self) -> int:
+        """How many entries the fan-out has read from its input."""
+        return self._read
+
+    @property
+    def pending(self) -> int:
+        """Entries read that have no outcome yet (in flight)."""
+        return self._read - len(self._outcomes)
+
+    def note_read(self, index: int) -> None:
+        """An entry was read (its outcome must follow)."""
+        self._read = max(self._read, index + 1)
+
+    def record(self, outcome: PromoteOutcome) -> None:
+        """Record ``outcome`` (once per entry: a second one for the same index is ignored)."""
+        if outcome.index in self._outcomes:
+            return
+        self._outcomes[outcome.index] = outcome
+        if self._on_outcome is not None:
+            self._on_outcome(outcome)
+
+    def has(self, index: int) -> bool:
+        return index in self._outcomes
+
+    def __len__(self) -> int:
+        return len(self._outcomes)
+
+    def __repr__(self) -> str:
+        return f"<FanoutLedger read={self._read} outcomes={len(self._outcomes)}>"
+
+
 def check_requests(requests: object) -> None:
     """Refuse what cannot be a collection of requests (``ValueError``), before any I/O."""
     if isinstance(requests, (str, bytes, Mapping, PromoteRequest)):
@@ -152,7 +221,7 @@ class _Source:
     with :meth:`pull`, under a lock, since an async generator must not be re-entered.
     """
 
-    __slots__ = ("_aiter", "_iter", "_lock", "exhausted", "pulled", "sync")
+    __slots__ = ("_aiter", "_iter", "_lock", "exhausted", "failure", "pulled", "sync")
 
     def __init__(self, requests: Iterable[Any] | AsyncIterable[Any]) -> None:
         self._iter: Iterator[Any] | None = None
@@ -166,6 +235,13 @@ class _Source:
         self.sync = self._iter is not None
         self.exhausted = False
         self.pulled = 0
+        self.failure: Exception | None = None
+
+    def _failed(self, exc: Exception) -> None:
+        """The input raised: stop reading (the entries in flight still finish)."""
+        self.exhausted = True
+        if self.failure is None:
+            self.failure = exc
 
     def next_sync(self) -> tuple[int, Any] | None:
         """The next input of a sync iterable and its index, or ``None`` at the end."""
@@ -176,6 +252,9 @@ class _Source:
             item = next(self._iter)
         except StopIteration:
             self.exhausted = True
+            return None
+        except Exception as exc:
+            self._failed(exc)
             return None
         index = self.pulled
         self.pulled = index + 1
@@ -194,6 +273,9 @@ class _Source:
                 item = await anext(self._aiter)
             except StopAsyncIteration:
                 self.exhausted = True
+                return None
+            except Exception as exc:
+                self._failed(exc)
                 return None
         index = self.pulled
         self.pulled = index + 1
@@ -215,8 +297,13 @@ class Fanout:
         fail_fast: bool = False,
         on_progress: ProgressHook | None = None,
         clock: Callable[[], float],
+        ledger: FanoutLedger | None = None,
     ) -> None:
         check_requests(requests)
+        if ledger is not None and not isinstance(ledger, FanoutLedger):
+            raise ValueError("ledger: expected a FanoutLedger")
+        self.ledger = ledger if ledger is not None else FanoutLedger()
+        self._marks: dict[int, SendMark] = {}
         if on_progress is not None and not callable(on_progress):
             raise ValueError("on_progress: expected a callable taking a FanoutProgress")
         self._requests = requests
@@ -233,26 +320,69 @@ class Fanout:
         self._skipped = 0
         self._started = 0.0
         self._used = False
+        self._requests_read: dict[int, Any] = {}  # read, no outcome yet
 
     # --- one input ------------------------------------------------------------------------
 
     async def _run_one(self, index: int, item: object) -> PromoteOutcome:
+        self.ledger.note_read(index)
+        self._requests_read[index] = item
         try:
             request = as_request(item)
         except (ValueError, TypeError) as exc:
             error = exc if isinstance(exc, ValueError) else ValueError(str(exc))
             return PromoteOutcome(item, None, error, index, sent=False)
+        self._requests_read[index] = request
         if self._stopping:
             return PromoteOutcome(request, None, None, index, sent=False)
         self._in_flight += 1
+        mark = self._marks[index] = install_mark()
         try:
-            return await self._call(request, index)
+            outcome = await self._call(request, index)
+            if outcome.sent_at is None and mark.sent_at is not None:
+                outcome = attrs.evolve(outcome, sent_at=mark.sent_at)
+            return outcome
+        except asyncio.CancelledError:
+            self._account_for_the_rest()  # this entry (and any other read) in the ledger
+            raise
         except Exception as exc:  # one failure never stops the others
-            return PromoteOutcome(request, None, exc, index)
+            if isinstance(exc, (APIError, ValueError)):
+                state = state_of(exc)
+            else:  # not the API's answer (e.g. the client was closed): did it leave?
+                state = PromotionState.UNKNOWN if mark.sent_at else PromotionState.NOT_SENT
+            sent = state is not PromotionState.NOT_SENT
+            return PromoteOutcome(
+                request, None, exc, index, sent, state=state, sent_at=mark.sent_at
+            )
         finally:
             self._in_flight -= 1
+            del self._marks[index]
+
+    def _account_for_the_rest(self) -> None:
+        """After a cancellation: an outcome for every entry read that has none (in flight:
+        ``unknown`` with its ``sent_at`` if its request had left, else ``not_sent``)."""
+        for index, item in self._requests_read.items():
+            if self.ledger.has(index):
+                continue
+            mark = self._marks.get(index)
+            sent_at = mark.sent_at if mark is not None else None
+            state = PromotionState.UNKNOWN if sent_at else PromotionState.NOT_SENT
+            self.ledger.record(
+                PromoteOutcome(
+                    item,
+                    None,
+                    None,
+                    index,
+                    sent_at is not None,
+                    state=state,
+                    sent_at=sent_at,
+                )
+            )
+        self._requests_read.clear()
 
     def _record(self, outcome: PromoteOutcome) -> None:
+        self.ledger.record(outcome)
+        self._requests_read.pop(outcome.index, None)
         if outcome.error is not None:
             self._failed += 1
             if self._fail_fast:
@@ -320,7 +450,18 @@ class Fanout:
                     raise error
         finally:
             await _cancel_all(workers)
+            self._account_for_the_rest()
+        self._raise_input_failure(source)
         return [results[i] for i in range(len(results))]
+
+    def _raise_input_failure(self, source: _Source) -> None:
+        if source.failure is not None:
+            outcomes = self.ledger.outcomes
+            raise FanoutError(
+                f"the input raised after {len(outcomes)} entries: "
+                f"{type(source.failure).__name__}: {source.failure}",
+                outcomes,
+            ) from source.failure
 
     # --- promote_iter ---------------------------------------------------------------------
 
@@ -361,8 +502,10 @@ class Fanout:
                     continue
                 credits.release()
                 yield outcome
+            self._raise_input_failure(source)
         finally:
             await _cancel_all(workers)
+            self._account_for_the_rest()
 
 
 async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
@@ -375,7 +518,3 @@ async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
     for task in tasks:  # mark every exception as seen (they were raised or are moot)
         if not task.cancelled():
             task.exception()
-
-
-class FanoutLedger:
-    """placeholder"""

@@ -13,11 +13,13 @@ import pytest
 
 from sevalla_async import (
     APITimeoutError,
+    FanoutError,
     FanoutProgress,
     InternalServerError,
     NotFoundError,
     PromoteOutcome,
     PromoteRequest,
+    PromotionState,
     SevallaClient,
 )
 from sevalla_async._fanout import DEFAULT_CONCURRENCY, Fanout, resolve_concurrency
@@ -414,12 +416,24 @@ async def test_an_error_raised_by_the_input_stops_the_run(
         yield from requests
         raise RuntimeError("plan file truncated")
 
-    with pytest.raises(RuntimeError, match="plan file truncated"):
+    with pytest.raises(FanoutError) as info:
         await client.pipelines.promote_many(broken(), concurrency=2)
+    assert isinstance(info.value.__cause__, RuntimeError)
+    assert "plan file truncated" in str(info.value.__cause__)
+    assert [o.index for o in info.value.outcomes] == [0, 1, 2]
+    assert all(o.state is PromotionState.PROMOTED for o in info.value.outcomes)
     assert _fanout_tasks() == []
-    with pytest.raises(RuntimeError, match="plan file truncated"):
-        async for _ in client.pipelines.promote_iter(broken(), concurrency=2):
-            pass
+    seen: list[PromoteOutcome] = []
+
+    async def drain() -> None:
+        async for outcome in client.pipelines.promote_iter(broken(), concurrency=2):
+            seen.append(outcome)
+
+    with pytest.raises(FanoutError) as info:
+        await drain()
+    assert isinstance(info.value.__cause__, RuntimeError)
+    assert len(seen) == 3
+    assert len(info.value.outcomes) == 3
     assert _fanout_tasks() == []
 
 
@@ -527,7 +541,9 @@ async def test_engine_turns_any_exception_of_a_call_into_its_outcome() -> None:
     outcomes = await Fanout(requests, call, concurrency=2, clock=lambda: 0.0).collect()
     assert [o.ok for o in outcomes] == [True, False, True, True, True]
     assert isinstance(outcomes[1].error, RuntimeError)
-    assert outcomes[1].sent
+    # nothing recorded a send (the request loop marks that), so it never left
+    assert outcomes[1].state is PromotionState.NOT_SENT
+    assert not outcomes[1].sent
 
 
 async def test_a_fanout_runs_once() -> None:

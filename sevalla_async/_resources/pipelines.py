@@ -8,6 +8,7 @@ from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
     AsyncIterator,
+    Awaitable,
     Callable,
     Iterable,
     Sequence,
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _protocol, _wait
 from .._errors import APIError
-from .._fanout import Call, Fanout, ProgressHook, resolve_concurrency
+from .._fanout import Call, Fanout, FanoutLedger, ProgressHook, resolve_concurrency
 from .._models import Deployment, Pipeline, PromoteOutcome, PromoteRequest, Promotion
 from .._outcomes import PromotionState
 from .._reconcile import (
@@ -158,6 +159,9 @@ class Pipelines:
         poll_factor: float = 1.5,
         poll_jitter: float = 0.1,
         on_poll: _wait.OnPoll | None = None,
+        reconcile: bool = False,
+        reconcile_settle: float = DEFAULT_SETTLE,
+        reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT,
     ) -> list[Deployment]:
         """Promote, then wait for the deployment of every target to finish.
 
@@ -180,7 +184,9 @@ class Pipelines:
         :meth:`promote`, it is not retried when it may have happened). If some deployment
         cannot be waited for to the end, the others still are, then :class:`WaitAllError`
         is raised with every result (``results``) and the promotions (``promotions``).
-        The polling options are those of :meth:`Deployments.wait_all`.
+        The polling options are those of :meth:`Deployments.wait_all`; the ``reconcile``
+        options those of :meth:`promote` (the promotion's own settling counts against
+        ``reconcile_timeout``, not ``timeout``).
         """
         request = PromoteRequest(pipeline_id, source_app_id, target_app_ids)
         return await self.promote_and_wait_request(
@@ -192,6 +198,9 @@ class Pipelines:
             poll_factor=poll_factor,
             poll_jitter=poll_jitter,
             on_poll=on_poll,
+            reconcile=reconcile,
+            reconcile_settle=reconcile_settle,
+            reconcile_timeout=reconcile_timeout,
         )
 
     async def promote_and_wait_request(
@@ -205,6 +214,9 @@ class Pipelines:
         poll_factor: float = 1.5,
         poll_jitter: float = 0.1,
         on_poll: _wait.OnPoll | None = None,
+        reconcile: bool = False,
+        reconcile_settle: float = DEFAULT_SETTLE,
+        reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT,
     ) -> list[Deployment]:
         """Like :meth:`promote_and_wait`, from a ready :class:`PromoteRequest`: one request
         in, its final deployments out (or an error raised), so a fan-out can run it per
@@ -219,8 +231,20 @@ class Pipelines:
         )
         concurrency = _wait.check_concurrency(concurrency)
         _wait.check_timeout(timeout)
+        check_reconcile_options(reconcile_settle, reconcile_timeout)
+        promote = functools.partial(
+            self.promote_request,
+            reconcile=reconcile,
+            reconcile_settle=reconcile_settle,
+            reconcile_timeout=reconcile_timeout,
+        )
         _, deployments = await self._promote_then_wait(
-            request, timeout, schedule=schedule, concurrency=concurrency, on_poll=on_poll
+            request,
+            timeout,
+            schedule=schedule,
+            concurrency=concurrency,
+            on_poll=on_poll,
+            promote=promote,
         )
         return deployments
 
@@ -232,12 +256,14 @@ class Pipelines:
         schedule: _wait.PollSchedule,
         concurrency: int,
         on_poll: _wait.OnPoll | None,
+        promote: Callable[[PromoteRequest], Awaitable[list[Promotion]]] | None = None,
     ) -> tuple[list[Promotion], list[Deployment]]:
         """Promote, then wait (options already checked): the promotions, in target order,
         and their final deployments; ``timeout`` counts from this call."""
         deployments = self._client.deployments
         deadline = deployments._deadline(timeout)
-        promotions = _in_target_order(await self.promote_request(request), request.target_app_ids)
+        send = promote if promote is not None else self.promote_request
+        promotions = _in_target_order(await send(request), request.target_app_ids)
         waited = await deployments._wait_promotions(
             promotions,
             deadline=deadline,
@@ -259,6 +285,10 @@ class Pipelines:
         wait_timeout: float | None = _wait.DEFAULT_TIMEOUT,
         poll_interval: float = 2.0,
         on_poll: OnIndexedPoll | None = None,
+        ledger: FanoutLedger | None = None,
+        reconcile: bool = False,
+        reconcile_settle: float = DEFAULT_SETTLE,
+        reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT,
     ) -> list[PromoteOutcome]:
         """Promote many pipelines at once; one :class:`PromoteOutcome` per input, in input
         order.
@@ -301,6 +331,17 @@ class Pipelines:
 
             outcomes = await client.pipelines.promote_many(plan, wait=True, wait_timeout=600)
             failed = [o for o in outcomes if not o.succeeded]
+
+        **Every entry accounted for.** Each outcome has a ``state``
+        (:class:`PromotionState`) and, when its request left, ``sent_at``. If the input
+        raises, no further entry is read, the requests in flight finish, and
+        :class:`FanoutError` is raised with ``outcomes`` (every entry read, input order)
+        and the input's exception as ``__cause__``. If the fan-out is cancelled, the
+        ``CancelledError`` propagates unchanged; pass a :class:`FanoutLedger` as ``ledger``
+        to keep an outcome for every entry read (in flight at the cancel: ``unknown`` with
+        its ``sent_at``). ``reconcile``, ``reconcile_settle`` and ``reconcile_timeout`` are
+        those of :meth:`promote`, per entry (a target left undecided makes the entry's
+        error a :class:`PromotionUnresolvedError`).
         """
         fanout = self._fanout(
             requests,
@@ -311,6 +352,8 @@ class Pipelines:
             wait_timeout,
             poll_interval,
             on_poll,
+            ledger=ledger,
+            reconcile=(reconcile, reconcile_settle, reconcile_timeout),
         )
         return await fanout.collect()
 
@@ -326,6 +369,10 @@ class Pipelines:
         wait_timeout: float | None = _wait.DEFAULT_TIMEOUT,
         poll_interval: float = 2.0,
         on_poll: OnIndexedPoll | None = None,
+        ledger: FanoutLedger | None = None,
+        reconcile: bool = False,
+        reconcile_settle: float = DEFAULT_SETTLE,
+        reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT,
     ) -> AsyncGenerator[PromoteOutcome, None]:
         """Like :meth:`promote_many`, but yields each :class:`PromoteOutcome` as it
         completes (completion order; ``outcome.index`` is the input position).
@@ -352,6 +399,8 @@ class Pipelines:
             wait_timeout,
             poll_interval,
             on_poll,
+            ledger=ledger,
+            reconcile=(reconcile, reconcile_settle, reconcile_timeout),
         )
         return fanout.stream()
 
@@ -365,13 +414,24 @@ class Pipelines:
         wait_timeout: float | None = None,
         poll_interval: float = 2.0,
         on_poll: OnIndexedPoll | None = None,
+        *,
+        ledger: FanoutLedger | None = None,
+        reconcile: tuple[bool, float, float] = (False, DEFAULT_SETTLE, DEFAULT_RECONCILE_TIMEOUT),
     ) -> Fanout:
         client = self._client
         limit = resolve_concurrency(concurrency, client._transport.pool_limit)
         limiter = client._limiter
-        promote = self.promote_request
         if not isinstance(wait, bool):
             raise ValueError(f"wait: expected True or False, got {wait!r}")
+        if not isinstance(reconcile[0], bool):
+            raise ValueError(f"reconcile: expected True or False, got {reconcile[0]!r}")
+        check_reconcile_options(reconcile[1], reconcile[2])
+        promote = functools.partial(
+            self.promote_request,
+            reconcile=reconcile[0],
+            reconcile_settle=reconcile[1],
+            reconcile_timeout=reconcile[2],
+        )
 
         async def call(request: PromoteRequest, index: int) -> PromoteOutcome:
             # Queue behind the write budget first, so the call's timeout starts when it
@@ -380,7 +440,9 @@ class Pipelines:
                 await limiter.wait_ready("write")
             return PromoteOutcome(request, await promote(request), None, index)
 
-        work: Call = self._waiting_call(wait_timeout, poll_interval, on_poll) if wait else call
+        work: Call = (
+            self._waiting_call(wait_timeout, poll_interval, on_poll, promote) if wait else call
+        )
 
         return Fanout(
             requests,
@@ -389,10 +451,15 @@ class Pipelines:
             fail_fast=fail_fast,
             on_progress=on_progress,
             clock=client._clock,
+            ledger=ledger,
         )
 
     def _waiting_call(
-        self, timeout: float | None, poll_interval: float, on_poll: OnIndexedPoll | None
+        self,
+        timeout: float | None,
+        poll_interval: float,
+        on_poll: OnIndexedPoll | None,
+        promote: Callable[[PromoteRequest], Awaitable[list[Promotion]]],
     ) -> Call:
         """The fan-out's work for ``wait=True``: promote, then wait; the options are checked
         here, before anything is sent."""
@@ -417,6 +484,7 @@ class Pipelines:
                     schedule=schedule,
                     concurrency=_wait.DEFAULT_WAIT_CONCURRENCY,
                     on_poll=hook,
+                    promote=promote,
                 )
             except _wait.WaitAllError as error:
                 finished = list(error.deployments.values())
