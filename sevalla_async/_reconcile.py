@@ -197,6 +197,7 @@ class Reconciler:
         self.settle = settle
         self.margin = margin
         self.reads = 0
+        self._builds: dict[tuple[uuid.UUID, datetime], tuple[Build, float]] = {}
 
     async def _page(self, app_id: uuid.UUID, offset: int) -> tuple[list[Deployment], int, float]:
         wall = self._wall
@@ -230,19 +231,33 @@ class Reconciler:
                 return found, True, window
         return found, False, window
 
-    async def look(self, request: PromoteRequest, sent_at: datetime) -> list[TargetVerdict]:
-        """One verdict per target of ``request``, in target order."""
-        targets = request.target_app_ids
-        skew = [0.0]
-        try:
-            source, _, window = await self._history(request.source_app_id, sent_at, skew)
-        except APIError as exc:
-            why = f"could not read the source app's deployments: {exc.message}"
-            return [TargetVerdict(t, None, None, why) for t in targets]
-        build = source_build(source, window)
-        if build is None or not build.known:
-            why = "the source app's promoted build is unknown (no successful deployment)"
-            return [TargetVerdict(t, None, None, why) for t in targets]
+    async def look(
+        self,
+        request: PromoteRequest,
+        sent_at: datetime,
+        targets: Sequence[uuid.UUID] | None = None,
+    ) -> list[TargetVerdict]:
+        """One verdict per target of ``request`` (or of ``targets``), in target order.
+        The source's build is read once per request and reused by later looks."""
+        if targets is None:
+            targets = request.target_app_ids
+        key = (request.source_app_id, sent_at)
+        cached = self._builds.get(key)
+        if cached is None:
+            skew = [0.0]
+            try:
+                source, _, window = await self._history(request.source_app_id, sent_at, skew)
+            except APIError as exc:
+                why = f"could not read the source app's deployments: {exc.message}"
+                return [TargetVerdict(t, None, None, why) for t in targets]
+            build = source_build(source, window)
+            if build is None or not build.known:
+                why = "the source app's promoted build is unknown (no successful deployment)"
+                return [TargetVerdict(t, None, None, why) for t in targets]
+            self._builds[key] = (build, skew[0])
+        else:
+            build, offset = cached
+            skew = [offset]
         settled = self._wall() - sent_at.timestamp() >= self.settle
         verdicts = []
         for target in targets:
@@ -296,11 +311,15 @@ async def resolve(
     deadline = clock() + timeout
     order = request.target_app_ids
     found: dict[uuid.UUID, Promotion] = {}
+    decided: dict[uuid.UUID, TargetVerdict] = {}
     while True:
         sent_at = error.sent_at
         if sent_at is None:  # cannot happen for an unknown write; never guess
             raise error
-        verdicts = await reconciler.look(request, sent_at)
+        looking = [t for t in request.target_app_ids if t not in decided]
+        latest = {v.target_app_id: v for v in await reconciler.look(request, sent_at, looking)}
+        verdicts = [decided.get(t) or latest[t] for t in request.target_app_ids]
+        decided.update((v.target_app_id, v) for v in verdicts if v.promoted is not None)
         for verdict in verdicts:
             if verdict.promoted and verdict.deployment is not None:
                 found[verdict.target_app_id] = Promotion(
@@ -331,6 +350,8 @@ async def resolve(
         except APIError as exc:
             if exc.promotion_state is not PromotionState.UNKNOWN:
                 raise
-            request, error = again, exc  # reconcile the new attempt, within the deadline
+            # reconcile the new attempt, within the same deadline
+            request, error = again, exc
+            decided.clear()
             if clock() >= deadline:
                 raise
