@@ -162,6 +162,7 @@ class FanoutLedger:
             self._on_outcome(outcome)
 
     def has(self, index: int) -> bool:
+        """True once the entry at input position ``index`` has its outcome."""
         return index in self._outcomes
 
     def __len__(self) -> int:
