@@ -17,6 +17,7 @@ import pytest
 
 from sevalla_async import (
     APIConnectionError,
+    FanoutError,
     NotFoundError,
     PromoteRequest,
     Promotion,
@@ -394,9 +395,15 @@ async def test_run_plan_raises_what_is_not_an_api_error(
     def explode(index: int) -> None:
         raise RuntimeError(f"bug at {index}")
 
-    with pytest.raises(RuntimeError, match="bug at 0"):
+    async def drain() -> None:
         async for _ in run_plan(client, requests, concurrency=1, on_start=explode):
             pass
+
+    # on_start runs as the plan is read: the fan-out reports it as its input raising
+    with pytest.raises(FanoutError) as info:
+        await drain()
+    assert isinstance(info.value.__cause__, RuntimeError)
+    assert str(info.value.__cause__) == "bug at 0"
     with pytest.raises(ValueError, match="concurrency: must be >= 1"):
         async for _ in run_plan(client, requests, concurrency=0, on_start=explode):
             pass
