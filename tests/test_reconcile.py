@@ -16,7 +16,7 @@ from sevalla_async import (
     PromotionUnresolvedError,
     SevallaClient,
 )
-from sevalla_async.testing import FakeClock, FakeSevalla, Fault
+from sevalla_async.testing import FakeClock, FakeSevalla, Fault, RateLimit
 
 PROMOTE = "/promote"
 
@@ -346,3 +346,40 @@ async def test_reconcile_refuses_bad_input_before_io(fake, client) -> None:
     with pytest.raises(ValueError, match="reconcile_timeout"):
         await client.pipelines.promote_request(request, reconcile=True, reconcile_timeout=-1)
     assert fake.requests == []
+
+
+async def test_an_ambiguous_repromotion_is_reconciled_too(fake, client, clock) -> None:
+    request = fake.promote_requests(1, targets=2)[0]
+    path = f"/pipelines/{request.pipeline_id}/promote"
+    fake.inject(Fault.fail_without_acting("error"), method="POST", path=path)
+    fake.inject(Fault.act_then_fail("disconnect"), method="POST", path=path)
+    promotions = await client.pipelines.promote_request(request, reconcile=True)
+    assert len(fake.requests_to("POST", path)) == 2
+    for p in promotions:
+        assert promotions_of(fake, p.target_app_id) == [p.deployment_id]
+
+
+async def test_a_rate_limit_hold_past_the_deadline_is_not_sent(make_client) -> None:
+    async with FakeSevalla(write_limit=RateLimit(1, 60)) as fake:
+        client = make_client(base_url=fake.base_url, api_key=fake.api_key, timeout=5.0)
+        first, second = fake.promote_requests(2)
+        await client.pipelines.promote_request(first)
+        with pytest.raises(APIError) as info:
+            await client.pipelines.promote_request(second)
+        assert info.value.promotion_state is PromotionState.NOT_SENT
+        assert len(fake.requests_to("POST")) == 1
+
+
+async def test_promote_and_wait_reconciles(fake, client, clock) -> None:
+    request = fake.promote_requests(1, targets=2)[0]
+    fake.inject(Fault.act_then_fail("error"), method="POST")
+    deployments = await client.pipelines.promote_and_wait(
+        request.pipeline_id,
+        source_app_id=request.source_app_id,
+        target_app_ids=request.target_app_ids,
+        reconcile=True,
+        poll_interval=0.1,
+    )
+    assert [d.app_id for d in deployments] == list(request.target_app_ids)
+    assert all(d.succeeded for d in deployments)
+    assert len(fake.requests_to("POST")) == 1
