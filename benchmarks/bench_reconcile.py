@@ -16,7 +16,8 @@ import asyncio
 import statistics
 import sys
 
-from sevalla_async import SevallaClient
+from _fake_client import fake_client
+
 from sevalla_async.testing import FakeClock, FakeSevalla, Fault
 
 CASES = {
@@ -32,13 +33,7 @@ async def cell(case: str, settle: float, count: int, targets: int) -> tuple[floa
     async with FakeSevalla(clock=clock) as fake:
         clock.busy = lambda: fake.in_flight > 0
         plan = fake.promote_requests(count, targets=targets)
-        async with SevallaClient(
-            fake.api_key,
-            base_url=fake.base_url,
-            sleep=clock.sleep,
-            clock=clock,
-            wall_clock=clock.wall,
-        ) as client:
+        async with fake_client(fake, clock) as client:
             reads: list[int] = []
             added: list[float] = []
             for request in plan:

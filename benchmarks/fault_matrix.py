@@ -21,7 +21,9 @@ import sys
 import time
 import uuid
 
-from sevalla_async import PromotionState, SevallaClient
+from _fake_client import fake_client
+
+from sevalla_async import PromotionState
 from sevalla_async.testing import FakeClock, FakeSevalla, Fault
 
 KINDS = {
@@ -64,15 +66,8 @@ async def run(requests: int, share: float, seed: int, skew: float, targets: int)
             if rng.random() < 0.1:  # a person deploys another build on a target
                 fake.deploy(rng.choice(request.target_app_ids), late=rng.uniform(0, 60))
         started = time.perf_counter()
-        async with SevallaClient(
-            fake.api_key,
-            base_url=fake.base_url,
-            sleep=clock.sleep,
-            clock=clock,
-            wall_clock=clock.wall,
-            timeout=2.0,  # real seconds per call: a stall of 2.5 s outlasts it
-            max_retries=5,
-        ) as client:
+        # timeout: real seconds per call, so a stall of 2.5 s outlasts it
+        async with fake_client(fake, clock, timeout=2.0, max_retries=5) as client:
             virtual0 = clock()
             outcomes = await client.pipelines.promote_many(plan, concurrency=32, reconcile=True)
             virtual = clock() - virtual0

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from sevalla_async import Deployment, DeploymentStatus
@@ -54,4 +57,18 @@ def make_deployment(
         app_id=app_id,
         status=None if status is None else DeploymentStatus(status),
         **values,
+    )
+
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def run_script(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``benchmarks/<name>`` with the running interpreter; its output as text."""
+    return subprocess.run(  # noqa: S603 - our own script, with the running interpreter
+        [sys.executable, str(BENCHMARKS / name), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )

@@ -6,21 +6,12 @@ Only a smoke run (``--quick``): the figures are not checked, speed lives in benc
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_promote.py"
+from .helpers import run_script
 
 
 def test_the_benchmark_quick_run_prints_its_tables() -> None:
-    done = subprocess.run(  # noqa: S603 - our own script, with the running interpreter
-        [sys.executable, str(SCRIPT), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = run_script("bench_promote.py", "--quick")
     assert done.returncode == 0, done.stderr
     out = done.stdout
     for heading in ("## Fan-out:", "## Long stream:", "## Import time", "## Rate-limited fan-out"):
