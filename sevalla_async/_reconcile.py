@@ -286,9 +286,11 @@ DEFAULT_RECONCILE_TIMEOUT = 300.0
 _POLL = 15.0  # seconds between looks while the settle period runs
 
 
-def check_reconcile_options(settle: float, timeout: float) -> None:
+def check_reconcile_options(
+    settle: float, timeout: float, *, settle_name: str = "reconcile_settle"
+) -> None:
     """``ValueError`` naming the option, before anything is sent."""
-    for name, value in (("reconcile_settle", settle), ("reconcile_timeout", timeout)):
+    for name, value in ((settle_name, settle), ("reconcile_timeout", timeout)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
             raise ValueError(f"{name}: must be a number of seconds >= 0, got {value!r}")
 

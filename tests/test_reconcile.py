@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -343,6 +343,9 @@ async def test_reconcile_refuses_bad_input_before_io(fake, client) -> None:
     request = fake.promote_requests(1)[0]
     with pytest.raises(ValueError, match="sent_at"):
         await client.pipelines.reconcile(request, sent_at="yesterday")  # type: ignore[arg-type]
+    sent = datetime.now(timezone.utc)
+    with pytest.raises(ValueError, match="settle"):
+        await client.pipelines.reconcile(request, sent_at=sent, settle=-1)
     with pytest.raises(ValueError, match="reconcile_timeout"):
         await client.pipelines.promote_request(request, reconcile=True, reconcile_timeout=-1)
     assert fake.requests == []

@@ -133,7 +133,7 @@ class Pipelines:
             raise ValueError(f"request: expected a PromoteRequest, got {type(request).__name__}")
         if not isinstance(sent_at, datetime) or sent_at.tzinfo is None:
             raise ValueError("sent_at: expected an aware datetime (e.g. error.sent_at)")
-        check_reconcile_options(settle, 0.0)
+        check_reconcile_options(settle, 0.0, settle_name="settle")
         client = self._client
         reconciler = Reconciler(client._request, client._wall, settle=settle)
         return await reconciler.look(request, sent_at)
