@@ -41,7 +41,7 @@ from ._models import (
 )
 from ._retry import RetryPolicy
 from ._version import __version__
-from ._wait import WaitAllError
+from ._wait import WaitAllError, WaitOptions
 
 __all__ = [
     "APIConnectionError",
@@ -69,5 +69,6 @@ __all__ = [
     "SevallaError",
     "UnprocessableEntityError",
     "WaitAllError",
+    "WaitOptions",
     "__version__",
 ]
