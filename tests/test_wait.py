@@ -15,8 +15,8 @@ from sevalla_async import (
     InternalServerError,
     NotFoundError,
     SevallaClient,
+    WaitOptions,
 )
-from sevalla_async import WaitOptions
 from sevalla_async._wait import PollPacer, WaitPlan
 from sevalla_async.testing import FakeClock, FakeSevalla, Fault
 

@@ -200,6 +200,4 @@ class Deployments:
             poll_jitter=poll_jitter,
         )
         waiter = self._waiter
-        return await waiter.wait_all(
-            items, plan, deadline=waiter.deadline(plan), on_poll=on_poll
-        )
+        return await waiter.wait_all(items, plan, deadline=waiter.deadline(plan), on_poll=on_poll)
