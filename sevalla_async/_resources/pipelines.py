@@ -187,10 +187,10 @@ class Pipelines:
         ``promotions`` still set (the promotion happened). ``wait_timeout`` bounds each
         request from its turn (after any rate-limit queueing), its promotion included;
         polls of one deployment come at least ``poll_interval`` seconds apart (1 s).
-        ``on_poll(index, deployment)`` is called with the
-        input position and each deployment a poll returns. The polls of every request
-        share the client's poll budget (half the API's read limit, as for
-        :meth:`Deployments.wait`), so a large fan-out stays under the API's read limit. With ``fail_fast``, a failed deployment
+        ``on_poll(index, deployment)`` is called with the input position and each
+        deployment a poll returns. The polls of every request share the client's poll
+        budget (half the API's read limit, as for :meth:`Deployments.wait`), so a large
+        fan-out stays under the API's read limit. With ``fail_fast``, a failed deployment
         is not a failure (only an ``error`` is). These options are ignored without
         ``wait``::
 
