@@ -208,8 +208,8 @@ async def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--counts", type=int, nargs="+", help="concurrent waits (3 50 1000)")
     args = parser.parse_args(argv)
-    counts = args.counts or ([3, 20, 100] if args.quick else [3, 50, 1000])
-    low, high = (30.0, 90.0) if args.quick else (60.0, 600.0)
+    counts = args.counts or ([3, 10, 40] if args.quick else [3, 50, 1000])
+    low, high = (20.0, 60.0) if args.quick else (60.0, 600.0)
     print(f"## Detection delay: virtual time, fake read limit {READ_LIMIT} a minute\n")
     for n in counts:
         rand = random.Random(args.seed + n)
