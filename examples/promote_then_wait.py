@@ -103,9 +103,9 @@ async def main(argv: Sequence[str]) -> int:
         request = pipeline.promote_request(0, 1)
         print(f"No SEVALLA_API_KEY: an embedded FakeSevalla at {fake.base_url} plays the API")
         async with SevallaClient(fake.api_key, base_url=fake.base_url) as client:
-            # The fake's deployments move one status per poll and it has no rate limit:
-            # poll quickly, unpaced. Against the API keep the defaults.
-            client.deployments.max_polls_per_minute = None
+            # The fake's deployments move one status per poll and its read budget is huge
+            # (the polls' share of it follows): poll quickly. Against the API keep the
+            # defaults.
             failed = await promote_then_wait(
                 client,
                 request.pipeline_id,

@@ -45,7 +45,7 @@ from ._outcomes import PromotionState
 from ._reconcile import TargetVerdict
 from ._retry import RetryPolicy
 from ._version import __version__
-from ._wait import WaitAllError
+from ._wait import WaitAllError, WaitOptions
 
 __all__ = [
     "APIConnectionError",
@@ -78,5 +78,6 @@ __all__ = [
     "TargetVerdict",
     "UnprocessableEntityError",
     "WaitAllError",
+    "WaitOptions",
     "__version__",
 ]

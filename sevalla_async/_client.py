@@ -36,6 +36,7 @@ from ._resources.pipelines import Pipelines
 from ._retry import RetryPolicy
 from ._transport import Transport
 from ._version import __version__
+from ._wait import Waiter
 
 __all__ = ["DEFAULT_BASE_URL", "SevallaClient"]
 
@@ -203,9 +204,10 @@ class SevallaClient:
             "User-Agent": USER_AGENT,
         }
         self._json_headers = {**self._headers, **_JSON_HEADERS}
-        self.pipelines = Pipelines(self)
+        waiter = Waiter(_WaitCore(self))
+        self.pipelines = Pipelines(self, waiter)
         """Pipelines: promote, fan out, list and get."""
-        self.deployments = Deployments(self)
+        self.deployments = Deployments(self, waiter)
         """Deployments: get, list, cancel and wait."""
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -382,6 +384,30 @@ class SevallaClient:
 
 
 _NO_TIMEOUT = aiohttp.ClientTimeout(total=None)
+
+
+class _WaitCore:
+    """The client's request loop seen as a ``_wait.WaitCore`` (glue until the core is its
+    own module)."""
+
+    def __init__(self, client: SevallaClient) -> None:
+        self._client = client
+        self.budget = client._limiter
+        self.sleep = client._sleep
+        self.clock = client._clock
+
+    @property
+    def base_url(self) -> str:
+        return self._client.base_url
+
+    def deadline(self, timeout: float | None) -> float | None:
+        if timeout is None:
+            return self._client._deadline_at()
+        return self.clock() + timeout
+
+    async def request(self, req: Request, into: type[T], *, deadline: float | None = None) -> T:
+        result: T = await self._client._request(req, into, deadline=deadline)
+        return result
 
 
 def _log_attempt(

@@ -79,6 +79,12 @@ class RateLimiter:
         state = self._buckets.get(bucket)
         return None if state is None else state.remaining
 
+    def limit(self, bucket: str) -> int | None:
+        """The requests a window allows in ``bucket``, as the last reply's
+        ``x-ratelimit-limit`` said (``None`` until a reply tells)."""
+        state = self._buckets.get(bucket)
+        return None if state is None else state.limit
+
     def _state(self, bucket: str) -> _Bucket:
         state = self._buckets.get(bucket)
         if state is None:

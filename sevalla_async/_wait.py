@@ -1,67 +1,111 @@
-"""Waiting for deployments to finish.
+"""Waiting for deployments to finish: the schedule, the pacer, the loops, promote-then-wait.
 
-Three parts, each with one job:
+Everything about waiting lives here; the resources' wait methods and the CLI only call in.
 
-- :class:`PollSchedule` (pure): when to poll next. The first interval is ``poll_interval``
-  (2 s), each next one ``poll_factor`` (1.5) times longer, capped at ``max_poll_interval``
-  (15 s): 2, 3, 4.5, 6.75, 10.1, 15, 15 ... seconds; each is spread by +/- ``poll_jitter``
-  (10 %) so that many waiters started together do not poll in lockstep. A deployment that
-  ends quickly is seen quickly; a long one costs about 4 polls a minute.
-- :class:`PollPacer`: the polls of every wait of one client together start at most
-  ``max_polls_per_minute`` times a minute (default 300, under the API's 400 reads a
-  minute, leaving room for the caller's other reads).
-- :func:`wait_for_deployment` / :func:`wait_many`: the loops. Each poll is a GET through the
-  client's one request loop, so a transient fault (5xx, 429, a lost connection) is retried
-  by the client's retry policy; each poll's GET ends by the wait's deadline. Sleeping and
-  time come from the client's injected ``sleep`` and ``clock``.
+- :class:`WaitOptions` (pure): how one wait polls, besides its ``timeout`` and
+  ``poll_interval``; checked at construction (``ValueError`` naming the field).
+- :class:`PollPacer`: the polls of every wait of one client together spend at most
+  ``budget_share`` (default half) of the read budget, learned from the API's
+  ``x-ratelimit-limit`` (400 a minute until a reply tells), spread evenly over the waits
+  active at that moment: with ``n`` waits and ``R`` polls a minute, one deployment is polled
+  every ``max(poll_interval, 60 * n / R)`` seconds. So a handful of waits poll every second
+  (a finished deployment is seen about a second later), and a thousand share the budget
+  (each every 5 minutes at 200 a minute). The pacer also spaces poll starts ``60 / R``
+  seconds apart, so a burst of waits starting together stays within the share.
+- :class:`Waiter`: the loops (one deployment, many, promote-then-wait), each poll a GET
+  through the core's one request loop (so a transient fault is retried by the client's
+  retry policy) ending by the wait's deadline. Time and sleep come from the core.
+
+The waiting code knows the client only through :class:`WaitCore`, a small protocol.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import random
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from typing import Any, Protocol, TypeVar
 
 import attrs
 
 from . import _protocol
 from ._errors import APITimeoutError, SevallaError
 from ._ids import to_uuid
-from ._models import Deployment, Promotion
-
-if TYPE_CHECKING:
-    from ._client import SevallaClient
+from ._models import Deployment, PromoteRequest, Promotion
 
 __all__ = [
-    "DEFAULT_POLLS_PER_MINUTE",
+    "ASSUMED_READ_LIMIT",
+    "DEFAULT_BUDGET_SHARE",
+    "DEFAULT_POLL_INTERVAL",
     "DEFAULT_TIMEOUT",
     "DEFAULT_WAIT_CONCURRENCY",
     "OnPoll",
     "PollPacer",
-    "PollSchedule",
+    "ReadBudget",
     "WaitAllError",
+    "WaitCore",
+    "WaitOptions",
+    "WaitPlan",
+    "Waiter",
     "as_promotions",
-    "call_deadline",
-    "check_concurrency",
     "check_timeout",
-    "wait_for_deployment",
-    "wait_many",
+    "in_target_order",
 ]
+
+T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 15 * 60.0
 """Seconds a wait gives the deployments to finish."""
 
-DEFAULT_WAIT_CONCURRENCY = 50
-"""Deployments polled at once by ``wait_all`` (see its docstring for the arithmetic)."""
+DEFAULT_POLL_INTERVAL = 1.0
+"""The shortest time between two polls of one deployment (the floor), in seconds."""
 
-DEFAULT_POLLS_PER_MINUTE = 300
-"""Polls a minute that one client's waits may start together."""
+DEFAULT_WAIT_CONCURRENCY = 50
+"""Deployments polled at once by ``wait_all``."""
+
+DEFAULT_BUDGET_SHARE = 0.5
+"""The share of the read budget that all polls of one client may spend together."""
+
+ASSUMED_READ_LIMIT = 400
+"""Reads a minute assumed before a reply's ``x-ratelimit-limit`` tells (Sevalla's limit)."""
 
 OnPoll = Callable[[Deployment], object]
 """Called with every deployment a poll returns (for progress output)."""
+
+
+class ReadBudget(Protocol):
+    """What waiting needs of the client's rate limiter: the limit a bucket learned."""
+
+    def limit(self, bucket: str) -> int | None:
+        """Requests a window allows in ``bucket`` (``None`` until a reply tells)."""
+        ...
+
+
+class WaitCore(Protocol):
+    """The part of the client's core that waiting uses."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def budget(self) -> ReadBudget: ...
+
+    def clock(self) -> float:
+        """Monotonic seconds."""
+        ...
+
+    def sleep(self, seconds: float) -> Awaitable[object]: ...
+
+    def deadline(self, timeout: float | None) -> float | None:
+        """The deadline of one call; ``None`` gives the client's own per-call deadline."""
+        ...
+
+    async def request(
+        self, req: _protocol.Request, into: type[T], *, deadline: float | None = None
+    ) -> T: ...
 
 
 def _number(name: str, value: Any) -> float:
@@ -80,72 +124,151 @@ def check_timeout(timeout: float | None) -> float | None:
     return seconds
 
 
-def check_concurrency(concurrency: int) -> int:
-    """``concurrency`` as an int >= 1, else ValueError."""
+def _check_concurrency(concurrency: int) -> int:
     if type(concurrency) is not int or concurrency < 1:
         raise ValueError(f"concurrency: must be an integer >= 1, got {concurrency!r}")
     return concurrency
 
 
-def call_deadline(client: SevallaClient, deadline: float | None) -> float | None:
-    """The deadline of one call made inside a wait: the client's own per-call timeout, but
-    never later than the wait's ``deadline``."""
-    own = client._deadline_at()
-    if own is None:
-        return deadline
-    return own if deadline is None else min(own, deadline)
+def _check_poll_interval(value: float) -> float:
+    if _number("poll_interval", value) <= 0:
+        raise ValueError(f"poll_interval: must be > 0 seconds, got {value!r}")
+    return float(value)
 
 
-@attrs.frozen(slots=True)
-class PollSchedule:
-    """When to poll: ``poll_interval``, then ``poll_factor`` times longer each time, capped
-    at ``max_poll_interval``, each spread by +/- ``poll_jitter`` (a fraction, 0 to < 1).
-    Invalid values raise ``ValueError`` naming the argument."""
+def _check_max(_: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
+    if value is not None and _number(attribute.name, value) <= 0:
+        raise ValueError(f"{attribute.name}: must be > 0 seconds or None, got {value!r}")
 
-    poll_interval: float = 2.0
-    max_poll_interval: float = 15.0
-    poll_factor: float = 1.5
-    poll_jitter: float = 0.1
 
-    def __attrs_post_init__(self) -> None:
-        interval = _number("poll_interval", self.poll_interval)
-        if interval <= 0:
-            raise ValueError(f"poll_interval: must be > 0 seconds, got {self.poll_interval!r}")
-        if _number("max_poll_interval", self.max_poll_interval) < interval:
+def _check_factor(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if _number(attribute.name, value) < 1:
+        raise ValueError(f"{attribute.name}: must be >= 1, got {value!r}")
+
+
+def _check_jitter(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not 0 <= _number(attribute.name, value) < 1:
+        raise ValueError(f"{attribute.name}: must be from 0 to below 1, got {value!r}")
+
+
+def _check_share(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not 0 < _number(attribute.name, value) <= 1:
+        raise ValueError(f"{attribute.name}: must be above 0 and at most 1, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class WaitOptions:
+    """How a wait polls, besides its ``timeout`` and ``poll_interval`` (the floor).
+
+    The interval after a deployment's k-th poll is the longer of
+    ``poll_interval * poll_factor ** k`` (capped at ``max_poll_interval``) and the fair
+    share of the read budget (``60 * active waits / polls a minute``), spread by
+    +/- ``poll_jitter``, and never shorter than ``poll_interval``.
+
+    Attributes:
+        budget_share: the share (0 to 1] of the read budget that all polls of the client
+            may spend together (default 0.5: 200 of the API's 400 reads a minute, leaving
+            the rest for your own reads).
+        poll_factor: growth of the interval from one poll to the next (default 1: none).
+        max_poll_interval: cap of that growth, seconds (default ``None``: no cap; the
+            budget's fair share may still be longer).
+        poll_jitter: random spread of each interval, a fraction from 0 to < 1 (0.1).
+    """
+
+    budget_share: float = attrs.field(default=DEFAULT_BUDGET_SHARE, validator=_check_share)
+    poll_factor: float = attrs.field(default=1.0, validator=_check_factor)
+    max_poll_interval: float | None = attrs.field(default=None, validator=_check_max)
+    poll_jitter: float = attrs.field(default=0.1, validator=_check_jitter)
+
+
+def _options(
+    options: WaitOptions | None,
+    max_poll_interval: float | None,
+    poll_factor: float | None,
+    poll_jitter: float | None,
+) -> WaitOptions:
+    """``options`` with the individual keywords given (not ``None``) laid over it."""
+    if options is None:
+        options = WaitOptions()
+    elif not isinstance(options, WaitOptions):
+        raise ValueError(f"options: expected a WaitOptions, got {type(options).__name__}")
+    changes: dict[str, float] = {}
+    if max_poll_interval is not None:
+        changes["max_poll_interval"] = max_poll_interval
+    if poll_factor is not None:
+        changes["poll_factor"] = poll_factor
+    if poll_jitter is not None:
+        changes["poll_jitter"] = poll_jitter
+    return attrs.evolve(options, **changes) if changes else options
+
+
+@attrs.frozen
+class WaitPlan:
+    """Checked options of one wait: the floor, the options, the concurrency, the timeout."""
+
+    poll_interval: float
+    options: WaitOptions
+    concurrency: int = DEFAULT_WAIT_CONCURRENCY
+    timeout: float | None = DEFAULT_TIMEOUT
+
+    @classmethod
+    def check(
+        cls,
+        *,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        options: WaitOptions | None = None,
+        concurrency: int = DEFAULT_WAIT_CONCURRENCY,
+        max_poll_interval: float | None = None,
+        poll_factor: float | None = None,
+        poll_jitter: float | None = None,
+    ) -> WaitPlan:
+        """Check every option (``ValueError`` naming the first bad one), before any I/O."""
+        floor = _check_poll_interval(poll_interval)
+        merged = _options(options, max_poll_interval, poll_factor, poll_jitter)
+        if merged.max_poll_interval is not None and merged.max_poll_interval < floor:
             raise ValueError(
-                f"max_poll_interval: must be >= poll_interval ({self.poll_interval!r}), "
-                f"got {self.max_poll_interval!r}"
+                f"max_poll_interval: must be >= poll_interval ({poll_interval!r}), "
+                f"got {merged.max_poll_interval!r}"
             )
-        if _number("poll_factor", self.poll_factor) < 1:
-            raise ValueError(f"poll_factor: must be >= 1, got {self.poll_factor!r}")
-        if not 0 <= _number("poll_jitter", self.poll_jitter) < 1:
-            raise ValueError(f"poll_jitter: must be from 0 to below 1, got {self.poll_jitter!r}")
+        return cls(floor, merged, _check_concurrency(concurrency), check_timeout(timeout))
 
-    def intervals(self, rand: Callable[[], float] = random.random) -> Iterator[float]:
-        """The waits between polls, endless. ``rand()`` gives a number in [0, 1)."""
-        base = float(self.poll_interval)
+    def growth(self) -> Iterator[float]:
+        """The intervals of the growth schedule, before the budget's share and jitter."""
+        base = self.poll_interval
+        cap = self.options.max_poll_interval
         while True:
-            yield base * (1.0 + self.poll_jitter * (2.0 * rand() - 1.0))
-            base = min(base * self.poll_factor, float(self.max_poll_interval))
+            yield base
+            base *= self.options.poll_factor
+            if cap is not None:
+                base = min(base, cap)
 
 
 class PollPacer:
-    """Spaces the polls of one client: at most ``per_minute`` start in any minute, one every
-    ``60 / per_minute`` seconds (``None``: no pacing). Shared by all its waits."""
+    """Paces the polls of one client's waits to a share of its read budget.
+
+    ``limit()`` gives the read budget learned from the API (``None``: assume
+    :data:`ASSUMED_READ_LIMIT`); :attr:`per_minute`, when set, caps the polls a minute
+    further (``Deployments.max_polls_per_minute``). Shared by every wait of the client.
+    """
 
     def __init__(
         self,
         clock: Callable[[], float],
-        sleep: Callable[[float], Any],
-        per_minute: int | None = DEFAULT_POLLS_PER_MINUTE,
+        sleep: Callable[[float], Awaitable[object]],
+        limit: Callable[[], int | None],
+        per_minute: int | None = None,
     ) -> None:
         self._clock = clock
         self._sleep = sleep
+        self._limit = limit
         self._next = -math.inf
+        self.active = 0
         self.per_minute = per_minute
 
     @property
     def per_minute(self) -> int | None:
+        """A cap on the polls started a minute, over the share (``None``: the share only)."""
         return self._per_minute
 
     @per_minute.setter
@@ -156,16 +279,35 @@ class PollPacer:
             )
         self._per_minute = value
 
-    async def acquire(self, deadline: float | None) -> bool:
+    def rate(self, share: float) -> float:
+        """Polls a minute all waits together may start with this ``share`` of the budget."""
+        learned = self._limit()
+        limit = ASSUMED_READ_LIMIT if learned is None or learned < 1 else learned
+        rate = max(1.0, share * limit)
+        return rate if self._per_minute is None else min(rate, float(self._per_minute))
+
+    def fair_interval(self, share: float) -> float:
+        """Seconds between two polls of one deployment so that the active waits together
+        stay within the share."""
+        return 60.0 * max(1, self.active) / self.rate(share)
+
+    @contextlib.contextmanager
+    def active_wait(self) -> Iterator[None]:
+        """Count one wait as active while the block runs."""
+        self.active += 1
+        try:
+            yield
+        finally:
+            self.active -= 1
+
+    async def acquire(self, share: float, deadline: float | None) -> bool:
         """Wait for this poll's turn; ``False`` (without waiting) when the turn comes at or
         after ``deadline``."""
-        if self._per_minute is None:
-            return True
         now = self._clock()
         start = max(now, self._next)
         if deadline is not None and start >= deadline:
             return False
-        self._next = start + 60.0 / self._per_minute
+        self._next = start + 60.0 / self.rate(share)
         if start > now:
             await self._sleep(start - now)
         return True
@@ -239,122 +381,170 @@ def as_promotions(items: Iterable[Any]) -> list[Promotion]:
     return out
 
 
-def _describe(deployment: Deployment | None) -> str:
+def in_target_order(
+    promotions: list[Promotion], target_app_ids: Sequence[uuid.UUID]
+) -> list[Promotion]:
+    """The promotions in the order of the request's targets (the reply's order otherwise:
+    entries for unknown targets go last, in the reply's order)."""
+    position = {app: index for index, app in enumerate(target_app_ids)}
+    return sorted(promotions, key=lambda p: position.get(p.target_app_id, len(position)))
+
+
+def _describe_last(deployment: Deployment | None) -> str:
     if deployment is None:
         return "no poll answered in time"
     return f"its last status was {deployment.status or 'null'}"
 
 
-async def wait_for_deployment(
-    client: SevallaClient,
-    pacer: PollPacer,
-    app_id: uuid.UUID,
-    deployment_id: uuid.UUID,
-    *,
-    deadline: float | None,
-    schedule: PollSchedule,
-    on_poll: OnPoll | None = None,
-    rand: Callable[[], float] = random.random,
-) -> Deployment:
-    """Poll one deployment until its status is terminal and return it.
+Promote = Callable[[PromoteRequest], Awaitable[list[Promotion]]]
+"""Sends one promotion and returns what it started."""
 
-    ``null``, ``waiting``, ``inProgress`` (and a status unknown to this SDK) count as not
-    finished. Raises :class:`APITimeoutError` with ``last_result`` (the last deployment
-    seen) once the next poll would come at or after ``deadline`` (a time on the client's
-    clock), and lets any other API error through.
-    """
-    request = _protocol.get_deployment_request(app_id, deployment_id)
-    intervals = schedule.intervals(rand)
-    last: Deployment | None = None
-    polls = 0
-    while True:
-        if not await pacer.acquire(deadline):
-            raise _timed_out(client, request, deployment_id, app_id, last, polls)
+
+class Waiter:
+    """The waits of one client: every loop over one :class:`WaitCore` and one
+    :class:`PollPacer`, so all of them share the read budget."""
+
+    def __init__(self, core: WaitCore, rand: Callable[[], float] = random.random) -> None:
+        self._core = core
+        self._rand = rand
+        budget = core.budget
+        self.pacer = PollPacer(core.clock, core.sleep, lambda: budget.limit("read"))
+
+    def deadline(self, plan: WaitPlan) -> float | None:
+        """The deadline of a wait with this plan, counted from now."""
+        return None if plan.timeout is None else self._core.clock() + plan.timeout
+
+    def _call_deadline(self, deadline: float | None) -> float | None:
+        own = self._core.deadline(None)
+        if own is None:
+            return deadline
+        return own if deadline is None else min(own, deadline)
+
+    async def wait(
+        self,
+        app_id: uuid.UUID,
+        deployment_id: uuid.UUID,
+        plan: WaitPlan,
+        *,
+        deadline: float | None,
+        on_poll: OnPoll | None = None,
+    ) -> Deployment:
+        """Poll one deployment until its status is terminal and return it.
+
+        ``null``, ``waiting``, ``inProgress`` (and a status unknown to this SDK) count as
+        not finished. Raises :class:`APITimeoutError` with ``last_result`` (the last
+        deployment seen) once the next poll would come at or after ``deadline``, and lets
+        any other API error through.
+        """
+        core, pacer, options = self._core, self.pacer, plan.options
+        share, jitter = options.budget_share, options.poll_jitter
+        request = _protocol.get_deployment_request(app_id, deployment_id)
+        growth = plan.growth()
+        last: Deployment | None = None
+        polls = 0
+        with pacer.active_wait():
+            while True:
+                if not await pacer.acquire(share, deadline):
+                    raise self._timed_out(request, deployment_id, app_id, last, polls)
+                try:
+                    deployment = await core.request(
+                        request, Deployment, deadline=self._call_deadline(deadline)
+                    )
+                except APITimeoutError as exc:
+                    if exc.last_result is None:
+                        exc.last_result = last
+                    raise
+                polls += 1
+                last = deployment
+                if on_poll is not None:
+                    on_poll(deployment)
+                if deployment.is_finished:
+                    return deployment
+                base = max(next(growth), pacer.fair_interval(share))
+                spread = base * (1.0 + jitter * (2.0 * self._rand() - 1.0))
+                delay = max(plan.poll_interval, spread)
+                if deadline is not None and core.clock() + delay >= deadline:
+                    raise self._timed_out(request, deployment_id, app_id, last, polls)
+                await core.sleep(delay)
+
+    def _timed_out(
+        self,
+        request: _protocol.Request,
+        deployment_id: uuid.UUID,
+        app_id: uuid.UUID,
+        last: Deployment | None,
+        polls: int,
+    ) -> APITimeoutError:
+        return APITimeoutError(
+            f"deployment {deployment_id} of app {app_id} did not finish before the wait's "
+            f"timeout ({_describe_last(last)})",
+            last_result=last,
+            method=request.method,
+            url=self._core.base_url + request.path,
+            attempts=polls,
+        )
+
+    async def wait_all(
+        self,
+        promotions: Sequence[Promotion],
+        plan: WaitPlan,
+        *,
+        deadline: float | None,
+        on_poll: OnPoll | None = None,
+    ) -> list[Deployment]:
+        """Wait for every deployment of ``promotions``, ``plan.concurrency`` at a time, all
+        by one ``deadline``; the finished deployments in input order, or
+        :class:`WaitAllError` after every one has been waited for when any could not be.
+
+        Worker tasks take the next input as they free up. A worker catches only
+        :class:`SevallaError` (it becomes that input's result); anything else, or the
+        caller being cancelled, cancels the workers and waits for them before propagating.
+        """
+        if not promotions:
+            return []
+        results: list[Deployment | SevallaError | None] = [None] * len(promotions)
+        pending = iter(range(len(promotions)))
+
+        async def worker() -> None:
+            for index in pending:
+                promotion = promotions[index]
+                try:
+                    results[index] = await self.wait(
+                        promotion.target_app_id,
+                        promotion.deployment_id,
+                        plan,
+                        deadline=deadline,
+                        on_poll=on_poll,
+                    )
+                except SevallaError as exc:
+                    results[index] = exc
+
+        count = min(plan.concurrency, len(promotions))
+        workers = [asyncio.create_task(worker()) for _ in range(count)]
         try:
-            deployment: Deployment = await client._request(
-                request, Deployment, deadline=call_deadline(client, deadline)
-            )
-        except APITimeoutError as exc:
-            if exc.last_result is None:
-                exc.last_result = last
-            raise
-        polls += 1
-        last = deployment
-        if on_poll is not None:
-            on_poll(deployment)
-        if deployment.is_finished:
-            return deployment
-        delay = next(intervals)
-        if deadline is not None and client._clock() + delay >= deadline:
-            raise _timed_out(client, request, deployment_id, app_id, last, polls)
-        await client._sleep(delay)
+            await asyncio.gather(*workers)
+        finally:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+        done = [r for r in results if r is not None]
+        assert len(done) == len(promotions)
+        if any(isinstance(r, SevallaError) for r in done):
+            error = WaitAllError(done, promotions)
+            raise error from next(iter(error.errors.values()))
+        return [r for r in done if isinstance(r, Deployment)]
 
-
-def _timed_out(
-    client: SevallaClient,
-    request: _protocol.Request,
-    deployment_id: uuid.UUID,
-    app_id: uuid.UUID,
-    last: Deployment | None,
-    polls: int,
-) -> APITimeoutError:
-    return APITimeoutError(
-        f"deployment {deployment_id} of app {app_id} did not finish before the wait's "
-        f"timeout ({_describe(last)})",
-        last_result=last,
-        method=request.method,
-        url=client.base_url + request.path,
-        attempts=polls,
-    )
-
-
-async def wait_many(
-    client: SevallaClient,
-    pacer: PollPacer,
-    promotions: Sequence[Promotion],
-    *,
-    deadline: float | None,
-    schedule: PollSchedule,
-    concurrency: int,
-    on_poll: OnPoll | None = None,
-) -> list[Deployment]:
-    """Wait for every deployment of ``promotions``, ``concurrency`` at a time, all by one
-    ``deadline``; the finished deployments in input order, or :class:`WaitAllError` after
-    every one has been waited for when any could not be.
-
-    ``concurrency`` worker tasks take the next input as they free up. A worker catches only
-    :class:`SevallaError` (it becomes that input's result); anything else, or the caller
-    being cancelled, cancels the workers and waits for them before propagating.
-    """
-    results: list[Deployment | SevallaError | None] = [None] * len(promotions)
-    pending = iter(range(len(promotions)))
-
-    async def worker() -> None:
-        for index in pending:
-            promotion = promotions[index]
-            try:
-                results[index] = await wait_for_deployment(
-                    client,
-                    pacer,
-                    promotion.target_app_id,
-                    promotion.deployment_id,
-                    deadline=deadline,
-                    schedule=schedule,
-                    on_poll=on_poll,
-                )
-            except SevallaError as exc:
-                results[index] = exc
-
-    workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, len(promotions)))]
-    try:
-        await asyncio.gather(*workers)
-    finally:
-        for task in workers:
-            task.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
-    done = [r for r in results if r is not None]
-    assert len(done) == len(promotions)
-    if any(isinstance(r, SevallaError) for r in done):
-        error = WaitAllError(done, promotions)
-        raise error from next(iter(error.errors.values()))
-    return [r for r in done if isinstance(r, Deployment)]
+    async def promote_then_wait(
+        self,
+        promote: Promote,
+        request: PromoteRequest,
+        plan: WaitPlan,
+        *,
+        on_poll: OnPoll | None = None,
+    ) -> tuple[list[Promotion], list[Deployment]]:
+        """Promote, then wait: the promotions, in target order, and their final
+        deployments; the plan's timeout counts from this call, the promotion included."""
+        deadline = self.deadline(plan)
+        promotions = in_target_order(await promote(request), request.target_app_ids)
+        deployments = await self.wait_all(promotions, plan, deadline=deadline, on_poll=on_poll)
+        return promotions, deployments

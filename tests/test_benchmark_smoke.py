@@ -1,4 +1,4 @@
-"""benchmarks/bench_promote.py runs, as its README says, and prints every table.
+"""The benchmark scripts run, as their README says, and print every table.
 
 Only a smoke run (``--quick``): the figures are not checked, speed lives in benchmarks/.
 """
@@ -10,10 +10,15 @@ import re
 from .helpers import run_script
 
 
-def test_the_benchmark_quick_run_prints_its_tables() -> None:
-    done = run_script("bench_promote.py", "--quick")
+def quick_run(script: str) -> str:
+    """The output of ``benchmarks/<script> --quick``, which must succeed."""
+    done = run_script(script, "--quick")
     assert done.returncode == 0, done.stderr
-    out = done.stdout
+    return done.stdout
+
+
+def test_the_benchmark_quick_run_prints_its_tables() -> None:
+    out = quick_run("bench_promote.py")
     for heading in ("## Fan-out:", "## Long stream:", "## Import time", "## Rate-limited fan-out"):
         assert heading in out
     for row in (
@@ -30,3 +35,22 @@ def test_the_benchmark_quick_run_prints_its_tables() -> None:
     rate = re.search(r"HTTP requests (\d+), answered 429: (\d+) .*failed outcomes: (\d+)", out)
     assert rate is not None
     assert int(rate.group(3)) == 0  # every promotion of the rate-limited run succeeded
+
+
+def test_the_wait_benchmark_quick_run_prints_its_tables() -> None:
+    out = quick_run("bench_wait.py")
+    assert "## Detection delay" in out
+    for count in (3, 10, 40):
+        assert f"#### {count} concurrent waits" in out
+    for row in (
+        "fixed 5 s poller",
+        "SDK wait (budget_share=0.5)",
+        "SDK wait (budget_share=1)",
+        "read budget limit",
+    ):
+        lines = [line for line in out.splitlines() if line.startswith(f"| {row}")]
+        assert len(lines) == 3, row
+        for line in lines:
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            assert all(re.fullmatch(r"[\d.]+", c) for c in cells[1:]), line
+    assert len(re.findall(r"of the configured share 200 \(0\.5 x 400\): within", out)) == 3

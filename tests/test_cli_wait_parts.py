@@ -67,12 +67,13 @@ def _args(**given: object) -> argparse.Namespace:
 
 
 def test_wait_options_defaults_and_given_values() -> None:
-    assert wait_options(_args(wait=True)) == WaitOptions(900.0, 2.0, 300)
-    assert wait_options(_args()) == WaitOptions(900.0, 2.0, 300)  # the wait command
+    # the SDK's defaults: 15 minutes, polls at least 1 s apart, no cap over the budget share
+    assert wait_options(_args(wait=True)) == WaitOptions(900.0, 1.0, None)
+    assert wait_options(_args()) == WaitOptions(900.0, 1.0, None)  # the wait command
     options = wait_options(_args(wait=True, wait_timeout=60.0, poll_interval=30.0))
-    assert options == WaitOptions(60.0, 30.0, 300)
-    assert options.kwargs() == {"timeout": 60.0, "poll_interval": 30.0, "max_poll_interval": 30.0}
-    assert WaitOptions().kwargs()["max_poll_interval"] == 15.0
+    assert options == WaitOptions(60.0, 30.0, None)
+    assert options.kwargs() == {"timeout": 60.0, "poll_interval": 30.0}
+    assert wait_options(_args(polls_per_minute=60)) == WaitOptions(900.0, 1.0, 60)
 
 
 def test_wait_options_without_wait() -> None:

@@ -55,8 +55,10 @@ async def test_promote_iter_with_wait_yields_in_completion_order(
     fake: FakeSevalla, client: SevallaClient
 ) -> None:
     requests = fake.promote_requests(3, targets=1)
+    # Polls come about 1 s apart: three polls more than the others (not one) keep the
+    # order certain whatever the others' promotions cost in virtual time.
     fake.script_deployments(
-        ["waiting", "inProgress", "inProgress", "success"], app_id=requests[0].target_app_ids[0]
+        ["waiting", *["inProgress"] * 4, "success"], app_id=requests[0].target_app_ids[0]
     )
     async with contextlib.aclosing(
         client.pipelines.promote_iter(requests, concurrency=3, wait=True)

@@ -15,44 +15,47 @@ from sevalla_async import (
     InternalServerError,
     NotFoundError,
     SevallaClient,
+    WaitOptions,
 )
-from sevalla_async._wait import PollPacer, PollSchedule, call_deadline
+from sevalla_async._wait import PollPacer, WaitPlan
 from sevalla_async.testing import FakeClock, FakeSevalla, Fault
 
 NO_JITTER = {"poll_jitter": 0.0}
+# The 0.1 schedule (2 s growing 1.5x to 15 s), still available through the options; the
+# tests of timings that were written for it use it explicitly.
+OLD_SCHEDULE = {"poll_interval": 2.0, "poll_factor": 1.5, "max_poll_interval": 15.0}
 
-# --- the schedule (pure) -------------------------------------------------------------------------
-
-
-def take(schedule: PollSchedule, count: int, rand: float = 0.5) -> list[float]:
-    return [round(x, 6) for x in itertools.islice(schedule.intervals(lambda: rand), count)]
-
-
-def test_default_schedule_grows_and_caps() -> None:
-    assert take(PollSchedule(), 8) == [2.0, 3.0, 4.5, 6.75, 10.125, 15.0, 15.0, 15.0]
+# --- the plan (pure) -----------------------------------------------------------------------------
 
 
-def test_schedule_is_configurable() -> None:
-    schedule = PollSchedule(poll_interval=1, max_poll_interval=5, poll_factor=2)
-    assert take(schedule, 5) == [1.0, 2.0, 4.0, 5.0, 5.0]
-    assert take(PollSchedule(poll_interval=5, poll_factor=1), 3) == [5.0, 5.0, 5.0]
+def take(plan: WaitPlan, count: int) -> list[float]:
+    return [round(x, 6) for x in itertools.islice(plan.growth(), count)]
 
 
-def test_jitter_spreads_each_interval_both_ways() -> None:
-    schedule = PollSchedule(poll_jitter=0.1)
-    assert take(schedule, 2, rand=0.0) == [1.8, 2.7]
-    low = take(schedule, 7, rand=0.0)
-    high = take(schedule, 7, rand=0.999999)
-    for lo, hi, base in zip(low, high, take(schedule, 7), strict=True):
-        assert lo == pytest.approx(base * 0.9)
-        assert hi == pytest.approx(base * 1.1, rel=1e-5)
-    # jitter never stops the growth from reaching the cap's band
-    assert min(itertools.islice(schedule.intervals(), 20, 40)) >= 13.5
+def test_default_plan_polls_every_second_without_growth() -> None:
+    plan = WaitPlan.check()
+    assert plan.poll_interval == 1.0
+    assert plan.timeout == 15 * 60
+    assert plan.options == WaitOptions()
+    assert plan.options.budget_share == 0.5
+    assert plan.options.poll_jitter == 0.1
+    assert take(plan, 4) == [1.0, 1.0, 1.0, 1.0]
 
 
-def test_schedule_never_overflows() -> None:
-    intervals = PollSchedule(poll_factor=10).intervals(lambda: 0.5)
-    assert list(itertools.islice(intervals, 1000))[-1] == 15.0
+def test_growth_is_configurable() -> None:
+    plan = WaitPlan.check(poll_interval=1, options=WaitOptions(poll_factor=2, max_poll_interval=5))
+    assert take(plan, 5) == [1.0, 2.0, 4.0, 5.0, 5.0]
+    assert take(WaitPlan.check(**OLD_SCHEDULE), 7) == [2.0, 3.0, 4.5, 6.75, 10.125, 15.0, 15.0]
+
+
+def test_keywords_win_over_the_options_object() -> None:
+    plan = WaitPlan.check(options=WaitOptions(poll_factor=3, budget_share=0.2), poll_factor=2)
+    assert plan.options == WaitOptions(poll_factor=2, budget_share=0.2)
+
+
+def test_growth_never_overflows() -> None:
+    plan = WaitPlan.check(options=WaitOptions(poll_factor=10, max_poll_interval=15))
+    assert list(itertools.islice(plan.growth(), 1000))[-1] == 15.0
 
 
 @pytest.mark.parametrize(
@@ -63,79 +66,102 @@ def test_schedule_never_overflows() -> None:
         ({"poll_interval": float("nan")}, "poll_interval"),
         ({"poll_interval": "2"}, "poll_interval"),
         ({"poll_interval": True}, "poll_interval"),
-        ({"poll_interval": 20}, "max_poll_interval"),
+        ({"poll_interval": 20, "max_poll_interval": 15}, "max_poll_interval"),
         ({"max_poll_interval": float("inf")}, "max_poll_interval"),
         ({"poll_factor": 0.5}, "poll_factor"),
         ({"poll_jitter": 1}, "poll_jitter"),
         ({"poll_jitter": -0.1}, "poll_jitter"),
+        ({"concurrency": 0}, "concurrency"),
+        ({"timeout": 0}, "timeout"),
+        ({"options": {"budget_share": 0.5}}, "options"),
     ],
 )
-def test_schedule_refuses_bad_values(options: dict[str, object], field: str) -> None:
+def test_plan_refuses_bad_values(options: dict[str, object], field: str) -> None:
     with pytest.raises(ValueError, match=f"^{field}:"):
-        PollSchedule(**options)  # type: ignore[arg-type]
+        WaitPlan.check(**options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"budget_share": 0}, "budget_share"),
+        ({"budget_share": 1.5}, "budget_share"),
+        ({"budget_share": "half"}, "budget_share"),
+        ({"poll_factor": 0.9}, "poll_factor"),
+        ({"max_poll_interval": 0}, "max_poll_interval"),
+        ({"poll_jitter": 1.0}, "poll_jitter"),
+    ],
+)
+def test_wait_options_refuse_bad_values(options: dict[str, object], field: str) -> None:
+    with pytest.raises(ValueError, match=f"^{field}:"):
+        WaitOptions(**options)  # type: ignore[arg-type]
 
 
 # --- the pacer -------------------------------------------------------------------------------
 
 
+def make_pacer(
+    clock: FakeClock, limit: int | None = None, per_minute: int | None = None
+) -> PollPacer:
+    return PollPacer(clock, clock.sleep, lambda: limit, per_minute)
+
+
+def test_pacer_rate_is_a_share_of_the_learned_read_budget() -> None:
+    clock = FakeClock(start=0.0)
+    assert make_pacer(clock).rate(0.5) == 200  # nothing learned yet: 400 a minute assumed
+    assert make_pacer(clock, limit=1000).rate(0.5) == 500
+    assert make_pacer(clock, limit=1000).rate(1.0) == 1000
+    assert make_pacer(clock, limit=1000, per_minute=60).rate(0.5) == 60  # the cap
+
+
+def test_fair_interval_grows_with_the_active_waits() -> None:
+    pacer = make_pacer(FakeClock(start=0.0))
+    assert pacer.fair_interval(0.5) == pytest.approx(0.3)  # none active counts as one
+    with pacer.active_wait(), pacer.active_wait(), pacer.active_wait():
+        assert pacer.active == 3
+        assert pacer.fair_interval(0.5) == pytest.approx(0.9)
+    assert pacer.active == 0
+
+
 async def test_pacer_spaces_polls() -> None:
     clock = FakeClock(start=0.0)
-    pacer = PollPacer(clock, clock.sleep, per_minute=300)
+    pacer = make_pacer(clock)
     starts = []
-    for _ in range(400):
-        assert await pacer.acquire(None)
+    for _ in range(300):
+        assert await pacer.acquire(0.5, None)
         starts.append(clock())
-    # one every 0.2 s: 300 in the first minute, not one more
-    assert len([t for t in starts if t < 60 - 1e-6]) == 300
-    assert starts[:3] == pytest.approx([0.0, 0.2, 0.4])
-    assert starts[-1] == pytest.approx(79.8)
+    # one every 0.3 s: 200 in the first minute, not one more
+    assert len([t for t in starts if t < 60 - 1e-6]) == 200
+    assert starts[:3] == pytest.approx([0.0, 0.3, 0.6])
+    assert starts[-1] == pytest.approx(89.7)
 
 
 async def test_pacer_lets_polls_through_when_there_is_room() -> None:
     clock = FakeClock(start=0.0)
-    pacer = PollPacer(clock, clock.sleep, per_minute=60)
-    assert await pacer.acquire(None)
+    pacer = make_pacer(clock, per_minute=60)
+    assert await pacer.acquire(0.5, None)
     clock.advance(5)
-    assert await pacer.acquire(None)
+    assert await pacer.acquire(0.5, None)
     assert clock.sleeps == []
 
 
 async def test_pacer_refuses_a_turn_past_the_deadline() -> None:
     clock = FakeClock(start=0.0)
-    pacer = PollPacer(clock, clock.sleep, per_minute=1)
-    assert await pacer.acquire(deadline=10)
-    assert not await pacer.acquire(deadline=10)  # next turn at 60
+    pacer = make_pacer(clock, per_minute=1)
+    assert await pacer.acquire(0.5, deadline=10)
+    assert not await pacer.acquire(0.5, deadline=10)  # next turn at 60
     assert clock.sleeps == []
-    assert await pacer.acquire(deadline=61)
+    assert await pacer.acquire(0.5, deadline=61)
     assert clock() == 60
-
-
-async def test_pacer_off() -> None:
-    clock = FakeClock(start=0.0)
-    pacer = PollPacer(clock, clock.sleep, per_minute=None)
-    for _ in range(1000):
-        assert await pacer.acquire(None)
-    assert clock.sleeps == []
 
 
 @pytest.mark.parametrize("value", [0, -5, 1.5, "300", True])
 def test_max_polls_per_minute_is_checked(client: SevallaClient, value: object) -> None:
     with pytest.raises(ValueError, match="max_polls_per_minute"):
         client.deployments.max_polls_per_minute = value  # type: ignore[assignment]
-    assert client.deployments.max_polls_per_minute == 300
-    client.deployments.max_polls_per_minute = None
-    assert client.deployments.max_polls_per_minute is None
-
-
-def test_a_poll_never_outlives_the_wait(make_client, clock: FakeClock) -> None:
-    client = make_client(timeout=30)
-    now = clock()
-    assert call_deadline(client, now + 5) == now + 5
-    assert call_deadline(client, now + 500) == now + 30
-    assert call_deadline(client, None) == now + 30
-    unbounded = make_client(timeout=None)
-    assert call_deadline(unbounded, now + 5) == now + 5
-    assert call_deadline(unbounded, None) is None
+    assert client.deployments.max_polls_per_minute is None  # the budget share governs
+    client.deployments.max_polls_per_minute = 60
+    assert client.deployments.max_polls_per_minute == 60
 
 
 # --- wait end to end -----------------------------------------------------------------------------
@@ -157,7 +183,7 @@ async def test_wait_returns_the_successful_deployment(
     assert deployment.id == dep
     assert deployment.status is DeploymentStatus.SUCCESS
     assert deployment.succeeded
-    assert clock.sleeps == [2.0, 3.0, 4.5]
+    assert clock.sleeps == [1.0, 1.0, 1.0]  # the floor: few waits poll every second
     assert [r.method for r in fake.requests] == ["GET"] * 4
 
 
@@ -208,7 +234,7 @@ async def test_timeout_raises_with_the_last_deployment_seen(
     start = clock()
 
     with pytest.raises(APITimeoutError) as info:
-        await client.deployments.wait(app, dep, timeout=20, **NO_JITTER)
+        await client.deployments.wait(app, dep, timeout=20, **NO_JITTER, **OLD_SCHEDULE)
 
     error = info.value
     assert isinstance(error.last_result, Deployment)
@@ -227,7 +253,7 @@ async def test_timeout_none_waits_as_long_as_it_takes(
     fake: FakeSevalla, client: SevallaClient, clock: FakeClock
 ) -> None:
     app, dep = new_deployment(fake, ["inProgress"] * 80 + ["success"])
-    deployment = await client.deployments.wait(app, dep, timeout=None)
+    deployment = await client.deployments.wait(app, dep, timeout=None, poll_interval=15)
     assert deployment.succeeded
     assert clock.slept > 1000  # well past the default 15 minutes
 
@@ -238,7 +264,7 @@ async def test_progress_by_seconds(
     app = fake.add_app(deployed=False)
     dep = fake.add_deployment(app, script=["waiting", "inProgress", "success"], every=10).id
     start = clock()
-    deployment = await client.deployments.wait(app, dep, **NO_JITTER)
+    deployment = await client.deployments.wait(app, dep, **NO_JITTER, **OLD_SCHEDULE)
     assert deployment.succeeded
     # polls at 0, 2, 5, 9.5, 16.25 (inProgress), 26.375: the first poll past 20 s
     assert clock() - start == pytest.approx(26.375)
@@ -301,7 +327,7 @@ async def test_a_hanging_poll_keeps_the_last_deployment_seen(
     fake.inject(Fault(), method="GET")  # the first poll is answered normally
     fake.inject(Fault.slow(0.25), method="GET")  # the second, 2 s later, hangs
     with pytest.raises(APITimeoutError) as info:
-        await client.deployments.wait(app, dep, timeout=2.1, **NO_JITTER)
+        await client.deployments.wait(app, dep, timeout=2.1, **NO_JITTER, poll_interval=2.0)
     assert len(fake.requests) == 2
     assert info.value.last_result is not None
     assert info.value.last_result.status is DeploymentStatus.WAITING
@@ -314,7 +340,8 @@ async def test_a_hanging_poll_keeps_the_last_deployment_seen(
         ({"timeout": -5}, "timeout"),
         ({"timeout": "10"}, "timeout"),
         ({"poll_interval": 0}, "poll_interval"),
-        ({"max_poll_interval": 1}, "max_poll_interval"),
+        ({"poll_interval": 2, "max_poll_interval": 1}, "max_poll_interval"),
+        ({"options": WaitOptions(budget_share=0.5), "poll_factor": 0}, "poll_factor"),
         ({"poll_jitter": 2}, "poll_jitter"),
     ],
 )

@@ -20,7 +20,7 @@ from sevalla_async import (
     SevallaError,
     WaitAllError,
 )
-from sevalla_async._resources.pipelines import _in_target_order
+from sevalla_async._wait import in_target_order
 from sevalla_async.testing import FakeClock, FakeSevalla, Fault
 
 
@@ -323,10 +323,10 @@ async def test_promote_and_wait_per_request_in_a_fan_out(
     ]
 
 
-def test_promotions_are_put_in_target_order() -> None:
+def test_promotions_are_putin_target_order() -> None:
     a, b, c, stray = (uuid.uuid4() for _ in range(4))
     request = PromoteRequest(uuid.uuid4(), uuid.uuid4(), [a, b, c])
     reply = [Promotion(c, uuid.uuid4()), Promotion(stray, uuid.uuid4()), Promotion(a, uuid.uuid4())]
     reply.append(Promotion(b, uuid.uuid4()))
-    ordered = _in_target_order(reply, request.target_app_ids)
+    ordered = in_target_order(reply, request.target_app_ids)
     assert [p.target_app_id for p in ordered] == [a, b, c, stray]

@@ -110,14 +110,16 @@ def _wait_options(parser: argparse.ArgumentParser, *, flag: bool) -> None:
         "--poll-interval",
         type=_seconds,
         metavar="SECONDS",
-        help="first interval between polls, growing 1.5x each time to 15 s (default 2)",
+        help="shortest interval between two polls of one deployment (default 1); many "
+        "waits at once poll less often, sharing half the API's read budget",
     )
     group.add_argument(
         "--polls-per-minute",
         type=_positive_int,
         metavar="N",
-        help="polls this process starts a minute at most, all waits together (default 300, "
-        "under the API's 400 reads a minute; lower it when several processes share the key)",
+        help="polls this process starts a minute at most, all waits together (default: "
+        "half the API's read budget, 200 of 400 a minute; lower it when several processes "
+        "share the key)",
     )
 
 

@@ -16,10 +16,10 @@ from typing import Any
 import attrs
 
 from .. import Deployment, SevallaClient, SevallaError, WaitAllError
+from .._wait import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
 from ._console import UsageError
 
 __all__ = [
-    "DEFAULT_POLLS_PER_MINUTE",
     "DEFAULT_POLL_INTERVAL",
     "DEFAULT_WAIT_TIMEOUT",
     "StatusWatch",
@@ -32,10 +32,7 @@ __all__ = [
     "waited_from_error",
 ]
 
-DEFAULT_WAIT_TIMEOUT = 15 * 60.0
-DEFAULT_POLL_INTERVAL = 2.0
-DEFAULT_POLLS_PER_MINUTE = 300
-MAX_POLL_INTERVAL = 15.0
+DEFAULT_WAIT_TIMEOUT = DEFAULT_TIMEOUT
 
 # (flag, attribute) of the options that only mean something when waiting
 _WAIT_FLAGS = (
@@ -50,21 +47,18 @@ class WaitOptions:
     """How long to wait and how often to poll.
 
     ``timeout`` bounds one wait (for ``promote-many``: one entry, its promotion included);
-    polls start ``poll_interval`` apart and grow to 15 s (or to ``poll_interval`` if that
-    is longer); all polls of the process start at most ``polls_per_minute`` a minute.
+    polls of one deployment come at least ``poll_interval`` apart, further apart when many
+    waits share the SDK's poll budget; ``polls_per_minute`` (``None``: the SDK's share of
+    the read budget only) caps all polls of the process.
     """
 
     timeout: float = DEFAULT_WAIT_TIMEOUT
     poll_interval: float = DEFAULT_POLL_INTERVAL
-    polls_per_minute: int = DEFAULT_POLLS_PER_MINUTE
+    polls_per_minute: int | None = None
 
     def kwargs(self) -> dict[str, Any]:
         """The keyword arguments of the SDK's wait methods."""
-        return {
-            "timeout": self.timeout,
-            "poll_interval": self.poll_interval,
-            "max_poll_interval": max(MAX_POLL_INTERVAL, self.poll_interval),
-        }
+        return {"timeout": self.timeout, "poll_interval": self.poll_interval}
 
     def apply(self, client: SevallaClient) -> None:
         """Set the client's poll pacing."""
@@ -88,7 +82,7 @@ def wait_options(args: argparse.Namespace) -> WaitOptions | None:
     return WaitOptions(
         timeout=given("wait_timeout", DEFAULT_WAIT_TIMEOUT),
         poll_interval=given("poll_interval", DEFAULT_POLL_INTERVAL),
-        polls_per_minute=given("polls_per_minute", DEFAULT_POLLS_PER_MINUTE),
+        polls_per_minute=getattr(args, "polls_per_minute", None),
     )
 
 

@@ -25,22 +25,21 @@ def _deployment_id(deployment: Deployment) -> uuid.UUID:
 class Deployments:
     """Deployment operations, reached as ``client.deployments``."""
 
-    def __init__(self, client: SevallaClient) -> None:
+    def __init__(self, client: SevallaClient, waiter: _wait.Waiter) -> None:
         self._client = client
-        self._pacer = _wait.PollPacer(client._clock, client._sleep)
+        self._waiter = waiter
 
     @property
     def max_polls_per_minute(self) -> int | None:
-        """How many polls a minute all the waits of this client may start together
-        (:meth:`wait`, :meth:`wait_all`, :meth:`Pipelines.promote_and_wait`): default 300,
-        under the API's limit of 400 reads a minute, so that other reads still get through.
-        Set it lower when several processes share one API key; ``None`` turns pacing off
-        (the client still holds requests when the API reports the budget spent)."""
-        return self._pacer.per_minute
+        """A cap on the polls a minute all the waits of this client may start together
+        (:meth:`wait`, :meth:`wait_all`, :meth:`Pipelines.promote_and_wait`), over their
+        share of the read budget (``WaitOptions.budget_share``, which alone governs by
+        default: ``None``). Set it when several processes share one API key."""
+        return self._waiter.pacer.per_minute
 
     @max_polls_per_minute.setter
     def max_polls_per_minute(self, value: int | None) -> None:
-        self._pacer.per_minute = value
+        self._waiter.pacer.per_minute = value
 
     async def get(self, app_id: uuid.UUID | str, deployment_id: uuid.UUID | str) -> Deployment:
         """One deployment of an application, with its current status
@@ -96,11 +95,12 @@ class Deployments:
         deployment_id: uuid.UUID | str,
         *,
         timeout: float | None = _wait.DEFAULT_TIMEOUT,
-        poll_interval: float = 2.0,
-        max_poll_interval: float = 15.0,
-        poll_factor: float = 1.5,
-        poll_jitter: float = 0.1,
+        poll_interval: float = _wait.DEFAULT_POLL_INTERVAL,
+        options: _wait.WaitOptions | None = None,
         on_poll: _wait.OnPoll | None = None,
+        max_poll_interval: float | None = None,
+        poll_factor: float | None = None,
+        poll_jitter: float | None = None,
     ) -> Deployment:
         """Poll a deployment until it has finished, and return it.
 
@@ -114,34 +114,38 @@ class Deployments:
         raised: check :attr:`Deployment.succeeded`. While its status is ``null``,
         ``waiting`` or ``inProgress`` it is not finished.
 
-        Polls start ``poll_interval`` seconds apart (2 s), each interval ``poll_factor``
-        times longer than the last (1.5), up to ``max_poll_interval`` (15 s), spread by
-        +/- ``poll_jitter`` (10 %). Each poll is a GET: a transient fault is retried by the
-        client's retry policy; an error that persists is raised.
+        Polls come ``poll_interval`` seconds apart (default 1 s, the floor), or further
+        apart when many waits run at once: all polls of the client together spend at most
+        ``options.budget_share`` of the API's read budget (default half of 400 a minute),
+        shared evenly by the waits active at the time. Each interval is spread by
+        +/- ``options.poll_jitter`` (10 %), never below ``poll_interval``. Each poll is a
+        GET: a transient fault is retried by the client's retry policy; an error that
+        persists is raised.
 
         Args:
             timeout: seconds to wait at most (default 15 minutes; ``None``: no limit). When
                 the next poll would come after it, :class:`APITimeoutError` is raised with
                 ``last_result`` set to the last :class:`Deployment` seen (or ``None``). No
                 poll's request outlives it.
+            poll_interval: the shortest time between two polls of this deployment.
+            options: the other polling options, a :class:`WaitOptions`.
             on_poll: called with every deployment a poll returns (e.g. to print progress).
+            max_poll_interval, poll_factor, poll_jitter: shortcuts for the fields of
+                ``options`` of the same names (they win over ``options``).
         """
         app = to_uuid(app_id, "app_id")
         deployment = to_uuid(deployment_id, "deployment_id")
-        schedule = _wait.PollSchedule(
+        plan = _wait.WaitPlan.check(
+            timeout=timeout,
             poll_interval=poll_interval,
+            options=options,
             max_poll_interval=max_poll_interval,
             poll_factor=poll_factor,
             poll_jitter=poll_jitter,
         )
-        return await _wait.wait_for_deployment(
-            self._client,
-            self._pacer,
-            app,
-            deployment,
-            deadline=self._deadline(timeout),
-            schedule=schedule,
-            on_poll=on_poll,
+        waiter = self._waiter
+        return await waiter.wait(
+            app, deployment, plan, deadline=waiter.deadline(plan), on_poll=on_poll
         )
 
     async def wait_all(
@@ -150,11 +154,12 @@ class Deployments:
         *,
         timeout: float | None = _wait.DEFAULT_TIMEOUT,
         concurrency: int = _wait.DEFAULT_WAIT_CONCURRENCY,
-        poll_interval: float = 2.0,
-        max_poll_interval: float = 15.0,
-        poll_factor: float = 1.5,
-        poll_jitter: float = 0.1,
+        poll_interval: float = _wait.DEFAULT_POLL_INTERVAL,
+        options: _wait.WaitOptions | None = None,
         on_poll: _wait.OnPoll | None = None,
+        max_poll_interval: float | None = None,
+        poll_factor: float | None = None,
+        poll_jitter: float | None = None,
     ) -> builtins.list[Deployment]:
         """Wait for many deployments at once; their final states, in input order.
 
@@ -177,53 +182,22 @@ class Deployments:
         ``timeout`` bounds the whole call (default 15 minutes); the polling options are
         those of :meth:`wait`.
 
-        Rate: ``concurrency`` deployments (default 50) are polled at once. With the default
-        schedule one deployment costs at most 8 polls in its first minute (0, 2, 5, 9.5,
-        16, 26, 41, 56 s, 10 % sooner with jitter) and then at most 60 / 13.5 = 4.4 a
-        minute; 50 of them at steady state make at most 222 polls a minute, well under the
-        API's 400 reads a minute. Their start (50 x 8 = 400 in the first minute) and quickly
-        finished deployments making room for new ones would go over, so all polls of the
-        client are also paced to :attr:`max_polls_per_minute` (300); and should the API
-        still report the budget spent, the client holds requests until it resets rather
-        than spending them on 429s.
+        Rate: ``concurrency`` deployments (default 50) are polled at once, and they share
+        the client's poll budget (``options.budget_share`` of the read budget, 200 a minute
+        by default) with every other wait of the client: 50 waits alone poll each
+        deployment about every 15 s; 3 waits, every second. Should the API still report
+        the budget spent, the client holds requests until it resets rather than spending
+        them on 429s.
         """
         items = _wait.as_promotions(promotions)
-        schedule = _wait.PollSchedule(
+        plan = _wait.WaitPlan.check(
+            timeout=timeout,
             poll_interval=poll_interval,
+            options=options,
+            concurrency=concurrency,
             max_poll_interval=max_poll_interval,
             poll_factor=poll_factor,
             poll_jitter=poll_jitter,
         )
-        concurrency = _wait.check_concurrency(concurrency)
-        return await self._wait_promotions(
-            items,
-            deadline=self._deadline(timeout),
-            schedule=schedule,
-            concurrency=concurrency,
-            on_poll=on_poll,
-        )
-
-    def _deadline(self, timeout: float | None) -> float | None:
-        seconds = _wait.check_timeout(timeout)
-        return None if seconds is None else self._client._clock() + seconds
-
-    async def _wait_promotions(
-        self,
-        promotions: builtins.list[Promotion],
-        *,
-        deadline: float | None,
-        schedule: _wait.PollSchedule,
-        concurrency: int,
-        on_poll: _wait.OnPoll | None,
-    ) -> builtins.list[Deployment]:
-        if not promotions:
-            return []
-        return await _wait.wait_many(
-            self._client,
-            self._pacer,
-            promotions,
-            deadline=deadline,
-            schedule=schedule,
-            concurrency=concurrency,
-            on_poll=on_poll,
-        )
+        waiter = self._waiter
+        return await waiter.wait_all(items, plan, deadline=waiter.deadline(plan), on_poll=on_poll)

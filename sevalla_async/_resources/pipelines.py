@@ -11,7 +11,6 @@ from collections.abc import (
     Awaitable,
     Callable,
     Iterable,
-    Sequence,
 )
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -40,14 +39,13 @@ __all__ = ["OnIndexedPoll", "Pipelines"]
 OnIndexedPoll = Callable[[int, Deployment], object]
 """The ``on_poll`` hook of a waiting fan-out: the input position and a polled deployment."""
 
-_MAX_POLL_INTERVAL = 15.0
-
 
 class Pipelines:
     """Pipeline operations, reached as ``client.pipelines``."""
 
-    def __init__(self, client: SevallaClient) -> None:
+    def __init__(self, client: SevallaClient, waiter: _wait.Waiter) -> None:
         self._client = client
+        self._waiter = waiter
 
     async def promote(
         self,
@@ -154,11 +152,12 @@ class Pipelines:
         target_app_ids: Iterable[uuid.UUID | str],
         timeout: float | None = _wait.DEFAULT_TIMEOUT,
         concurrency: int = _wait.DEFAULT_WAIT_CONCURRENCY,
-        poll_interval: float = 2.0,
-        max_poll_interval: float = 15.0,
-        poll_factor: float = 1.5,
-        poll_jitter: float = 0.1,
+        poll_interval: float = _wait.DEFAULT_POLL_INTERVAL,
+        options: _wait.WaitOptions | None = None,
         on_poll: _wait.OnPoll | None = None,
+        max_poll_interval: float | None = None,
+        poll_factor: float | None = None,
+        poll_jitter: float | None = None,
         reconcile: bool = False,
         reconcile_settle: float = DEFAULT_SETTLE,
         reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT,
@@ -194,10 +193,11 @@ class Pipelines:
             timeout=timeout,
             concurrency=concurrency,
             poll_interval=poll_interval,
+            options=options,
+            on_poll=on_poll,
             max_poll_interval=max_poll_interval,
             poll_factor=poll_factor,
             poll_jitter=poll_jitter,
-            on_poll=on_poll,
             reconcile=reconcile,
             reconcile_settle=reconcile_settle,
             reconcile_timeout=reconcile_timeout,
@@ -209,11 +209,12 @@ class Pipelines:
         *,
         timeout: float | None = _wait.DEFAULT_TIMEOUT,
         concurrency: int = _wait.DEFAULT_WAIT_CONCURRENCY,
-        poll_interval: float = 2.0,
-        max_poll_interval: float = 15.0,
-        poll_factor: float = 1.5,
-        poll_jitter: float = 0.1,
+        poll_interval: float = _wait.DEFAULT_POLL_INTERVAL,
+        options: _wait.WaitOptions | None = None,
         on_poll: _wait.OnPoll | None = None,
+        max_poll_interval: float | None = None,
+        poll_factor: float | None = None,
+        poll_jitter: float | None = None,
         reconcile: bool = False,
         reconcile_settle: float = DEFAULT_SETTLE,
         reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT,
@@ -223,14 +224,15 @@ class Pipelines:
         request (``functools.partial`` it with the options)."""
         if not isinstance(request, PromoteRequest):
             raise ValueError(f"request: expected a PromoteRequest, got {type(request).__name__}")
-        schedule = _wait.PollSchedule(
+        plan = _wait.WaitPlan.check(
+            timeout=timeout,
             poll_interval=poll_interval,
+            options=options,
+            concurrency=concurrency,
             max_poll_interval=max_poll_interval,
             poll_factor=poll_factor,
             poll_jitter=poll_jitter,
         )
-        concurrency = _wait.check_concurrency(concurrency)
-        _wait.check_timeout(timeout)
         check_reconcile_options(reconcile_settle, reconcile_timeout)
         promote = functools.partial(
             self.promote_request,
@@ -238,40 +240,10 @@ class Pipelines:
             reconcile_settle=reconcile_settle,
             reconcile_timeout=reconcile_timeout,
         )
-        _, deployments = await self._promote_then_wait(
-            request,
-            timeout,
-            schedule=schedule,
-            concurrency=concurrency,
-            on_poll=on_poll,
-            promote=promote,
+        _, deployments = await self._waiter.promote_then_wait(
+            promote, request, plan, on_poll=on_poll
         )
         return deployments
-
-    async def _promote_then_wait(
-        self,
-        request: PromoteRequest,
-        timeout: float | None,
-        *,
-        schedule: _wait.PollSchedule,
-        concurrency: int,
-        on_poll: _wait.OnPoll | None,
-        promote: Callable[[PromoteRequest], Awaitable[list[Promotion]]] | None = None,
-    ) -> tuple[list[Promotion], list[Deployment]]:
-        """Promote, then wait (options already checked): the promotions, in target order,
-        and their final deployments; ``timeout`` counts from this call."""
-        deployments = self._client.deployments
-        deadline = deployments._deadline(timeout)
-        send = promote if promote is not None else self.promote_request
-        promotions = _in_target_order(await send(request), request.target_app_ids)
-        waited = await deployments._wait_promotions(
-            promotions,
-            deadline=deadline,
-            schedule=schedule,
-            concurrency=concurrency,
-            on_poll=on_poll,
-        )
-        return promotions, waited
 
     async def promote_many(
         self,
@@ -283,7 +255,7 @@ class Pipelines:
         on_progress: ProgressHook | None = None,
         wait: bool = False,
         wait_timeout: float | None = _wait.DEFAULT_TIMEOUT,
-        poll_interval: float = 2.0,
+        poll_interval: float = _wait.DEFAULT_POLL_INTERVAL,
         on_poll: OnIndexedPoll | None = None,
         ledger: FanoutLedger | None = None,
         reconcile: bool = False,
@@ -321,10 +293,10 @@ class Pipelines:
         to the end makes the outcome's ``error`` a :class:`WaitAllError`, with
         ``promotions`` still set (the promotion happened). ``wait_timeout`` bounds each
         request from its turn (after any rate-limit queueing), its promotion included;
-        polls start ``poll_interval`` seconds apart and grow to 15 s (or
-        ``poll_interval``, if longer). ``on_poll(index, deployment)`` is called with the
-        input position and each deployment a poll returns. The polls of every request
-        share the client's pacing (:attr:`Deployments.max_polls_per_minute`), so a large
+        polls of one deployment come at least ``poll_interval`` seconds apart (1 s).
+        ``on_poll(index, deployment)`` is called with the input position and each
+        deployment a poll returns. The polls of every request share the client's poll
+        budget (half the API's read limit, as for :meth:`Deployments.wait`), so a large
         fan-out stays under the API's read limit. With ``fail_fast``, a failed deployment
         is not a failure (only an ``error`` is). These options are ignored without
         ``wait``::
@@ -367,7 +339,7 @@ class Pipelines:
         on_progress: ProgressHook | None = None,
         wait: bool = False,
         wait_timeout: float | None = _wait.DEFAULT_TIMEOUT,
-        poll_interval: float = 2.0,
+        poll_interval: float = _wait.DEFAULT_POLL_INTERVAL,
         on_poll: OnIndexedPoll | None = None,
         ledger: FanoutLedger | None = None,
         reconcile: bool = False,
@@ -412,7 +384,7 @@ class Pipelines:
         on_progress: ProgressHook | None,
         wait: bool = False,
         wait_timeout: float | None = None,
-        poll_interval: float = 2.0,
+        poll_interval: float = _wait.DEFAULT_POLL_INTERVAL,
         on_poll: OnIndexedPoll | None = None,
         *,
         ledger: FanoutLedger | None = None,
@@ -463,29 +435,18 @@ class Pipelines:
     ) -> Call:
         """The fan-out's work for ``wait=True``: promote, then wait; the options are checked
         here, before anything is sent."""
-        _wait.check_timeout(timeout)
-        longest = _MAX_POLL_INTERVAL  # or poll_interval, when that is longer (and a number)
-        if isinstance(poll_interval, (int, float)) and poll_interval > longest:
-            longest = float(poll_interval)
-        schedule = _wait.PollSchedule(poll_interval=poll_interval, max_poll_interval=longest)
+        plan = _wait.WaitPlan.check(timeout=timeout, poll_interval=poll_interval)
         if on_poll is not None and not callable(on_poll):
             raise ValueError("on_poll: expected a callable taking (index, deployment)")
         limiter = self._client._limiter
-        run = self._promote_then_wait
+        run = self._waiter.promote_then_wait
 
         async def call(request: PromoteRequest, index: int) -> PromoteOutcome:
             if not limiter.ready("write"):  # only the promotion queues for the write budget
                 await limiter.wait_ready("write")
             hook = None if on_poll is None else functools.partial(on_poll, index)
             try:
-                promotions, deployments = await run(
-                    request,
-                    timeout,
-                    schedule=schedule,
-                    concurrency=_wait.DEFAULT_WAIT_CONCURRENCY,
-                    on_poll=hook,
-                    promote=promote,
-                )
+                promotions, deployments = await run(promote, request, plan, on_poll=hook)
             except _wait.WaitAllError as error:
                 finished = list(error.deployments.values())
                 return PromoteOutcome(request, error.promotions, error, index, True, finished)
@@ -529,12 +490,3 @@ class Pipelines:
 
 def _pipeline_id(pipeline: Pipeline) -> uuid.UUID:
     return pipeline.id
-
-
-def _in_target_order(
-    promotions: list[Promotion], target_app_ids: Sequence[uuid.UUID]
-) -> list[Promotion]:
-    """The promotions in the order of the request's targets (the reply's order otherwise:
-    entries for unknown targets go last, in the reply's order)."""
-    position = {app: index for index, app in enumerate(target_app_ids)}
-    return sorted(promotions, key=lambda p: position.get(p.target_app_id, len(position)))
