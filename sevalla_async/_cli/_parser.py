@@ -43,7 +43,8 @@ examples:
 """
 
 PLAN_HELP = """\
-The plan is a JSON list of objects, one per promotion:
+The plan is a JSON list of objects, one per promotion, or JSON Lines (one object per
+line):
 
   [{"pipeline_id": "...", "source_app_id": "...", "target_app_ids": ["...", "..."]}]
 
@@ -242,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
         commands,
         "promote-many",
         "run every promotion of a plan file, concurrently",
-        "Run every promotion of PLAN (a JSON file, or - for stdin).\n\n" + PLAN_HELP,
+        "Run every promotion of PLAN (a JSON or JSON Lines file, or - for stdin).\n\n" + PLAN_HELP,
     )
     p.add_argument("plan", metavar="PLAN", help="the plan file (- reads stdin)")
     p.add_argument(
