@@ -7,6 +7,7 @@ import logging
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -51,19 +52,17 @@ def _run(env: dict[str, str], code: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         env=environment,
+        cwd=Path(__file__).resolve().parents[1],
         timeout=60,
         check=False,
     )
 
 
-SCRIPT = """
-import asyncio
-from sevalla_async import SevallaClient
-from sevalla_async.testing import FakeClock, FakeSevalla, Fault
-
-async def main():
+async def get_with_one_retry(key: str) -> None:
+    """A GET that fails once with a 503 and is retried: a DEBUG line per attempt, a
+    WARNING for the retry (also run in a subprocess, with ``SEVALLA_LOG`` set)."""
     clock = FakeClock()
-    async with FakeSevalla(api_key="sk-live-secret-key-1234", clock=clock) as fake:
+    async with FakeSevalla(api_key=key, clock=clock) as fake:
         pipeline = fake.add_pipeline()
         fake.inject(Fault.error(503), times=1, method="GET")
         async with SevallaClient(
@@ -71,8 +70,12 @@ async def main():
         ) as client:
             await client.pipelines.get(pipeline.id)
 
-asyncio.run(main())
-"""
+
+SCRIPT = (
+    "import asyncio\n"
+    "from tests.test_logging import get_with_one_retry\n"
+    "asyncio.run(get_with_one_retry('sk-live-secret-key-1234'))\n"
+)
 
 
 @pytest.mark.parametrize(
@@ -103,15 +106,8 @@ async def test_the_handler_redacts_and_is_replaced_not_doubled(
     first, second = io.StringIO(), io.StringIO()
     install_handler(first, logging.DEBUG)
     handler = install_handler(second, logging.DEBUG, ["sk-live-flag-1234"])
-    clock = FakeClock()
-    async with FakeSevalla(api_key="sk-live-flag-1234", clock=clock) as fake:
-        pipeline = fake.add_pipeline()
-        fake.inject(Fault.error(502), times=1, method="GET")
-        async with SevallaClient(
-            fake.api_key, base_url=fake.base_url, sleep=clock.sleep, clock=clock
-        ) as client:
-            await client.pipelines.get(pipeline.id)
-            logging.getLogger("sevalla_async").warning("key sk-env-key-5678 sk-live-flag-1234")
+    await get_with_one_retry("sk-live-flag-1234")
+    logging.getLogger("sevalla_async").warning("key sk-env-key-5678 sk-live-flag-1234")
     remove_handler(handler)
     assert first.getvalue() == ""  # replaced, so never a line twice
     text = second.getvalue()
