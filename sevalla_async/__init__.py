@@ -12,6 +12,7 @@
 See the README for fan-out, waiting for deployments, errors, retries and testing.
 """
 
+from . import _logging
 from ._client import SevallaClient
 from ._errors import (
     APIConnectionError,
@@ -81,3 +82,5 @@ __all__ = [
     "WaitOptions",
     "__version__",
 ]
+
+_logging.setup_from_env()  # SEVALLA_LOG=debug|info|warning: the SDK's log on stderr

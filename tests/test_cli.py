@@ -171,9 +171,33 @@ async def test_promote_api_error_is_one_line_with_the_request_id(
     run = await cli("promote", unknown, *promote_args(request)[1:])
 
     assert run.code == 1
-    assert run.out == ""
     assert "NotFoundError 404: Pipeline not found" in run.err
     assert fake.requests[-1].request_id in run.err
+    assert "hint" not in run.err  # the base URL has its /v3
+    # piped, so --output json: the error is also one JSON line on stdout
+    (line,) = run.lines()
+    assert line["error"]["type"] == "NotFoundError"
+    assert line["error"]["status"] == 404
+    assert line["error"]["request_id"] == fake.requests[-1].request_id
+    table = await cli("promote", unknown, *promote_args(request)[1:], "--output", "table")
+    assert table.out == ""
+
+
+async def test_a_base_url_without_the_version_gets_a_hint(
+    fake: FakeSevalla, cli: Cli, tmp_path: Path
+) -> None:
+    (request,) = fake.promote_requests(1)
+    unversioned = fake.base_url.removesuffix("/v3")
+
+    run = await cli("promote", *promote_args(request), env={"SEVALLA_BASE_URL": unversioned})
+
+    assert run.code == 1
+    assert "NotFoundError 404" in run.err
+    assert "the base URL must end in /v3" in run.err
+    plan = write_plan(tmp_path / "plan.json", plan_of([request]))
+    run = await cli("promote-many", plan, env={"SEVALLA_BASE_URL": unversioned})
+    assert run.code == 1
+    assert run.err.count("the base URL must end in /v3") == 1
 
 
 async def test_promote_5xx_warns_it_may_have_happened(fake: FakeSevalla, cli: Cli) -> None:
@@ -495,9 +519,9 @@ async def test_promote_many_reports_every_bad_entry_and_sends_nothing(
     ("content", "expected"),
     [
         ('[{"pipeline_id": ', "not valid JSON (line 1, column 18"),
-        ('{"pipeline_id": "x"}', "expected a JSON list of objects"),
+        ('{"pipeline_id": "x"}\n{', "line 2 is not valid JSON"),
     ],
-    ids=["not-json", "not-a-list"],
+    ids=["not-json", "not-json-lines"],
 )
 async def test_promote_many_unusable_plan(
     fake: FakeSevalla, cli: Cli, tmp_path: Path, content: str, expected: str
@@ -573,8 +597,19 @@ async def test_ctrl_c_stops_and_reports_what_was_sent(fake: FakeSevalla, tmp_pat
     run = await finish(proc)
 
     assert run.code == 130
-    assert sorted(line["index"] for line in run.lines()) == [0, 1]
-    assert all(line["ok"] for line in run.lines())
+    *results, report = run.lines()
+    assert sorted(line["index"] for line in results) == [0, 1]
+    assert all(line["ok"] for line in results)
+    # --output json (the default when piped): the report is data too, after the results
+    assert report == {
+        "interrupted": True,
+        "finished": 2,
+        "ok": 2,
+        "failed": 0,
+        "waiting": [],
+        "sent_without_reply": [2, 3],
+        "not_sent": [4, 5],
+    }
     err = run.err.splitlines()
     assert (
         "sevalla-async: interrupted: 2 of 6 promotions finished (2 ok, 0 failed; their "
@@ -681,8 +716,22 @@ async def test_fake_server_prints_commands_to_copy() -> None:
 
 async def test_demo_runs_a_fanout_then_waits_with_scripted_failures() -> None:
     run, lines = await asyncio.gather(
-        finish(await spawn("demo", "--pipelines", "5", "--targets", "2", "--delay", "0", env={})),
-        finish(await spawn("demo", "--output", "json", "--pipelines", "4", "--delay", "0", env={})),
+        finish(
+            await spawn(
+                "demo",
+                "--output",
+                "table",
+                "--pipelines",
+                "5",
+                "--targets",
+                "2",
+                "--delay",
+                "0",
+                env={},
+            )
+        ),
+        # piped without --output: JSON lines on stdout like every command, the story on stderr
+        finish(await spawn("demo", "--pipelines", "4", "--delay", "0", env={})),
     )
 
     assert run.code == 0, run.err
@@ -704,6 +753,7 @@ async def test_demo_runs_a_fanout_then_waits_with_scripted_failures() -> None:
     assert f"Not deployed: app {doomed}, deployment " in run.out
 
     assert lines.code == 0, lines.err
+    assert "ENTRY" not in lines.out  # no table header when piped
     outcomes = {line["index"]: line for line in lines.lines() if "index" in line}
     assert sorted(outcomes) == [0, 1, 2, 3]
     assert [outcomes[i]["ok"] for i in range(4)] == [True, True, False, True]

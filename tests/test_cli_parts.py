@@ -98,19 +98,34 @@ def test_parse_plan_reports_every_bad_entry() -> None:
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ("", "p.json: not valid JSON (line 1, column 1: Expecting value)"),
+        ("[", "p.json: not valid JSON (line 1, column 2: Expecting value)"),
         ("[1,\n 2,", "p.json: not valid JSON (line 2, column 4: Expecting value)"),
-        ("{}", "got a JSON object"),
-        ('"x"', "got a JSON string"),
-        ("null", "got a JSON null"),
-        ("3", "got a JSON number"),
+        (" [{}", "p.json: not valid JSON (line 1, column 5"),
+        ("{}\n{", "p.json: line 2 is not valid JSON (column 2"),
+        ('"x"', "entry 0: expected an object with pipeline_id"),
+        ("{}", "entry 0: pipeline_id: required field is missing"),
+        ("3", "entry 0: expected an object"),
     ],
 )
-def test_parse_plan_refuses_what_is_not_a_list(text: str, problem: str) -> None:
+def test_parse_plan_refuses_what_is_not_a_plan(text: str, problem: str) -> None:
     with pytest.raises(PlanError) as info:
         parse_plan(text, source="p.json")
     (only,) = info.value.problems
     assert problem in only
+
+
+def test_parse_plan_reads_json_lines() -> None:
+    a = {"pipeline_id": A, "source_app_id": B, "target_app_ids": [C]}
+    b = {"pipeline_id": C, "source_app_id": B, "target_app_ids": [A]}
+    text = f"{json.dumps(a)}\n\n  {json.dumps(b)}\n"
+    assert parse_plan(text) == [PromoteRequest.from_dict(a), PromoteRequest.from_dict(b)]
+    # the same checks as a JSON list: entries count from 0, blank lines skipped
+    with pytest.raises(PlanError) as info:
+        parse_plan(f"{json.dumps(a)}\n\n{json.dumps(a)}\n")
+    assert info.value.problems == [
+        "entry 1: repeats entry 0 exactly (a promotion is not idempotent; remove the duplicate)"
+    ]
+    assert parse_plan("") == parse_plan("\n  \n") == []
 
 
 def test_parse_plan_empty_list_is_valid() -> None:

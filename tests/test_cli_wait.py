@@ -350,7 +350,12 @@ async def test_ctrl_c_during_promote_many_wait(fake: FakeSevalla, tmp_path: Path
     run = await finish(proc)
 
     assert run.code == 130
-    assert run.out == ""
+    (report,) = run.lines()  # piped: --output json, so the report is a JSON line too
+    assert report["interrupted"] is True
+    assert (report["finished"], report["sent_without_reply"], report["not_sent"]) == (0, [1], [2])
+    (waiting,) = report["waiting"]
+    assert waiting["index"] == 0
+    assert [d["status"] for d in waiting["deployments"]] == ["inProgress"]
     err = run.err.splitlines()
     assert "sevalla-async: interrupted: 0 of 3 promotions finished" in run.err
     assert (

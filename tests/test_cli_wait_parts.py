@@ -21,6 +21,7 @@ from sevalla_async import (
 )
 from sevalla_async._cli._console import UsageError
 from sevalla_async._cli._output import (
+    WAITED_OUTCOME_COLUMNS,
     describe_waited,
     outcome_json,
     outcome_rows,
@@ -149,10 +150,15 @@ def test_outcome_json_and_rows_with_wait() -> None:
     assert outcome_json(all_done, waits=True)["ok"] is True
     assert outcome_json(not_promoted, waits=True)["deployments"] is None
     assert "deployments" not in outcome_json(all_done)
-    assert outcome_rows(stopped) == [
-        ("2", "ok", str(P), str(T1), f"{D1}  success"),
-        ("2", "failed", str(P), str(T2), f"{D2}  inProgress (the wait timed out)"),
+    # one cell per column of the --wait table: its STATUS header sits over the status
+    assert outcome_rows(stopped, waits=True) == [
+        ("2", "ok", str(P), str(T1), str(D1), "success"),
+        ("2", "failed", str(P), str(T2), str(D2), "inProgress (the wait timed out)"),
     ]
+    assert all(len(row) == len(WAITED_OUTCOME_COLUMNS) for row in outcome_rows(stopped))
+    assert WAITED_OUTCOME_COLUMNS[-1].startswith("STATUS")
+    (failed_row,) = outcome_rows(not_promoted, waits=True)
+    assert len(failed_row) == len(WAITED_OUTCOME_COLUMNS)
     assert waited_json(waited[0])["status"] == "success"
     assert waited_promotion_json(request, waited[1]) == {
         "pipeline_id": str(P),

@@ -66,6 +66,7 @@ async def test_demo_runs_as_a_module() -> None:
     )
     out, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()
-    text = out.decode()
-    assert "no account, no network" in text
-    assert "Done:" in text
+    # piped: the story goes to stderr, the results are JSON lines on stdout
+    assert "no account, no network" in err.decode()
+    assert "Done:" in err.decode()
+    assert all(line.startswith("{") for line in out.decode().splitlines())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
+import io
 import os
 import signal
 import sys
@@ -19,10 +19,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TextIO
 
 from .. import APIConnectionError, InternalServerError, SevallaError
-from ._console import EXIT_FAILED, EXIT_USAGE, Console, UsageError, api_key_from, resolve_console
-from ._logging import configure_logging, redactable
-from ._output import short_error
+from ._console import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Console, UsageError, resolve_console
+from ._logging import configure_logging, remove_handler
+from ._output import error_json, json_line, short_error, version_hint
 from ._parser import build_parser
+from ._redact import RedactingStream, parse_redacted, secrets_of
 
 __all__ = ["main"]
 
@@ -66,7 +67,14 @@ async def _run(handler: Handler, args: argparse.Namespace, console: Console) -> 
 
 
 def _api_error(console: Console, error: SevallaError) -> int:
+    """One line on stderr (and, with ``--output json``, ``{"error": {...}}`` on stdout)."""
     console.note(f"error: {short_error(error)}")
+    hint = version_hint(error)
+    if hint:
+        console.note(hint)
+    if console.json:
+        with contextlib.suppress(BrokenPipeError):
+            console.line(json_line({"error": error_json(error)}))
     method = getattr(error, "method", None)
     maybe_sent = isinstance(error, InternalServerError) or (
         isinstance(error, APIConnectionError) and error.request_sent
@@ -81,13 +89,16 @@ def main(
 ) -> int:
     """Run ``sevalla-async`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit status.
 
-    Usage errors found by argparse exit with status 2 through ``SystemExit``.
+    Usage errors found by argparse exit with status 2 through ``SystemExit``. The API key
+    (``--api-key`` or ``SEVALLA_API_KEY``) is redacted from everything printed, argparse's
+    messages included. A closed stdout (``| head -1``) ends quietly with status 0.
     """
-    out = stdout or sys.stdout
-    err = stderr or sys.stderr
-    args = build_parser().parse_args(argv)
-    secrets = redactable([api_key_from(args)])
-    console = resolve_console(args, out, err, secrets=secrets)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    secrets = secrets_of(arguments)
+    out: TextIO = RedactingStream(stdout or sys.stdout, secrets)  # type: ignore[assignment]
+    err: TextIO = RedactingStream(stderr or sys.stderr, secrets)  # type: ignore[assignment]
+    args = parse_redacted(build_parser, arguments, out, err)
+    console = resolve_console(args, out, err)
     handler = configure_logging(err, verbose=args.verbose, secrets=secrets)
     try:
         return asyncio.run(_run(args.handler, args, console))
@@ -99,9 +110,9 @@ def main(
     except KeyboardInterrupt:  # a signal before the loop's own handler was installed
         console.note("interrupted")
         return 130
-    except BrokenPipeError:  # stdout closed early (e.g. piped into head)
-        with contextlib.suppress(OSError):
+    except BrokenPipeError:  # stdout closed early (e.g. piped into head): not a failure
+        with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
             os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
-        return EXIT_FAILED
+        return EXIT_OK
     finally:
-        logging.getLogger("sevalla_async").removeHandler(handler)
+        remove_handler(handler)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import sys
 import uuid
@@ -33,6 +34,7 @@ from ._output import (
     DEPLOYMENT_COLUMNS,
     OUTCOME_COLUMNS,
     PIPELINE_COLUMNS,
+    WAITED_OUTCOME_COLUMNS,
     deployment_json,
     deployment_row,
     format_row,
@@ -44,6 +46,7 @@ from ._output import (
     promotion_json,
     render_table,
     tally,
+    version_hint,
 )
 from ._plan import PlanError, parse_plan
 from ._plan_runner import PlanOutcome, run_plan
@@ -115,7 +118,7 @@ def emit_outcome(
     if console.json:
         console.line(json_line(outcome_json(outcome, waits=waits)))
     else:
-        for row in outcome_rows(outcome):
+        for row in outcome_rows(outcome, waits=waits):
             console.line(format_row(row, widths))
 
 
@@ -171,11 +174,34 @@ def report_interrupted(
                 f"  entry {i}: pipeline {r.pipeline_id}, source {r.source_app_id} -> {targets}\n"
             )
     not_sent = [i for i in range(len(requests)) if i not in started]
+    if console.json:  # the same report as data, on stdout after the results
+        report = {
+            "interrupted": True,
+            "finished": len(finished),
+            "ok": ok,
+            "failed": len(finished) - ok,
+            "waiting": [
+                {"index": i, "deployments": [_seen_json(d) for d in polled[i].values()]}
+                for i in waited_for
+            ],
+            "sent_without_reply": in_flight,
+            "not_sent": not_sent,
+        }
+        with contextlib.suppress(BrokenPipeError):
+            console.line(json_line(report))
     if not_sent:
         console.note(f"{len(not_sent)} not sent: entries {format_indexes(not_sent)}")
     else:
         console.note("every promotion of the plan was sent")
     console.err.flush()
+
+
+def _seen_json(deployment: Deployment) -> dict[str, str | None]:
+    return {
+        "app_id": str(deployment.app_id),
+        "deployment_id": str(deployment.id),
+        "status": status_name(deployment),
+    }
 
 
 async def promote_many(args: argparse.Namespace, console: Console) -> int:
@@ -206,9 +232,11 @@ async def promote_many(args: argparse.Namespace, console: Console) -> int:
     progress = ProgressLine(
         console.err, len(requests), enabled=console.progress, shares_terminal=console.out_is_tty
     )
-    widths = (max(len(OUTCOME_COLUMNS[0]), len(str(len(requests) - 1))), 6, 36, 36, 0)
+    columns = OUTCOME_COLUMNS if options is None else WAITED_OUTCOME_COLUMNS
+    entry_width = max(len(columns[0]), len(str(len(requests) - 1)))
+    widths = (entry_width, 6, 36, 36, 0) if options is None else (entry_width, 6, 36, 36, 36, 0)
     if not console.json:
-        console.line(format_row(OUTCOME_COLUMNS, widths))
+        console.line(format_row(columns, widths))
     try:
         async with (
             client,
@@ -241,6 +269,9 @@ async def promote_many(args: argparse.Namespace, console: Console) -> int:
     )
     if options is not None:
         console.note(tally([w for o in finished.values() for w in o.waited or ()]))
+    hint = next(filter(None, (version_hint(o.error) for o in finished.values() if o.error)), None)
+    if hint:
+        console.note(hint)
     return EXIT_FAILED if failed else EXIT_OK
 
 

@@ -10,7 +10,6 @@ from typing import Literal, TextIO, TypeVar
 import attrs
 
 from .. import SevallaClient
-from ._logging import REDACTED
 
 __all__ = [
     "EXIT_FAILED",
@@ -60,7 +59,6 @@ class Console:
     err: TextIO
     output: Literal["json", "table"]
     progress: bool
-    secrets: tuple[str, ...] = ()
 
     @property
     def json(self) -> bool:
@@ -72,10 +70,8 @@ class Console:
         self.out.flush()
 
     def note(self, text: str) -> None:
-        """A message for the person at the terminal, on stderr (secrets redacted: an error
-        may quote what was typed, and the key may have been typed in the wrong place)."""
-        for secret in self.secrets:
-            text = text.replace(secret, REDACTED)
+        """A message for the person at the terminal, on stderr (``main`` makes every stream
+        redact the key: an error may quote what was typed, the key in the wrong place)."""
         self.err.write(f"sevalla-async: {text}\n")
         self.err.flush()
 
@@ -91,16 +87,14 @@ def _isatty(stream: TextIO) -> bool:
         return False
 
 
-def resolve_console(
-    args: argparse.Namespace, out: TextIO, err: TextIO, *, secrets: tuple[str, ...] = ()
-) -> Console:
+def resolve_console(args: argparse.Namespace, out: TextIO, err: TextIO) -> Console:
     """``--output auto`` is a table on a terminal and JSON lines otherwise (some commands
     default to a table always); ``--progress`` defaults to "stderr is a terminal"."""
     output = args.output
     if output == "auto":
         output = "table" if _isatty(out) or getattr(args, "human_default", False) else "json"
     progress = args.progress if args.progress is not None else _isatty(err)
-    return Console(out=out, err=err, output=output, progress=progress, secrets=secrets)
+    return Console(out=out, err=err, output=output, progress=progress)
 
 
 def api_key_from(args: argparse.Namespace) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import json
+import urllib.parse
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -20,6 +21,7 @@ from .. import (
     APIStatusError,
     APITimeoutError,
     Deployment,
+    NotFoundError,
     Pipeline,
     PromoteRequest,
     Promotion,
@@ -44,6 +46,7 @@ __all__ = [
     "render_table",
     "short_error",
     "tally",
+    "version_hint",
     "waited_json",
     "waited_promotion_json",
 ]
@@ -116,6 +119,20 @@ def short_error(error: BaseException) -> str:
     return f"{text} [request id {request_id}]" if request_id else text
 
 
+def version_hint(error: BaseException) -> str | None:
+    """A hint for a 404 from a base URL without the API version: every path of the API is
+    under ``/v3``, so ``https://api.sevalla.com`` answers 404 to everything."""
+    if not isinstance(error, NotFoundError) or not error.url:
+        return None
+    path = urllib.parse.urlsplit(error.url).path
+    if "/v3/" in path + "/":
+        return None
+    return (
+        f"hint: the URL {error.url} has no API version; the base URL must end in /v3 "
+        "(e.g. https://api.sevalla.com/v3): check --base-url or SEVALLA_BASE_URL"
+    )
+
+
 def outcome_json(outcome: PlanOutcome, *, waits: bool = False) -> dict[str, Any]:
     """One entry of ``promote-many``: its index in the plan, the request and its result;
     with ``waits`` (``--wait``) also ``deployments``: each one's ``app_id``,
@@ -144,11 +161,20 @@ def outcome_json(outcome: PlanOutcome, *, waits: bool = False) -> dict[str, Any]
 
 
 OUTCOME_COLUMNS = ("ENTRY", "RESULT", "PIPELINE", "TARGET APP", "DEPLOYMENT / ERROR")
+WAITED_OUTCOME_COLUMNS = (
+    "ENTRY",
+    "RESULT",
+    "PIPELINE",
+    "TARGET APP",
+    "DEPLOYMENT",
+    "STATUS / ERROR",
+)
 
 
-def outcome_rows(outcome: PlanOutcome) -> list[tuple[str, ...]]:
-    """Table rows of one outcome: one per target (with ``--wait``, the deployment's final
-    status after its id), or one with the error."""
+def outcome_rows(outcome: PlanOutcome, *, waits: bool = False) -> list[tuple[str, ...]]:
+    """Table rows of one outcome: one per target, or one with the error. With ``waits``
+    (``--wait``, :data:`WAITED_OUTCOME_COLUMNS`) each row ends with the deployment's final
+    status (or the error, after an empty DEPLOYMENT cell)."""
     request = outcome.request
     pipeline = str(request.pipeline_id) if isinstance(request, PromoteRequest) else "-"
     if outcome.waited is not None:
@@ -158,7 +184,8 @@ def outcome_rows(outcome: PlanOutcome) -> list[tuple[str, ...]]:
                 "ok" if w.succeeded else "failed",
                 pipeline,
                 "-" if w.app_id is None else str(w.app_id),
-                f"{w.deployment_id}  {describe_waited(w)}",
+                str(w.deployment_id),
+                describe_waited(w),
             )
             for w in outcome.waited
         ]
@@ -168,6 +195,8 @@ def outcome_rows(outcome: PlanOutcome) -> list[tuple[str, ...]]:
             for p in outcome.promotions
         ]
     error = short_error(outcome.error) if outcome.error is not None else "no result"
+    if waits:
+        return [(str(outcome.index), "failed", pipeline, "-", "-", error)]
     return [(str(outcome.index), "failed", pipeline, "-", error)]
 
 

@@ -43,7 +43,8 @@ examples:
 """
 
 PLAN_HELP = """\
-The plan is a JSON list of objects, one per promotion:
+The plan is a JSON list of objects, one per promotion, or JSON Lines (one object per
+line):
 
   [{"pipeline_id": "...", "source_app_id": "...", "target_app_ids": ["...", "..."]}]
 
@@ -130,14 +131,45 @@ def _port(text: str) -> int:
     return value
 
 
-def _global_options(parser: argparse.ArgumentParser, *, in_command: bool) -> None:
+def _global_options(
+    parser: argparse.ArgumentParser, *, in_command: bool, api: bool = True, progress: bool = True
+) -> None:
     """The options every command takes. In a command their default is "not given", so a
-    value given before the command is not overwritten."""
+    value given before the command is not overwritten. A command that does not call the
+    API (``api=False``) neither lists nor takes ``--api-key``/``--base-url``/``--timeout``
+    after its name; one without a progress line, ``--progress`` and ``-v``."""
 
     def default(value: Any) -> Any:
         return argparse.SUPPRESS if in_command else value
 
     group = parser.add_argument_group("global options")
+    if api:
+        _api_options(group, default)
+    group.add_argument(
+        "--output",
+        choices=("auto", "json", "table"),
+        default=default("auto"),
+        help="json: one JSON object per line; table: aligned columns; "
+        "auto (default): a table on a terminal, JSON otherwise",
+    )
+    if not progress:
+        return
+    group.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=default(None),
+        help="show a live progress line on stderr (default: when stderr is a terminal)",
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default(False),
+        help="log every API call (the SDK's DEBUG log, secrets redacted) to stderr",
+    )
+
+
+def _api_options(group: Any, default: Callable[[Any], Any]) -> None:
     group.add_argument(
         "--api-key",
         metavar="KEY",
@@ -157,26 +189,6 @@ def _global_options(parser: argparse.ArgumentParser, *, in_command: bool) -> Non
         default=default(30.0),
         help="time allowed for each API call, its retries included (default 30)",
     )
-    group.add_argument(
-        "--output",
-        choices=("auto", "json", "table"),
-        default=default("auto"),
-        help="json: one JSON object per line; table: aligned columns; "
-        "auto (default): a table on a terminal, JSON otherwise",
-    )
-    group.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=default(None),
-        help="show a live progress line on stderr (default: when stderr is a terminal)",
-    )
-    group.add_argument(
-        "-v",
-        "--verbose",
-        action="store_true",
-        default=default(False),
-        help="log every API call (the SDK's DEBUG log, secrets redacted) to stderr",
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -192,7 +204,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(
-        parent: Any, name: str, help_text: str, description: str | None = None
+        parent: Any,
+        name: str,
+        help_text: str,
+        description: str | None = None,
+        *,
+        api: bool = True,
+        progress: bool = True,
     ) -> argparse.ArgumentParser:
         sub: argparse.ArgumentParser = parent.add_parser(
             name,
@@ -200,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
             description=description or help_text,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        _global_options(sub, in_command=True)
+        _global_options(sub, in_command=True, api=api, progress=progress)
         return sub
 
     p = command(
@@ -227,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
         commands,
         "promote-many",
         "run every promotion of a plan file, concurrently",
-        "Run every promotion of PLAN (a JSON file, or - for stdin).\n\n" + PLAN_HELP,
+        "Run every promotion of PLAN (a JSON or JSON Lines file, or - for stdin).\n\n" + PLAN_HELP,
     )
     p.add_argument("plan", metavar="PLAN", help="the plan file (- reads stdin)")
     p.add_argument(
@@ -282,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
             pipelines and prints its URL, its key and commands to copy. With --output json
             it prints one JSON line: base_url, api_key and the seeded pipelines."""
         ),
+        api=False,
+        progress=False,
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=_port, default=0, help="port to listen on (default: a free one)")
@@ -308,6 +328,10 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         "promote a handful of pipelines on an embedded fake API, then wait for the "
         "deployments (no account, no network)",
+        "Promote a handful of pipelines on an embedded fake API, then wait for the "
+        "deployments (no account, no network). Like every command it prints a table on a "
+        "terminal and JSON lines otherwise (--output); the story goes to stderr then.",
+        api=False,
     )
     p.add_argument(
         "--pipelines", type=_positive_int, default=6, metavar="N", help="pipelines (default 6)"
@@ -325,5 +349,5 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how late the fake answers each promotion, to watch the fan-out (default 0.2)",
     )
-    p.set_defaults(handler=demo, human_default=True)
+    p.set_defaults(handler=demo)
     return parser

@@ -7,6 +7,9 @@ A plan is a JSON list of objects with the API's keys::
       ...
     ]
 
+or the same objects as JSON Lines, one per line (blank lines ignored): a text whose first
+non-blank character is not ``[`` is read as JSON Lines.
+
 Every entry is checked (with :meth:`PromoteRequest.from_dict`) and every problem is
 reported at once, each with the entry's index (counted from 0, like the ``index`` of the
 JSON output) and the field: ``entry 3: target_app_ids[1]: 'x' is not a valid UUID ...``.
@@ -40,12 +43,16 @@ def parse_plan(text: str, *, source: str = "plan") -> list[PromoteRequest]:
     Besides each entry's own fields, an entry that repeats an earlier one exactly is an
     error: a promotion is not idempotent, so a duplicate would deploy twice.
     """
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise PlanError(
-            [f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"]
-        ) from None
+    data: Any
+    if text.lstrip().startswith("["):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise PlanError(
+                [f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"]
+            ) from None
+    else:
+        data = _json_lines(text, source)
     if not isinstance(data, list):
         raise PlanError(
             [
@@ -73,6 +80,25 @@ def parse_plan(text: str, *, source: str = "plan") -> list[PromoteRequest]:
     if problems:
         raise PlanError(problems)
     return requests
+
+
+def _json_lines(text: str, source: str) -> list[Any]:
+    """The entries of a JSON Lines plan; every line that is not JSON is reported."""
+    entries: list[Any] = []
+    problems: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            problems.append(
+                f"{source}: line {number} is not valid JSON (column {exc.colno}: {exc.msg}); "
+                "a plan is a JSON list, or JSON Lines with one object per line"
+            )
+    if problems:
+        raise PlanError(problems)
+    return entries
 
 
 def _json_type(value: Any) -> str:
