@@ -40,6 +40,7 @@ from ._models import (
     Promotion,
 )
 from ._retry import RetryPolicy
+from ._transport import AiohttpTransport, Transport, TransportRequest, TransportResponse
 from ._version import __version__
 from ._wait import WaitAllError
 
@@ -49,6 +50,7 @@ __all__ = [
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
+    "AiohttpTransport",
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
@@ -67,6 +69,9 @@ __all__ = [
     "RetryPolicy",
     "SevallaClient",
     "SevallaError",
+    "Transport",
+    "TransportRequest",
+    "TransportResponse",
     "UnprocessableEntityError",
     "WaitAllError",
     "__version__",

@@ -1,8 +1,9 @@
 """The wire protocol, without I/O.
 
-Turns models into :class:`Request` values and :class:`Response` values into models or typed
-errors; reads the rate-limit headers. Nothing here touches the network, sleeps or reads a
-clock (the caller passes ``now``), so every rule is tested with plain values.
+Turns models into :class:`Request` values and :class:`TransportResponse` values into
+models or typed errors; reads the rate-limit headers. Nothing here touches the network,
+sleeps or reads a clock (the caller passes ``now``), so every rule is tested with plain
+values.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from datetime import timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 import cattrs
@@ -28,6 +29,7 @@ from ._errors import (
 )
 from ._ids import to_uuid
 from ._models import Deployment, Pipeline, PromoteRequest
+from ._transport import TransportResponse
 
 __all__ = [
     "CancelReply",
@@ -36,15 +38,12 @@ __all__ = [
     "PipelinePage",
     "RateLimitInfo",
     "Request",
-    "Response",
+    "build_promote",
     "decode",
     "error_from_response",
     "parse_rate_limit",
     "parse_retry_after",
-    "promote_request",
 ]
-
-T = TypeVar("T")
 
 _JSON_HEADERS = {"Content-Type": "application/json"}
 
@@ -67,19 +66,6 @@ class Request:
     def headers(self) -> Mapping[str, str] | None:
         """Per-request headers (the client adds auth, user agent and accept)."""
         return _JSON_HEADERS if self.body is not None else None
-
-
-@attrs.frozen(slots=True)
-class Response:
-    """One HTTP reply: status, headers (case-insensitive mapping) and raw body."""
-
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-    @property
-    def request_id(self) -> str | None:
-        return self.headers.get("x-request-id")
 
 
 @attrs.frozen(slots=True)
@@ -159,7 +145,7 @@ converter.register_structure_hook(PipelineDetail, _structure_pipeline_detail)
 # --- building requests ---------------------------------------------------------------------
 
 
-def promote_request(request: PromoteRequest) -> Request:
+def build_promote(request: PromoteRequest) -> Request:
     """``POST /pipelines/{id}/promote`` with ``{source_app_id, target_app_ids}``."""
     # Canonical UUID strings need no JSON escaping: format the body directly.
     targets = '","'.join(map(str, request.target_app_ids))
@@ -214,19 +200,16 @@ def _parse_json(body: bytes) -> Any:
 
 
 def decode(
-    response: Response,
+    response: TransportResponse,
     into: Any,
     *,
     method: str | None = None,
     url: str | None = None,
 ) -> Any:
-    """Return the reply body structured as ``into``; raise the typed error otherwise.
-
-    A non-2xx status raises the :class:`APIStatusError` subclass for it; a 2xx body that is
-    not JSON or does not fit ``into`` raises :class:`APIResponseValidationError`.
+    """Return the 2xx reply body structured as ``into``; a body that is not JSON or does
+    not fit ``into`` raises :class:`APIResponseValidationError`. (Non-2xx replies go to
+    :func:`error_from_response`.)
     """
-    if not 200 <= response.status < 300:
-        raise error_from_response(response, method=method, url=url)
     try:
         data = _parse_json(response.body)
     except ValueError as exc:
@@ -237,11 +220,11 @@ def decode(
     try:
         return hook(data, into)
     except (cattrs.BaseValidationError, ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise _invalid(response, _describe(exc), method, url, data) from exc
+        raise _invalid(response, _validation_message(exc), method, url, data) from exc
 
 
 def _invalid(
-    response: Response, why: str, method: str | None, url: str | None, data: Any = None
+    response: TransportResponse, why: str, method: str | None, url: str | None, data: Any = None
 ) -> APIResponseValidationError:
     body = data if data is not None else response.body.decode("utf-8", "replace")
     return APIResponseValidationError(
@@ -255,7 +238,7 @@ def _invalid(
     )
 
 
-def _describe(exc: BaseException) -> str:
+def _validation_message(exc: BaseException) -> str:
     if isinstance(exc, cattrs.BaseValidationError):
         notes = cattrs.transform_error(exc)
         return "; ".join(notes) if notes else str(exc)
@@ -263,7 +246,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def error_from_response(
-    response: Response, *, method: str | None = None, url: str | None = None
+    response: TransportResponse, *, method: str | None = None, url: str | None = None
 ) -> APIStatusError:
     """Map a non-2xx reply to its :class:`APIStatusError` subclass.
 
@@ -335,7 +318,7 @@ class RateLimitInfo:
 _INF = float("inf")
 
 
-def _number(text: str | None) -> float | None:
+def _nonneg_number_or_none(text: str | None) -> float | None:
     if text is None:
         return None
     try:
@@ -347,11 +330,11 @@ def _number(text: str | None) -> float | None:
 
 def parse_rate_limit(headers: Mapping[str, str]) -> RateLimitInfo | None:
     """The reply's rate-limit budget, or ``None`` when it does not carry a usable one."""
-    remaining = _number(headers.get("x-ratelimit-remaining"))
-    reset = _number(headers.get("x-ratelimit-reset"))
+    remaining = _nonneg_number_or_none(headers.get("x-ratelimit-remaining"))
+    reset = _nonneg_number_or_none(headers.get("x-ratelimit-reset"))
     if remaining is None or reset is None:
         return None
-    limit = _number(headers.get("x-ratelimit-limit"))
+    limit = _nonneg_number_or_none(headers.get("x-ratelimit-limit"))
     return RateLimitInfo(
         limit=int(limit) if limit is not None else None, remaining=int(remaining), reset=reset
     )
@@ -366,7 +349,7 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
     """
     value = headers.get("retry-after")
     if value is not None:
-        seconds = _number(value)
+        seconds = _nonneg_number_or_none(value)
         if seconds is not None:
             return seconds
         try:
@@ -378,4 +361,4 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
                 when = when.replace(tzinfo=timezone.utc)
             current = time.time() if now is None else now
             return max(0.0, when.timestamp() - current)
-    return _number(headers.get("x-ratelimit-reset"))
+    return _nonneg_number_or_none(headers.get("x-ratelimit-reset"))

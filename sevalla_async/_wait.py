@@ -33,7 +33,7 @@ from ._ids import to_uuid
 from ._models import Deployment, Promotion
 
 if TYPE_CHECKING:
-    from ._client import SevallaClient
+    from ._core import Core
 
 __all__ = [
     "DEFAULT_POLLS_PER_MINUTE",
@@ -87,10 +87,10 @@ def check_concurrency(concurrency: int) -> int:
     return concurrency
 
 
-def call_deadline(client: SevallaClient, deadline: float | None) -> float | None:
+def call_deadline(core: Core, deadline: float | None) -> float | None:
     """The deadline of one call made inside a wait: the client's own per-call timeout, but
     never later than the wait's ``deadline``."""
-    own = client._deadline_at()
+    own = core.deadline(core.call_timeout)
     if own is None:
         return deadline
     return own if deadline is None else min(own, deadline)
@@ -246,7 +246,7 @@ def _describe(deployment: Deployment | None) -> str:
 
 
 async def wait_for_deployment(
-    client: SevallaClient,
+    core: Core,
     pacer: PollPacer,
     app_id: uuid.UUID,
     deployment_id: uuid.UUID,
@@ -269,10 +269,10 @@ async def wait_for_deployment(
     polls = 0
     while True:
         if not await pacer.acquire(deadline):
-            raise _timed_out(client, request, deployment_id, app_id, last, polls)
+            raise _timed_out(core, request, deployment_id, app_id, last, polls)
         try:
-            deployment: Deployment = await client._request(
-                request, Deployment, deadline=call_deadline(client, deadline)
+            deployment: Deployment = await core.request(
+                request, Deployment, deadline=call_deadline(core, deadline)
             )
         except APITimeoutError as exc:
             if exc.last_result is None:
@@ -285,13 +285,13 @@ async def wait_for_deployment(
         if deployment.is_finished:
             return deployment
         delay = next(intervals)
-        if deadline is not None and client._clock() + delay >= deadline:
-            raise _timed_out(client, request, deployment_id, app_id, last, polls)
-        await client._sleep(delay)
+        if deadline is not None and core.clock() + delay >= deadline:
+            raise _timed_out(core, request, deployment_id, app_id, last, polls)
+        await core.sleep(delay)
 
 
 def _timed_out(
-    client: SevallaClient,
+    core: Core,
     request: _protocol.Request,
     deployment_id: uuid.UUID,
     app_id: uuid.UUID,
@@ -303,13 +303,13 @@ def _timed_out(
         f"timeout ({_describe(last)})",
         last_result=last,
         method=request.method,
-        url=client.base_url + request.path,
+        url=core.base_url + request.path,
         attempts=polls,
     )
 
 
 async def wait_many(
-    client: SevallaClient,
+    core: Core,
     pacer: PollPacer,
     promotions: Sequence[Promotion],
     *,
@@ -334,7 +334,7 @@ async def wait_many(
             promotion = promotions[index]
             try:
                 results[index] = await wait_for_deployment(
-                    client,
+                    core,
                     pacer,
                     promotion.target_app_id,
                     promotion.deployment_id,

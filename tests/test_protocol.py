@@ -28,13 +28,15 @@ from sevalla_async import (
     UnprocessableEntityError,
 )
 from sevalla_async._protocol import (
-    Response,
+    build_promote as promote_request,
+)
+from sevalla_async._protocol import (
     decode,
     error_from_response,
     parse_rate_limit,
     parse_retry_after,
-    promote_request,
 )
+from sevalla_async._transport import TransportResponse as Response
 
 P = "fb5e5168-4281-4bec-94c5-0d1584e9e657"
 A = "11111111-1111-4111-8111-111111111111"

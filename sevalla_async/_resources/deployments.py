@@ -13,7 +13,7 @@ from .._models import Deployment, Promotion
 from ._paging import check_page_size, iterate_pages
 
 if TYPE_CHECKING:
-    from .._client import SevallaClient
+    from .._core import Core
 
 __all__ = ["Deployments"]
 
@@ -25,9 +25,9 @@ def _deployment_id(deployment: Deployment) -> uuid.UUID:
 class Deployments:
     """Deployment operations, reached as ``client.deployments``."""
 
-    def __init__(self, client: SevallaClient) -> None:
-        self._client = client
-        self._pacer = _wait.PollPacer(client._clock, client._sleep)
+    def __init__(self, core: Core, pacer: _wait.PollPacer) -> None:
+        self._core = core
+        self._pacer = pacer
 
     @property
     def max_polls_per_minute(self) -> int | None:
@@ -48,7 +48,7 @@ class Deployments:
 
         Raises :class:`NotFoundError` for an unknown app or deployment.
         """
-        result: Deployment = await self._client._request(
+        result: Deployment = await self._core.request(
             _protocol.get_deployment_request(app_id, deployment_id), Deployment
         )
         return result
@@ -69,7 +69,7 @@ class Deployments:
         check_page_size(page_size)
 
         async def fetch(limit: int, offset: int) -> tuple[list[Deployment], int]:
-            page: _protocol.DeploymentPage = await self._client._request(
+            page: _protocol.DeploymentPage = await self._core.request(
                 _protocol.list_deployments_request(app, limit=limit, offset=offset),
                 _protocol.DeploymentPage,
             )
@@ -85,7 +85,7 @@ class Deployments:
         be cancelled: the API answers with an error (an :class:`APIStatusError`). Like
         every POST, it is retried only when the request certainly did not reach the API.
         """
-        reply: _protocol.CancelReply = await self._client._request(
+        reply: _protocol.CancelReply = await self._core.request(
             _protocol.cancel_deployment_request(app_id, deployment_id), _protocol.CancelReply
         )
         return reply.message
@@ -135,7 +135,7 @@ class Deployments:
             poll_jitter=poll_jitter,
         )
         return await _wait.wait_for_deployment(
-            self._client,
+            self._core,
             self._pacer,
             app,
             deployment,
@@ -205,7 +205,7 @@ class Deployments:
 
     def _deadline(self, timeout: float | None) -> float | None:
         seconds = _wait.check_timeout(timeout)
-        return None if seconds is None else self._client._clock() + seconds
+        return None if seconds is None else self._core.clock() + seconds
 
     async def _wait_promotions(
         self,
@@ -219,7 +219,7 @@ class Deployments:
         if not promotions:
             return []
         return await _wait.wait_many(
-            self._client,
+            self._core,
             self._pacer,
             promotions,
             deadline=deadline,

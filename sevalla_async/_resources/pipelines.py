@@ -12,7 +12,7 @@ from collections.abc import (
     Iterable,
     Sequence,
 )
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .. import _protocol, _wait
 from .._fanout import Call, Fanout, ProgressHook, resolve_concurrency
@@ -20,7 +20,7 @@ from .._models import Deployment, Pipeline, PromoteOutcome, PromoteRequest, Prom
 from ._paging import check_page_size, iterate_pages
 
 if TYPE_CHECKING:
-    from .._client import SevallaClient
+    from .._core import Core
 
 __all__ = ["OnIndexedPoll", "Pipelines"]
 
@@ -33,8 +33,9 @@ _MAX_POLL_INTERVAL = 15.0
 class Pipelines:
     """Pipeline operations, reached as ``client.pipelines``."""
 
-    def __init__(self, client: SevallaClient) -> None:
-        self._client = client
+    def __init__(self, core: Core, pacer: _wait.PollPacer) -> None:
+        self._core = core
+        self._pacer = pacer  # shared with client.deployments: one pace for all waits
 
     async def promote(
         self,
@@ -56,8 +57,8 @@ class Pipelines:
 
     async def promote_request(self, request: PromoteRequest) -> list[Promotion]:
         """Like :meth:`promote`, from a ready :class:`PromoteRequest`."""
-        result: list[Promotion] = await self._client._request(
-            _protocol.promote_request(request), list[Promotion]
+        result: list[Promotion] = await self._core.request(
+            _protocol.build_promote(request), list[Promotion]
         )
         return result
 
@@ -151,10 +152,14 @@ class Pipelines:
     ) -> tuple[list[Promotion], list[Deployment]]:
         """Promote, then wait (options already checked): the promotions, in target order,
         and their final deployments; ``timeout`` counts from this call."""
-        deployments = self._client.deployments
-        deadline = deployments._deadline(timeout)
+        seconds = _wait.check_timeout(timeout)
+        deadline = self._core.deadline(seconds)
         promotions = _in_target_order(await self.promote_request(request), request.target_app_ids)
-        waited = await deployments._wait_promotions(
+        if not promotions:
+            return promotions, []
+        waited = await _wait.wait_many(
+            self._core,
+            self._pacer,
             promotions,
             deadline=deadline,
             schedule=schedule,
@@ -282,9 +287,9 @@ class Pipelines:
         poll_interval: float = 2.0,
         on_poll: OnIndexedPoll | None = None,
     ) -> Fanout:
-        client = self._client
-        limit = resolve_concurrency(concurrency, client._transport.pool_limit)
-        limiter = client._limiter
+        core = self._core
+        limit = resolve_concurrency(concurrency, core.pool_limit)
+        limiter = core.budget
         promote = self.promote_request
         if not isinstance(wait, bool):
             raise ValueError(f"wait: expected True or False, got {wait!r}")
@@ -304,7 +309,7 @@ class Pipelines:
             concurrency=limit,
             fail_fast=fail_fast,
             on_progress=on_progress,
-            clock=client._clock,
+            clock=core.clock,
         )
 
     def _waiting_call(
@@ -319,7 +324,7 @@ class Pipelines:
         schedule = _wait.PollSchedule(poll_interval=poll_interval, max_poll_interval=longest)
         if on_poll is not None and not callable(on_poll):
             raise ValueError("on_poll: expected a callable taking (index, deployment)")
-        limiter = self._client._limiter
+        limiter = self._core.budget
         run = self._promote_then_wait
 
         async def call(request: PromoteRequest, index: int) -> PromoteOutcome:
@@ -346,10 +351,11 @@ class Pipelines:
 
         Raises :class:`NotFoundError` for an unknown pipeline.
         """
-        result: Pipeline = await self._client._request(
+        # PipelineDetail is a decode target that checks more keys and gives a Pipeline.
+        detail = await self._core.request(
             _protocol.get_pipeline_request(pipeline_id), _protocol.PipelineDetail
         )
-        return result
+        return cast(Pipeline, detail)
 
     def list(self, *, page_size: int = 100) -> AsyncIterator[Pipeline]:
         """Every pipeline of the company, paging for you.
@@ -366,7 +372,7 @@ class Pipelines:
         check_page_size(page_size)
 
         async def fetch(limit: int, offset: int) -> tuple[list[Pipeline], int]:
-            page: _protocol.PipelinePage = await self._client._request(
+            page: _protocol.PipelinePage = await self._core.request(
                 _protocol.list_pipelines_request(limit=limit, offset=offset),
                 _protocol.PipelinePage,
             )
