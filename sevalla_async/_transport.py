@@ -177,6 +177,7 @@ class AiohttpTransport:
 
     @property
     def owns_session(self) -> bool:
+        """Whether the transport created its session (and so closes it)."""
         return self._owns_session
 
     @property

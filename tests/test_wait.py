@@ -130,12 +130,12 @@ def test_max_polls_per_minute_is_checked(client: SevallaClient, value: object) -
 def test_a_poll_never_outlives_the_wait(make_client, clock: FakeClock) -> None:
     client = make_client(timeout=30)
     now = clock()
-    assert call_deadline(client, now + 5) == now + 5
-    assert call_deadline(client, now + 500) == now + 30
-    assert call_deadline(client, None) == now + 30
+    assert call_deadline(client._core, now + 5) == now + 5
+    assert call_deadline(client._core, now + 500) == now + 30
+    assert call_deadline(client._core, None) == now + 30
     unbounded = make_client(timeout=None)
-    assert call_deadline(unbounded, now + 5) == now + 5
-    assert call_deadline(unbounded, None) is None
+    assert call_deadline(unbounded._core, now + 5) == now + 5
+    assert call_deadline(unbounded._core, None) is None
 
 
 # --- wait end to end -----------------------------------------------------------------------------

@@ -209,3 +209,6 @@ class _Counting:
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+    def __getattr__(self, name: str) -> Any:  # the wrapped transport's other attributes
+        return getattr(self.inner, name)
