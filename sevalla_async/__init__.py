@@ -28,6 +28,7 @@ from ._errors import (
     RateLimitError,
     SevallaError,
     UnprocessableEntityError,
+    WaitAllError,
 )
 from ._fanout import FanoutProgress
 from ._models import (
@@ -42,7 +43,6 @@ from ._models import (
 from ._retry import RetryPolicy
 from ._transport import AiohttpTransport, Transport, TransportRequest, TransportResponse
 from ._version import __version__
-from ._wait import WaitAllError
 
 __all__ = [
     "APIConnectionError",

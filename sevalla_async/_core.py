@@ -133,14 +133,13 @@ class Core:
                 if 200 <= response.status < 300:
                     if logger.isEnabledFor(logging.DEBUG):
                         _log_attempt(req, attempt, response.status, response.request_id, None)
-                    try:
-                        result: T = decode(response, into, method=method, url=url_text)
-                    except APIError as exc:
-                        exc.attempts = attempt
-                        raise
+                    result: T = decode(
+                        response, into, method=method, url=url_text, attempts=attempt
+                    )
                     return result
-                error = error_from_response(response, method=method, url=url_text)
-            error.attempts = attempt
+                error = error_from_response(response, method=method, url=url_text, attempts=attempt)
+            else:
+                error.attempts = attempt  # raised by the transport, which cannot count
             if schedule is None:
                 schedule = self.policy.schedule()
             wait = self.policy.decide(

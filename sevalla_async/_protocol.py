@@ -205,6 +205,7 @@ def decode(
     *,
     method: str | None = None,
     url: str | None = None,
+    attempts: int = 1,
 ) -> Any:
     """Return the 2xx reply body structured as ``into``; a body that is not JSON or does
     not fit ``into`` raises :class:`APIResponseValidationError`. (Non-2xx replies go to
@@ -213,18 +214,23 @@ def decode(
     try:
         data = _parse_json(response.body)
     except ValueError as exc:
-        raise _invalid(response, f"reply is not JSON: {exc}", method, url) from None
+        raise _invalid(response, f"reply is not JSON: {exc}", method, url, attempts) from None
     hook = _hooks.get(into)
     if hook is None:
         hook = _hooks[into] = structure_hook(into)
     try:
         return hook(data, into)
     except (cattrs.BaseValidationError, ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise _invalid(response, _validation_message(exc), method, url, data) from exc
+        raise _invalid(response, _validation_message(exc), method, url, attempts, data) from exc
 
 
 def _invalid(
-    response: TransportResponse, why: str, method: str | None, url: str | None, data: Any = None
+    response: TransportResponse,
+    why: str,
+    method: str | None,
+    url: str | None,
+    attempts: int,
+    data: Any = None,
 ) -> APIResponseValidationError:
     body = data if data is not None else response.body.decode("utf-8", "replace")
     return APIResponseValidationError(
@@ -235,6 +241,7 @@ def _invalid(
         body=body,
         method=method,
         url=url,
+        attempts=attempts,
     )
 
 
@@ -246,7 +253,11 @@ def _validation_message(exc: BaseException) -> str:
 
 
 def error_from_response(
-    response: TransportResponse, *, method: str | None = None, url: str | None = None
+    response: TransportResponse,
+    *,
+    method: str | None = None,
+    url: str | None = None,
+    attempts: int = 1,
 ) -> APIStatusError:
     """Map a non-2xx reply to its :class:`APIStatusError` subclass.
 
@@ -278,6 +289,7 @@ def error_from_response(
         "body": body,
         "method": method,
         "url": url,
+        "attempts": attempts,
     }
     if cls is RateLimitError:
         kwargs["retry_after"] = parse_retry_after(response.headers)

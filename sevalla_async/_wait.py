@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from . import _protocol
-from ._errors import APITimeoutError, SevallaError
+from ._errors import APITimeoutError, SevallaError, WaitAllError
 from ._ids import to_uuid
 from ._models import Deployment, Promotion
 
@@ -169,50 +169,6 @@ class PollPacer:
         if start > now:
             await self._sleep(start - now)
         return True
-
-
-class WaitAllError(SevallaError):
-    """Some deployments of :meth:`Deployments.wait_all` (or
-    :meth:`Pipelines.promote_and_wait`) could not be waited for to the end: the wait's
-    timeout ran out, or an API call failed after the client's retries.
-
-    Nothing is lost: every other deployment was still waited for, and :attr:`results` has,
-    in input order, the final :class:`Deployment` of each one that finished (successful or
-    not: a deployment that *failed* is a result, not an error) or the error of each one
-    that did not (an :class:`APITimeoutError` carries the last deployment seen in
-    ``last_result``).
-
-    Attributes:
-        results: one entry per input, in input order: a Deployment or a SevallaError.
-        promotions: what was waited for, as :class:`Promotion` (app id, deployment id), in
-            the same order.
-    """
-
-    results: list[Deployment | SevallaError]
-    promotions: list[Promotion]
-
-    def __init__(
-        self, results: Sequence[Deployment | SevallaError], promotions: Sequence[Promotion]
-    ) -> None:
-        self.results = list(results)
-        self.promotions = list(promotions)
-        errors = self.errors
-        index, first = next(iter(errors.items()))
-        super().__init__(
-            f"{len(errors)} of {len(self.results)} deployments could not be waited for to "
-            f"the end; the first, #{index} (deployment {self.promotions[index].deployment_id}"
-            f"): {type(first).__name__}: {first}"
-        )
-
-    @property
-    def errors(self) -> dict[int, SevallaError]:
-        """The errors, by input position."""
-        return {i: r for i, r in enumerate(self.results) if isinstance(r, SevallaError)}
-
-    @property
-    def deployments(self) -> dict[int, Deployment]:
-        """The deployments that finished, by input position."""
-        return {i: r for i, r in enumerate(self.results) if isinstance(r, Deployment)}
 
 
 def as_promotions(items: Iterable[Any]) -> list[Promotion]:

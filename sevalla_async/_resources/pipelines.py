@@ -15,6 +15,7 @@ from collections.abc import (
 from typing import TYPE_CHECKING, Any, cast
 
 from .. import _protocol, _wait
+from .._errors import WaitAllError
 from .._fanout import Call, Fanout, ProgressHook, resolve_concurrency
 from .._models import Deployment, Pipeline, PromoteOutcome, PromoteRequest, Promotion
 from ._paging import check_page_size, iterate_pages
@@ -339,7 +340,7 @@ class Pipelines:
                     concurrency=_wait.DEFAULT_WAIT_CONCURRENCY,
                     on_poll=hook,
                 )
-            except _wait.WaitAllError as error:
+            except WaitAllError as error:
                 finished = list(error.deployments.values())
                 return PromoteOutcome(request, error.promotions, error, index, True, finished)
             return PromoteOutcome(request, promotions, None, index, True, deployments)
