@@ -176,11 +176,6 @@ class DeploymentStatus(str, enum.Enum):
         skipped)."""
         return self in _TERMINAL
 
-    @property
-    def is_success(self) -> bool:
-        """True only for ``success``."""
-        return self is DeploymentStatus.SUCCESS
-
     def __str__(self) -> str:
         return self.value
 

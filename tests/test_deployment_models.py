@@ -139,7 +139,6 @@ def test_status_values(value: str, status: DeploymentStatus, terminal: bool) -> 
     assert status.is_terminal is terminal
     assert deployment.is_finished is terminal
     assert deployment.succeeded is (status is DeploymentStatus.SUCCESS)
-    assert status.is_success is (status is DeploymentStatus.SUCCESS)
 
 
 def test_status_is_a_string_enum() -> None:
