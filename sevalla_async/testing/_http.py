@@ -21,6 +21,7 @@ __all__ = [
     "Dropped",
     "FakeAPIError",
     "FakeRequest",
+    "Incoming",
     "Reply",
     "Route",
     "error_body",
@@ -31,6 +32,17 @@ __all__ = [
 ]
 
 _SUPPORT = "If you need assistance, please contact support and provide this error code."
+
+
+@attrs.frozen
+class Incoming:
+    """One request as it reaches the fake, from a socket or from memory."""
+
+    method: str
+    path: str
+    query: Mapping[str, str]
+    headers: CIMultiDictProxy[str]
+    body: bytes
 
 
 @attrs.frozen
@@ -67,14 +79,7 @@ class Dispatch(Protocol):
     """``FakeSevalla.dispatch``: one request in, a reply (or a dropped connection) out."""
 
     def __call__(
-        self,
-        method: str,
-        path: str,
-        query: Mapping[str, str],
-        headers: CIMultiDictProxy[str],
-        body: bytes,
-        *,
-        wait: Callable[[float], Awaitable[None]],
+        self, request: Incoming, *, wait: Callable[[float], Awaitable[None]]
     ) -> Awaitable[Reply | Dropped]: ...
 
 

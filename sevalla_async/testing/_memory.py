@@ -11,7 +11,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from .._errors import APIConnectionError, APIResponseValidationError, APITimeoutError
 from .._transport import TransportRequest, TransportResponse
-from ._http import Dispatch, Dropped
+from ._http import Dispatch, Dropped, Incoming
 
 __all__ = ["MemoryTransport"]
 
@@ -49,14 +49,14 @@ class MemoryTransport:
                 )
             await self._sleep(seconds)
 
-        reply = await self._dispatch(
+        incoming = Incoming(
             request.method,
             unquote(parts.path),
             dict(parse_qsl(parts.query, keep_blank_values=True)),
             headers,
             request.body or b"",
-            wait=wait,
         )
+        reply = await self._dispatch(incoming, wait=wait)
         if isinstance(reply, Dropped):
             raise APIConnectionError(
                 "connection failed: the server closed the connection without replying",

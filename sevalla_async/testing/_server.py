@@ -11,7 +11,7 @@ import ssl
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any
@@ -23,7 +23,7 @@ from multidict import CIMultiDictProxy
 from .._models import PromoteRequest
 from . import _routes_deployments, _routes_pipelines
 from ._faults import Fault, FaultQueue
-from ._http import Dropped, FakeAPIError, FakeRequest, Reply, error_body, json_reply
+from ._http import Dropped, FakeAPIError, FakeRequest, Incoming, Reply, error_body, json_reply
 from ._memory import MemoryTransport
 from ._state import FakeDeployment, FakePipeline, State
 
@@ -312,25 +312,25 @@ class FakeSevalla:
         return f"req_{self._counter:06d}_{secrets.token_hex(4)}"
 
     async def dispatch(
-        self,
-        method: str,
-        path: str,
-        query: Mapping[str, str],
-        headers: CIMultiDictProxy[str],
-        body: bytes,
-        *,
-        wait: Callable[[float], Awaitable[None]],
+        self, request: Incoming, *, wait: Callable[[float], Awaitable[None]]
     ) -> Reply | Dropped:
         """Answer one request: record it, apply a scripted fault, auth and the rate limits,
         run the route; ``wait(seconds)`` carries out a fault's delay."""
         with self._lock:
             request_id = self._next_request_id()
-            record = RecordedRequest(method, path, dict(query), headers, body, request_id)
+            record = RecordedRequest(
+                request.method,
+                request.path,
+                dict(request.query),
+                request.headers,
+                request.body,
+                request_id,
+            )
             self.requests.append(record)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            reply = await self._answer(method, path, query, headers, body, wait)
+            reply = await self._answer(request, wait)
             if isinstance(reply, Dropped):
                 return reply
             reply.headers["x-request-id"] = request_id
@@ -341,26 +341,20 @@ class FakeSevalla:
                 self.in_flight -= 1
 
     async def _answer(
-        self,
-        method: str,
-        path: str,
-        query: Mapping[str, str],
-        headers: CIMultiDictProxy[str],
-        body: bytes,
-        wait: Callable[[float], Awaitable[None]],
+        self, request: Incoming, wait: Callable[[float], Awaitable[None]]
     ) -> Reply | Dropped:
-        bucket = "read" if method == "GET" else "write"
+        bucket = "read" if request.method == "GET" else "write"
         with self._lock:
-            fault = self._faults.take(method, path)
+            fault = self._faults.take(request.method, request.path)
             if fault is None:
-                auth = self._check_auth(headers)
+                auth = self._check_auth(request.headers)
                 if auth is not None:
                     return auth
                 allowed, limit_headers = self._windows[bucket].take()
                 if not allowed:
                     reply = json_reply(error_body(429, "Too many requests"), status=429)
                 else:
-                    reply = self._handle(method, path, query, headers, body)
+                    reply = self._handle(request)
                 reply.headers.update(limit_headers)
                 return reply
         if fault.delay:
@@ -370,7 +364,7 @@ class FakeSevalla:
                 return Dropped(acted=False)
             handled: Reply | None = None
             if fault.status is None or fault.after_handling or fault.drop == "after":
-                handled = self._handle(method, path, query, headers, body)
+                handled = self._handle(request)
             if fault.drop == "after":
                 return Dropped(acted=True)
             if fault.status is None:
@@ -390,25 +384,26 @@ class FakeSevalla:
                 reply.chunked = True
             return reply
 
-    def _handle(
-        self,
-        method: str,
-        path: str,
-        query: Mapping[str, str],
-        headers: CIMultiDictProxy[str],
-        body: bytes,
-    ) -> Reply:
+    def _handle(self, request: Incoming) -> Reply:
         allowed: list[str] = []
         for route in self._routes:
-            match = route.regex.match(path)
+            match = route.regex.match(request.path)
             if match is None:
                 continue
-            if route.method != method:
+            if route.method != request.method:
                 allowed.append(route.method)
                 continue
-            request = FakeRequest(self.state, method, path, match.groupdict(), query, headers, body)
+            seen = FakeRequest(
+                self.state,
+                request.method,
+                request.path,
+                match.groupdict(),
+                request.query,
+                request.headers,
+                request.body,
+            )
             try:
-                return route.handler(request)
+                return route.handler(seen)
             except FakeAPIError as failure:
                 return failure.response()
         if allowed:
@@ -426,14 +421,8 @@ class FakeSevalla:
 
     async def _serve(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        reply = await self.dispatch(
-            request.method,
-            request.path,
-            request.query,
-            request.headers,
-            body,
-            wait=self._real_wait,
-        )
+        incoming = Incoming(request.method, request.path, request.query, request.headers, body)
+        reply = await self.dispatch(incoming, wait=self._real_wait)
         if isinstance(reply, Dropped):
             transport = request.transport
             if transport is not None:
