@@ -113,47 +113,45 @@ def busiest_minute(times: Sequence[float]) -> int:
 
 async def run(variant: str, ends: Sequence[float]) -> Result:
     """Wait for ``len(ends)`` deployments ending ``ends`` seconds after the start."""
-    clients: list[SevallaClient] = []
-    # Virtual time passes only while no request is on the wire (as the pytest plugin does).
-    clock = VirtualClock(lambda: any(c._limiter.in_flight for c in clients))
+    # The fake is served in memory: no request is ever on a wire, so virtual time is exact.
+    clock = VirtualClock(lambda: False)
     reads: list[float] = []
 
     def note(_: object) -> None:
         reads.append(clock())
 
-    async with FakeSevalla(read_limit=RateLimit(READ_LIMIT), clock=clock) as fake:
-        # No per-call timeout: a read held for the budget's reset waits for it (the fixed
-        # poller overspends the budget with many waits).
-        client = SevallaClient(
-            fake.api_key, base_url=fake.base_url, timeout=None, sleep=clock.sleep, clock=clock
-        )
-        clients.append(client)
-        async with client:
-            start = clock()
-            made = []
-            for after in ends:
-                app = fake.add_app(deployed=False)
-                dep = fake.add_deployment(app, script=["inProgress", "success"], every=after)
-                made.append((app, dep.id, start + after))
+    fake = FakeSevalla(read_limit=RateLimit(READ_LIMIT), clock=clock)
+    # No per-call timeout: a read held for the budget's reset waits for it (the fixed
+    # poller overspends the budget with many waits).
+    client = SevallaClient(
+        fake.api_key, transport=fake.transport(), timeout=None, sleep=clock.sleep, clock=clock
+    )
+    async with client:
+        start = clock()
+        made = []
+        for after in ends:
+            app = fake.add_app(deployed=False)
+            dep = fake.add_deployment(app, script=["inProgress", "success"], every=after)
+            made.append((app, dep.id, start + after))
 
-            async def fixed(app: uuid.UUID, dep: uuid.UUID, end: float) -> float:
-                while True:
-                    deployment = await client.deployments.get(app, dep)
-                    note(deployment)
-                    if deployment.is_finished:
-                        return clock() - end
-                    await clock.sleep(5.0)
+        async def fixed(app: uuid.UUID, dep: uuid.UUID, end: float) -> float:
+            while True:
+                deployment = await client.deployments.get(app, dep)
+                note(deployment)
+                if deployment.is_finished:
+                    return clock() - end
+                await clock.sleep(5.0)
 
-            options = WaitOptions(budget_share=1.0 if variant == "sdk_full" else 0.5)
+        options = WaitOptions(budget_share=1.0 if variant == "sdk_full" else 0.5)
 
-            async def sdk(app: uuid.UUID, dep: uuid.UUID, end: float) -> float:
-                await client.deployments.wait(app, dep, timeout=None, options=options, on_poll=note)
-                return clock() - end
+        async def sdk(app: uuid.UUID, dep: uuid.UUID, end: float) -> float:
+            await client.deployments.wait(app, dep, timeout=None, options=options, on_poll=note)
+            return clock() - end
 
-            work = fixed if variant == "fixed5" else sdk
-            delays = await asyncio.gather(*(work(*m) for m in made))
-            span = clock() - start
-        await clock.aclose()
+        work = fixed if variant == "fixed5" else sdk
+        delays = await asyncio.gather(*(work(*m) for m in made))
+        span = clock() - start
+    await clock.aclose()
     return Result(list(delays), len(reads), busiest_minute(reads), span)
 
 

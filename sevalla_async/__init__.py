@@ -31,6 +31,7 @@ from ._errors import (
     RateLimitError,
     SevallaError,
     UnprocessableEntityError,
+    WaitAllError,
 )
 from ._fanout import FanoutLedger, FanoutProgress
 from ._models import (
@@ -41,12 +42,13 @@ from ._models import (
     PromoteOutcome,
     PromoteRequest,
     Promotion,
+    TargetVerdict,
 )
 from ._outcomes import PromotionState
-from ._reconcile import TargetVerdict
 from ._retry import RetryPolicy
+from ._transport import AiohttpTransport, Transport, TransportRequest, TransportResponse
 from ._version import __version__
-from ._wait import WaitAllError, WaitOptions
+from ._wait import WaitOptions
 
 __all__ = [
     "APIConnectionError",
@@ -54,6 +56,7 @@ __all__ = [
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
+    "AiohttpTransport",
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
@@ -77,6 +80,9 @@ __all__ = [
     "SevallaClient",
     "SevallaError",
     "TargetVerdict",
+    "Transport",
+    "TransportRequest",
+    "TransportResponse",
     "UnprocessableEntityError",
     "WaitAllError",
     "WaitOptions",

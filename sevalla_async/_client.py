@@ -1,49 +1,32 @@
-"""SevallaClient: configuration, session lifecycle and the one request loop.
-
-One call goes: wait for the rate-limit budget -> send (transport) -> decode (protocol) ->
-on failure ask the retry policy -> wait -> again, all inside the call's deadline.
-"""
+"""SevallaClient: configuration and lifecycle; it builds the :class:`Core` (the request
+loop) over a :class:`Transport`, and the resources over the core."""
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
-import logging
 import os
 import platform
 import ssl as _ssl
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 from yarl import URL
 
-from ._errors import APIError, APITimeoutError
-from ._outcomes import current_mark, settle_state, utc_from_unix
-from ._protocol import (
-    _JSON_HEADERS,
-    Request,
-    Response,
-    decode,
-    error_from_response,
-    parse_rate_limit,
-)
-from ._ratelimit import RateLimiter, RateLimitHoldError
+from ._core import Core
 from ._resources.deployments import Deployments
 from ._resources.pipelines import Pipelines
 from ._retry import RetryPolicy
-from ._transport import Transport
+from ._transport import AiohttpTransport, Transport
 from ._version import __version__
 from ._wait import Waiter
 
 __all__ = ["DEFAULT_BASE_URL", "SevallaClient"]
 
-T = TypeVar("T")
-
 DEFAULT_BASE_URL = "https://api.sevalla.com/v3"
-logger = logging.getLogger("sevalla_async")
 
 USER_AGENT = (
     f"sevalla-async/{__version__} aiohttp/{aiohttp.__version__} python/{platform.python_version()}"
@@ -141,6 +124,11 @@ class SevallaClient:
             pass fakes so no test waits for real).
         wall_clock: the current Unix time in seconds (default :func:`time.time`), read
             when a promotion is sent (its ``sent_at``) and by reconciliation.
+        transport: a :class:`Transport` to send through instead of the default
+            :class:`AiohttpTransport` (e.g. ``FakeSevalla().transport()`` in tests); then
+            ``session``, ``connection_limit``, ``ssl``, ``proxy`` and ``trust_env`` must not
+            be given (configure the transport instead). The client owns the transport it is
+            given, as httpx does: :meth:`aclose` closes it.
     """
 
     def __init__(
@@ -161,54 +149,85 @@ class SevallaClient:
         sleep: Callable[[float], Awaitable[Any]] | None = None,
         clock: Callable[[], float] | None = None,
         wall_clock: Callable[[], float] | None = None,
+        transport: Transport | None = None,
     ) -> None:
         self._key = _resolve_key(api_key)
         self._base_url = _resolve_base_url(base_url)
         self._base = str(self._base_url).rstrip("/")
+        attempt_timeout: aiohttp.ClientTimeout | None = None
+        call_timeout: float | None = None
         if isinstance(timeout, aiohttp.ClientTimeout):
-            self._deadline: float | None = None
-            self._attempt_timeout: aiohttp.ClientTimeout | None = timeout
+            attempt_timeout = timeout
         else:
             if timeout is not None and (
                 isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
             ):
                 raise ValueError(f"timeout: must be a positive number of seconds, got {timeout!r}")
-            self._deadline = None if timeout is None else float(timeout)
-            self._attempt_timeout = None
-        if type(connection_limit) is not int or connection_limit < 1:
-            raise ValueError(f"connection_limit: must be an integer >= 1, got {connection_limit!r}")
+            call_timeout = None if timeout is None else float(timeout)
         if type(max_response_size) is not int or max_response_size < 1:
             raise ValueError(
                 f"max_response_size: must be a positive integer, got {max_response_size!r}"
             )
-        if session is not None and not isinstance(session, aiohttp.ClientSession):
-            raise ValueError("session: expected an aiohttp.ClientSession")
+        self._owns_session = transport is None and session is None
+        caller_transport = transport is not None
+        if transport is not None:
+            given = [
+                name
+                for name, value, default in (
+                    ("session", session, None),
+                    ("connection_limit", connection_limit, 100),
+                    ("ssl", ssl, None),
+                    ("proxy", proxy, None),
+                    ("trust_env", trust_env, True),
+                )
+                if value is not default and value != default
+            ]
+            if given:
+                raise ValueError(
+                    f"transport: cannot be combined with {', '.join(given)} "
+                    "(configure the transport instead)"
+                )
+            if not isinstance(transport, Transport):
+                raise ValueError("transport: expected a Transport (send() and aclose())")
+        else:
+            transport = AiohttpTransport(
+                session=session,
+                connection_limit=connection_limit,
+                ssl=ssl,
+                trust_env=trust_env,
+                proxy=proxy,
+                timeout=attempt_timeout,
+            )
         self._policy = retry_policy or RetryPolicy(
             max_retries=max_retries, max_rate_limit_wait=max_rate_limit_wait
         )
-        self._sleep: Callable[[float], Awaitable[Any]] = sleep or asyncio.sleep
-        self._clock: Callable[[], float] = clock or time.monotonic
-        self._wall: Callable[[], float] = wall_clock or time.time
-        self._limiter = RateLimiter(self._clock, self._sleep)
-        self._transport = Transport(
-            session=session,
-            connection_limit=connection_limit,
-            ssl=ssl,
-            trust_env=trust_env,
-            proxy=proxy,
+        self._transport = transport
+        self._core = Core(
+            transport=transport,
+            base_url=self._base,
+            headers={
+                "Authorization": f"Bearer {self._key.reveal()}",
+                "Accept": "application/json",
+                "User-Agent": USER_AGENT,
+            },
+            policy=self._policy,
+            clock=clock or time.monotonic,
+            sleep=sleep or asyncio.sleep,
+            wall_clock=wall_clock or time.time,
+            call_timeout=call_timeout,
+            # An aiohttp.ClientTimeout applies per attempt: the default transport was given
+            # it whole; a caller's transport gets its total as each request's timeout.
+            attempt_timeout=attempt_timeout.total
+            if attempt_timeout is not None and caller_transport
+            else None,
             max_response_size=max_response_size,
+            pool_limit=lambda: getattr(transport, "pool_limit", None),
         )
-        self._headers = {
-            "Authorization": f"Bearer {self._key.reveal()}",
-            "Accept": "application/json",
-            "User-Agent": USER_AGENT,
-        }
-        self._json_headers = {**self._headers, **_JSON_HEADERS}
-        waiter = Waiter(_WaitCore(self))
-        self.pipelines = Pipelines(self, waiter)
-        """Pipelines: promote, fan out, list and get."""
-        self.deployments = Deployments(self, waiter)
+        waiter = Waiter(self._core)  # one pace for all the waits of this client
+        self.deployments = Deployments(self._core, waiter)
         """Deployments: get, list, cancel and wait."""
+        self.pipelines = Pipelines(self._core, waiter)
+        """Pipelines: promote, fan out, list and get."""
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -224,11 +243,15 @@ class SevallaClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the session if the client created it (a borrowed session stays open)."""
-        await self._transport.close()
+        """Close the transport: the default one closes the session it created (a borrowed
+        ``session`` stays open); a transport passed as ``transport=`` is closed too."""
+        await self._transport.aclose()
 
     def __repr__(self) -> str:
-        owner = "owned" if self._transport.owns_session else "borrowed"
+        if not isinstance(self._transport, AiohttpTransport):
+            kind = type(self._transport).__name__
+            return f"<SevallaClient base_url={self._base!r} transport={kind}>"
+        owner = "owned" if self._owns_session else "borrowed"
         return f"<SevallaClient base_url={self._base!r} session={owner}>"
 
     @property
@@ -240,192 +263,3 @@ class SevallaClient:
     def retry_policy(self) -> RetryPolicy:
         """The policy that decides which failures are retried and how long to wait."""
         return self._policy
-
-    # --- the request loop -----------------------------------------------------------------
-
-    def _deadline_at(self) -> float | None:
-        return None if self._deadline is None else self._clock() + self._deadline
-
-    async def _request(
-        self,
-        request: Request,
-        into: Any,
-        *,
-        deadline: float | None = None,
-        decoder: Callable[[Response], Any] | None = None,
-    ) -> Any:
-        """Send ``request`` with retries and return the reply structured as ``into``.
-
-        ``deadline`` is a time on the client's clock; default: now + the client's timeout.
-        """
-        method = request.method
-        url_text = self._base + request.path  # errors carry the text; aiohttp gets the URL
-        url = URL(url_text, encoded=True)
-        if deadline is None:
-            deadline = self._deadline_at()
-        bucket = "read" if request.idempotent else "write"
-        extra = request.headers
-        headers: Mapping[str, str]
-        if extra is None:
-            headers = self._headers
-        elif extra is _JSON_HEADERS:  # every request with a body: merged once, at init
-            headers = self._json_headers
-        else:
-            headers = {**self._headers, **extra}
-        schedule = None
-        attempt = 0
-        limiter = self._limiter
-        # --- promotion accounting (writes only): when the attempt may reach the API ---
-        write = not request.idempotent
-        mark = current_mark() if write else None
-        sent_wall: float | None = None
-        cap = None
-        if request.reply_size > self._transport.max_response_size:
-            cap = request.reply_size
-        while True:
-            attempt += 1
-            error: APIError
-            try:
-                seq = limiter.try_acquire(bucket)  # the usual case needs no coroutine
-                if seq is None:
-                    seq = await limiter.acquire(bucket, deadline)
-            except RateLimitHoldError as exc:
-                held = APITimeoutError(
-                    f"{exc}, after the call's timeout; not sent",
-                    request_sent=False,
-                    method=method,
-                    url=url_text,
-                    attempts=attempt - 1,
-                )
-                if write:
-                    settle_state(held, None, mark)
-                raise held from None
-            info = None
-            response: Response | None = None
-            if write:
-                sent_wall = self._wall()
-                if mark is not None:
-                    mark.sent_at = utc_from_unix(sent_wall)
-            try:
-                response = await self._transport.send(
-                    method,
-                    url,
-                    params=request.params,
-                    headers=headers,
-                    body=request.body,
-                    timeout=self._timeout_for(deadline),
-                    max_size=cap,
-                )
-                info = parse_rate_limit(response.headers)
-            except APIError as exc:
-                error = exc
-            except RuntimeError:  # the client is closed: nothing left
-                if mark is not None:
-                    mark.sent_at = None
-                raise
-            finally:
-                limiter.release(bucket, seq, info, replied=response is not None)
-            if response is not None:
-                if 200 <= response.status < 300:
-                    if logger.isEnabledFor(logging.DEBUG):
-                        _log_attempt(request, attempt, response.status, response.request_id, None)
-                    try:
-                        if decoder is not None:
-                            return decoder(response)
-                        return decode(response, into, method=method, url=url_text)
-                    except APIError as exc:
-                        exc.attempts = attempt
-                        if write:
-                            settle_state(exc, sent_wall, mark)
-                        raise
-                error = error_from_response(response, method=method, url=url_text)
-            error.attempts = attempt
-            if schedule is None:
-                schedule = self._policy.schedule()
-            wait = self._policy.decide(
-                error, idempotent=request.idempotent, retries_done=attempt - 1, schedule=schedule
-            )
-            if wait is not None and deadline is not None and self._clock() + wait >= deadline:
-                logger.warning(
-                    "%s %s: not retrying after %s: the next attempt would start after the "
-                    "call's timeout",
-                    method,
-                    request.path,
-                    _short(error),
-                )
-                wait = None
-            if logger.isEnabledFor(logging.DEBUG):
-                status = response.status if response is not None else _short(error)
-                rid = response.request_id if response is not None else None
-                _log_attempt(request, attempt, status, rid, wait)
-            if wait is None:
-                if write:
-                    settle_state(error, sent_wall, mark)
-                raise error
-            if mark is not None:  # retried: the API did not act on this attempt
-                mark.sent_at = None
-            logger.warning(
-                "%s %s failed (%s); retry %d of %d in %.2fs",
-                method,
-                request.path,
-                _short(error),
-                attempt,
-                self._policy.max_retries,
-                wait,
-            )
-            await self._sleep(wait)
-
-    def _timeout_for(self, deadline: float | None) -> aiohttp.ClientTimeout:
-        if self._attempt_timeout is not None:
-            return self._attempt_timeout
-        if deadline is None:
-            return _NO_TIMEOUT
-        return aiohttp.ClientTimeout(total=max(deadline - self._clock(), 0.001))
-
-
-_NO_TIMEOUT = aiohttp.ClientTimeout(total=None)
-
-
-class _WaitCore:
-    """The client's request loop seen as a ``_wait.WaitCore`` (glue until the core is its
-    own module)."""
-
-    def __init__(self, client: SevallaClient) -> None:
-        self._client = client
-        self.budget = client._limiter
-        self.sleep = client._sleep
-        self.clock = client._clock
-
-    @property
-    def base_url(self) -> str:
-        return self._client.base_url
-
-    def deadline(self, timeout: float | None) -> float | None:
-        if timeout is None:
-            return self._client._deadline_at()
-        return self.clock() + timeout
-
-    async def request(self, req: Request, into: type[T], *, deadline: float | None = None) -> T:
-        result: T = await self._client._request(req, into, deadline=deadline)
-        return result
-
-
-def _log_attempt(
-    request: Request, attempt: int, outcome: object, request_id: str | None, wait: float | None
-) -> None:
-    logger.debug(
-        "%s %s -> %s request_id=%s attempt=%d wait=%s",
-        request.method,
-        request.path,
-        outcome,
-        request_id,
-        attempt,
-        "-" if wait is None else f"{wait:.2f}s",
-    )
-
-
-def _short(error: APIError) -> str:
-    status = getattr(error, "status_code", None)
-    rid = getattr(error, "request_id", None)
-    text = f"{status} {error.message}" if status is not None else error.message
-    return f"{text} request_id={rid}" if rid else text

@@ -116,9 +116,7 @@ def _sequence_hook(kind: Any) -> Callable[[Any, Any], Any]:
 
 
 converter.register_structure_hook(uuid.UUID, _structure_uuid)
-converter.register_unstructure_hook(uuid.UUID, str)
 converter.register_structure_hook(datetime, _structure_datetime)
-converter.register_unstructure_hook(datetime, lambda d: d.isoformat().replace("+00:00", "Z"))
 converter.register_structure_hook(DeploymentStatus, _structure_status)
 for _kind in (str, int, float, bool):
     converter.register_structure_hook(_kind, _strict(_kind))

@@ -28,13 +28,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ._models import Deployment, PromoteOutcome, Promotion, TargetVerdict
 from ._outcomes import PromotionState
-
-if TYPE_CHECKING:
-    from ._models import PromoteOutcome
-    from ._reconcile import TargetVerdict
 
 __all__ = [
     "APIConnectionError",
@@ -53,6 +50,7 @@ __all__ = [
     "RateLimitError",
     "SevallaError",
     "UnprocessableEntityError",
+    "WaitAllError",
 ]
 
 
@@ -237,9 +235,11 @@ class APITimeoutError(APIConnectionError):
             deadline; otherwise ``None``.
     """
 
-    last_result: Any
+    last_result: Deployment | None
 
-    def __init__(self, message: str, *, last_result: Any = None, **kwargs: Any) -> None:
+    def __init__(
+        self, message: str, *, last_result: Deployment | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(message, **kwargs)
         self.last_result = last_result
 
@@ -340,3 +340,47 @@ def status_error_class(status: int) -> type[APIStatusError]:
     if status >= 500:
         return InternalServerError
     return STATUS_ERRORS.get(status, APIStatusError)
+
+
+class WaitAllError(SevallaError):
+    """Some deployments of :meth:`Deployments.wait_all` (or
+    :meth:`Pipelines.promote_and_wait`) could not be waited for to the end: the wait's
+    timeout ran out, or an API call failed after the client's retries.
+
+    Nothing is lost: every other deployment was still waited for, and :attr:`results` has,
+    in input order, the final :class:`Deployment` of each one that finished (successful or
+    not: a deployment that *failed* is a result, not an error) or the error of each one
+    that did not (an :class:`APITimeoutError` carries the last deployment seen in
+    ``last_result``).
+
+    Attributes:
+        results: one entry per input, in input order: a Deployment or a SevallaError.
+        promotions: what was waited for, as :class:`Promotion` (app id, deployment id), in
+            the same order.
+    """
+
+    results: list[Deployment | SevallaError]
+    promotions: list[Promotion]
+
+    def __init__(
+        self, results: Sequence[Deployment | SevallaError], promotions: Sequence[Promotion]
+    ) -> None:
+        self.results = list(results)
+        self.promotions = list(promotions)
+        errors = self.errors
+        index, first = next(iter(errors.items()))
+        super().__init__(
+            f"{len(errors)} of {len(self.results)} deployments could not be waited for to "
+            f"the end; the first, #{index} (deployment {self.promotions[index].deployment_id}"
+            f"): {type(first).__name__}: {first}"
+        )
+
+    @property
+    def errors(self) -> dict[int, SevallaError]:
+        """The errors, by input position."""
+        return {i: r for i, r in enumerate(self.results) if isinstance(r, SevallaError)}
+
+    @property
+    def deployments(self) -> dict[int, Deployment]:
+        """The deployments that finished, by input position."""
+        return {i: r for i, r in enumerate(self.results) if isinstance(r, Deployment)}

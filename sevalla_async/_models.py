@@ -26,6 +26,7 @@ __all__ = [
     "PromoteOutcome",
     "PromoteRequest",
     "Promotion",
+    "TargetVerdict",
 ]
 
 
@@ -198,11 +199,6 @@ class DeploymentStatus(str, enum.Enum):
         skipped)."""
         return self in _TERMINAL
 
-    @property
-    def is_success(self) -> bool:
-        """True only for ``success``."""
-        return self is DeploymentStatus.SUCCESS
-
     def __str__(self) -> str:
         return self.value
 
@@ -308,3 +304,22 @@ class Pipeline:
     updated_at: datetime
     company_id: uuid.UUID | None = None
     project_id: uuid.UUID | None = None
+
+
+@attrs.frozen(slots=True)
+class TargetVerdict:
+    """What the evidence says about one target of an ``unknown`` promotion.
+
+    Attributes:
+        target_app_id: the target app.
+        promoted: ``True``: the promotion was made, ``deployment`` is the deployment it
+            created; ``False``: the evidence shows it was not made (safe to promote again);
+            ``None``: the evidence cannot decide yet.
+        deployment: the deployment found (``promoted=True``), else ``None``.
+        reason: why, in words (for logs and people).
+    """
+
+    target_app_id: uuid.UUID
+    promoted: bool | None
+    deployment: Deployment | None
+    reason: str

@@ -1,20 +1,22 @@
 """The wire protocol, without I/O.
 
-Turns models into :class:`Request` values and :class:`Response` values into models or typed
-errors; reads the rate-limit headers. Nothing here touches the network, sleeps or reads a
-clock (the caller passes ``now``), so every rule is tested with plain values.
+Turns models into :class:`Request` values and :class:`TransportResponse` values into
+models or typed errors; reads the rate-limit headers. Nothing here touches the network,
+sleeps or reads a clock (the caller passes ``now``), so every rule is tested with plain
+values.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 import cattrs
@@ -27,7 +29,8 @@ from ._errors import (
     status_error_class,
 )
 from ._ids import to_uuid
-from ._models import Deployment, Pipeline, PromoteRequest
+from ._models import Deployment, Pipeline, PromoteRequest, Promotion
+from ._transport import TransportResponse
 
 __all__ = [
     "CancelReply",
@@ -36,15 +39,12 @@ __all__ = [
     "PipelinePage",
     "RateLimitInfo",
     "Request",
-    "Response",
+    "build_promote",
     "decode",
     "error_from_response",
     "parse_rate_limit",
     "parse_retry_after",
-    "promote_request",
 ]
-
-T = TypeVar("T")
 
 _JSON_HEADERS = {"Content-Type": "application/json"}
 
@@ -60,6 +60,9 @@ class Request:
     reply_size: int = 0
     """The size a normal reply to this request can reach (bytes); the client's response
     cap is raised to it, so a large request's normal reply is never refused."""
+    accept: Callable[[Any], Any] | None = attrs.field(default=None, eq=False)
+    """Checks the decoded 2xx reply against the request and returns the result (raises
+    ``ValueError`` saying why not: the reply is then an APIResponseValidationError)."""
 
     @property
     def idempotent(self) -> bool:
@@ -70,19 +73,6 @@ class Request:
     def headers(self) -> Mapping[str, str] | None:
         """Per-request headers (the client adds auth, user agent and accept)."""
         return _JSON_HEADERS if self.body is not None else None
-
-
-@attrs.frozen(slots=True)
-class Response:
-    """One HTTP reply: status, headers (case-insensitive mapping) and raw body."""
-
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-    @property
-    def request_id(self) -> str | None:
-        return self.headers.get("x-request-id")
 
 
 @attrs.frozen(slots=True)
@@ -162,8 +152,9 @@ converter.register_structure_hook(PipelineDetail, _structure_pipeline_detail)
 # --- building requests ---------------------------------------------------------------------
 
 
-def promote_request(request: PromoteRequest) -> Request:
-    """``POST /pipelines/{id}/promote`` with ``{source_app_id, target_app_ids}``."""
+def build_promote(request: PromoteRequest) -> Request:
+    """``POST /pipelines/{id}/promote`` with ``{source_app_id, target_app_ids}``; its reply
+    must name each requested target exactly once (it is returned in target order)."""
     # Canonical UUID strings need no JSON escaping: format the body directly.
     targets = '","'.join(map(str, request.target_app_ids))
     body = f'{{"source_app_id":"{request.source_app_id}","target_app_ids":["{targets}"]}}'
@@ -171,8 +162,37 @@ def promote_request(request: PromoteRequest) -> Request:
     # fields added later) never refuses it, while a hostile reply stays bounded.
     size = 4096 + 256 * len(request.target_app_ids)
     return Request(
-        "POST", f"/pipelines/{request.pipeline_id}/promote", body=body.encode(), reply_size=size
+        "POST",
+        f"/pipelines/{request.pipeline_id}/promote",
+        body=body.encode(),
+        reply_size=size,
+        accept=functools.partial(_covering, request.target_app_ids),
     )
+
+
+def _covering(wanted: Sequence[uuid.UUID], promotions: list[Promotion]) -> list[Promotion]:
+    """The promotions in target order; ``ValueError`` unless the reply names each requested
+    target exactly once, with ids the API can have made. (Once a POST has been sent
+    nothing may raise a plain ``ValueError`` -- that would say "nothing was sent" -- so
+    the caller turns this one into an APIResponseValidationError.)"""
+    by_target: dict[uuid.UUID, Promotion] = {}
+    for index, promotion in enumerate(promotions):
+        to_uuid(promotion.target_app_id, f"[{index}].target_app_id")
+        to_uuid(promotion.deployment_id, f"[{index}].deployment_id")
+        if promotion.target_app_id in by_target:
+            raise ValueError(f"[{index}].target_app_id: {promotion.target_app_id} appears twice")
+        by_target[promotion.target_app_id] = promotion
+    requested = set(wanted)
+    extra = [t for t in by_target if t not in requested]
+    if extra:
+        raise ValueError(f"target {extra[0]} was not requested")
+    missing = [t for t in wanted if t not in by_target]
+    if missing:
+        raise ValueError(
+            f"{len(missing)} of {len(wanted)} requested targets missing from the reply "
+            f"(first: {missing[0]})"
+        )
+    return [by_target[t] for t in wanted]
 
 
 def get_pipeline_request(pipeline_id: uuid.UUID | str) -> Request:
@@ -222,34 +242,47 @@ def _parse_json(body: bytes) -> Any:
 
 
 def decode(
-    response: Response,
+    response: TransportResponse,
     into: Any,
     *,
     method: str | None = None,
     url: str | None = None,
+    attempts: int = 1,
+    accept: Callable[[Any], Any] | None = None,
 ) -> Any:
-    """Return the reply body structured as ``into``; raise the typed error otherwise.
-
-    A non-2xx status raises the :class:`APIStatusError` subclass for it; a 2xx body that is
-    not JSON or does not fit ``into`` raises :class:`APIResponseValidationError`.
+    """Return the 2xx reply body structured as ``into`` (then passed through ``accept``,
+    when given); a body that is not JSON or does
+    not fit ``into`` raises :class:`APIResponseValidationError`. (Non-2xx replies go to
+    :func:`error_from_response`.)
     """
-    if not 200 <= response.status < 300:
-        raise error_from_response(response, method=method, url=url)
     try:
         data = _parse_json(response.body)
     except ValueError as exc:
-        raise _invalid(response, f"reply is not JSON: {exc}", method, url) from None
+        raise _invalid(response, f"reply is not JSON: {exc}", method, url, attempts) from None
     hook = _hooks.get(into)
     if hook is None:
         hook = _hooks[into] = structure_hook(into)
     try:
-        return hook(data, into)
+        value = hook(data, into)
     except (cattrs.BaseValidationError, ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise _invalid(response, _describe(exc), method, url, data) from exc
+        raise _invalid(response, _validation_message(exc), method, url, attempts, data) from exc
+    if accept is None:
+        return value
+    try:
+        return accept(value)
+    except ValueError as exc:  # it does not answer the request: keep the raw body
+        raise _invalid(
+            response, f"the reply does not cover the request: {exc}", method, url, attempts
+        ) from None
 
 
 def _invalid(
-    response: Response, why: str, method: str | None, url: str | None, data: Any = None
+    response: TransportResponse,
+    why: str,
+    method: str | None,
+    url: str | None,
+    attempts: int,
+    data: Any = None,
 ) -> APIResponseValidationError:
     body = data if data is not None else response.body.decode("utf-8", "replace")
     return APIResponseValidationError(
@@ -260,10 +293,11 @@ def _invalid(
         body=body,
         method=method,
         url=url,
+        attempts=attempts,
     )
 
 
-def _describe(exc: BaseException) -> str:
+def _validation_message(exc: BaseException) -> str:
     if isinstance(exc, cattrs.BaseValidationError):
         notes = cattrs.transform_error(exc)
         return "; ".join(notes) if notes else str(exc)
@@ -271,7 +305,11 @@ def _describe(exc: BaseException) -> str:
 
 
 def error_from_response(
-    response: Response, *, method: str | None = None, url: str | None = None
+    response: TransportResponse,
+    *,
+    method: str | None = None,
+    url: str | None = None,
+    attempts: int = 1,
 ) -> APIStatusError:
     """Map a non-2xx reply to its :class:`APIStatusError` subclass.
 
@@ -303,6 +341,7 @@ def error_from_response(
         "body": body,
         "method": method,
         "url": url,
+        "attempts": attempts,
     }
     if cls is RateLimitError:
         kwargs["retry_after"] = parse_retry_after(response.headers)
@@ -343,7 +382,7 @@ class RateLimitInfo:
 _INF = float("inf")
 
 
-def _number(text: str | None) -> float | None:
+def _nonneg_number_or_none(text: str | None) -> float | None:
     if text is None:
         return None
     try:
@@ -355,11 +394,11 @@ def _number(text: str | None) -> float | None:
 
 def parse_rate_limit(headers: Mapping[str, str]) -> RateLimitInfo | None:
     """The reply's rate-limit budget, or ``None`` when it does not carry a usable one."""
-    remaining = _number(headers.get("x-ratelimit-remaining"))
-    reset = _number(headers.get("x-ratelimit-reset"))
+    remaining = _nonneg_number_or_none(headers.get("x-ratelimit-remaining"))
+    reset = _nonneg_number_or_none(headers.get("x-ratelimit-reset"))
     if remaining is None or reset is None:
         return None
-    limit = _number(headers.get("x-ratelimit-limit"))
+    limit = _nonneg_number_or_none(headers.get("x-ratelimit-limit"))
     return RateLimitInfo(
         limit=int(limit) if limit is not None else None, remaining=int(remaining), reset=reset
     )
@@ -374,7 +413,7 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
     """
     value = headers.get("retry-after")
     if value is not None:
-        seconds = _number(value)
+        seconds = _nonneg_number_or_none(value)
         if seconds is not None:
             return seconds
         try:
@@ -386,4 +425,4 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
                 when = when.replace(tzinfo=timezone.utc)
             current = time.time() if now is None else now
             return max(0.0, when.timestamp() - current)
-    return _number(headers.get("x-ratelimit-reset"))
+    return _nonneg_number_or_none(headers.get("x-ratelimit-reset"))

@@ -29,21 +29,23 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import attrs
 
 from . import _protocol
 from ._errors import APIError
-from ._models import Deployment, PromoteRequest, Promotion
+from ._models import Deployment, PromoteRequest, Promotion, TargetVerdict
 from ._outcomes import PromotionState
+from ._transport import TransportResponse
+
+T = TypeVar("T")
 
 __all__ = [
     "DEFAULT_MARGIN",
     "DEFAULT_SETTLE",
     "Build",
     "Reconciler",
-    "TargetVerdict",
     "judge_target",
     "server_offset",
     "source_build",
@@ -60,25 +62,6 @@ and the latency of the read that measured the clock offset."""
 _NOT_PROMOTIONS = frozenset({"ROLLBACK_DEPLOYMENT", "RESTART", "AUTO_DEPLOY_ON_PUSH"})
 _PAGE = 100
 _MAX_PAGES = 20
-
-
-@attrs.frozen(slots=True)
-class TargetVerdict:
-    """What the evidence says about one target of an ``unknown`` promotion.
-
-    Attributes:
-        target_app_id: the target app.
-        promoted: ``True``: the promotion was made, ``deployment`` is the deployment it
-            created; ``False``: the evidence shows it was not made (safe to promote again);
-            ``None``: the evidence cannot decide yet.
-        deployment: the deployment found (``promoted=True``), else ``None``.
-        reason: why, in words (for logs and people).
-    """
-
-    target_app_id: uuid.UUID
-    promoted: bool | None
-    deployment: Deployment | None
-    reason: str
 
 
 @attrs.frozen(slots=True)
@@ -178,7 +161,12 @@ def judge_target(
     )
 
 
-RequestFn = Callable[..., Awaitable[Any]]
+class Reads(Protocol):
+    """What reconciliation needs of the client's core: a GET decoded with its reply."""
+
+    async def request_with_reply(
+        self, req: _protocol.Request, into: type[T], *, deadline: float | None = None
+    ) -> tuple[T, TransportResponse]: ...
 
 
 class Reconciler:
@@ -186,13 +174,13 @@ class Reconciler:
 
     def __init__(
         self,
-        request_fn: RequestFn,
+        core: Reads,
         wall: Callable[[], float],
         *,
         settle: float = DEFAULT_SETTLE,
         margin: float = DEFAULT_MARGIN,
     ) -> None:
-        self._request = request_fn
+        self._core = core
         self._wall = wall
         self.settle = settle
         self.margin = margin
@@ -200,19 +188,13 @@ class Reconciler:
         self._builds: dict[tuple[uuid.UUID, datetime], tuple[Build, float]] = {}
 
     async def _page(self, app_id: uuid.UUID, offset: int) -> tuple[list[Deployment], int, float]:
-        wall = self._wall
-
-        def decoder(response: _protocol.Response) -> tuple[Any, float | None]:
-            page = _protocol.decode(response, _protocol.DeploymentPage)
-            return page, server_offset(response.headers.get("date"), wall())
-
         self.reads += 1
-        page, offset_s = await self._request(
+        page, reply = await self._core.request_with_reply(
             _protocol.list_deployments_request(app_id, limit=_PAGE, offset=offset),
             _protocol.DeploymentPage,
-            decoder=decoder,
         )
-        return page.data, page.total, (offset_s or 0.0)
+        measured = server_offset(reply.headers.get("date"), self._wall())
+        return page.data, page.total, (measured or 0.0)
 
     async def _history(
         self, app_id: uuid.UUID, sent_at: datetime, skew: list[float]

@@ -1,10 +1,12 @@
-"""The only module that talks to aiohttp: one attempt in, one :class:`Response` out.
+"""The transport seam: one attempt in, one :class:`TransportResponse` out.
 
-It owns the :class:`aiohttp.ClientSession` (or borrows the caller's), never follows
-redirects, caps the size of reply bodies, and turns aiohttp's exceptions into
-:class:`APIConnectionError` / :class:`APITimeoutError`, telling whether the request can have
-reached the server. ``asyncio.CancelledError`` passes through untouched; the ``async with``
-around the reply releases the connection whatever happens.
+:class:`Transport` is the interface the client sends through; :class:`AiohttpTransport` is
+the default, and the only module that talks to aiohttp. It owns the
+:class:`aiohttp.ClientSession` (or borrows the caller's), never follows redirects, caps the
+size of reply bodies, and turns aiohttp's exceptions into :class:`APIConnectionError` /
+:class:`APITimeoutError`, telling whether the request can have reached the server.
+``asyncio.CancelledError`` passes through untouched; the ``async with`` around the reply
+releases the connection whatever happens.
 """
 
 from __future__ import annotations
@@ -13,14 +15,87 @@ import asyncio
 import ssl as _ssl
 import urllib.request
 from collections.abc import Mapping
+from typing import Protocol, runtime_checkable
 
 import aiohttp
+import attrs
 from yarl import URL
 
 from ._errors import APIConnectionError, APIResponseValidationError, APITimeoutError
-from ._protocol import Response
 
-__all__ = ["Transport"]
+__all__ = ["AiohttpTransport", "Transport", "TransportRequest", "TransportResponse"]
+
+
+@attrs.frozen(slots=True)
+class TransportRequest:
+    """One attempt to send: everything a :class:`Transport` needs, nothing it must decide.
+
+    Attributes:
+        method: the HTTP method (``"GET"``, ``"POST"``).
+        url: the full URL, query string included, already encoded.
+        headers: the request headers (authorization, user agent, content type...).
+        body: the request body, or ``None`` for none.
+        timeout: seconds this attempt may take, connecting and reading included
+            (``None``: no limit from the caller).
+        max_response_size: the largest reply body to accept, in bytes.
+    """
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes | None
+    timeout: float | None
+    max_response_size: int
+
+
+@attrs.frozen(slots=True)
+class TransportResponse:
+    """One HTTP reply: status, headers (a case-insensitive mapping) and the whole body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    @property
+    def request_id(self) -> str | None:
+        """The API's ``x-request-id`` for this reply (quote it to support)."""
+        return self.headers.get("x-request-id")
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """Sends one HTTP attempt; the client does everything else (auth headers, retries,
+    rate limits, decoding). Pass one as ``SevallaClient(transport=...)``.
+
+    ``send(request)`` must:
+
+    - send exactly one attempt of ``request`` and never follow redirects (a 3xx is a reply
+      like any other);
+    - read the whole reply body, but refuse one larger than ``request.max_response_size``
+      bytes by raising :class:`APIResponseValidationError` (with the status and headers);
+    - give up after ``request.timeout`` seconds (when not ``None``) by raising
+      :class:`APITimeoutError`;
+    - raise :class:`APIConnectionError` with ``request_sent=False`` only when the request
+      certainly did not leave (connection refused, DNS, TLS handshake, connect timeout:
+      the client may then retry even a POST), and :class:`APIConnectionError` or
+      :class:`APITimeoutError` with ``request_sent=True`` (the default) for any failure
+      after that point;
+    - let ``asyncio.CancelledError`` pass through, releasing whatever it holds.
+
+    Any status is returned as a :class:`TransportResponse`, never raised: mapping statuses
+    to errors is the client's job. ``aclose()`` releases the transport's resources; the
+    client calls it from its own ``aclose()``, also for a transport it was given (as httpx
+    does): a transport belongs to one client.
+    """
+
+    async def send(self, request: TransportRequest) -> TransportResponse:
+        """Send one attempt and return the whole reply (see the class docstring)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release the transport's connections; sending afterwards is an error."""
+        ...
+
 
 # Raised while connecting: the request was certainly not sent.
 _NOT_SENT = (
@@ -30,19 +105,41 @@ _NOT_SENT = (
 )
 
 
-class Transport:
-    """Sends one request with aiohttp; see the module docstring."""
+class AiohttpTransport:
+    """The default :class:`Transport`: aiohttp, with a pool of keep-alive connections.
+
+    Args:
+        session: an :class:`aiohttp.ClientSession` you own; the transport uses it and never
+            closes it. Without it one is created on first use (in the running loop) and
+            closed by :meth:`aclose`.
+        connection_limit: the size of the owned session's connection pool (default 100).
+        ssl: an :class:`ssl.SSLContext` for custom CAs or client certificates (``False``
+            disables verification; don't). Default: verify against the system store.
+        proxy: an explicit proxy URL; by default ``HTTPS_PROXY`` & co. are honoured.
+        trust_env: read proxy settings (``HTTP(S)_PROXY``, ``NO_PROXY``, and ``~/.netrc``
+            for the proxy's credentials) from the environment, once per origin (owned
+            session only).
+        timeout: an :class:`aiohttp.ClientTimeout` for attempts whose request carries no
+            ``timeout`` of its own.
+    """
 
     def __init__(
         self,
         *,
-        session: aiohttp.ClientSession | None,
-        connection_limit: int,
-        ssl: _ssl.SSLContext | bool | None,
-        trust_env: bool,
-        proxy: str | None,
-        max_response_size: int,
+        session: aiohttp.ClientSession | None = None,
+        connection_limit: int = 100,
+        ssl: _ssl.SSLContext | bool | None = None,
+        proxy: str | None = None,
+        trust_env: bool = True,
+        timeout: aiohttp.ClientTimeout | None = None,
     ) -> None:
+        if type(connection_limit) is not int or connection_limit < 1:
+            raise ValueError(f"connection_limit: must be an integer >= 1, got {connection_limit!r}")
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise ValueError("session: expected an aiohttp.ClientSession")
+        if timeout is not None and not isinstance(timeout, aiohttp.ClientTimeout):
+            raise ValueError("timeout: expected an aiohttp.ClientTimeout")
+        self._timeout = timeout or _NO_TIMEOUT
         self._session = session
         self._owns_session = session is None
         self._connection_limit = connection_limit
@@ -52,7 +149,6 @@ class Transport:
         # The environment's proxy for each origin, read once (owned session only).
         self._env_proxies: dict[tuple[str, str | None, int | None], _ProxyInfo] = {}
         self._ssl_arg: _ssl.SSLContext | bool = ssl if ssl is not None else True
-        self.max_response_size = max_response_size
         self._closed = False
 
     @property
@@ -81,6 +177,7 @@ class Transport:
 
     @property
     def owns_session(self) -> bool:
+        """Whether the transport created its session (and so closes it)."""
         return self._owns_session
 
     @property
@@ -94,26 +191,22 @@ class Transport:
         limits = [n for n in (connector.limit, getattr(connector, "limit_per_host", 0)) if n]
         return min(limits) if limits else None
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         """Close the session if this transport created it; a borrowed one is left open."""
         self._closed = True
         if self._owns_session and self._session is not None:
             session, self._session = self._session, None
             await session.close()
 
-    async def send(
-        self,
-        method: str,
-        url: URL,
-        *,
-        params: Mapping[str, str] | None,
-        headers: Mapping[str, str],
-        body: bytes | None,
-        timeout: aiohttp.ClientTimeout,
-        max_size: int | None = None,
-    ) -> Response:
-        """Send one attempt and read the whole reply (at most ``max_size`` bytes, default
-        ``max_response_size``)."""
+    async def send(self, request: TransportRequest) -> TransportResponse:
+        """Send one attempt and read the whole reply (see :class:`Transport`)."""
+        method = request.method
+        url = URL(request.url, encoded=True)
+        timeout = (
+            self._timeout
+            if request.timeout is None
+            else aiohttp.ClientTimeout(total=max(request.timeout, 0.001))
+        )
         proxy = self._proxy
         proxy_auth = None
         if proxy is None and self._trust_env and self._owns_session:
@@ -124,17 +217,16 @@ class Transport:
             async with self.session.request(
                 method,
                 url,
-                params=params,
-                headers=headers,
-                data=body,
+                headers=request.headers,
+                data=request.body,
                 timeout=timeout,
                 allow_redirects=False,
                 proxy=proxy,
                 proxy_auth=proxy_auth,
                 ssl=self._ssl_arg,
             ) as reply:
-                data = await self._read(reply, method, url, max_size)
-                return Response(reply.status, reply.headers, data)
+                data = await self._read(reply, method, url, request.max_response_size)
+                return TransportResponse(reply.status, reply.headers, data)
         except _NOT_SENT as exc:
             kind = APITimeoutError if isinstance(exc, TimeoutError) else APIConnectionError
             raise kind(
@@ -156,10 +248,7 @@ class Transport:
                 f"connection failed: {_describe(exc)}", method=method, url=str(url)
             ) from exc
 
-    async def _read(
-        self, reply: aiohttp.ClientResponse, method: str, url: URL, max_size: int | None = None
-    ) -> bytes:
-        cap = self.max_response_size if max_size is None else max_size
+    async def _read(self, reply: aiohttp.ClientResponse, method: str, url: URL, cap: int) -> bytes:
         length = reply.content_length
         if length is not None and length <= cap:
             return await reply.read()
@@ -183,6 +272,8 @@ class Transport:
             url=str(url),
         )
 
+
+_NO_TIMEOUT = aiohttp.ClientTimeout(total=None)
 
 _ProxyInfo = tuple[URL | None, aiohttp.BasicAuth | None]
 

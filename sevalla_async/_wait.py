@@ -32,7 +32,7 @@ from typing import Any, Protocol, TypeVar
 import attrs
 
 from . import _protocol
-from ._errors import APITimeoutError, SevallaError
+from ._errors import APITimeoutError, SevallaError, WaitAllError
 from ._ids import to_uuid
 from ._models import Deployment, PromoteRequest, Promotion
 
@@ -45,7 +45,6 @@ __all__ = [
     "OnPoll",
     "PollPacer",
     "ReadBudget",
-    "WaitAllError",
     "WaitCore",
     "WaitOptions",
     "WaitPlan",
@@ -99,8 +98,13 @@ class WaitCore(Protocol):
 
     def sleep(self, seconds: float) -> Awaitable[object]: ...
 
+    @property
+    def call_timeout(self) -> float | None:
+        """Seconds the client allows one call (``None``: no limit)."""
+        ...
+
     def deadline(self, timeout: float | None) -> float | None:
-        """The deadline of one call; ``None`` gives the client's own per-call deadline."""
+        """The time on the clock ``timeout`` seconds from now (``None``: no limit)."""
         ...
 
     async def request(
@@ -313,50 +317,6 @@ class PollPacer:
         return True
 
 
-class WaitAllError(SevallaError):
-    """Some deployments of :meth:`Deployments.wait_all` (or
-    :meth:`Pipelines.promote_and_wait`) could not be waited for to the end: the wait's
-    timeout ran out, or an API call failed after the client's retries.
-
-    Nothing is lost: every other deployment was still waited for, and :attr:`results` has,
-    in input order, the final :class:`Deployment` of each one that finished (successful or
-    not: a deployment that *failed* is a result, not an error) or the error of each one
-    that did not (an :class:`APITimeoutError` carries the last deployment seen in
-    ``last_result``).
-
-    Attributes:
-        results: one entry per input, in input order: a Deployment or a SevallaError.
-        promotions: what was waited for, as :class:`Promotion` (app id, deployment id), in
-            the same order.
-    """
-
-    results: list[Deployment | SevallaError]
-    promotions: list[Promotion]
-
-    def __init__(
-        self, results: Sequence[Deployment | SevallaError], promotions: Sequence[Promotion]
-    ) -> None:
-        self.results = list(results)
-        self.promotions = list(promotions)
-        errors = self.errors
-        index, first = next(iter(errors.items()))
-        super().__init__(
-            f"{len(errors)} of {len(self.results)} deployments could not be waited for to "
-            f"the end; the first, #{index} (deployment {self.promotions[index].deployment_id}"
-            f"): {type(first).__name__}: {first}"
-        )
-
-    @property
-    def errors(self) -> dict[int, SevallaError]:
-        """The errors, by input position."""
-        return {i: r for i, r in enumerate(self.results) if isinstance(r, SevallaError)}
-
-    @property
-    def deployments(self) -> dict[int, Deployment]:
-        """The deployments that finished, by input position."""
-        return {i: r for i, r in enumerate(self.results) if isinstance(r, Deployment)}
-
-
 def as_promotions(items: Iterable[Any]) -> list[Promotion]:
     """Validate what to wait for: :class:`Promotion` objects or ``(app_id, deployment_id)``
     pairs (UUIDs or strings). ``ValueError`` names the bad entry, e.g. ``promotions[2]``."""
@@ -415,7 +375,7 @@ class Waiter:
         return None if plan.timeout is None else self._core.clock() + plan.timeout
 
     def _call_deadline(self, deadline: float | None) -> float | None:
-        own = self._core.deadline(None)
+        own = self._core.deadline(self._core.call_timeout)
         if own is None:
             return deadline
         return own if deadline is None else min(own, deadline)

@@ -4,8 +4,7 @@ and a few builders."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 
@@ -29,21 +28,9 @@ def client(sevalla_client: SevallaClient) -> SevallaClient:
 
 
 @pytest.fixture
-async def make_client(
-    fake: FakeSevalla, clock: FakeClock
-) -> AsyncIterator[Callable[..., SevallaClient]]:
-    """Build extra clients bound to the fake (closed after the test)."""
-    made: list[SevallaClient] = []
-
-    def build(**options: Any) -> SevallaClient:
-        options.setdefault("base_url", fake.base_url)
-        options.setdefault("sleep", clock.sleep)
-        options.setdefault("clock", clock)
-        options.setdefault("wall_clock", clock.wall)
-        c = SevallaClient(options.pop("api_key", fake.api_key), **options)
-        made.append(c)
-        return c
-
-    yield build
-    for c in made:
-        await c.aclose()
+def make_client(
+    sevalla_client_factory: Callable[..., SevallaClient],
+) -> Callable[..., SevallaClient]:
+    """Build extra clients bound to the fake (in memory, or over loopback with
+    ``@pytest.mark.sevalla_loopback``; closed after the test)."""
+    return sevalla_client_factory

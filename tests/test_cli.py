@@ -20,6 +20,8 @@ import pytest
 from sevalla_async import SevallaClient, __version__
 from sevalla_async.testing import FakeSevalla, Fault
 
+pytestmark = pytest.mark.sevalla_loopback  # real sockets: the CLI, TLS, proxies, wire format
+
 # A guard so that a broken test fails instead of hanging; never a timing assertion.
 GUARD = 60
 

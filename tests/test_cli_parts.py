@@ -319,6 +319,7 @@ def _main(*argv: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+@pytest.mark.sevalla_loopback
 def test_main_usage_errors_name_the_field(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SEVALLA_API_KEY", "secret-from-env")
     monkeypatch.delenv("SEVALLA_BASE_URL", raising=False)
@@ -384,6 +385,7 @@ async def test_run_plan_starts_requests_in_order_within_the_bound(
     assert sorted(paths) == sorted(f"/v3/pipelines/{r.pipeline_id}/promote" for r in requests)
 
 
+@pytest.mark.sevalla_loopback
 async def test_closing_run_plan_cancels_what_is_in_flight(
     fake: FakeSevalla, client: SevallaClient
 ) -> None:

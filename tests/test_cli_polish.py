@@ -16,6 +16,8 @@ from sevalla_async.testing import FakeSevalla
 
 from .test_cli import GUARD, Cli, _environment, finish, make_cli, spawn
 
+pytestmark = pytest.mark.sevalla_loopback  # the CLI talks to the fake over 127.0.0.1
+
 KEY = "sk-live-0123456789abcdef"
 
 

@@ -19,6 +19,8 @@ from sevalla_async.testing import FakeSevalla, Fault
 
 from .test_cli import Cli, finish, make_cli, plan_of, promote_args, spawn, wait_until, write_plan
 
+pytestmark = pytest.mark.sevalla_loopback  # real sockets: the CLI, TLS, proxies, wire format
+
 FAST = ("--poll-interval", "0.001", "--polls-per-minute", "1000000")
 # No second poll before the timeout: the first interval (30 s +/- 10 %) is past it, so the
 # wait gives up right after the first poll (the 3 s leave room for a busy machine).

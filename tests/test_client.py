@@ -47,13 +47,16 @@ def test_missing_key_names_both_sources() -> None:
         SevallaClient()
 
 
-def test_key_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_key_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SEVALLA_API_KEY", SECRET)
-    client = SevallaClient()
-    assert client._headers["Authorization"] == f"Bearer {SECRET}"
-    assert SECRET not in repr(client)
+    fake = FakeSevalla(api_key=SECRET)
+    async with SevallaClient(transport=fake.transport()) as client:
+        assert SECRET not in repr(client)
+        assert [p async for p in client.pipelines.list()] == []
+    assert fake.requests[-1].headers["Authorization"] == f"Bearer {SECRET}"
 
 
+@pytest.mark.sevalla_loopback
 def test_default_and_environment_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
     assert SevallaClient("k").base_url == "https://api.sevalla.com/v3"
     monkeypatch.setenv("SEVALLA_BASE_URL", "https://eu.example.test/v3/")
@@ -64,6 +67,7 @@ def test_default_and_environment_base_url(monkeypatch: pytest.MonkeyPatch) -> No
 @pytest.mark.parametrize(
     "url", ["http://127.0.0.1:8080/v3", "http://localhost/v3", "http://[::1]:9/v3"]
 )
+@pytest.mark.sevalla_loopback
 def test_plain_http_allowed_to_loopback(url: str) -> None:
     assert SevallaClient("k", base_url=url).base_url == url
 
@@ -78,6 +82,7 @@ def test_plain_http_allowed_to_loopback(url: str) -> None:
         ("https://user:pw@api.sevalla.com/v3", "must not contain credentials"),
     ],
 )
+@pytest.mark.sevalla_loopback
 def test_unsafe_base_urls_refused(url: str, message: str) -> None:
     with pytest.raises(ValueError, match=f"base_url: {message}"):
         SevallaClient("k", base_url=url)
@@ -100,6 +105,7 @@ def test_bad_options_name_the_field(option: str, value: object) -> None:
         SevallaClient("k", **{option: value})  # type: ignore[arg-type]
 
 
+@pytest.mark.sevalla_loopback
 def test_construction_does_no_io_and_needs_no_loop() -> None:
     client = SevallaClient("k")  # a plain function: no running loop
     assert client._transport._session is None
@@ -108,6 +114,7 @@ def test_construction_does_no_io_and_needs_no_loop() -> None:
 # --- sessions ----------------------------------------------------------------------------
 
 
+@pytest.mark.sevalla_loopback
 async def test_owned_session_is_created_lazily_and_closed(fake: FakeSevalla) -> None:
     pipeline = fake.add_pipeline()
     client = SevallaClient(fake.api_key, base_url=fake.base_url)
@@ -121,6 +128,7 @@ async def test_owned_session_is_created_lazily_and_closed(fake: FakeSevalla) -> 
         await client.pipelines.get(pipeline.id)
 
 
+@pytest.mark.sevalla_loopback
 async def test_aclose_without_async_with(fake: FakeSevalla) -> None:
     client = SevallaClient(fake.api_key, base_url=fake.base_url)
     await client.pipelines.get(fake.add_pipeline().id)
@@ -130,6 +138,7 @@ async def test_aclose_without_async_with(fake: FakeSevalla) -> None:
     await client.aclose()  # idempotent
 
 
+@pytest.mark.sevalla_loopback
 async def test_borrowed_session_is_used_and_never_closed(fake: FakeSevalla) -> None:
     pipeline = fake.add_pipeline()
     async with aiohttp.ClientSession(headers={"X-App": "backend"}) as session:
@@ -146,6 +155,7 @@ async def test_borrowed_session_is_used_and_never_closed(fake: FakeSevalla) -> N
 # --- security ----------------------------------------------------------------------------
 
 
+@pytest.mark.sevalla_loopback
 async def test_redirect_is_not_followed(fake: FakeSevalla, client: SevallaClient) -> None:
     async with FakeSevalla() as elsewhere:
         fake.inject(Fault(status=302, headers={"Location": f"{elsewhere.base_url}/pipelines"}))
@@ -173,6 +183,7 @@ async def test_chunked_reply_under_the_cap_is_read(
     assert (await client.pipelines.get(pipeline.id)).id == pipeline.id
 
 
+@pytest.mark.sevalla_loopback
 async def test_key_absent_from_errors_tracebacks_and_logs(
     fake: FakeSevalla, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -233,6 +244,7 @@ def ca() -> trustme.CA:
     return trustme.CA()
 
 
+@pytest.mark.sevalla_loopback
 async def test_tls_is_verified_by_default(ca: trustme.CA) -> None:
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
@@ -252,6 +264,7 @@ async def test_tls_is_verified_by_default(ca: trustme.CA) -> None:
             assert (await c.pipelines.get(pipeline.id)).id == pipeline.id
 
 
+@pytest.mark.sevalla_loopback
 async def test_environment_proxy_is_honoured(
     fake: FakeSevalla, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -22,9 +22,9 @@ from sevalla_async._protocol import (
     DeploymentPage,
     PipelineDetail,
     PipelinePage,
-    Response,
     decode,
 )
+from sevalla_async._transport import TransportResponse as Response
 
 APP = "fb5e5168-4281-4bec-94c5-0d1584e9e657"
 DEP = "3c1d0a52-5f0e-4a8e-9d8c-2b7f8a6c1e01"
@@ -139,7 +139,6 @@ def test_status_values(value: str, status: DeploymentStatus, terminal: bool) -> 
     assert status.is_terminal is terminal
     assert deployment.is_finished is terminal
     assert deployment.succeeded is (status is DeploymentStatus.SUCCESS)
-    assert status.is_success is (status is DeploymentStatus.SUCCESS)
 
 
 def test_status_is_a_string_enum() -> None:

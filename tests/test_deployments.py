@@ -243,6 +243,7 @@ def test_script_deployments_checks_its_arguments(fake: FakeSevalla, every: float
         fake.script_deployments([])
 
 
+@pytest.mark.sevalla_loopback
 @pytest.mark.parametrize("script", [["waiting"], ["inProgress"], ["success"], [None], ["failed"]])
 async def test_fake_deployment_replies_match_the_spec(
     fake: FakeSevalla, client: SevallaClient, script: list[str | None]

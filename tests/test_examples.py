@@ -23,6 +23,8 @@ from aiohttp.test_utils import TestServer
 from sevalla_async import PromoteRequest, SevallaClient
 from sevalla_async.testing import FakeSevalla, Fault
 
+pytestmark = pytest.mark.sevalla_loopback  # real sockets: the CLI, TLS, proxies, wire format
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 GUARD = 60  # seconds: turns a hang into a failure, never a timing assertion
 

@@ -45,6 +45,7 @@ async def test_a_scripted_429_costs_exactly_its_retry_after(
     assert [r.status for r in fake.requests] == [429, 200]
 
 
+@pytest.mark.sevalla_loopback
 async def test_close_does_not_wait_for_a_scripted_delay(fake: FakeSevalla) -> None:
     fake.inject(Fault.slow(3600))
 

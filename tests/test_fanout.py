@@ -144,6 +144,7 @@ async def test_promote_iter_respects_the_bound_too(
     assert fake.max_in_flight == 3
 
 
+@pytest.mark.sevalla_loopback
 async def test_concurrency_never_exceeds_the_connection_pool(
     fake: FakeSevalla, make_client: Any
 ) -> None:
@@ -155,6 +156,7 @@ async def test_concurrency_never_exceeds_the_connection_pool(
     assert fake.max_in_flight == 2
 
 
+@pytest.mark.sevalla_loopback
 async def test_borrowed_session_pool_limit_is_honoured(fake: FakeSevalla, clock: FakeClock) -> None:
     requests = fake.promote_requests(9, targets=1)
     _slow_all(fake, 9)
@@ -440,6 +442,7 @@ async def test_an_error_raised_by_the_input_stops_the_run(
 # --- cancellation -------------------------------------------------------------------------
 
 
+@pytest.mark.sevalla_loopback
 async def test_cancelling_the_caller_cancels_in_flight_work(
     fake: FakeSevalla, client: SevallaClient
 ) -> None:
@@ -460,6 +463,7 @@ async def test_cancelling_the_caller_cancels_in_flight_work(
     assert len(fake.requests) == 4  # nothing more was sent after the cancellation
 
 
+@pytest.mark.sevalla_loopback
 async def test_closing_promote_iter_cancels_in_flight_work(
     fake: FakeSevalla, client: SevallaClient
 ) -> None:
@@ -621,6 +625,7 @@ def test_progress_rate_and_eta() -> None:
 # --- rate limit ---------------------------------------------------------------------------
 
 
+@pytest.mark.sevalla_loopback
 async def test_rate_limited_fanout_waits_for_the_budget_instead_of_failing() -> None:
     """5 writes per 60 s and a 30 s timeout per call: queueing behind the limit must not
     time the calls out, and the budget is never overrun (no 429)."""
@@ -642,6 +647,7 @@ async def test_rate_limited_fanout_waits_for_the_budget_instead_of_failing() -> 
     assert elapsed >= 120.0
 
 
+@pytest.mark.sevalla_loopback
 async def test_a_fresh_client_probes_the_budget_before_fanning_out() -> None:
     """The limit (4 per window) is below the concurrency (10): the first request goes alone
     and tells the budget, so the fan-out never overruns it."""
@@ -656,6 +662,7 @@ async def test_a_fresh_client_probes_the_budget_before_fanning_out() -> None:
     assert [r.status for r in fake.requests] == [200] * 10  # no 429 at all
 
 
+@pytest.mark.sevalla_loopback
 async def test_single_promote_still_times_out_behind_a_long_hold() -> None:
     """The fan-out's wait is its own; a lone call keeps its documented deadline."""
     clock = FakeClock()

@@ -36,6 +36,7 @@ def check_ledger(ledger: FanoutLedger, read: int) -> None:
             assert outcome.sent_at is not None
 
 
+@pytest.mark.sevalla_loopback  # requests held in flight by real I/O
 async def test_cancel_while_in_flight_leaves_unknown_with_sent_at(
     fake: FakeSevalla, client: SevallaClient
 ) -> None:
@@ -59,6 +60,7 @@ async def test_cancel_while_in_flight_leaves_unknown_with_sent_at(
     fake.clear_faults()
 
 
+@pytest.mark.sevalla_loopback  # requests held in flight by real I/O
 async def test_aclose_of_promote_iter_accounts_for_what_was_in_flight(
     fake: FakeSevalla, client: SevallaClient
 ) -> None:

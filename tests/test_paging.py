@@ -254,6 +254,7 @@ async def _raw_get(client: SevallaClient, fake: FakeSevalla, path: str) -> tuple
         return reply.status, await reply.json()
 
 
+@pytest.mark.sevalla_loopback
 async def test_fake_defaults_to_25_per_page(fake: FakeSevalla, client: SevallaClient) -> None:
     for _ in range(30):
         fake.add_pipeline()
@@ -268,6 +269,7 @@ async def test_fake_defaults_to_25_per_page(fake: FakeSevalla, client: SevallaCl
     "query",
     ["limit=0", "limit=101", "limit=ten", "offset=-1", "offset=10001"],
 )
+@pytest.mark.sevalla_loopback
 async def test_fake_refuses_out_of_bounds_paging(
     fake: FakeSevalla, client: SevallaClient, query: str
 ) -> None:
@@ -278,6 +280,7 @@ async def test_fake_refuses_out_of_bounds_paging(
         assert body["message"].startswith("querystring/")
 
 
+@pytest.mark.sevalla_loopback
 async def test_fake_list_deployments_of_an_unknown_app_is_404(
     fake: FakeSevalla, client: SevallaClient
 ) -> None:

@@ -94,6 +94,7 @@ async def test_list_checks_page_size_at_the_call(fake: FakeSevalla, client: Seva
     assert fake.requests == []
 
 
+@pytest.mark.sevalla_loopback
 async def test_fake_pipeline_replies_match_the_spec(
     fake: FakeSevalla, client: SevallaClient
 ) -> None:

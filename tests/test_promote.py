@@ -116,6 +116,7 @@ async def test_bad_reply_is_validation_error(
     assert len(fake.requests) == 1  # a 2xx is never retried: the promotion happened
 
 
+@pytest.mark.sevalla_loopback
 async def test_fake_rejects_bad_body_like_the_api(fake: FakeSevalla, client: SevallaClient) -> None:
     """The fake's own validation (what a client without our checks would hit)."""
     pipeline = fake.add_pipeline()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -46,6 +47,7 @@ headers = st.fixed_dictionaries(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
+@pytest.mark.sevalla_loopback
 @given(status=statuses, body=bodies, extra=headers)
 async def test_any_reply_yields_models_or_api_error(
     fake: FakeSevalla, clock: FakeClock, status: int, body: bytes, extra: dict[str, str]

@@ -28,13 +28,15 @@ from sevalla_async import (
     UnprocessableEntityError,
 )
 from sevalla_async._protocol import (
-    Response,
+    build_promote as promote_request,
+)
+from sevalla_async._protocol import (
     decode,
     error_from_response,
     parse_rate_limit,
     parse_retry_after,
-    promote_request,
 )
+from sevalla_async._transport import TransportResponse as Response
 
 P = "fb5e5168-4281-4bec-94c5-0d1584e9e657"
 A = "11111111-1111-4111-8111-111111111111"
@@ -199,8 +201,11 @@ bodies = st.one_of(
 
 @given(status=st.integers(min_value=100, max_value=599), body=bodies)
 def test_any_reply_gives_models_or_an_api_error(status: int, body: bytes) -> None:
+    response = reply(status, body)
     try:
-        result = decode(reply(status, body), list[Promotion])
+        if not 200 <= status < 300:
+            raise error_from_response(response)
+        result = decode(response, list[Promotion])
     except APIError:
         return
     assert 200 <= status < 300

@@ -448,6 +448,7 @@ def _check(operation: str, reply: Reply, status: int) -> None:
     assert not errors, f"{operation} {reply.status} reply does not match the spec: {errors}"
 
 
+@pytest.mark.sevalla_loopback
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.operation}-{c.status}-{c.name}" for c in CASES])
 async def test_fake_reply_matches_spec(
     case: Case, fake: FakeSevalla, http: aiohttp.ClientSession
@@ -467,6 +468,7 @@ RATE_LIMITED: list[tuple[str, Act]] = [
 ]
 
 
+@pytest.mark.sevalla_loopback
 @pytest.mark.parametrize(("operation", "act"), [pytest.param(*p, id=p[0]) for p in RATE_LIMITED])
 async def test_rate_limited_reply_matches_spec(
     operation: str, act: Act, http: aiohttp.ClientSession

@@ -10,6 +10,8 @@ import pytest
 from sevalla_async import APIConnectionError, SevallaClient
 from sevalla_async.testing import FakeClock, FakeSevalla
 
+pytestmark = pytest.mark.sevalla_loopback  # real sockets: the CLI, TLS, proxies, wire format
+
 
 async def test_a_netrc_entry_for_the_api_host_does_not_break_calls(
     fake: FakeSevalla, clock: FakeClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -13,7 +13,7 @@ from .._models import Deployment, Promotion
 from ._paging import check_page_size, iterate_pages
 
 if TYPE_CHECKING:
-    from .._client import SevallaClient
+    from .._core import Core
 
 __all__ = ["Deployments"]
 
@@ -25,8 +25,8 @@ def _deployment_id(deployment: Deployment) -> uuid.UUID:
 class Deployments:
     """Deployment operations, reached as ``client.deployments``."""
 
-    def __init__(self, client: SevallaClient, waiter: _wait.Waiter) -> None:
-        self._client = client
+    def __init__(self, core: Core, waiter: _wait.Waiter) -> None:
+        self._core = core
         self._waiter = waiter
 
     @property
@@ -47,7 +47,7 @@ class Deployments:
 
         Raises :class:`NotFoundError` for an unknown app or deployment.
         """
-        result: Deployment = await self._client._request(
+        result: Deployment = await self._core.request(
             _protocol.get_deployment_request(app_id, deployment_id), Deployment
         )
         return result
@@ -68,7 +68,7 @@ class Deployments:
         check_page_size(page_size)
 
         async def fetch(limit: int, offset: int) -> tuple[list[Deployment], int]:
-            page: _protocol.DeploymentPage = await self._client._request(
+            page: _protocol.DeploymentPage = await self._core.request(
                 _protocol.list_deployments_request(app, limit=limit, offset=offset),
                 _protocol.DeploymentPage,
             )
@@ -84,7 +84,7 @@ class Deployments:
         be cancelled: the API answers with an error (an :class:`APIStatusError`). Like
         every POST, it is retried only when the request certainly did not reach the API.
         """
-        reply: _protocol.CancelReply = await self._client._request(
+        reply: _protocol.CancelReply = await self._core.request(
             _protocol.cancel_deployment_request(app_id, deployment_id), _protocol.CancelReply
         )
         return reply.message

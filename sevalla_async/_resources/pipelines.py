@@ -13,26 +13,31 @@ from collections.abc import (
     Iterable,
 )
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .. import _protocol, _wait
-from .._errors import APIError
+from .._errors import APIError, WaitAllError
 from .._fanout import Call, Fanout, FanoutLedger, ProgressHook, resolve_concurrency
-from .._models import Deployment, Pipeline, PromoteOutcome, PromoteRequest, Promotion
+from .._models import (
+    Deployment,
+    Pipeline,
+    PromoteOutcome,
+    PromoteRequest,
+    Promotion,
+    TargetVerdict,
+)
 from .._outcomes import PromotionState
 from .._reconcile import (
     DEFAULT_RECONCILE_TIMEOUT,
     DEFAULT_SETTLE,
     Reconciler,
-    TargetVerdict,
     check_reconcile_options,
     resolve,
 )
-from .._replycheck import promote_decoder
 from ._paging import check_page_size, iterate_pages
 
 if TYPE_CHECKING:
-    from .._client import SevallaClient
+    from .._core import Core
 
 __all__ = ["OnIndexedPoll", "Pipelines"]
 
@@ -43,8 +48,8 @@ OnIndexedPoll = Callable[[int, Deployment], object]
 class Pipelines:
     """Pipeline operations, reached as ``client.pipelines``."""
 
-    def __init__(self, client: SevallaClient, waiter: _wait.Waiter) -> None:
-        self._client = client
+    def __init__(self, core: Core, waiter: _wait.Waiter) -> None:
+        self._core = core
         self._waiter = waiter
 
     async def promote(
@@ -99,14 +104,14 @@ class Pipelines:
         except APIError as error:
             if error.promotion_state is not PromotionState.UNKNOWN:
                 raise
-            client = self._client
+            core = self._core
             return await resolve(
                 request,
                 error,
                 promote=self._send_promote,
-                reconciler=Reconciler(client._request, client._wall, settle=reconcile_settle),
-                clock=client._clock,
-                sleep=client._sleep,
+                reconciler=Reconciler(core, core.wall_clock, settle=reconcile_settle),
+                clock=core.clock,
+                sleep=core.sleep,
                 timeout=reconcile_timeout,
             )
 
@@ -132,15 +137,12 @@ class Pipelines:
         if not isinstance(sent_at, datetime) or sent_at.tzinfo is None:
             raise ValueError("sent_at: expected an aware datetime (e.g. error.sent_at)")
         check_reconcile_options(settle, 0.0, settle_name="settle")
-        client = self._client
-        reconciler = Reconciler(client._request, client._wall, settle=settle)
+        reconciler = Reconciler(self._core, self._core.wall_clock, settle=settle)
         return await reconciler.look(request, sent_at)
 
     async def _send_promote(self, request: PromoteRequest) -> list[Promotion]:
-        wire = _protocol.promote_request(request)
-        decoder = promote_decoder(request, wire.method, self._client.base_url + wire.path)
-        result: list[Promotion] = await self._client._request(
-            wire, list[Promotion], decoder=decoder
+        result: list[Promotion] = await self._core.request(
+            _protocol.build_promote(request), list[Promotion]
         )
         return result
 
@@ -390,9 +392,9 @@ class Pipelines:
         ledger: FanoutLedger | None = None,
         reconcile: tuple[bool, float, float] = (False, DEFAULT_SETTLE, DEFAULT_RECONCILE_TIMEOUT),
     ) -> Fanout:
-        client = self._client
-        limit = resolve_concurrency(concurrency, client._transport.pool_limit)
-        limiter = client._limiter
+        core = self._core
+        limit = resolve_concurrency(concurrency, core.pool_limit)
+        limiter = core.budget
         if not isinstance(wait, bool):
             raise ValueError(f"wait: expected True or False, got {wait!r}")
         if not isinstance(reconcile[0], bool):
@@ -422,7 +424,7 @@ class Pipelines:
             concurrency=limit,
             fail_fast=fail_fast,
             on_progress=on_progress,
-            clock=client._clock,
+            clock=core.clock,
             ledger=ledger,
         )
 
@@ -438,7 +440,7 @@ class Pipelines:
         plan = _wait.WaitPlan.check(timeout=timeout, poll_interval=poll_interval)
         if on_poll is not None and not callable(on_poll):
             raise ValueError("on_poll: expected a callable taking (index, deployment)")
-        limiter = self._client._limiter
+        limiter = self._core.budget
         run = self._waiter.promote_then_wait
 
         async def call(request: PromoteRequest, index: int) -> PromoteOutcome:
@@ -447,7 +449,7 @@ class Pipelines:
             hook = None if on_poll is None else functools.partial(on_poll, index)
             try:
                 promotions, deployments = await run(promote, request, plan, on_poll=hook)
-            except _wait.WaitAllError as error:
+            except WaitAllError as error:
                 finished = list(error.deployments.values())
                 return PromoteOutcome(request, error.promotions, error, index, True, finished)
             return PromoteOutcome(request, promotions, None, index, True, deployments)
@@ -459,10 +461,11 @@ class Pipelines:
 
         Raises :class:`NotFoundError` for an unknown pipeline.
         """
-        result: Pipeline = await self._client._request(
+        # PipelineDetail is a decode target that checks more keys and gives a Pipeline.
+        detail = await self._core.request(
             _protocol.get_pipeline_request(pipeline_id), _protocol.PipelineDetail
         )
-        return result
+        return cast(Pipeline, detail)
 
     def list(self, *, page_size: int = 100) -> AsyncIterator[Pipeline]:
         """Every pipeline of the company, paging for you.
@@ -479,7 +482,7 @@ class Pipelines:
         check_page_size(page_size)
 
         async def fetch(limit: int, offset: int) -> tuple[list[Pipeline], int]:
-            page: _protocol.PipelinePage = await self._client._request(
+            page: _protocol.PipelinePage = await self._core.request(
                 _protocol.list_pipelines_request(limit=limit, offset=offset),
                 _protocol.PipelinePage,
             )

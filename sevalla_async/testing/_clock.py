@@ -27,8 +27,10 @@ class FakeClock:
         start: the initial reading.
         busy: optional; while it returns true, no sleeper wakes: real I/O under way
             finishes first (e.g. ``lambda: fake.in_flight > 0``), so that a request already
-            on its way is not seen to arrive minutes later. The ``sevalla_client`` pytest
-            fixture sets it to "the client has a request in flight".
+            on its way is not seen to arrive minutes later. Only needed over loopback: with
+            :meth:`FakeSevalla.transport` nothing is on a wire and virtual time is exact.
+            The ``sevalla_client`` pytest fixture sets it under
+            ``@pytest.mark.sevalla_loopback`` only.
     """
 
     def __init__(self, start: float = 1000.0, *, busy: Callable[[], bool] | None = None) -> None:

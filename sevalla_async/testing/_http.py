@@ -1,22 +1,101 @@
-"""Helpers shared by the fake's route modules: error replies and input checks."""
+"""The fake's own small HTTP vocabulary, free of any server framework: the request a route
+sees, the reply it gives, the router, error replies and input checks."""
 
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
 
-from aiohttp import web
+import attrs
+from multidict import CIMultiDictProxy
 
 from .._ids import is_api_uuid
 from ._state import State
 
-__all__ = ["STATE", "FakeAPIError", "error_body", "json_reply", "path_uuid", "read_json"]
-
-STATE = web.AppKey("sevalla_fake_state", State)
+__all__ = [
+    "Dispatch",
+    "Dropped",
+    "FakeAPIError",
+    "FakeRequest",
+    "Incoming",
+    "Reply",
+    "Route",
+    "error_body",
+    "json_reply",
+    "page_query",
+    "path_uuid",
+    "read_json",
+]
 
 _SUPPORT = "If you need assistance, please contact support and provide this error code."
+
+
+@attrs.frozen
+class Incoming:
+    """One request as it reaches the fake, from a socket or from memory."""
+
+    method: str
+    path: str
+    query: Mapping[str, str]
+    headers: CIMultiDictProxy[str]
+    body: bytes
+
+
+@attrs.frozen
+class FakeRequest:
+    """What a route sees: the decoded path's parameters, the query, headers and body."""
+
+    state: State
+    method: str
+    path: str
+    params: Mapping[str, str]
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@attrs.define
+class Reply:
+    """What a route (or a fault) answers: status, headers and body."""
+
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = attrs.field(factory=dict)
+    chunked: bool = False
+
+
+@attrs.frozen
+class Dropped:
+    """The fake closes the connection without a reply (``acted``: after acting on it)."""
+
+    acted: bool
+
+
+class Dispatch(Protocol):
+    """``FakeSevalla.dispatch``: one request in, a reply (or a dropped connection) out."""
+
+    def __call__(
+        self, request: Incoming, *, wait: Callable[[float], Awaitable[None]]
+    ) -> Awaitable[Reply | Dropped]: ...
+
+
+@attrs.frozen
+class Route:
+    """``method`` and a path pattern with ``{name}`` parameters, and the function serving
+    it."""
+
+    method: str
+    pattern: str
+    handler: Callable[[FakeRequest], Reply]
+    regex: re.Pattern[str] = attrs.field(init=False)
+
+    @regex.default
+    def _compile(self) -> re.Pattern[str]:
+        return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.pattern) + "$")
 
 
 def error_body(status: int, message: str) -> dict[str, Any]:
@@ -36,26 +115,26 @@ class FakeAPIError(Exception):
         self.status = status
         self.message = message
 
-    def response(self) -> web.Response:
+    def response(self) -> Reply:
         return json_reply(error_body(self.status, self.message), status=self.status)
 
 
-def json_reply(data: Any, *, status: int = 200) -> web.Response:
-    return web.Response(
-        body=json.dumps(data, separators=(",", ":")).encode(),
-        status=status,
-        content_type="application/json",
+def json_reply(data: Any, *, status: int = 200) -> Reply:
+    return Reply(
+        status,
+        json.dumps(data, separators=(",", ":")).encode(),
+        {"Content-Type": "application/json"},
     )
 
 
-def path_uuid(request: web.Request, name: str) -> uuid.UUID:
-    value = request.match_info[name]
+def path_uuid(request: FakeRequest, name: str) -> uuid.UUID:
+    value = request.params[name]
     if not is_api_uuid(value):
         raise FakeAPIError(400, f'params/{name} must match format "uuid"')
     return uuid.UUID(value)
 
 
-def page_query(request: web.Request) -> tuple[int, int]:
+def page_query(request: FakeRequest) -> tuple[int, int]:
     """``limit`` (1-100, default 25) and ``offset`` (0-10000, default 0), as the spec."""
     out = []
     for name, default, low, high in (("limit", 25, 1, 100), ("offset", 0, 0, 10_000)):
@@ -73,11 +152,11 @@ def page_query(request: web.Request) -> tuple[int, int]:
     return out[0], out[1]
 
 
-async def read_json(request: web.Request) -> Any:
-    if request.content_type != "application/json":
-        raise FakeAPIError(415, f"Unsupported Media Type: {request.content_type or 'none'}")
-    raw = await request.read()
+def read_json(request: FakeRequest) -> Any:
+    content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise FakeAPIError(415, f"Unsupported Media Type: {content_type or 'none'}")
     try:
-        return json.loads(raw)
+        return json.loads(request.body)
     except ValueError:
         raise FakeAPIError(400, "Body is not valid JSON") from None

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from aiohttp import web
-
-from ._http import STATE, FakeAPIError, json_reply, page_query, path_uuid
+from ._http import FakeAPIError, FakeRequest, Reply, Route, json_reply, page_query, path_uuid
 from ._state import FakeDeployment
 
 __all__ = ["routes"]
 
 
-def _deployment(request: web.Request) -> FakeDeployment:
-    state = request.app[STATE]
+def _deployment(request: FakeRequest) -> FakeDeployment:
+    state = request.state
     state.materialize()
     app_id = path_uuid(request, "id")
     deployment_id = path_uuid(request, "deployment_id")
@@ -23,15 +21,15 @@ def _deployment(request: web.Request) -> FakeDeployment:
     return deployment
 
 
-async def get_deployment(request: web.Request) -> web.Response:
+def get_deployment(request: FakeRequest) -> Reply:
     deployment = _deployment(request)
     reply = json_reply(deployment.to_json())
     deployment.polls += 1
     return reply
 
 
-async def list_deployments(request: web.Request) -> web.Response:
-    state = request.app[STATE]
+def list_deployments(request: FakeRequest) -> Reply:
+    state = request.state
     app_id = path_uuid(request, "id")
     limit, offset = page_query(request)
     if app_id not in state.app_deployments:
@@ -42,7 +40,7 @@ async def list_deployments(request: web.Request) -> web.Response:
     return json_reply({"data": page, "total": len(ids), "offset": offset, "limit": limit})
 
 
-async def cancel_deployment(request: web.Request) -> web.Response:
+def cancel_deployment(request: FakeRequest) -> Reply:
     deployment = _deployment(request)
     if not deployment.cancellable:
         raise FakeAPIError(400, f"Deployment is {deployment.status} and cannot be cancelled")
@@ -50,10 +48,10 @@ async def cancel_deployment(request: web.Request) -> web.Response:
     return json_reply({"message": "Deployment is being cancelled"})
 
 
-def routes(prefix: str) -> list[web.RouteDef]:
+def routes(prefix: str) -> list[Route]:
     base = f"{prefix}/applications/{{id}}/deployments"
     return [
-        web.get(base, list_deployments),
-        web.get(f"{base}/{{deployment_id}}", get_deployment),
-        web.post(f"{base}/{{deployment_id}}/cancel", cancel_deployment),
+        Route("GET", base, list_deployments),
+        Route("GET", f"{base}/{{deployment_id}}", get_deployment),
+        Route("POST", f"{base}/{{deployment_id}}/cancel", cancel_deployment),
     ]

@@ -5,10 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from aiohttp import web
-
 from .._ids import is_api_uuid
-from ._http import STATE, FakeAPIError, json_reply, page_query, path_uuid, read_json
+from ._http import (
+    FakeAPIError,
+    FakeRequest,
+    Reply,
+    Route,
+    json_reply,
+    page_query,
+    path_uuid,
+    read_json,
+)
 
 __all__ = ["routes"]
 
@@ -37,10 +44,10 @@ def _check_promote_body(body: Any) -> tuple[uuid.UUID, list[uuid.UUID]]:
     return uuid.UUID(source), [uuid.UUID(t) for t in targets]
 
 
-async def promote(request: web.Request) -> web.Response:
-    state = request.app[STATE]
+def promote(request: FakeRequest) -> Reply:
+    state = request.state
     pipeline_id = path_uuid(request, "id")
-    source, targets = _check_promote_body(await read_json(request))
+    source, targets = _check_promote_body(read_json(request))
     pipeline = state.pipelines.get(pipeline_id)
     if pipeline is None:
         raise FakeAPIError(404, "Pipeline not found")
@@ -54,25 +61,25 @@ async def promote(request: web.Request) -> web.Response:
     return json_reply(reply)
 
 
-async def list_pipelines(request: web.Request) -> web.Response:
-    state = request.app[STATE]
+def list_pipelines(request: FakeRequest) -> Reply:
+    state = request.state
     limit, offset = page_query(request)
     items = list(state.pipelines.values())
     page = [p.summary() for p in items[offset : offset + limit]]
     return json_reply({"data": page, "total": len(items), "offset": offset, "limit": limit})
 
 
-async def get_pipeline(request: web.Request) -> web.Response:
-    state = request.app[STATE]
+def get_pipeline(request: FakeRequest) -> Reply:
+    state = request.state
     pipeline = state.pipelines.get(path_uuid(request, "id"))
     if pipeline is None:
         raise FakeAPIError(404, "Pipeline not found")
     return json_reply(pipeline.detail())
 
 
-def routes(prefix: str) -> list[web.RouteDef]:
+def routes(prefix: str) -> list[Route]:
     return [
-        web.post(f"{prefix}/pipelines/{{id}}/promote", promote),
-        web.get(f"{prefix}/pipelines", list_pipelines),
-        web.get(f"{prefix}/pipelines/{{id}}", get_pipeline),
+        Route("POST", f"{prefix}/pipelines/{{id}}/promote", promote),
+        Route("GET", f"{prefix}/pipelines", list_pipelines),
+        Route("GET", f"{prefix}/pipelines/{{id}}", get_pipeline),
     ]

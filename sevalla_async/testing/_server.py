@@ -9,6 +9,7 @@ import json
 import math
 import secrets
 import ssl
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
@@ -24,12 +25,11 @@ from multidict import CIMultiDictProxy
 from .._models import PromoteRequest
 from . import _routes_deployments, _routes_pipelines
 from ._faults import Fault, FaultQueue
-from ._http import STATE, FakeAPIError, error_body, json_reply
+from ._http import Dropped, FakeAPIError, FakeRequest, Incoming, Reply, error_body, json_reply
+from ._memory import MemoryTransport
 from ._state import Build, FakeDeployment, FakePipeline, PromotePlan, State
 
 __all__ = ["FakeSevalla", "RateLimit", "RecordedRequest"]
-
-_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @attrs.frozen
@@ -146,6 +146,7 @@ class FakeSevalla:
         self._port = port
         self._ssl_context = ssl_context
         self._clock = clock
+        self._sleep: Callable[[float], Awaitable[Any]] = getattr(clock, "sleep", asyncio.sleep)
         self._windows = {
             "read": _Window(read_limit or RateLimit(100_000), clock),
             "write": _Window(write_limit or RateLimit(100_000), clock),
@@ -154,15 +155,15 @@ class FakeSevalla:
         self._closing = asyncio.Event()
         self._url: str | None = None
         self._counter = 0
+        self._lock = threading.Lock()  # the state is shared with other threads' loops
+        self._routes = [*_routes_pipelines.routes("/v3"), *_routes_deployments.routes("/v3")]
 
     # --- lifecycle ------------------------------------------------------------------------
 
     def make_app(self) -> web.Application:
         """The aiohttp application (for mounting the fake elsewhere)."""
-        app = web.Application(middlewares=[self._middleware])
-        app[STATE] = self.state
-        app.add_routes(_routes_pipelines.routes("/v3"))
-        app.add_routes(_routes_deployments.routes("/v3"))
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._serve)
         return app
 
     async def start(self) -> FakeSevalla:
@@ -336,116 +337,158 @@ class FakeSevalla:
         method = method.upper()
         return [r for r in self.requests if r.method == method and r.path.endswith(path_suffix)]
 
-    # --- the middleware -------------------------------------------------------------------
+    # --- the dispatcher: every request, over loopback or in memory, goes through it -------
+
+    def transport(self) -> MemoryTransport:
+        """A :class:`~sevalla_async.Transport` that serves this fake in memory, without a
+        socket: pass it as ``SevallaClient(fake.api_key, transport=fake.transport())``
+        (any ``base_url``; the default one works). Routes, state, auth, rate limits, faults
+        and :attr:`requests` are the same as over loopback, and no :meth:`start` is needed.
+        It works from any event loop and thread (FastAPI's sync ``TestClient`` runs your
+        app on its own). A dropped connection raises :class:`APIConnectionError`; scripted
+        delays sleep on the fake's clock (a :class:`FakeClock`'s ``sleep`` when it is one).
+        """
+        return MemoryTransport(self.dispatch, self._sleep)
 
     def _next_request_id(self) -> str:
         self._counter += 1
         return f"req_{self._counter:06d}_{secrets.token_hex(4)}"
 
-    @web.middleware
-    async def _middleware(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
-        request_id = self._next_request_id()
-        body = await request.read()
-        record = RecordedRequest(
-            request.method,
-            request.path,
-            dict(request.query),
-            request.headers,
-            body,
-            request_id,
-        )
-        self.requests.append(record)
-        self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        try:
-            response = await self._answer(request, handler)
-            if response is None:  # dropped
-                return web.Response(status=500)
-            response.headers["x-request-id"] = request_id
-            response.headers["Date"] = format_date(self.state.server_now())
-            object.__setattr__(record, "status", response.status)
-            return response
-        finally:
-            self.in_flight -= 1
-
-    async def _answer(self, request: web.Request, handler: _Handler) -> web.StreamResponse | None:
-        bucket = "read" if request.method == "GET" else "write"
-        fault = self._faults.take(request.method, request.path)
-        if fault is not None:
-            return await self._faulted(request, handler, fault, bucket)
-        auth = self._check_auth(request)
-        if auth is not None:
-            return auth
-        allowed, limit_headers = self._windows[bucket].take()
-        response: web.StreamResponse
-        if not allowed:
-            response = json_reply(error_body(429, "Too many requests"), status=429)
-        else:
-            response = await self._handle(request, handler)
-        response.headers.update(limit_headers)
-        return response
-
-    async def _faulted(
-        self, request: web.Request, handler: _Handler, fault: Fault, bucket: str
-    ) -> web.StreamResponse | None:
-        if fault.delay:
-            # Cut short by close(), which otherwise waits for every handler to finish.
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), fault.delay)
-        if fault.drop == "before":
-            return self._drop(request)
-        handled: web.StreamResponse | None = None
-        if fault.acts:
-            plan = fault.promote_plan()
-            if plan is not None:
-                self.state.promote_plan = PromotePlan(*plan)
-            handled = await self._handle(request, handler)
-        if fault.stall:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), fault.stall)
-            return self._drop(request)
-        if fault.drop == "after":
-            return self._drop(request)
-        response: web.StreamResponse
-        if fault.status is None:
-            assert handled is not None
-            response = handled
-        else:
-            response = web.Response(
-                body=fault.render_body(error_body(fault.status, _reason(fault.status))),
-                status=fault.status,
-                content_type="application/json"
-                if fault.body is None or isinstance(fault.body, (dict, list))
-                else "text/html",
+    async def dispatch(
+        self, request: Incoming, *, wait: Callable[[float], Awaitable[None]]
+    ) -> Reply | Dropped:
+        """Answer one request: record it, apply a scripted fault, auth and the rate limits,
+        run the route; ``wait(seconds)`` carries out a fault's delay."""
+        with self._lock:
+            request_id = self._next_request_id()
+            record = RecordedRequest(
+                request.method,
+                request.path,
+                dict(request.query),
+                request.headers,
+                request.body,
+                request_id,
             )
-        _, limit_headers = self._windows[bucket].take()
-        response.headers.update(limit_headers)
-        response.headers.update(fault.headers)
-        if fault.chunked:
-            response.enable_chunked_encoding()
-        return response
-
-    async def _handle(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
+            self.requests.append(record)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            return await handler(request)
-        except FakeAPIError as failure:
-            return failure.response()
-        except web.HTTPException as exc:  # unknown route or method
-            return json_reply(error_body(exc.status, exc.reason), status=exc.status)
+            reply = await self._answer(request, wait)
+            if isinstance(reply, Dropped):
+                return reply
+            reply.headers["x-request-id"] = request_id
+            with self._lock:
+                reply.headers["Date"] = format_date(self.state.server_now())
+            object.__setattr__(record, "status", reply.status)
+            return reply
+        finally:
+            with self._lock:
+                self.in_flight -= 1
 
-    def _check_auth(self, request: web.Request) -> web.Response | None:
-        header = request.headers.get("Authorization", "")
+    async def _answer(
+        self, request: Incoming, wait: Callable[[float], Awaitable[None]]
+    ) -> Reply | Dropped:
+        bucket = "read" if request.method == "GET" else "write"
+        with self._lock:
+            fault = self._faults.take(request.method, request.path)
+            if fault is None:
+                auth = self._check_auth(request.headers)
+                if auth is not None:
+                    return auth
+                allowed, limit_headers = self._windows[bucket].take()
+                if not allowed:
+                    reply = json_reply(error_body(429, "Too many requests"), status=429)
+                else:
+                    reply = self._handle(request)
+                reply.headers.update(limit_headers)
+                return reply
+        if fault.delay:
+            await wait(fault.delay)
+        with self._lock:
+            if fault.drop == "before":
+                return Dropped(acted=False)
+            handled: Reply | None = None
+            if fault.acts:
+                plan = fault.promote_plan()
+                if plan is not None:  # act on some targets only, or late
+                    self.state.promote_plan = PromotePlan(*plan)
+                handled = self._handle(request)
+        if fault.stall:  # acted; the reply never comes
+            await wait(fault.stall)
+            return Dropped(acted=True)
+        with self._lock:
+            if fault.drop == "after":
+                return Dropped(acted=True)
+            if fault.status is None:
+                assert handled is not None
+                reply = handled
+            else:
+                is_json = fault.body is None or isinstance(fault.body, (dict, list))
+                reply = Reply(
+                    fault.status,
+                    fault.render_body(error_body(fault.status, _reason(fault.status))),
+                    {"Content-Type": "application/json" if is_json else "text/html"},
+                )
+            _, limit_headers = self._windows[bucket].take()
+            reply.headers.update(limit_headers)
+            reply.headers.update(fault.headers)
+            if fault.chunked:
+                reply.chunked = True
+            return reply
+
+    def _handle(self, request: Incoming) -> Reply:
+        allowed: list[str] = []
+        for route in self._routes:
+            match = route.regex.match(request.path)
+            if match is None:
+                continue
+            if route.method != request.method:
+                allowed.append(route.method)
+                continue
+            seen = FakeRequest(
+                self.state,
+                request.method,
+                request.path,
+                match.groupdict(),
+                request.query,
+                request.headers,
+                request.body,
+            )
+            try:
+                return route.handler(seen)
+            except FakeAPIError as failure:
+                return failure.response()
+        if allowed:
+            return json_reply(error_body(405, "Method Not Allowed"), status=405)
+        return json_reply(error_body(404, "Not Found"), status=404)
+
+    def _check_auth(self, headers: CIMultiDictProxy[str]) -> Reply | None:
+        header = headers.get("Authorization", "")
         if header == f"Bearer {self.api_key}":
             return None
         message = "Unauthorized" if header else "Missing Authorization header"
         return json_reply(error_body(401, message), status=401)
 
-    @staticmethod
-    def _drop(request: web.Request) -> None:
-        transport = request.transport
-        if transport is not None:
-            transport.abort()
-        return None
+    # --- the loopback server's side -------------------------------------------------------
+
+    async def _serve(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        incoming = Incoming(request.method, request.path, request.query, request.headers, body)
+        reply = await self.dispatch(incoming, wait=self._real_wait)
+        if isinstance(reply, Dropped):
+            transport = request.transport
+            if transport is not None:
+                transport.abort()
+            return web.Response(status=500)
+        response = web.Response(status=reply.status, body=reply.body, headers=reply.headers)
+        if reply.chunked:
+            response.enable_chunked_encoding()
+        return response
+
+    async def _real_wait(self, seconds: float) -> None:
+        # Cut short by close(), which otherwise waits for every handler to finish.
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), seconds)
 
 
 def format_date(moment: datetime) -> str:

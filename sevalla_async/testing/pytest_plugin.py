@@ -3,15 +3,18 @@ loaded automatically through the ``pytest11`` entry point).
 
 Fixtures:
 
-- ``sevalla_fake``: a started :class:`~sevalla_async.testing.FakeSevalla` on 127.0.0.1,
-  closed after the test.
+- ``sevalla_fake``: a :class:`~sevalla_async.testing.FakeSevalla`, served in memory
+  (:meth:`~sevalla_async.testing.FakeSevalla.transport`: no socket, any event loop or
+  thread); with ``@pytest.mark.sevalla_loopback`` it also listens on 127.0.0.1 and the
+  clients talk to it over real sockets. Closed after the test.
 - ``sevalla_client``: a :class:`~sevalla_async.SevallaClient` bound to it. Its waits
   (retry back-off, ``Retry-After``, rate-limit holds) go to ``sevalla_clock``, so they take
   no real time.
 - ``sevalla_clock``: the :class:`~sevalla_async.testing.FakeClock` they share (the fake's
   rate-limit windows move with it too); ``sevalla_clock.sleeps`` lists every wait asked for.
 - ``sevalla_client_factory``: ``make(**options)`` builds more clients bound to the fake
-  (another key, ``max_retries=0``...), closed after the test.
+  (another key, ``max_retries=0``...), closed after the test. ``make(loopback=True)``
+  gives a client over 127.0.0.1 (the test needs ``@pytest.mark.sevalla_loopback``).
 
 Markers set the options of the fixtures for one test (or a module, through
 ``pytestmark``):
@@ -20,6 +23,8 @@ Markers set the options of the fixtures for one test (or a module, through
   (``api_key``, ``read_limit``/``write_limit`` as :class:`RateLimit`).
 - ``@pytest.mark.sevalla_client(**options)``: keyword arguments of :class:`SevallaClient`
   (``max_retries``, ``timeout``, ``max_rate_limit_wait``...).
+- ``@pytest.mark.sevalla_loopback``: serve the fake on 127.0.0.1 and bind the clients to
+  it over loopback (to test TLS, proxies or the wire format; slower than in memory).
 
 Script faults and inspect what your code sent::
 
@@ -49,7 +54,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from .. import SevallaClient
+    from .. import SevallaClient, Transport, TransportRequest, TransportResponse
     from . import FakeClock, FakeSevalla
 
 __all__ = [
@@ -72,6 +77,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "sevalla_client(**options): keyword arguments for the SevallaClient of the "
         "sevalla_client fixture (max_retries, timeout, ...)",
+    )
+    config.addinivalue_line(
+        "markers",
+        "sevalla_loopback: serve the sevalla_fake fixture on 127.0.0.1 and bind the "
+        "sevalla_client fixtures to it over real sockets",
     )
 
 
@@ -106,8 +116,8 @@ def sevalla_clock() -> FakeClock:
 async def sevalla_fake(
     request: pytest.FixtureRequest, sevalla_clock: FakeClock
 ) -> AsyncIterator[FakeSevalla]:
-    """A started FakeSevalla on 127.0.0.1 (options from ``@pytest.mark.sevalla_fake``),
-    stopped after the test.
+    """A FakeSevalla (options from ``@pytest.mark.sevalla_fake``), served in memory, and
+    also on 127.0.0.1 with ``@pytest.mark.sevalla_loopback``; stopped after the test.
 
     Add data with ``add_pipeline()`` / ``promote_requests(n)``, script faults with
     ``inject(Fault...)``, read what was received in ``requests`` / ``requests_to()``.
@@ -116,25 +126,47 @@ async def sevalla_fake(
 
     options = _marker_options(request, "sevalla_fake")
     options.setdefault("clock", sevalla_clock)
-    async with FakeSevalla(**options) as fake:
+    fake = FakeSevalla(**options)
+    if request.node.get_closest_marker("sevalla_loopback") is None:
+        yield fake
+        return
+    async with fake:
         yield fake
 
 
 @_async_fixture
 async def sevalla_client_factory(
-    sevalla_fake: FakeSevalla, sevalla_clock: FakeClock
+    request: pytest.FixtureRequest, sevalla_fake: FakeSevalla, sevalla_clock: FakeClock
 ) -> AsyncIterator[Callable[..., SevallaClient]]:
-    """``make(**options)`` -> a new SevallaClient bound to ``sevalla_fake`` (its key, URL
-    and ``sevalla_clock`` unless ``options`` say otherwise); all closed after the test."""
-    from .. import SevallaClient
+    """``make(**options)`` -> a new SevallaClient bound to ``sevalla_fake`` (its key, its
+    in-memory transport and ``sevalla_clock`` unless ``options`` say otherwise); all closed
+    after the test. ``make(loopback=True)`` (the default under
+    ``@pytest.mark.sevalla_loopback``), or a ``base_url`` of another server, binds it
+    over the wire instead."""
+    from .. import AiohttpTransport, SevallaClient
 
     made: list[SevallaClient] = []
-    # Virtual time passes only while no request of these clients is on the wire.
-    sevalla_clock.busy = lambda: any(c._limiter.in_flight for c in made)
+    on_the_wire: list[_Counting] = []
+    default_loopback = request.node.get_closest_marker("sevalla_loopback") is not None
 
-    def make(**options: Any) -> SevallaClient:
+    def make(*, loopback: bool = default_loopback, **options: Any) -> SevallaClient:
         api_key = options.pop("api_key", sevalla_fake.api_key)
-        options.setdefault("base_url", sevalla_fake.base_url)
+        if loopback or "base_url" in options:  # another server: over the wire
+            # Virtual time passes only while no request of these clients is on the wire.
+            sevalla_clock.busy = lambda: any(t.in_flight for t in on_the_wire)
+            if "base_url" not in options:
+                options["base_url"] = sevalla_fake.base_url
+            if "transport" not in options:
+                aiohttp_options = {
+                    name: options.pop(name)
+                    for name in ("session", "connection_limit", "ssl", "proxy", "trust_env")
+                    if name in options
+                }
+                counting = _Counting(AiohttpTransport(**aiohttp_options))
+                on_the_wire.append(counting)
+                options["transport"] = counting
+        elif "transport" not in options:
+            options["transport"] = sevalla_fake.transport()
         options.setdefault("sleep", sevalla_clock.sleep)
         options.setdefault("clock", sevalla_clock)
         options.setdefault("wall_clock", sevalla_clock.wall)
@@ -157,3 +189,28 @@ async def sevalla_client(
     ``@pytest.mark.sevalla_client``); its waits take no real time. Closed after the test."""
     async with sevalla_client_factory(**_marker_options(request, "sevalla_client")) as client:
         yield client
+
+
+class _Counting:
+    """A transport wrapper counting the attempts under way (for ``FakeClock.busy``)."""
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+        self.in_flight = 0
+
+    @property
+    def pool_limit(self) -> int | None:
+        return getattr(self.inner, "pool_limit", None)
+
+    async def send(self, request: TransportRequest) -> TransportResponse:
+        self.in_flight += 1
+        try:
+            return await self.inner.send(request)
+        finally:
+            self.in_flight -= 1
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    def __getattr__(self, name: str) -> Any:  # the wrapped transport's other attributes
+        return getattr(self.inner, name)

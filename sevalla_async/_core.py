@@ -1,0 +1,234 @@
+"""The core every resource and workflow talks through: the one request loop, the clock, the
+sleep and the rate-limit budget of one client.
+
+One call goes: wait for the rate-limit budget -> send (transport) -> decode (protocol) ->
+on failure ask the retry policy -> wait -> again, all inside the call's deadline.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+from ._errors import APIError, APITimeoutError
+from ._outcomes import current_mark, settle_state, utc_from_unix
+from ._protocol import _JSON_HEADERS, Request, decode, error_from_response, parse_rate_limit
+from ._ratelimit import RateLimiter, RateLimitHoldError
+from ._retry import RetryPolicy
+from ._transport import Transport, TransportRequest, TransportResponse
+
+__all__ = ["Core"]
+
+T = TypeVar("T")
+
+logger = logging.getLogger("sevalla_async")
+
+
+class Core:
+    """The small internal interface of one client (see the module docstring).
+
+    Attributes:
+        clock: the monotonic clock (injectable).
+        wall_clock: the current Unix time (injectable): a write's ``sent_at``.
+        sleep: the ``await sleep(seconds)`` every wait goes through (injectable).
+        base_url: the API root every request path is relative to.
+        budget: the client's rate-limit budget (:class:`RateLimiter`).
+        call_timeout: seconds for one whole call, retries included (``None``: no limit).
+    """
+
+    def __init__(
+        self,
+        *,
+        transport: Transport,
+        base_url: str,
+        headers: Mapping[str, str],
+        policy: RetryPolicy,
+        clock: Callable[[], float],
+        sleep: Callable[[float], Awaitable[Any]],
+        wall_clock: Callable[[], float],
+        call_timeout: float | None,
+        attempt_timeout: float | None,
+        max_response_size: int,
+        pool_limit: Callable[[], int | None],
+    ) -> None:
+        self.transport = transport
+        self.base_url = base_url
+        self.policy = policy
+        self.clock = clock
+        self.sleep = sleep
+        self.wall_clock = wall_clock
+        self.call_timeout = call_timeout
+        self.budget = RateLimiter(clock, sleep)
+        self._attempt_timeout = attempt_timeout
+        self._max_response_size = max_response_size
+        self._pool_limit = pool_limit
+        self._headers = dict(headers)
+        self._json_headers = {**self._headers, **_JSON_HEADERS}
+
+    @property
+    def pool_limit(self) -> int | None:
+        """How many connections the transport may open to the API (``None``: unknown)."""
+        return self._pool_limit()
+
+    def deadline(self, timeout: float | None) -> float | None:
+        """The time on :attr:`clock` ``timeout`` seconds from now (``None``: no limit)."""
+        return None if timeout is None else self.clock() + timeout
+
+    def _headers_for(self, request: Request) -> Mapping[str, str]:
+        extra = request.headers
+        if extra is None:
+            return self._headers
+        if extra is _JSON_HEADERS:
+            return self._json_headers
+        return {**self._headers, **extra}
+
+    async def request(self, req: Request, into: type[T], *, deadline: float | None = None) -> T:
+        """Send ``req`` with retries and return the reply structured as ``into``.
+
+        ``deadline`` is a time on :attr:`clock`; default: now + :attr:`call_timeout`.
+        """
+        result, _ = await self.request_with_reply(req, into, deadline=deadline)
+        return result
+
+    async def request_with_reply(
+        self, req: Request, into: type[T], *, deadline: float | None = None
+    ) -> tuple[T, TransportResponse]:
+        """Like :meth:`request`, with the 2xx reply it was decoded from (its headers)."""
+        method = req.method
+        url_text = self.base_url + req.path  # errors carry the URL without the query
+        url = url_text
+        if req.params:
+            url += "?" + "&".join(f"{k}={v}" for k, v in req.params.items())
+        if deadline is None:
+            deadline = self.deadline(self.call_timeout)
+        bucket = "read" if req.idempotent else "write"
+        headers = self._headers_for(req)
+        schedule = None
+        attempt = 0
+        budget = self.budget
+        # Promotion accounting (writes only): when an attempt may have reached the API.
+        write = not req.idempotent
+        mark = current_mark() if write else None
+        sent_wall: float | None = None
+        cap = max(self._max_response_size, req.reply_size)
+        while True:
+            attempt += 1
+            error: APIError
+            try:
+                seq = budget.try_acquire(bucket)  # the usual case needs no coroutine
+                if seq is None:
+                    seq = await budget.acquire(bucket, deadline)
+            except RateLimitHoldError as exc:
+                held = APITimeoutError(
+                    f"{exc}, after the call's timeout; not sent",
+                    request_sent=False,
+                    method=method,
+                    url=url_text,
+                    attempts=attempt - 1,
+                )
+                if write:
+                    settle_state(held, None, mark)
+                raise held from None
+            info = None
+            response: TransportResponse | None = None
+            if write:
+                sent_wall = self.wall_clock()
+                if mark is not None:
+                    mark.sent_at = utc_from_unix(sent_wall)
+            try:
+                response = await self.transport.send(
+                    TransportRequest(
+                        method, url, headers, req.body, self._timeout_for(deadline), cap
+                    )
+                )
+                info = parse_rate_limit(response.headers)
+            except APIError as exc:
+                error = exc
+            except RuntimeError:  # the client is closed: nothing left
+                if mark is not None:
+                    mark.sent_at = None
+                raise
+            finally:
+                budget.release(bucket, seq, info, replied=response is not None)
+            if response is not None:
+                if 200 <= response.status < 300:
+                    if logger.isEnabledFor(logging.DEBUG):
+                        _log_attempt(req, attempt, response.status, response.request_id, None)
+                    try:
+                        result: T = decode(
+                            response,
+                            into,
+                            method=method,
+                            url=url_text,
+                            attempts=attempt,
+                            accept=req.accept,
+                        )
+                    except APIError as exc:
+                        if write:
+                            settle_state(exc, sent_wall, mark)
+                        raise
+                    return result, response
+                error = error_from_response(response, method=method, url=url_text, attempts=attempt)
+            else:
+                error.attempts = attempt  # raised by the transport, which cannot count
+            if schedule is None:
+                schedule = self.policy.schedule()
+            wait = self.policy.decide(
+                error, idempotent=req.idempotent, retries_done=attempt - 1, schedule=schedule
+            )
+            if wait is not None and deadline is not None and self.clock() + wait >= deadline:
+                logger.warning(
+                    "%s %s: not retrying after %s: the next attempt would start after the "
+                    "call's timeout",
+                    method,
+                    req.path,
+                    _short(error),
+                )
+                wait = None
+            if logger.isEnabledFor(logging.DEBUG):
+                status = response.status if response is not None else _short(error)
+                rid = response.request_id if response is not None else None
+                _log_attempt(req, attempt, status, rid, wait)
+            if wait is None:
+                if write:
+                    settle_state(error, sent_wall, mark)
+                raise error
+            if mark is not None:  # retried: the API did not act on this attempt
+                mark.sent_at = None
+            logger.warning(
+                "%s %s failed (%s); retry %d of %d in %.2fs",
+                method,
+                req.path,
+                _short(error),
+                attempt,
+                self.policy.max_retries,
+                wait,
+            )
+            await self.sleep(wait)
+
+    def _timeout_for(self, deadline: float | None) -> float | None:
+        if deadline is None:
+            return self._attempt_timeout
+        return max(deadline - self.clock(), 0.001)
+
+
+def _log_attempt(
+    request: Request, attempt: int, outcome: object, request_id: str | None, wait: float | None
+) -> None:
+    logger.debug(
+        "%s %s -> %s request_id=%s attempt=%d wait=%s",
+        request.method,
+        request.path,
+        outcome,
+        request_id,
+        attempt,
+        "-" if wait is None else f"{wait:.2f}s",
+    )
+
+
+def _short(error: APIError) -> str:
+    status = getattr(error, "status_code", None)
+    rid = getattr(error, "request_id", None)
+    text = f"{status} {error.message}" if status is not None else error.message
+    return f"{text} request_id={rid}" if rid else text

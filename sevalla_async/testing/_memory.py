@@ -1,0 +1,78 @@
+"""The fake served in memory: a :class:`~sevalla_async.Transport` that hands each request
+to the fake's dispatcher, with no socket, from any event loop or thread."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from .._errors import APIConnectionError, APIResponseValidationError, APITimeoutError
+from .._transport import TransportRequest, TransportResponse
+from ._http import Dispatch, Dropped, Incoming
+
+__all__ = ["MemoryTransport"]
+
+
+class MemoryTransport:
+    """Made by :meth:`FakeSevalla.transport`; see there."""
+
+    def __init__(self, dispatch: Dispatch, sleep: Callable[[float], Awaitable[Any]]) -> None:
+        self._dispatch = dispatch
+        self._sleep = sleep
+        self._closed = False
+
+    @property
+    def pool_limit(self) -> int | None:
+        """No connection pool: ``None``."""
+        return None
+
+    async def aclose(self) -> None:
+        """Refuse further requests (the fake itself stays usable)."""
+        self._closed = True
+
+    async def send(self, request: TransportRequest) -> TransportResponse:
+        """Answer ``request`` from the fake, following :class:`Transport`'s contract."""
+        if self._closed:
+            raise RuntimeError("the client is closed")
+        parts = urlsplit(request.url)
+        headers = CIMultiDictProxy(CIMultiDict(request.headers))
+
+        async def wait(seconds: float) -> None:
+            timeout = request.timeout
+            if timeout is not None and seconds >= timeout:
+                await self._sleep(timeout)
+                raise APITimeoutError(
+                    "no reply within the timeout", method=request.method, url=request.url
+                )
+            await self._sleep(seconds)
+
+        incoming = Incoming(
+            request.method,
+            unquote(parts.path),
+            dict(parse_qsl(parts.query, keep_blank_values=True)),
+            headers,
+            request.body or b"",
+        )
+        reply = await self._dispatch(incoming, wait=wait)
+        if isinstance(reply, Dropped):
+            raise APIConnectionError(
+                "connection failed: the server closed the connection without replying",
+                method=request.method,
+                url=request.url,
+            )
+        reply_headers = CIMultiDictProxy(CIMultiDict(reply.headers))
+        if len(reply.body) > request.max_response_size:
+            raise APIResponseValidationError(
+                f"the reply body exceeds max_response_size ({request.max_response_size} "
+                "bytes); refused",
+                status_code=reply.status,
+                request_id=reply_headers.get("x-request-id"),
+                headers=reply_headers,
+                body=None,
+                method=request.method,
+                url=request.url,
+            )
+        return TransportResponse(reply.status, reply_headers, reply.body)
