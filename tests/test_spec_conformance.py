@@ -107,6 +107,7 @@ def test_copied_schemas_cover_the_operations_and_their_paths() -> None:
         "listDeploymentsV3": ("GET", "/applications/{id}/deployments"),
         "getDeploymentV3": ("GET", "/applications/{id}/deployments/{deployment_id}"),
         "cancelDeploymentV3": ("POST", "/applications/{id}/deployments/{deployment_id}/cancel"),
+        "rollbackDeploymentV3": ("POST", "/applications/{id}/deployments/rollback"),
     }
 
 
@@ -281,6 +282,15 @@ def cancel(fake: FakeSevalla, script: list[str | None] | None = None) -> Call:
     return Call("POST", path("cancelDeploymentV3", id=app, deployment_id=dep))
 
 
+def rollback(fake: FakeSevalla) -> Call:
+    app, _ = a_deployment(fake, ["failed"])
+    return Call("POST", path("rollbackDeploymentV3", id=app))
+
+
+def rollback_without_success(fake: FakeSevalla) -> Call:
+    return Call("POST", path("rollbackDeploymentV3", id=fake.add_app(deployed=False)))
+
+
 def with_fault(fault: Fault, act: Act) -> Act:
     def faulted(fake: FakeSevalla) -> Call:
         call = act(fake)
@@ -421,6 +431,23 @@ CASES: list[Case] = [
         lambda f: Call("POST", path("cancelDeploymentV3", id=UNKNOWN, deployment_id=UNKNOWN)),
     ),
     Case("cancelDeploymentV3", 429, "fault", with_fault(Fault.rate_limited(1), cancel)),
+    # rollbackDeploymentV3
+    Case("rollbackDeploymentV3", 200, "ok", rollback),
+    Case(
+        "rollbackDeploymentV3",
+        400,
+        "bad-id",
+        lambda f: Call("POST", path("rollbackDeploymentV3", id="not-a-uuid")),
+    ),
+    Case("rollbackDeploymentV3", 401, "no-key", with_key(None, rollback)),
+    Case(
+        "rollbackDeploymentV3",
+        404,
+        "unknown",
+        lambda f: Call("POST", path("rollbackDeploymentV3", id=UNKNOWN)),
+    ),
+    Case("rollbackDeploymentV3", 404, "nothing-to-roll-back-to", rollback_without_success),
+    Case("rollbackDeploymentV3", 429, "fault", with_fault(Fault.rate_limited(1), rollback)),
 ]
 
 
@@ -465,6 +492,7 @@ RATE_LIMITED: list[tuple[str, Act]] = [
     ("listDeploymentsV3", list_deployments_after_promotions),
     ("getDeploymentV3", get_deployment(["success"])),
     ("cancelDeploymentV3", cancel),
+    ("rollbackDeploymentV3", rollback),
 ]
 
 

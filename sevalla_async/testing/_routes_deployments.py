@@ -1,9 +1,9 @@
-"""The fake's deployment routes: get (advances the status), list, cancel."""
+"""The fake's deployment routes: get (advances the status), list, cancel, rollback."""
 
 from __future__ import annotations
 
 from ._http import FakeAPIError, FakeRequest, Reply, Route, json_reply, page_query, path_uuid
-from ._state import FakeDeployment
+from ._state import Build, FakeDeployment
 
 __all__ = ["routes"]
 
@@ -48,10 +48,28 @@ def cancel_deployment(request: FakeRequest) -> Reply:
     return json_reply({"message": "Deployment is being cancelled"})
 
 
+def rollback(request: FakeRequest) -> Reply:
+    """``rollbackDeploymentV3``: a new deployment of the app that reuses the build of its
+    most recent successful deployment (no body; 404 when there is none to go back to)."""
+    state = request.state
+    app_id = path_uuid(request, "id")
+    if app_id not in state.app_deployments:
+        raise FakeAPIError(404, "Application not found")
+    state.materialize()
+    good = [d for d in state.app_deployments[app_id] if state.deployments[d].status == "success"]
+    if not good:
+        raise FakeAPIError(404, "No successful deployment to roll back to")
+    last = state.deployments[good[-1]]
+    build = last.build or Build.fresh(app_id)
+    deployment = state.add_deployment(app_id, trigger="ROLLBACK_DEPLOYMENT", build=build)
+    return json_reply(deployment.to_json())
+
+
 def routes(prefix: str) -> list[Route]:
     base = f"{prefix}/applications/{{id}}/deployments"
     return [
         Route("GET", base, list_deployments),
         Route("GET", f"{base}/{{deployment_id}}", get_deployment),
+        Route("POST", f"{base}/rollback", rollback),
         Route("POST", f"{base}/{{deployment_id}}/cancel", cancel_deployment),
     ]

@@ -89,7 +89,8 @@ class _Window:
 class FakeSevalla:
     """A faithful fake of the Sevalla v3 API for tests, demos and benchmarks.
 
-    It serves promote, pipelines (list, get) and deployments (get, list, cancel) on a random
+    It serves promote, pipelines (list, get) and deployments (get, list, cancel, rollback:
+    a new ``ROLLBACK_DEPLOYMENT`` of the app's last successful build) on a random
     port of 127.0.0.1, checks the bearer token and request bodies as the API does, answers
     errors with the API's error body, and puts ``x-request-id`` and ``x-ratelimit-*`` on
     every reply. Deployments it creates move ``waiting -> inProgress -> success``, one step

@@ -24,6 +24,7 @@ OPERATIONS = (
     "listDeploymentsV3",
     "getDeploymentV3",
     "cancelDeploymentV3",
+    "rollbackDeploymentV3",
 )
 
 HERE = Path(__file__).resolve().parent
