@@ -221,6 +221,12 @@ def cancel_deployment_request(app_id: uuid.UUID | str, deployment_id: uuid.UUID 
     return Request("POST", f"/applications/{app}/deployments/{dep}/cancel")
 
 
+def rollback_deployment_request(app_id: uuid.UUID | str) -> Request:
+    """``rollbackDeploymentV3``: a new deployment of the app's last successful build."""
+    app = to_uuid(app_id, "app_id")
+    return Request("POST", f"/applications/{app}/deployments/rollback")
+
+
 def page_params(limit: int, offset: int) -> dict[str, str]:
     """Validate the spec's paging bounds (``limit`` 1-100, ``offset`` 0-10000)."""
     if type(limit) is not int or not 1 <= limit <= 100:

@@ -12,11 +12,13 @@ import jsonschema
 import pytest
 
 from sevalla_async import (
+    APIStatusError,
     BadRequestError,
     Deployment,
     DeploymentStatus,
     InternalServerError,
     NotFoundError,
+    PromotionState,
     SevallaClient,
 )
 from sevalla_async.testing import FakeClock, FakeSevalla, Fault
@@ -265,3 +267,67 @@ async def test_fake_deployment_replies_match_the_spec(
     async with session.get(f"{base}/{uuid.uuid4()}", headers=headers) as reply:
         assert reply.status == 404
         jsonschema.Draft202012Validator(SPEC["error"]).validate(await reply.json())
+
+
+# --- rollback -----------------------------------------------------------------------------------
+
+
+async def test_rollback_redeploys_the_last_successful_build(
+    fake: FakeSevalla, client: SevallaClient
+) -> None:
+    pipeline = fake.add_pipeline()
+    app = pipeline.stages[1].app_ids[0]
+    good = fake.deployment(fake.state.app_deployments[app][0])
+    fake.add_deployment(app, script=["failed"])
+
+    deployment = await client.deployments.rollback(str(app))
+
+    assert deployment.app_id == app
+    assert deployment.trigger == "ROLLBACK_DEPLOYMENT"
+    assert deployment.type == "manual"
+    assert deployment.commit_sha == good.to_json()["commit_sha"]  # the good build, reused
+    assert deployment.status is DeploymentStatus.WAITING
+    done = await client.deployments.wait(app, deployment.id)
+    assert done.succeeded
+    [sent] = fake.requests_to("POST", "/rollback")
+    assert sent.body in (b"", None)
+
+
+async def test_rollback_without_a_successful_deployment_is_not_found(
+    fake: FakeSevalla, client: SevallaClient
+) -> None:
+    with pytest.raises(NotFoundError) as caught:
+        await client.deployments.rollback(fake.add_app(deployed=False))
+    assert caught.value.promotion_state is PromotionState.REJECTED
+
+
+async def test_rollback_checks_the_id_before_sending(
+    fake: FakeSevalla, client: SevallaClient
+) -> None:
+    with pytest.raises(ValueError, match="app_id"):
+        await client.deployments.rollback("not-a-uuid")
+    assert fake.requests == []
+
+
+async def test_rollback_is_not_resent_after_a_5xx_once_acted(
+    fake: FakeSevalla, client: SevallaClient
+) -> None:
+    """A 5xx after the API acted: ``unknown`` with ``sent_at``, one POST, one rollback made."""
+    app = fake.add_app()
+    fake.inject(Fault.error(502, after_handling=True), method="POST")
+    with pytest.raises(APIStatusError) as caught:
+        await client.deployments.rollback(app)
+    assert caught.value.promotion_state is PromotionState.UNKNOWN
+    assert caught.value.sent_at is not None
+    assert len(fake.requests_to("POST", "/rollback")) == 1
+    triggers = [fake.deployment(d).trigger for d in fake.state.app_deployments[app]]
+    assert triggers.count("ROLLBACK_DEPLOYMENT") == 1  # it did happen, once
+
+
+async def test_rollback_is_retried_after_a_429(fake: FakeSevalla, client: SevallaClient) -> None:
+    """A 429 proves the API did not act: the rollback is sent again and made once."""
+    app = fake.add_app()
+    fake.inject(Fault.rate_limited(1), method="POST")
+    deployment = await client.deployments.rollback(app)
+    assert len(fake.requests_to("POST", "/rollback")) == 2
+    assert [d for d in fake.state.app_deployments[app]][-1] == deployment.id

@@ -89,6 +89,29 @@ class Deployments:
         )
         return reply.message
 
+    async def rollback(self, app_id: uuid.UUID | str) -> Deployment:
+        """Roll an application back to its most recent successful deployment
+        (``POST /applications/{app_id}/deployments/rollback``): the API starts a new
+        deployment that reuses that deployment's build (no build step) and returns it.
+
+        ::
+
+            deployment = await client.deployments.rollback(app_id)
+            deployment = await client.deployments.wait(app_id, deployment.id)
+
+        An invalid id raises ``ValueError`` before anything is sent; an app without a
+        successful deployment to go back to is a :class:`NotFoundError`. Like
+        :meth:`Pipelines.promote`, it is a write: retried only when the request certainly
+        did not reach the API (a 429, a connection never opened), so a rollback is never
+        made twice. Every error it raises carries ``promotion_state`` (``unknown`` after a
+        5xx or a connection lost once sent, with ``sent_at``: look at the app's deployments
+        before rolling back again).
+        """
+        result: Deployment = await self._core.request(
+            _protocol.rollback_deployment_request(app_id), Deployment
+        )
+        return result
+
     async def wait(
         self,
         app_id: uuid.UUID | str,
