@@ -45,6 +45,14 @@ from ._models import (
     TargetVerdict,
 )
 from ._outcomes import PromotionState
+from ._releases import (
+    DeploymentProgress,
+    ReleaseLedger,
+    ReleaseReport,
+    RollbackOutcome,
+    WaveReport,
+)
+from ._resources.releases import Releases
 from ._retry import RetryPolicy
 from ._transport import AiohttpTransport, Transport, TransportRequest, TransportResponse
 from ._version import __version__
@@ -61,6 +69,7 @@ __all__ = [
     "BadRequestError",
     "ConflictError",
     "Deployment",
+    "DeploymentProgress",
     "DeploymentStatus",
     "FanoutError",
     "FanoutLedger",
@@ -76,7 +85,11 @@ __all__ = [
     "PromotionState",
     "PromotionUnresolvedError",
     "RateLimitError",
+    "ReleaseLedger",
+    "ReleaseReport",
+    "Releases",
     "RetryPolicy",
+    "RollbackOutcome",
     "SevallaClient",
     "SevallaError",
     "TargetVerdict",
@@ -86,6 +99,7 @@ __all__ = [
     "UnprocessableEntityError",
     "WaitAllError",
     "WaitOptions",
+    "WaveReport",
     "__version__",
 ]
 

@@ -19,6 +19,7 @@ from yarl import URL
 from ._core import Core
 from ._resources.deployments import Deployments
 from ._resources.pipelines import Pipelines
+from ._resources.releases import Releases
 from ._retry import RetryPolicy
 from ._transport import AiohttpTransport, Transport
 from ._version import __version__
@@ -228,6 +229,8 @@ class SevallaClient:
         """Deployments: get, list, cancel and wait."""
         self.pipelines = Pipelines(self._core, waiter)
         """Pipelines: promote, fan out, list and get."""
+        self.releases = Releases(self.pipelines, self.deployments, waiter)
+        """Releases: promote in waves, gated, with rollback."""
 
     # --- lifecycle ------------------------------------------------------------------------
 

@@ -112,7 +112,7 @@ _LAYERS = [
     {"_protocol", "_retry"},
     {"_ratelimit"},
     {"_core"},
-    {"_fanout", "_wait", "_reconcile"},
+    {"_fanout", "_wait", "_reconcile", "_releases"},
     {"_resources"},
     {"_client"},
     {"__init__", "__main__", "_cli", "testing"},

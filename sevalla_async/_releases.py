@@ -1,0 +1,491 @@
+"""Releases: promote in waves, gate each wave on its deployments, roll back what failed.
+
+The workflow behind :meth:`Releases.run`, over two operations it is given (promote one wave
+and wait for its deployments, as ``promote_many(wait=True)``; roll one app back) and the
+client's :class:`Waiter` (to wait for the rollbacks, within the client's poll budget):
+
+1. every wave is checked before anything is sent (``ValueError`` naming
+   ``waves[i][j].field``; a target in two entries is refused, it would be deployed twice);
+2. wave ``k`` is promoted and its deployments waited for; its :class:`WaveReport` goes to
+   the gate (default: every deployment of the wave succeeded; a callable, sync or async,
+   for a custom one);
+3. a passed gate starts wave ``k + 1``; a failed one stops the release there, after, with
+   ``on_failure="rollback"``, rolling back the wave's targets whose deployment did not
+   succeed and waiting for those rollbacks.
+
+Every entry gets exactly one outcome in the :class:`ReleaseLedger`, on every exit path: the
+entries of waves never started (a stop, a cancellation) are ``not_sent``; a cancellation
+mid-wave leaves the wave's fan-out ledger complete (``unknown`` with ``sent_at`` for a
+request in flight) and a rollback in flight ``unknown``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
+from typing import Any, Literal
+
+import attrs
+
+from ._errors import APIError, SevallaError, WaitAllError
+from ._fanout import FanoutLedger, as_request
+from ._models import Deployment, PromoteOutcome, PromoteRequest, Promotion
+from ._outcomes import PromotionState, SendMark, install_mark, state_of
+from ._wait import Waiter, WaitPlan
+
+__all__ = [
+    "DeploymentProgress",
+    "Gate",
+    "OnFailure",
+    "Release",
+    "ReleaseLedger",
+    "ReleaseReport",
+    "RollbackOutcome",
+    "WaveReport",
+    "check_waves",
+    "rollback_targets",
+]
+
+OnFailure = Literal["stop", "rollback"]
+
+DEFAULT_ROLLBACK_CONCURRENCY = 8
+"""Rollback POSTs in flight at once."""
+
+
+@attrs.frozen
+class RollbackOutcome:
+    """One rollback a release made (or tried) after a failed gate.
+
+    Attributes:
+        app_id: the app rolled back.
+        wave: the index of the wave it belonged to.
+        deployment: the rollback's deployment, final once waited for (``None`` when the
+            rollback request failed).
+        error: what went wrong (the request's :class:`APIError`, or the wait's error), or
+            ``None``.
+        state: the rollback request's :class:`PromotionState` (``promoted``: the API
+            started it; ``unknown``: it may have; look before rolling back again).
+        sent_at: when the request left, for an ``unknown`` one.
+    """
+
+    app_id: uuid.UUID
+    wave: int
+    deployment: Deployment | None = None
+    error: BaseException | None = None
+    state: PromotionState = PromotionState.PROMOTED
+    sent_at: datetime | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        """The rollback's deployment ended ``success``."""
+        return self.error is None and self.deployment is not None and self.deployment.succeeded
+
+
+@attrs.frozen
+class WaveReport:
+    """What one wave did.
+
+    Attributes:
+        index: the wave's position in the release (0 first).
+        outcomes: one :class:`PromoteOutcome` per entry, in entry order, each with its final
+            ``deployments`` (as ``promote_many(wait=True)``).
+        rollbacks: the rollbacks made after its gate failed (``on_failure="rollback"``).
+        passed: the gate's verdict (``None`` while the gate is deciding: that is the
+            report a gate receives).
+    """
+
+    index: int
+    outcomes: list[PromoteOutcome]
+    rollbacks: list[RollbackOutcome] = attrs.field(factory=list)
+    passed: bool | None = None
+
+    @property
+    def deployments(self) -> list[Deployment]:
+        """Every final deployment of the wave, entry by entry, in target order."""
+        return [d for o in self.outcomes for d in (o.deployments or [])]
+
+    @property
+    def succeeded(self) -> bool:
+        """Every entry was promoted and every deployment ended ``success``."""
+        return all(o.succeeded for o in self.outcomes)
+
+    @property
+    def success_ratio(self) -> float:
+        """The share of the wave's targets whose deployment ended ``success`` (0 to 1)."""
+        targets = [t for o in self.outcomes for t in _targets(o)]
+        if not targets:
+            return 0.0
+        good = {d.app_id for d in self.deployments if d.succeeded}
+        return sum(1 for t in targets if t in good) / len(targets)
+
+    @property
+    def failed_targets(self) -> list[uuid.UUID]:
+        """The targets whose deployment did not end ``success`` (entry order)."""
+        good = {d.app_id for d in self.deployments if d.succeeded}
+        return [t for o in self.outcomes for t in _targets(o) if t not in good]
+
+
+@attrs.frozen
+class ReleaseReport:
+    """The result of :meth:`Releases.run`.
+
+    Attributes:
+        waves: a :class:`WaveReport` for every wave that started, in order.
+        completed: every wave ran and passed its gate.
+        stopped_at: the index of the wave whose gate failed (``None`` when completed).
+    """
+
+    waves: list[WaveReport]
+    completed: bool
+    stopped_at: int | None
+
+    @property
+    def outcomes(self) -> list[PromoteOutcome]:
+        """Every outcome of every wave that started, wave by wave."""
+        return [o for w in self.waves for o in w.outcomes]
+
+    @property
+    def rollbacks(self) -> list[RollbackOutcome]:
+        """Every rollback made, wave by wave."""
+        return [r for w in self.waves for r in w.rollbacks]
+
+
+@attrs.frozen
+class DeploymentProgress:
+    """Given to ``on_deployment`` for every deployment a poll of a release returns.
+
+    Attributes:
+        wave: the index of the wave.
+        deployment: the deployment as polled (its ``app_id`` is the target).
+        rollback: ``True`` for the deployment of a rollback.
+    """
+
+    wave: int
+    deployment: Deployment
+    rollback: bool = False
+
+
+Gate = Callable[[WaveReport], "bool | Awaitable[bool]"]
+"""Decides, from a wave's report, whether the next wave starts (sync or async)."""
+
+
+def _targets(outcome: PromoteOutcome) -> list[uuid.UUID]:
+    request = outcome.request
+    return list(request.target_app_ids) if isinstance(request, PromoteRequest) else []
+
+
+class ReleaseLedger:
+    """Every entry of a release and its outcome, on every exit path.
+
+    Pass one as ``ledger=`` to :meth:`Releases.run` to keep the record whatever ends the run
+    (a cancellation, Ctrl-C)::
+
+        ledger = ReleaseLedger()
+        try:
+            await client.releases.run(waves, ledger=ledger)
+        finally:
+            for wave, outcome in ledger.outcomes:
+                print(wave, outcome.index, outcome.state)
+
+    ``on_outcome(wave, outcome)`` and ``on_rollback(rollback)`` (optional) are called as
+    each is recorded (e.g. to append it to a journal); keep them quick.
+    """
+
+    def __init__(
+        self,
+        on_outcome: Callable[[int, PromoteOutcome], object] | None = None,
+        on_rollback: Callable[[RollbackOutcome], object] | None = None,
+    ) -> None:
+        for name, hook in (("on_outcome", on_outcome), ("on_rollback", on_rollback)):
+            if hook is not None and not callable(hook):
+                raise ValueError(f"{name}: expected a callable")
+        self._on_outcome = on_outcome
+        self._on_rollback = on_rollback
+        self._waves: dict[int, FanoutLedger] = {}
+        self._rollbacks: list[RollbackOutcome] = []
+        self.gates: dict[int, bool] = {}
+        """The gate's verdict of every wave that was gated."""
+
+    def wave(self, index: int) -> FanoutLedger:
+        """The fan-out ledger of wave ``index`` (made on first use)."""
+        ledger = self._waves.get(index)
+        if ledger is None:
+            hook = self._on_outcome
+            on = None if hook is None else (lambda o, i=index: hook(i, o))
+            ledger = self._waves[index] = FanoutLedger(on_outcome=on)
+        return ledger
+
+    def record_rollback(self, rollback: RollbackOutcome) -> None:
+        """Record a rollback's outcome."""
+        self._rollbacks.append(rollback)
+        if self._on_rollback is not None:
+            self._on_rollback(rollback)
+
+    @property
+    def outcomes(self) -> list[tuple[int, PromoteOutcome]]:
+        """``(wave, outcome)`` for every entry with an outcome, wave by wave, entry order."""
+        return [(i, o) for i in sorted(self._waves) for o in self._waves[i].outcomes]
+
+    @property
+    def rollbacks(self) -> list[RollbackOutcome]:
+        """Every rollback recorded, in the order they ended."""
+        return list(self._rollbacks)
+
+    def __len__(self) -> int:
+        return sum(len(w) for w in self._waves.values())
+
+    def __repr__(self) -> str:
+        return (
+            f"<ReleaseLedger waves={len(self._waves)} outcomes={len(self)} "
+            f"rollbacks={len(self._rollbacks)}>"
+        )
+
+
+def check_waves(waves: object) -> list[list[PromoteRequest]]:
+    """Every wave as validated requests, or ``ValueError`` naming ``waves[i][j]`` and the
+    field; a target app in two entries (of any waves) is refused too."""
+    if isinstance(waves, (str, bytes, dict)) or not isinstance(waves, Iterable):
+        raise ValueError(
+            f"waves: expected a list of waves (each a list of requests), got {type(waves).__name__}"
+        )
+    checked: list[list[PromoteRequest]] = []
+    seen: dict[uuid.UUID, str] = {}
+    for i, wave in enumerate(waves):
+        if isinstance(wave, (str, bytes, dict, PromoteRequest)) or not isinstance(wave, Iterable):
+            raise ValueError(f"waves[{i}]: expected a list of requests, got {type(wave).__name__}")
+        requests: list[PromoteRequest] = []
+        for j, item in enumerate(wave):
+            name = f"waves[{i}][{j}]"
+            try:
+                request = as_request(item)
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"{name}: {exc}") from None
+            for target in request.target_app_ids:
+                if target in seen:
+                    raise ValueError(
+                        f"{name}.target_app_ids: {target} is already a target of {seen[target]}"
+                    )
+                seen[target] = name
+            requests.append(request)
+        if not requests:
+            raise ValueError(f"waves[{i}]: a wave needs at least one request")
+        checked.append(requests)
+    if not checked:
+        raise ValueError("waves: at least one wave is required")
+    return checked
+
+
+def rollback_targets(report: WaveReport) -> list[uuid.UUID]:
+    """The targets of a failed wave to roll back: each one whose deployment of this wave did
+    not end ``success`` (failed, cancelled, skipped, or not seen to the end), and each one
+    of an entry whose promotion is ``unknown`` (it may have been deployed). The targets of
+    an entry the API ``rejected`` or that was ``not_sent`` were never deployed by the wave
+    and are left alone."""
+    out: list[uuid.UUID] = []
+    for outcome in report.outcomes:
+        targets = _targets(outcome)
+        if outcome.promotions is None:
+            if outcome.state is PromotionState.UNKNOWN:
+                out.extend(targets)
+            continue
+        promoted = {p.target_app_id for p in outcome.promotions}
+        good = {d.app_id for d in (outcome.deployments or []) if d.succeeded}
+        out.extend(t for t in targets if t in promoted and t not in good)
+    return out
+
+
+PromoteWave = Callable[
+    [list[PromoteRequest], FanoutLedger, Callable[[int, Deployment], object]],
+    Awaitable[list[PromoteOutcome]],
+]
+"""Promote one wave and wait for its deployments (``promote_many(wait=True)``), recording
+into the given ledger, calling the hook with ``(entry index, deployment)`` on every poll."""
+
+Rollback = Callable[[uuid.UUID], Awaitable[Deployment]]
+
+
+class Release:
+    """One release run (see the module docstring); :meth:`run` once."""
+
+    def __init__(
+        self,
+        waves: Any,
+        *,
+        promote_wave: PromoteWave,
+        rollback: Rollback,
+        waiter: Waiter,
+        plan: WaitPlan,
+        gate: Gate | None = None,
+        on_failure: OnFailure = "stop",
+        ledger: ReleaseLedger | None = None,
+        on_wave: Callable[[int, WaveReport | None], object] | None = None,
+        on_deployment: Callable[[DeploymentProgress], object] | None = None,
+        start: int = 0,
+    ) -> None:
+        if on_failure not in ("stop", "rollback"):
+            raise ValueError(f"on_failure: expected 'stop' or 'rollback', got {on_failure!r}")
+        if gate is not None and not callable(gate):
+            raise ValueError("gate: expected a callable taking a WaveReport")
+        if ledger is not None and not isinstance(ledger, ReleaseLedger):
+            raise ValueError("ledger: expected a ReleaseLedger")
+        for name, hook in (("on_wave", on_wave), ("on_deployment", on_deployment)):
+            if hook is not None and not callable(hook):
+                raise ValueError(f"{name}: expected a callable")
+        self.waves = check_waves(waves)
+        if type(start) is not int or not 0 <= start < len(self.waves):
+            raise ValueError(f"start: must be a wave index from 0 to {len(self.waves) - 1}")
+        self.ledger = ledger if ledger is not None else ReleaseLedger()
+        self._promote_wave = promote_wave
+        self._rollback = rollback
+        self._waiter = waiter
+        self._plan = plan
+        self._gate = gate
+        self._on_failure = on_failure
+        self._on_wave = on_wave
+        self._on_deployment = on_deployment
+        self._start = start
+
+    async def run(self) -> ReleaseReport:
+        """Run the waves in turn (see the module docstring)."""
+        reports: list[WaveReport] = []
+        index = self._start
+        try:
+            for index in range(self._start, len(self.waves)):
+                report = await self._run_wave(index)
+                reports.append(report)
+                if not report.passed:
+                    return ReleaseReport(reports, False, index)
+            return ReleaseReport(reports, True, None)
+        finally:
+            self._account_for_the_rest(index)
+
+    async def _run_wave(self, index: int) -> WaveReport:
+        if self._on_wave is not None:
+            self._on_wave(index, None)
+        hook = self._on_deployment
+
+        def on_poll(_: int, deployment: Deployment) -> None:
+            if hook is not None:
+                hook(DeploymentProgress(index, deployment))
+
+        ledger = self.ledger.wave(index)
+        outcomes = await self._promote_wave(self.waves[index], ledger, on_poll)
+        report = WaveReport(index, outcomes)
+        passed = await self._decide(report)
+        self.ledger.gates[index] = passed
+        rollbacks: list[RollbackOutcome] = []
+        if not passed and self._on_failure == "rollback":
+            rollbacks = await self._roll_back(index, rollback_targets(report))
+        report = attrs.evolve(report, rollbacks=rollbacks, passed=passed)
+        if self._on_wave is not None:
+            self._on_wave(index, report)
+        return report
+
+    async def _decide(self, report: WaveReport) -> bool:
+        if self._gate is None:
+            return report.succeeded
+        verdict = self._gate(report)
+        if inspect.isawaitable(verdict):
+            verdict = await verdict
+        if not isinstance(verdict, bool):
+            raise TypeError(f"gate: must return True or False, returned {verdict!r}")
+        return verdict
+
+    # --- rollback -------------------------------------------------------------------------
+
+    async def _roll_back(self, wave: int, apps: list[uuid.UUID]) -> list[RollbackOutcome]:
+        """Roll back every app in ``apps`` (a few at a time), then wait for the rollbacks."""
+        if not apps:
+            return []
+        results: dict[int, RollbackOutcome] = {}
+        marks: dict[int, SendMark] = {}
+        pending = iter(range(len(apps)))
+
+        async def worker() -> None:
+            for i in pending:
+                marks[i] = mark = install_mark()
+                try:
+                    deployment = await self._rollback(apps[i])
+                except (APIError, ValueError) as exc:
+                    results[i] = RollbackOutcome(
+                        apps[i], wave, None, exc, state_of(exc), getattr(exc, "sent_at", None)
+                    )
+                else:
+                    results[i] = RollbackOutcome(apps[i], wave, deployment, sent_at=mark.sent_at)
+
+        count = min(DEFAULT_ROLLBACK_CONCURRENCY, len(apps))
+        workers = [asyncio.create_task(worker()) for _ in range(count)]
+        try:
+            await asyncio.gather(*workers)
+        except BaseException:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            for i, app in enumerate(apps):  # every rollback accounted for
+                if i in results:
+                    self.ledger.record_rollback(results[i])
+                    continue
+                mark_at = marks[i].sent_at if i in marks else None
+                state = PromotionState.UNKNOWN if mark_at else PromotionState.NOT_SENT
+                self.ledger.record_rollback(RollbackOutcome(app, wave, None, None, state, mark_at))
+            raise
+        made = [results[i] for i in range(len(apps))]
+        try:
+            made = await self._wait_rollbacks(made)
+        finally:
+            for rollback in made:
+                self.ledger.record_rollback(rollback)
+        return made
+
+    async def _wait_rollbacks(self, made: list[RollbackOutcome]) -> list[RollbackOutcome]:
+        started = [r for r in made if r.deployment is not None]
+        if not started:
+            return made
+        promotions = [Promotion(r.app_id, r.deployment.id) for r in started if r.deployment]
+        hook = self._on_deployment
+        wave = made[0].wave
+
+        def on_poll(deployment: Deployment) -> None:
+            if hook is not None:
+                hook(DeploymentProgress(wave, deployment, rollback=True))
+
+        finals: dict[uuid.UUID, Deployment | SevallaError]
+        try:
+            done = await self._waiter.wait_all(
+                promotions, self._plan, deadline=self._waiter.deadline(self._plan), on_poll=on_poll
+            )
+            finals = {p.target_app_id: d for p, d in zip(promotions, done, strict=True)}
+        except WaitAllError as error:
+            finals = {}
+            for promotion, result in zip(promotions, error.results, strict=True):
+                finals[promotion.target_app_id] = result
+        out: list[RollbackOutcome] = []
+        for rollback in made:
+            final = finals.get(rollback.app_id)
+            if isinstance(final, Deployment):
+                rollback = attrs.evolve(rollback, deployment=final)
+            elif final is not None:
+                rollback = attrs.evolve(rollback, error=final)
+            out.append(rollback)
+        return out
+
+    # --- accounting -----------------------------------------------------------------------
+
+    def _account_for_the_rest(self, current: int) -> None:
+        """Give every entry without an outcome one: ``not_sent`` (a wave never started, an
+        entry of the current wave never read)."""
+        for index in range(self._start, len(self.waves)):
+            ledger = self.ledger.wave(index) if index >= current else None
+            if ledger is None:
+                continue
+            for position, request in enumerate(self.waves[index]):
+                if not ledger.has(position):
+                    ledger.note_read(position)
+                    ledger.record(
+                        PromoteOutcome(
+                            request, None, None, position, False, state=PromotionState.NOT_SENT
+                        )
+                    )

@@ -1,0 +1,136 @@
+"""``client.releases``: promote in waves, gate each wave, roll back what failed."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .. import _wait
+from .._fanout import FanoutLedger
+from .._models import Deployment, PromoteOutcome, PromoteRequest
+from .._reconcile import DEFAULT_RECONCILE_TIMEOUT, DEFAULT_SETTLE, check_reconcile_options
+from .._releases import (
+    DeploymentProgress,
+    Gate,
+    OnFailure,
+    Release,
+    ReleaseLedger,
+    ReleaseReport,
+    WaveReport,
+)
+
+if TYPE_CHECKING:
+    from .deployments import Deployments
+    from .pipelines import Pipelines
+
+__all__ = ["Releases"]
+
+
+class Releases:
+    """Releases in waves, reached as ``client.releases``."""
+
+    def __init__(
+        self, pipelines: Pipelines, deployments: Deployments, waiter: _wait.Waiter
+    ) -> None:
+        self._pipelines = pipelines
+        self._deployments = deployments
+        self._waiter = waiter
+
+    async def run(
+        self,
+        waves: Sequence[Sequence[PromoteRequest | dict[str, Any]]],
+        *,
+        gate: Gate | None = None,
+        on_failure: OnFailure = "stop",
+        ledger: ReleaseLedger | None = None,
+        concurrency: int | None = None,
+        wait_timeout: float | None = _wait.DEFAULT_TIMEOUT,
+        poll_interval: float = _wait.DEFAULT_POLL_INTERVAL,
+        reconcile: bool = False,
+        reconcile_settle: float = DEFAULT_SETTLE,
+        reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT,
+        on_wave: Callable[[int, WaveReport | None], object] | None = None,
+        on_deployment: Callable[[DeploymentProgress], object] | None = None,
+        start: int = 0,
+    ) -> ReleaseReport:
+        """Promote ``waves`` one after the other, each only if the previous one passed its
+        gate; on a failed gate stop, or roll back what the wave broke and stop.
+
+        ::
+
+            report = await client.releases.run(
+                [[canary], [eu, us]], on_failure="rollback", wait_timeout=900
+            )
+            if not report.completed:
+                print("stopped at wave", report.stopped_at)
+
+        ``waves`` is a sequence of waves, each a sequence of :class:`PromoteRequest` objects
+        or dicts (``pipeline_id``, ``source_app_id``, ``target_app_ids``). All of them are
+        checked before anything is sent: ``ValueError`` names ``waves[i][j]`` and the field
+        (a target app in two entries is refused too: it would be deployed twice).
+
+        Each wave is promoted as :meth:`Pipelines.promote_many` with ``wait=True`` (at most
+        ``concurrency`` entries at once; ``reconcile`` and its options settle an ambiguous
+        promotion instead of failing it) and its deployments waited for, polling within the
+        client's poll budget (``wait_timeout`` per entry, ``poll_interval`` the floor).
+
+        ``gate`` decides from the wave's :class:`WaveReport` whether the next wave starts:
+        a callable returning ``True``/``False``, or an awaitable of it (an external health
+        check, ``lambda w: w.success_ratio >= 0.9``...). Default: every deployment of the
+        wave succeeded. When it fails, ``on_failure="stop"`` stops there;
+        ``"rollback"`` first rolls back (:meth:`Deployments.rollback`) each target of the
+        wave whose deployment did not end ``success`` (and each target of an ``unknown``
+        promotion), waits for those rollbacks, then stops. Targets that succeeded, and those
+        of entries the API rejected, are left alone.
+
+        Returns a :class:`ReleaseReport`: ``.waves`` (a :class:`WaveReport` per wave run:
+        outcomes, deployments, rollbacks), ``.completed``, ``.stopped_at``. Pass a
+        :class:`ReleaseLedger` as ``ledger`` to keep an outcome for every entry on every
+        exit path (a cancellation included: entries of waves never started are
+        ``not_sent``). ``on_wave(index, None)`` is called as a wave starts and
+        ``on_wave(index, report)`` once it has ended (gate and rollbacks included);
+        ``on_deployment`` gets a :class:`DeploymentProgress` for every deployment polled.
+        ``start`` skips the waves before it (to continue a release that stopped).
+        """
+        plan = _wait.WaitPlan.check(timeout=wait_timeout, poll_interval=poll_interval)
+        if not isinstance(reconcile, bool):
+            raise ValueError(f"reconcile: expected True or False, got {reconcile!r}")
+        check_reconcile_options(reconcile_settle, reconcile_timeout)
+        pipelines = self._pipelines
+
+        async def promote_wave(
+            requests: list[PromoteRequest],
+            wave_ledger: FanoutLedger,
+            on_poll: Callable[[int, Deployment], object],
+        ) -> list[PromoteOutcome]:
+            return await pipelines.promote_many(
+                requests,
+                concurrency=concurrency,
+                wait=True,
+                wait_timeout=wait_timeout,
+                poll_interval=poll_interval,
+                on_poll=on_poll,
+                ledger=wave_ledger,
+                reconcile=reconcile,
+                reconcile_settle=reconcile_settle,
+                reconcile_timeout=reconcile_timeout,
+            )
+
+        async def rollback(app_id: uuid.UUID) -> Deployment:
+            return await self._deployments.rollback(app_id)
+
+        release = Release(
+            waves,
+            promote_wave=promote_wave,
+            rollback=rollback,
+            waiter=self._waiter,
+            plan=plan,
+            gate=gate,
+            on_failure=on_failure,
+            ledger=ledger,
+            on_wave=on_wave,
+            on_deployment=on_deployment,
+            start=start,
+        )
+        return await release.run()

@@ -1,0 +1,360 @@
+"""client.releases.run: waves promoted and waited for, gated, stopped or rolled back, every
+entry accounted for; end to end against the in-memory fake with the fake clock."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from sevalla_async import (
+    DeploymentProgress,
+    PromoteRequest,
+    PromotionState,
+    ReleaseLedger,
+    SevallaClient,
+    WaveReport,
+)
+from sevalla_async.testing import FakeClock, FakeSevalla, Fault
+
+PROMOTE = "/promote"
+FAILING = ["waiting", "inProgress", "failed"]
+
+
+def make_waves(fake: FakeSevalla, sizes: list[int], targets: int = 2) -> list[list[PromoteRequest]]:
+    return [fake.promote_requests(n, targets=targets) for n in sizes]
+
+
+def promoted_targets(fake: FakeSevalla) -> list[str]:
+    return [t for r in fake.requests_to("POST", PROMOTE) for t in r.json()["target_app_ids"]]
+
+
+def rolled_back(fake: FakeSevalla) -> list[str]:
+    return [r.path.split("/")[-3] for r in fake.requests_to("POST", "/deployments/rollback")]
+
+
+def targets_of(wave: list[PromoteRequest]) -> list[str]:
+    return [str(t) for r in wave for t in r.target_app_ids]
+
+
+async def test_all_waves_pass(fake: FakeSevalla, client: SevallaClient) -> None:
+    waves = make_waves(fake, [1, 2, 3])
+    seen: list[tuple[int, bool | None]] = []
+    polled: list[DeploymentProgress] = []
+
+    report = await client.releases.run(
+        waves,
+        on_wave=lambda i, r: seen.append((i, None if r is None else r.passed)),
+        on_deployment=polled.append,
+    )
+
+    assert report.completed
+    assert report.stopped_at is None
+    assert [w.index for w in report.waves] == [0, 1, 2]
+    assert all(w.passed and w.succeeded and not w.rollbacks for w in report.waves)
+    assert [len(w.deployments) for w in report.waves] == [2, 4, 6]
+    assert all(d.succeeded for w in report.waves for d in w.deployments)
+    assert seen == [(0, None), (0, True), (1, None), (1, True), (2, None), (2, True)]
+    assert {p.wave for p in polled} == {0, 1, 2}
+    assert not any(p.rollback for p in polled)
+    assert promoted_targets(fake) == [t for w in waves for t in targets_of(w)]
+    assert rolled_back(fake) == []
+
+
+async def test_waves_run_one_after_the_other(fake: FakeSevalla, client: SevallaClient) -> None:
+    """No POST of wave k+1 before every deployment of wave k has finished."""
+    waves = make_waves(fake, [2, 2])
+    order: list[str] = []
+    await client.releases.run(
+        waves,
+        on_wave=lambda i, r: order.append(f"{'end' if r else 'start'} {i}"),
+        on_deployment=lambda p: order.append(f"poll {p.wave}") if p.deployment.is_finished else 0,
+    )
+    assert order == ["start 0", *["poll 0"] * 4, "end 0", "start 1", *["poll 1"] * 4, "end 1"]
+
+
+@pytest.mark.parametrize("k", [0, 1, 2])
+async def test_a_failed_wave_stops_the_release(
+    fake: FakeSevalla, client: SevallaClient, k: int
+) -> None:
+    waves = make_waves(fake, [1, 2, 2, 1])
+    bad = waves[k][0].target_app_ids[1]
+    fake.script_deployments(FAILING, app_id=bad)
+    ledger = ReleaseLedger()
+
+    report = await client.releases.run(waves, ledger=ledger)
+
+    assert not report.completed
+    assert report.stopped_at == k
+    assert len(report.waves) == k + 1
+    assert report.waves[k].passed is False
+    assert report.waves[k].failed_targets == [bad]
+    # nothing of the waves after k was sent, nothing rolled back
+    assert promoted_targets(fake) == [t for w in waves[: k + 1] for t in targets_of(w)]
+    assert rolled_back(fake) == []
+    # every entry of every wave is accounted for: those never started are not_sent
+    assert len(ledger) == sum(len(w) for w in waves)
+    for wave, outcome in ledger.outcomes:
+        expected = PromotionState.PROMOTED if wave <= k else PromotionState.NOT_SENT
+        assert outcome.state is expected
+    assert ledger.gates == {**{i: True for i in range(k)}, k: False}
+
+
+async def test_rollback_rolls_back_exactly_the_failed_targets(
+    fake: FakeSevalla, client: SevallaClient
+) -> None:
+    waves = make_waves(fake, [1, 3, 1], targets=2)
+    failed = [waves[1][0].target_app_ids[0], waves[1][2].target_app_ids[1]]
+    fake.script_deployments(FAILING, app_id=failed[0])
+    fake.script_deployments(["waiting", "cancelled"], app_id=failed[1])
+    ledger = ReleaseLedger()
+    polled: list[DeploymentProgress] = []
+
+    report = await client.releases.run(
+        waves, on_failure="rollback", ledger=ledger, on_deployment=polled.append
+    )
+
+    assert report.stopped_at == 1
+    assert not report.completed
+    assert sorted(rolled_back(fake)) == sorted(str(a) for a in failed)  # not the others
+    wave = report.waves[1]
+    assert [r.app_id for r in wave.rollbacks] == failed
+    for rollback in wave.rollbacks:  # waited for to the end
+        assert rollback.succeeded
+        assert rollback.state is PromotionState.PROMOTED
+        assert rollback.deployment is not None
+        assert rollback.deployment.is_finished
+        assert rollback.deployment.trigger == "ROLLBACK_DEPLOYMENT"
+        assert fake.deployment(rollback.deployment.id).status == "success"
+    assert report.waves[0].rollbacks == []
+    assert {(p.wave, p.deployment.app_id) for p in polled if p.rollback} == {(1, a) for a in failed}
+    assert [r.app_id for r in ledger.rollbacks] == failed
+    assert promoted_targets(fake) == [t for w in waves[:2] for t in targets_of(w)]
+
+
+async def test_rollback_goes_back_to_the_build_before_the_wave(
+    fake: FakeSevalla, client: SevallaClient
+) -> None:
+    [[request]] = waves = make_waves(fake, [1], targets=1)
+    target = request.target_app_ids[0]
+    before = fake.deployment(fake.state.app_deployments[target][0]).to_json()["commit_sha"]
+    fake.script_deployments(FAILING, app_id=target)
+
+    report = await client.releases.run(waves, on_failure="rollback")
+
+    [rollback] = report.rollbacks
+    assert rollback.deployment is not None
+    assert rollback.deployment.commit_sha == before
+
+
+async def test_a_rejected_entry_is_not_rolled_back(
+    fake: FakeSevalla, client: SevallaClient
+) -> None:
+    """A promotion the API refused deployed nothing: nothing to roll back for it."""
+    [wave] = make_waves(fake, [2], targets=1)
+    fake.inject(Fault.error(400), method="POST", path=PROMOTE)  # the first entry's POST
+    report = await client.releases.run([wave], on_failure="rollback", concurrency=1)
+    assert report.stopped_at == 0
+    assert report.waves[0].outcomes[0].state is PromotionState.REJECTED
+    assert report.waves[0].outcomes[1].succeeded
+    assert rolled_back(fake) == []
+
+
+async def test_sync_gate_decides(fake: FakeSevalla, client: SevallaClient) -> None:
+    waves = make_waves(fake, [4, 1], targets=1)
+    fake.script_deployments(FAILING, app_id=waves[0][3].target_app_ids[0])
+    ratios: list[float] = []
+
+    def gate(wave: WaveReport) -> bool:
+        assert wave.passed is None  # being decided
+        ratios.append(wave.success_ratio)
+        return wave.success_ratio >= 0.75
+
+    report = await client.releases.run(waves, gate=gate)
+
+    assert report.completed
+    assert ratios == [0.75, 1.0]
+    assert report.waves[0].passed
+    assert not report.waves[0].succeeded
+
+
+async def test_async_gate_can_stop_a_healthy_wave(
+    fake: FakeSevalla, client: SevallaClient, clock: FakeClock
+) -> None:
+    waves = make_waves(fake, [1, 1, 1])
+    checked: list[int] = []
+
+    async def health_check(wave: WaveReport) -> bool:
+        await clock.sleep(30)  # an external check that takes time
+        checked.append(wave.index)
+        return wave.index < 1
+
+    report = await client.releases.run(waves, gate=health_check, on_failure="rollback")
+
+    assert checked == [0, 1]
+    assert report.stopped_at == 1
+    assert rolled_back(fake) == []  # every deployment succeeded: nothing to roll back
+    assert promoted_targets(fake) == [t for w in waves[:2] for t in targets_of(w)]
+
+
+async def test_gate_must_answer_a_bool(fake: FakeSevalla, client: SevallaClient) -> None:
+    waves = make_waves(fake, [1])
+    with pytest.raises(TypeError, match="gate"):
+        await client.releases.run(waves, gate=lambda w: "yes")  # type: ignore[arg-type,return-value]
+
+
+async def test_ambiguous_promote_in_a_wave_is_reconciled(
+    fake: FakeSevalla, client: SevallaClient
+) -> None:
+    waves = make_waves(fake, [1, 2], targets=3)
+    fake.inject(Fault.act_then_fail("error"), method="POST", path=PROMOTE)
+
+    report = await client.releases.run(waves, reconcile=True)
+
+    assert report.completed
+    targets = [t for w in waves for t in targets_of(w)]
+    # the ambiguous POST had acted: not promoted again, each target deployed once
+    assert len(fake.requests_to("POST", PROMOTE)) == 3
+    for target in targets:
+        promotions = [
+            d
+            for d in fake.state.app_deployments[uuid.UUID(target)]
+            if fake.deployment(d).trigger == "PROMOTION"
+        ]
+        assert len(promotions) == 1
+    assert all(o.succeeded for o in report.outcomes)
+
+
+async def test_ambiguous_promote_without_reconcile_stops_and_rolls_back(
+    fake: FakeSevalla, client: SevallaClient
+) -> None:
+    """Without reconcile an ``unknown`` entry fails the gate, and its targets (maybe
+    deployed) are rolled back."""
+    waves = make_waves(fake, [1, 1], targets=2)
+    fake.inject(Fault.act_then_fail("error"), method="POST", path=PROMOTE)
+    report = await client.releases.run(waves, on_failure="rollback")
+    assert report.stopped_at == 0
+    assert report.waves[0].outcomes[0].state is PromotionState.UNKNOWN
+    assert sorted(rolled_back(fake)) == sorted(targets_of(waves[0]))
+
+
+async def test_cancellation_mid_wave_accounts_for_every_entry(
+    fake: FakeSevalla, client: SevallaClient
+) -> None:
+    waves = make_waves(fake, [1, 4, 2], targets=1)
+    fake.script_deployments(["waiting"] * 5 + ["success"])
+    ledger = ReleaseLedger()
+    task: asyncio.Task[object] | None = None
+
+    def cancel_in_wave_1(progress: DeploymentProgress) -> None:
+        if progress.wave == 1 and task is not None:
+            task.cancel()
+
+    task = asyncio.ensure_future(
+        client.releases.run(waves, ledger=ledger, concurrency=2, on_deployment=cancel_in_wave_1)
+    )
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    assert len(ledger) == 7  # one outcome per entry, whatever its fate
+    states = {(w, o.index): o.state for w, o in ledger.outcomes}
+    assert states[(0, 0)] is PromotionState.PROMOTED
+    assert all(states[(2, i)] is PromotionState.NOT_SENT for i in range(2))
+    wave1 = [states[(1, i)] for i in range(4)]
+    sent = len(fake.requests_to("POST", PROMOTE)) - 1
+    assert sent == 2  # two entries in flight
+    # in flight (promoted, waiting): unknown with sent_at; never read: not_sent
+    assert wave1.count(PromotionState.NOT_SENT) == 2
+    assert wave1.count(PromotionState.UNKNOWN) == 2
+    for _, outcome in ledger.outcomes:
+        if outcome.state is PromotionState.UNKNOWN:
+            assert outcome.sent_at is not None
+    assert len(fake.requests_to("POST", PROMOTE)) == 3
+
+
+async def test_cancellation_during_rollbacks_accounts_for_them(
+    fake: FakeSevalla, client: SevallaClient
+) -> None:
+    waves = make_waves(fake, [2], targets=1)
+    for request in waves[0]:
+        fake.script_deployments(FAILING, app_id=request.target_app_ids[0])
+    ledger = ReleaseLedger()
+    task: asyncio.Task[object] | None = None
+
+    def cancel_on_rollback(progress: DeploymentProgress) -> None:
+        if progress.rollback and task is not None:
+            task.cancel()
+
+    task = asyncio.ensure_future(
+        client.releases.run(
+            waves, ledger=ledger, on_failure="rollback", on_deployment=cancel_on_rollback
+        )
+    )
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert len(ledger.rollbacks) == 2
+    assert {r.app_id for r in ledger.rollbacks} == {r.target_app_ids[0] for r in waves[0]}
+    assert all(r.deployment is not None for r in ledger.rollbacks)
+
+
+@pytest.mark.parametrize(
+    ("waves", "message"),
+    [
+        ([], r"waves: at least one wave"),
+        ("abc", r"waves: expected a list"),
+        ([[]], r"waves\[0\]: a wave needs at least one request"),
+        ([{"a": 1}], r"waves\[0\]: expected a list of requests"),
+        ([[{"pipeline_id": "x"}]], r"waves\[0\]\[0\]"),
+    ],
+)
+async def test_invalid_waves_are_refused_before_anything_is_sent(
+    fake: FakeSevalla, client: SevallaClient, waves: object, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        await client.releases.run(waves)  # type: ignore[arg-type]
+    assert fake.requests == []
+
+
+async def test_a_bad_entry_in_a_later_wave_is_refused_before_the_first_is_sent(
+    fake: FakeSevalla, client: SevallaClient
+) -> None:
+    waves: list[list[object]] = [list(make_waves(fake, [1])[0]), [{"pipeline_id": "nope"}]]
+    with pytest.raises(ValueError, match=r"waves\[1\]\[0\]"):
+        await client.releases.run(waves)  # type: ignore[arg-type]
+    assert fake.requests == []
+
+
+async def test_a_target_in_two_waves_is_refused(fake: FakeSevalla, client: SevallaClient) -> None:
+    [request] = make_waves(fake, [1])[0]
+    with pytest.raises(ValueError, match=r"waves\[1\]\[0\]\.target_app_ids: .* waves\[0\]\[0\]"):
+        await client.releases.run([[request], [request]])
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    ("options", "name"),
+    [
+        ({"on_failure": "undo"}, "on_failure"),
+        ({"gate": 3}, "gate"),
+        ({"ledger": []}, "ledger"),
+        ({"wait_timeout": -1}, "timeout"),
+        ({"reconcile": "yes"}, "reconcile"),
+        ({"start": 5}, "start"),
+    ],
+)
+async def test_invalid_options_are_refused_before_anything_is_sent(
+    fake: FakeSevalla, client: SevallaClient, options: dict[str, object], name: str
+) -> None:
+    waves = make_waves(fake, [1])
+    with pytest.raises(ValueError, match=name):
+        await client.releases.run(waves, **options)  # type: ignore[arg-type]
+    assert fake.requests == []
+
+
+async def test_start_skips_finished_waves(fake: FakeSevalla, client: SevallaClient) -> None:
+    waves = make_waves(fake, [1, 1, 1])
+    report = await client.releases.run(waves, start=1)
+    assert [w.index for w in report.waves] == [1, 2]
+    assert report.completed
+    assert promoted_targets(fake) == [t for w in waves[1:] for t in targets_of(w)]
