@@ -99,7 +99,7 @@ async def promote(args: argparse.Namespace, console: Console) -> int:
 # --- promote-many -------------------------------------------------------------------------
 
 
-def _read_plan(name: str) -> str:
+def read_plan_text(name: str) -> str:
     if name == "-":
         return sys.stdin.read()
     try:
@@ -205,7 +205,7 @@ def _seen_json(deployment: Deployment) -> dict[str, str | None]:
 
 
 async def promote_many(args: argparse.Namespace, console: Console) -> int:
-    text = _read_plan(args.plan)
+    text = read_plan_text(args.plan)
     source = "stdin" if args.plan == "-" else args.plan
     try:
         requests = parse_plan(text, source=source)

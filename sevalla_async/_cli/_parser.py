@@ -13,6 +13,7 @@ from .._version import __version__
 from ._commands import deployments_list, pipelines_list, promote, promote_many
 from ._demo import demo
 from ._fake_server import fake_server
+from ._release import release
 from ._wait_commands import wait
 
 __all__ = ["build_parser"]
@@ -30,6 +31,7 @@ exit status:
   1    the API refused or failed (or, for promote-many, at least one promotion did);
        wait and --wait: a deployment did not end in success, or the wait timed out
   2    bad arguments or input (nothing was sent)
+  (release: 0 every wave passed, 1 stopped by a failed wave, 2 invalid plan)
   130  interrupted (Ctrl-C); what was already sent is reported on stderr
 
 examples:
@@ -38,6 +40,7 @@ examples:
   sevalla-async promote PIPELINE --source APP --target APP --wait
   sevalla-async wait APP DEPLOYMENT --wait-timeout 600
   sevalla-async promote-many plan.json --concurrency 8 > results.jsonl
+  sevalla-async release waves.json --on-failure rollback
   sevalla-async fake-server      # a local fake API to try all of this
   sevalla-async demo             # a fan-out and a wait on an embedded fake API
 """
@@ -58,6 +61,30 @@ success. On a terminal a progress line is kept on stderr. Exit status 0 when eve
 promotion succeeded, 1 when any failed. Ctrl-C stops at once and reports which
 promotions were sent without a reply (they may have happened), which were being waited
 for (their deployments keep running) and which were not sent.
+"""
+
+
+RELEASE_HELP = """\
+The plan is a JSON list of waves, each a list of promotions:
+
+  [[{"pipeline_id": "...", "source_app_id": "...", "target_app_ids": ["..."]}],
+   [{"pipeline_id": "...", "source_app_id": "...", "target_app_ids": ["...", "..."]}]]
+
+or JSON Lines, one promotion per line with a "wave" number (waves run in ascending order):
+
+  {"wave": 0, "pipeline_id": "...", "source_app_id": "...", "target_app_ids": ["..."]}
+
+The whole plan is checked first; any problem is reported with its wave, entry (from 0)
+and field, and nothing is sent (exit status 2). A target in two entries is refused. On a
+terminal one row per change of a target's status (WAVE, TARGET APP, STATUS) and a line per
+wave; otherwise JSON lines, one per event ("event": "wave", "target", "entry", and a last
+"release" with "completed" and "stopped_at"). --dry-run prints the requests instead.
+
+exit status:
+  0    every wave passed
+  1    a wave failed (a deployment did not succeed): the release stopped there
+  2    the plan or the arguments are invalid: nothing was sent
+  130  interrupted (Ctrl-C): entries in flight are reported on stderr
 """
 
 
@@ -258,6 +285,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _wait_options(p, flag=True)
     p.set_defaults(handler=promote_many)
+
+    p = command(
+        commands,
+        "release",
+        "promote the waves of a plan one after the other, stopping at a failed wave",
+        "Promote the waves of PLAN (a JSON or JSON Lines file, or - for stdin) one after the "
+        "other: each wave is promoted, its deployments waited for, and the next wave starts "
+        "only if every deployment succeeded.\n\n" + RELEASE_HELP,
+    )
+    p.add_argument("plan", metavar="PLAN", help="the release plan (- reads stdin)")
+    p.add_argument(
+        "--on-failure",
+        choices=("stop", "rollback"),
+        default="stop",
+        help="when a wave fails: stop (default), or roll back the targets of that wave whose "
+        "deployment did not succeed, wait for the rollbacks, then stop",
+    )
+    p.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=8,
+        metavar="N",
+        help="entries of a wave promoted or waited for at once (default 8)",
+    )
+    p.add_argument(
+        "--reconcile",
+        action="store_true",
+        help="settle a promotion whose outcome is unknown (a 5xx, a lost connection) by "
+        "reading the targets' deployments, instead of failing the wave",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print every request the release would send, wave by wave, and send nothing",
+    )
+    _wait_options(p, flag=False)
+    p.set_defaults(handler=release)
 
     p = command(
         commands,

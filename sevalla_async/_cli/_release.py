@@ -1,0 +1,261 @@
+"""``sevalla-async release PLAN``: promote the waves of a plan one after the other with
+``client.releases.run``, stop (or roll back the failed targets and stop) when a wave's
+deployments do not all succeed.
+
+Output: on a terminal, one row per change of a target's status (``WAVE  TARGET  STATUS``)
+and a line per wave; otherwise (``--output json`` or piped) JSON lines, one per event:
+``{"event": "wave", "wave": 0, "status": "started" | "passed" | "failed"}``, ``{"event":
+"target", "wave": 0, "app_id": ..., "deployment_id": ..., "status": ..., "rollback":
+false}``, ``{"event": "entry", ...}`` for an entry that failed before deploying, and a last
+``{"event": "release", "completed": ..., "stopped_at": ...}``.
+
+Exit status: 0 every wave passed; 1 a wave failed its gate (the release stopped); 2 the
+plan is invalid (nothing sent); 130 interrupted (what was in flight is reported).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from .. import (
+    DeploymentProgress,
+    PromoteRequest,
+    PromotionState,
+    ReleaseLedger,
+    SevallaClient,
+    WaveReport,
+)
+from ._commands import read_plan_text
+from ._console import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Console, make_client
+from ._output import error_json, format_row, json_line, short_error
+from ._plan import PlanError
+from ._release_plan import parse_release_plan
+from ._waiting import wait_options
+
+__all__ = ["ReleaseView", "release", "run_release"]
+
+COLUMNS = ("WAVE", "TARGET APP", "STATUS")
+WIDTHS = (4, 36, 0)
+
+
+class ReleaseView:
+    """Prints a release as it goes: status changes per (wave, target), waves, failures."""
+
+    def __init__(self, console: Console, say: Any = None) -> None:
+        self._console = console
+        self._say = say or console.line
+        self._last: dict[tuple[int, uuid.UUID, bool], str] = {}
+        if not console.json:
+            self._say(format_row(COLUMNS, WIDTHS))
+
+    def _emit(self, data: dict[str, Any], text: str) -> None:
+        if self._console.json:
+            self._console.line(json_line(data))
+        else:
+            self._say(text)
+
+    def deployment(self, progress: DeploymentProgress) -> None:
+        deployment = progress.deployment
+        app = deployment.app_id
+        if app is None:
+            return
+        status = deployment.status.value if deployment.status is not None else "null"
+        key = (progress.wave, app, progress.rollback)
+        if self._last.get(key) == status:
+            return
+        self._last[key] = status
+        shown = f"rollback {status}" if progress.rollback else status
+        self._emit(
+            {
+                "event": "target",
+                "wave": progress.wave,
+                "app_id": str(app),
+                "deployment_id": str(deployment.id),
+                "status": status,
+                "rollback": progress.rollback,
+            },
+            format_row((str(progress.wave), str(app), shown), WIDTHS),
+        )
+
+    def wave(self, index: int, report: WaveReport | None) -> None:
+        if report is None:
+            self._emit(
+                {"event": "wave", "wave": index, "status": "started"}, f"wave {index}: started"
+            )
+            return
+        for outcome in report.outcomes:  # entries that deployed nothing
+            if outcome.error is None or outcome.deployments:
+                continue
+            request = outcome.request
+            targets = request.target_app_ids if isinstance(request, PromoteRequest) else ()
+            self._emit(
+                {
+                    "event": "entry",
+                    "wave": index,
+                    "index": outcome.index,
+                    "state": str(outcome.state),
+                    "error": error_json(outcome.error),
+                },
+                "\n".join(
+                    format_row(
+                        (str(index), str(t), f"{outcome.state}: {short_error(outcome.error)}"),
+                        WIDTHS,
+                    )
+                    for t in targets
+                ),
+            )
+        for rollback in report.rollbacks:
+            if rollback.error is not None:
+                self._emit(
+                    {
+                        "event": "target",
+                        "wave": index,
+                        "app_id": str(rollback.app_id),
+                        "rollback": True,
+                        "state": str(rollback.state),
+                        "error": error_json(rollback.error),
+                    },
+                    format_row(
+                        (str(index), str(rollback.app_id), f"rollback failed: {rollback.error}"),
+                        WIDTHS,
+                    ),
+                )
+        total = sum(len(o.request.target_app_ids) for o in report.outcomes)  # validated
+        good = total - len(report.failed_targets)
+        status = "passed" if report.passed else "failed"
+        text = f"wave {index}: {status} ({good}/{total} deployments succeeded)"
+        if report.rollbacks:
+            back = sum(1 for r in report.rollbacks if r.succeeded)
+            text += f"; {back}/{len(report.rollbacks)} failed targets rolled back"
+        self._emit(
+            {
+                "event": "wave",
+                "wave": index,
+                "status": status,
+                "succeeded": good,
+                "targets": total,
+                "rolled_back": [str(r.app_id) for r in report.rollbacks if r.succeeded],
+            },
+            text,
+        )
+
+
+async def run_release(
+    client: SevallaClient,
+    waves: Sequence[Sequence[PromoteRequest]],
+    view: ReleaseView,
+    *,
+    on_failure: str,
+    concurrency: int,
+    timeout: float,
+    poll_interval: float,
+    reconcile: bool = False,
+    ledger: ReleaseLedger | None = None,
+    start: int = 0,
+) -> tuple[bool, int | None]:
+    """Run the release, printing through ``view``; ``(completed, stopped_at)``."""
+    report = await client.releases.run(
+        waves,
+        on_failure=on_failure,  # type: ignore[arg-type]  # argparse's choices
+        ledger=ledger,
+        concurrency=concurrency,
+        wait_timeout=timeout,
+        poll_interval=poll_interval,
+        reconcile=reconcile,
+        on_wave=view.wave,
+        on_deployment=view.deployment,
+        start=start,
+    )
+    return report.completed, report.stopped_at
+
+
+def dry_run(console: Console, waves: Sequence[Sequence[PromoteRequest]], on_failure: str) -> int:
+    """Print every request the release would send, wave by wave; send nothing."""
+    for w, wave in enumerate(waves):
+        for e, request in enumerate(wave):
+            path = f"/pipelines/{request.pipeline_id}/promote"
+            body = {
+                "source_app_id": str(request.source_app_id),
+                "target_app_ids": [str(t) for t in request.target_app_ids],
+            }
+            if console.json:
+                console.line(
+                    json_line({"wave": w, "entry": e, "method": "POST", "path": path, "body": body})
+                )
+            else:
+                console.line(f"wave {w}, entry {e}: POST {path} {json.dumps(body)}")
+    then = (
+        "POST /applications/{id}/deployments/rollback for each target of that wave whose "
+        "deployment failed"
+        if on_failure == "rollback"
+        else "nothing more"
+    )
+    console.note(
+        f"dry run: nothing was sent; each wave waits for its deployments, and a failed wave "
+        f"stops the release ({then})"
+    )
+    return EXIT_OK
+
+
+async def release(args: argparse.Namespace, console: Console) -> int:
+    text = read_plan_text(args.plan)
+    source = "stdin" if args.plan == "-" else args.plan
+    try:
+        waves = parse_release_plan(text, source=source)
+    except PlanError as exc:
+        for problem in exc.problems:
+            console.note(problem)
+        console.note("the plan is invalid: nothing was sent")
+        return EXIT_USAGE
+    if args.dry_run:
+        return dry_run(console, waves, args.on_failure)
+    options = wait_options(args)
+    assert options is not None  # release always waits
+    client = make_client(args)
+    options.apply(client)
+    ledger = ReleaseLedger()
+    view = ReleaseView(console)
+    try:
+        async with client:
+            completed, stopped_at = await run_release(
+                client,
+                waves,
+                view,
+                on_failure=args.on_failure,
+                concurrency=args.concurrency,
+                timeout=options.timeout,
+                poll_interval=options.poll_interval,
+                reconcile=args.reconcile,
+                ledger=ledger,
+            )
+    except asyncio.CancelledError:
+        report_interrupted(console, ledger)
+        raise
+    if console.json:
+        console.line(
+            json_line({"event": "release", "completed": completed, "stopped_at": stopped_at})
+        )
+    if completed:
+        console.note(f"release completed: {len(waves)} waves")
+        return EXIT_OK
+    console.note(f"release stopped at wave {stopped_at}; later waves were not sent")
+    return EXIT_FAILED
+
+
+def report_interrupted(console: Console, ledger: ReleaseLedger) -> None:
+    """On Ctrl-C: which entries may have been promoted (``unknown``), and how many not."""
+    counts: dict[PromotionState, int] = {}
+    for wave, outcome in ledger.outcomes:
+        counts[outcome.state] = counts.get(outcome.state, 0) + 1
+        if outcome.state is PromotionState.UNKNOWN:
+            console.note(
+                f"wave {wave}, entry {outcome.index}: in flight when interrupted; it may have "
+                "been promoted (its deployments keep running)"
+            )
+    summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+    console.note(f"interrupted: {summary or 'nothing sent'}")
