@@ -766,6 +766,33 @@ async def test_demo_runs_a_fanout_then_waits_with_scripted_failures() -> None:
         ["waiting", "inProgress", "failed"]
     ]
     assert "Waited: 6 deployments: 5 success, 1 failed" in lines.err
+    # The release: the canary wave fails, its failed target is rolled back, wave 1 never sent.
+    for output in (run.out, lines.err):
+        assert "Release stopped at wave 0: 1 target rolled back" in output
+        assert "wave 1 was never sent (4 of its 4 targets untouched)" in output
+    assert "wave 0: failed (1/2 deployments succeeded); 1/1 failed targets rolled back" in run.out
+    canary = run.out.split("the canary's deployment on app ")[1].split()[0]
+    trail = [
+        line.split(None, 2)[2]
+        for line in run.out.splitlines()
+        if line.startswith("0 ") and canary in line and " > " not in line
+    ]
+    assert trail == [
+        "waiting",
+        "inProgress",
+        "failed",
+        "rollback waiting",
+        "rollback inProgress",
+        "rollback success",
+    ]
+    events = [e for e in lines.lines() if "event" in e]
+    assert [(e["wave"], e["status"]) for e in events if e["event"] == "wave"] == [
+        (0, "started"),
+        (0, "failed"),
+    ]
+    rolled = [e for e in events if e["event"] == "target" and e["rollback"]]
+    assert rolled[-1]["status"] == "success"
+    assert events[-1]["rolled_back"] == [rolled[-1]["app_id"]]
 
 
 async def test_version_and_missing_command() -> None:

@@ -42,7 +42,7 @@ examples:
   sevalla-async promote-many plan.json --concurrency 8 > results.jsonl
   sevalla-async release waves.json --on-failure rollback
   sevalla-async fake-server      # a local fake API to try all of this
-  sevalla-async demo             # a fan-out and a wait on an embedded fake API
+  sevalla-async demo             # a fan-out, a wait and a release on an embedded fake API
 """
 
 PLAN_HELP = """\
@@ -390,10 +390,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(
         commands,
         "demo",
-        "promote a handful of pipelines on an embedded fake API, then wait for the "
-        "deployments (no account, no network)",
-        "Promote a handful of pipelines on an embedded fake API, then wait for the "
-        "deployments (no account, no network). Like every command it prints a table on a "
+        "promote a handful of pipelines on an embedded fake API, wait for the "
+        "deployments, then release in waves with a failing canary (no account, no network)",
+        "Promote a handful of pipelines on an embedded fake API, wait for the deployments, "
+        "then release in waves: the canary wave fails and is rolled back (no account, no "
+        "network). Like every command it prints a table on a "
         "terminal and JSON lines otherwise (--output); the story goes to stderr then.",
         api=False,
     )

@@ -19,7 +19,7 @@ import argparse
 import asyncio
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import (
@@ -46,7 +46,7 @@ WIDTHS = (4, 36, 0)
 class ReleaseView:
     """Prints a release as it goes: status changes per (wave, target), waves, failures."""
 
-    def __init__(self, console: Console, say: Any = None) -> None:
+    def __init__(self, console: Console, say: Callable[[str], None] | None = None) -> None:
         self._console = console
         self._say = say or console.line
         self._last: dict[tuple[int, uuid.UUID, bool], str] = {}
