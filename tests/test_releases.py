@@ -358,3 +358,30 @@ async def test_start_skips_finished_waves(fake: FakeSevalla, client: SevallaClie
     assert [w.index for w in report.waves] == [1, 2]
     assert report.completed
     assert promoted_targets(fake) == [t for w in waves[1:] for t in targets_of(w)]
+
+
+async def test_a_failing_rollback_is_reported_and_not_resent(
+    fake: FakeSevalla, client: SevallaClient
+) -> None:
+    """A 5xx after the API acted on a rollback: ``unknown``, one POST, the other rollback
+    still made and waited for."""
+    [wave] = make_waves(fake, [2], targets=1)
+    first, second = (r.target_app_ids[0] for r in wave)
+    for app in (first, second):
+        fake.script_deployments(FAILING, app_id=app)
+    fake.inject(
+        Fault.error(502, after_handling=True),
+        method="POST",
+        path=f"/applications/{first}/deployments/rollback",
+    )
+
+    report = await client.releases.run([wave], on_failure="rollback")
+
+    bad, good = report.rollbacks
+    assert bad.app_id == first
+    assert bad.state is PromotionState.UNKNOWN
+    assert bad.sent_at is not None
+    assert bad.error is not None
+    assert not bad.succeeded
+    assert good.succeeded
+    assert sorted(rolled_back(fake)) == sorted([str(first), str(second)])  # one POST each

@@ -65,6 +65,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+P = TypeVar("P")
 
 
 # --- promote ------------------------------------------------------------------------------
@@ -204,15 +205,22 @@ def _seen_json(deployment: Deployment) -> dict[str, str | None]:
     }
 
 
-async def promote_many(args: argparse.Namespace, console: Console) -> int:
-    text = read_plan_text(args.plan)
-    source = "stdin" if args.plan == "-" else args.plan
+def load_plan(name: str, console: Console, parse: Callable[..., P]) -> P | None:
+    """Read the plan file ``name`` (``-``: stdin) and ``parse(text, source=...)`` it; on a bad
+    plan print every problem on stderr and return ``None`` (exit status 2: nothing sent)."""
+    text = read_plan_text(name)
     try:
-        requests = parse_plan(text, source=source)
+        return parse(text, source="stdin" if name == "-" else name)
     except PlanError as exc:
         for problem in exc.problems:
             console.note(problem)
         console.note("the plan is invalid: nothing was sent")
+        return None
+
+
+async def promote_many(args: argparse.Namespace, console: Console) -> int:
+    requests = load_plan(args.plan, console, parse_plan)
+    if requests is None:
         return EXIT_USAGE
     options = wait_options(args)
     client = make_client(args)  # a bad key or URL is found before anything is sent

@@ -22,7 +22,7 @@ from typing import Any
 
 from .. import PromoteRequest
 
-__all__ = ["PlanError", "parse_plan"]
+__all__ = ["PlanError", "parse_json", "parse_plan"]
 
 
 class PlanError(ValueError):
@@ -43,16 +43,8 @@ def parse_plan(text: str, *, source: str = "plan") -> list[PromoteRequest]:
     Besides each entry's own fields, an entry that repeats an earlier one exactly is an
     error: a promotion is not idempotent, so a duplicate would deploy twice.
     """
-    data: Any
-    if text.lstrip().startswith("["):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise PlanError(
-                [f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"]
-            ) from None
-    else:
-        data = _json_lines(text, source)
+    bracketed = text.lstrip().startswith("[")
+    data: Any = parse_json(text, source) if bracketed else _json_lines(text, source)
     if not isinstance(data, list):
         raise PlanError(
             [
@@ -80,6 +72,16 @@ def parse_plan(text: str, *, source: str = "plan") -> list[PromoteRequest]:
     if problems:
         raise PlanError(problems)
     return requests
+
+
+def parse_json(text: str, source: str) -> Any:
+    """``text`` as one JSON document, or :class:`PlanError` saying where it is not."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PlanError(
+            [f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"]
+        ) from None
 
 
 def _json_lines(text: str, source: str) -> list[Any]:

@@ -30,10 +30,9 @@ from .. import (
     SevallaClient,
     WaveReport,
 )
-from ._commands import read_plan_text
+from ._commands import load_plan
 from ._console import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Console, make_client
 from ._output import error_json, format_row, json_line, short_error
-from ._plan import PlanError
 from ._release_plan import parse_release_plan
 from ._waiting import wait_options
 
@@ -203,14 +202,8 @@ def dry_run(console: Console, waves: Sequence[Sequence[PromoteRequest]], on_fail
 
 
 async def release(args: argparse.Namespace, console: Console) -> int:
-    text = read_plan_text(args.plan)
-    source = "stdin" if args.plan == "-" else args.plan
-    try:
-        waves = parse_release_plan(text, source=source)
-    except PlanError as exc:
-        for problem in exc.problems:
-            console.note(problem)
-        console.note("the plan is invalid: nothing was sent")
+    waves = load_plan(args.plan, console, parse_release_plan)
+    if waves is None:
         return EXIT_USAGE
     if args.dry_run:
         return dry_run(console, waves, args.on_failure)

@@ -24,7 +24,7 @@ import uuid
 from typing import Any
 
 from .. import PromoteRequest
-from ._plan import PlanError
+from ._plan import PlanError, parse_json
 
 __all__ = ["parse_release_plan"]
 
@@ -32,13 +32,7 @@ __all__ = ["parse_release_plan"]
 def parse_release_plan(text: str, *, source: str = "plan") -> list[list[PromoteRequest]]:
     """The plan's waves of requests, in order; :class:`PlanError` lists every problem."""
     if text.lstrip().startswith("["):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise PlanError(
-                [f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"]
-            ) from None
-        raw = _nested(data, source)
+        raw = _nested(parse_json(text, source), source)
     else:
         raw = _json_lines(text, source)
     problems: list[str] = []
