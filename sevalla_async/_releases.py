@@ -22,9 +22,10 @@ request in flight) and a rollback in flight ``unknown``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -297,8 +298,37 @@ def rollback_targets(report: WaveReport) -> list[uuid.UUID]:
     return out
 
 
+def _check_done(
+    done: Mapping[tuple[int, int], Sequence[Promotion]] | None,
+    waves: list[list[PromoteRequest]],
+) -> dict[tuple[int, int], list[Promotion]]:
+    """``done`` checked against the waves: keys ``(wave, entry)`` of the plan, values
+    :class:`Promotion` lists for targets of that entry (``ValueError`` naming the key)."""
+    if done is None:
+        return {}
+    if not isinstance(done, Mapping):
+        raise ValueError("done: expected a mapping of (wave, entry) to promotions")
+    out: dict[tuple[int, int], list[Promotion]] = {}
+    for key, promotions in done.items():
+        if (
+            not isinstance(key, tuple)
+            or len(key) != 2
+            or not all(type(k) is int for k in key)
+            or not 0 <= key[0] < len(waves)
+            or not 0 <= key[1] < len(waves[key[0]])
+        ):
+            raise ValueError(f"done[{key!r}]: not a (wave, entry) position of the waves")
+        targets = set(waves[key[0]][key[1]].target_app_ids)
+        listed = list(promotions)
+        for p in listed:
+            if not isinstance(p, Promotion) or p.target_app_id not in targets:
+                raise ValueError(f"done[{key!r}]: {p!r} is not a promotion of a target of it")
+        out[key] = listed
+    return out
+
+
 PromoteWave = Callable[
-    [list[PromoteRequest], FanoutLedger, Callable[[int, Deployment], object]],
+    [Iterable[PromoteRequest], FanoutLedger, Callable[[int, Deployment], object]],
     Awaitable[list[PromoteOutcome]],
 ]
 """Promote one wave and wait for its deployments (``promote_many(wait=True)``), recording
@@ -324,6 +354,8 @@ class Release:
         on_wave: Callable[[int, WaveReport | None], object] | None = None,
         on_deployment: Callable[[DeploymentProgress], object] | None = None,
         start: int = 0,
+        done: Mapping[tuple[int, int], Sequence[Promotion]] | None = None,
+        on_send: Callable[[int, int, PromoteRequest], object] | None = None,
     ) -> None:
         if on_failure not in ("stop", "rollback"):
             raise ValueError(f"on_failure: expected 'stop' or 'rollback', got {on_failure!r}")
@@ -331,7 +363,8 @@ class Release:
             raise ValueError("gate: expected a callable taking a WaveReport")
         if ledger is not None and not isinstance(ledger, ReleaseLedger):
             raise ValueError("ledger: expected a ReleaseLedger")
-        for name, hook in (("on_wave", on_wave), ("on_deployment", on_deployment)):
+        hooks = (("on_wave", on_wave), ("on_deployment", on_deployment), ("on_send", on_send))
+        for name, hook in hooks:
             if hook is not None and not callable(hook):
                 raise ValueError(f"{name}: expected a callable")
         self.waves = check_waves(waves)
@@ -347,6 +380,8 @@ class Release:
         self._on_wave = on_wave
         self._on_deployment = on_deployment
         self._start = start
+        self._done = _check_done(done, self.waves)
+        self._on_send = on_send
 
     async def run(self) -> ReleaseReport:
         """Run the waves in turn (see the module docstring)."""
@@ -371,8 +406,7 @@ class Release:
             if hook is not None:
                 hook(DeploymentProgress(index, deployment))
 
-        ledger = self.ledger.wave(index)
-        outcomes = await self._promote_wave(self.waves[index], ledger, on_poll)
+        outcomes = await self._promote(index, on_poll)
         report = WaveReport(index, outcomes)
         passed = await self._decide(report)
         self.ledger.gates[index] = passed
@@ -383,6 +417,87 @@ class Release:
         if self._on_wave is not None:
             self._on_wave(index, report)
         return report
+
+    async def _promote(
+        self, wave: int, on_poll: Callable[[int, Deployment], None]
+    ) -> list[PromoteOutcome]:
+        """Promote the wave's entries (only the targets ``done`` does not cover) and wait
+        for every deployment, ``done``'s included; one outcome per entry, entry order."""
+        ledger = self.ledger.wave(wave)
+        requests = self.waves[wave]
+        known: dict[int, list[Promotion]] = {}
+        sending: list[tuple[int, PromoteRequest]] = []
+        for i, request in enumerate(requests):
+            have = list(self._done.get((wave, i), ()))
+            covered = {p.target_app_id for p in have}
+            rest = [t for t in request.target_app_ids if t not in covered]
+            if have:
+                known[i] = have
+            if rest:
+                narrowed = PromoteRequest(request.pipeline_id, request.source_app_id, rest)
+                sending.append((i, narrowed if have else request))
+        waited = await self._wait_known(wave, known, on_poll)
+        for i in known:
+            if all(i != j for j, _ in sending):
+                ledger.note_read(i)
+                ledger.record(attrs.evolve(waited[i], request=requests[i], index=i))
+
+        def merged(outcome: PromoteOutcome) -> None:
+            i = sending[outcome.index][0]
+            ledger.note_read(i)
+            if i not in known:
+                ledger.record(attrs.evolve(outcome, index=i))
+                return
+            before = waited[i]
+            ledger.record(
+                attrs.evolve(
+                    outcome,
+                    request=requests[i],
+                    index=i,
+                    promotions=[*(before.promotions or []), *(outcome.promotions or [])],
+                    deployments=[*(before.deployments or []), *(outcome.deployments or [])],
+                    error=outcome.error or before.error,
+                )
+            )
+
+        if sending:
+            on_send = self._on_send
+
+            def marked() -> Iterator[PromoteRequest]:
+                for i, request in sending:
+                    if on_send is not None:
+                        on_send(wave, i, request)
+                    yield request
+
+            def remap(i: int, deployment: Deployment) -> None:
+                on_poll(sending[i][0], deployment)
+
+            await self._promote_wave(marked(), FanoutLedger(on_outcome=merged), remap)
+        return [o for _, o in sorted((o.index, o) for o in ledger.outcomes)]
+
+    async def _wait_known(
+        self,
+        wave: int,
+        known: dict[int, list[Promotion]],
+        on_poll: Callable[[int, Deployment], None],
+    ) -> dict[int, PromoteOutcome]:
+        """Wait for the deployments of the promotions ``done`` gave (made by an earlier
+        run): an outcome per entry, as if this run had promoted them."""
+        out: dict[int, PromoteOutcome] = {}
+        for i, promotions in known.items():
+            request = self.waves[wave][i]
+            try:
+                deployments = await self._waiter.wait_all(
+                    promotions,
+                    self._plan,
+                    deadline=self._waiter.deadline(self._plan),
+                    on_poll=functools.partial(on_poll, i),
+                )
+                out[i] = PromoteOutcome(request, promotions, None, i, True, deployments)
+            except WaitAllError as error:
+                finished = list(error.deployments.values())
+                out[i] = PromoteOutcome(request, promotions, error, i, True, finished)
+        return out
 
     async def _decide(self, report: WaveReport) -> bool:
         if self._gate is None:

@@ -385,3 +385,47 @@ async def test_a_failing_rollback_is_reported_and_not_resent(
     assert not bad.succeeded
     assert good.succeeded
     assert sorted(rolled_back(fake)) == sorted([str(first), str(second)])  # one POST each
+
+
+async def test_done_promotions_are_waited_for_not_sent_again(
+    fake: FakeSevalla, client: SevallaClient
+) -> None:
+    """Resuming: what an earlier run promoted (``done``) is waited for and gated, not sent;
+    an entry partly done has only its other targets promoted."""
+    waves = make_waves(fake, [2, 1], targets=2)
+    first = await client.pipelines.promote_request(waves[0][0])  # made by "an earlier run"
+    partial = await client.pipelines.promote_request(
+        PromoteRequest(
+            waves[0][1].pipeline_id, waves[0][1].source_app_id, waves[0][1].target_app_ids[:1]
+        )
+    )
+    before = len(fake.requests_to("POST", PROMOTE))
+    sent: list[tuple[int, int, list[str]]] = []
+
+    report = await client.releases.run(
+        waves,
+        done={(0, 0): first, (0, 1): partial},
+        on_send=lambda w, i, r: sent.append((w, i, [str(t) for t in r.target_app_ids])),
+    )
+
+    assert report.completed
+    assert sent == [
+        (0, 1, [str(waves[0][1].target_app_ids[1])]),
+        (1, 0, targets_of(waves[1])),
+    ]
+    assert len(fake.requests_to("POST", PROMOTE)) - before == 2
+    wave = report.waves[0]
+    assert [o.index for o in wave.outcomes] == [0, 1]
+    assert wave.outcomes[0].promotions == first
+    assert [d.app_id for d in wave.outcomes[1].deployments or []] == list(
+        waves[0][1].target_app_ids
+    )
+    assert wave.outcomes[1].request == waves[0][1]
+    assert wave.succeeded
+
+
+async def test_done_is_checked_before_sending(fake: FakeSevalla, client: SevallaClient) -> None:
+    waves = make_waves(fake, [1])
+    with pytest.raises(ValueError, match=r"done\[\(1, 0\)\]"):
+        await client.releases.run(waves, done={(1, 0): []})
+    assert fake.requests == []

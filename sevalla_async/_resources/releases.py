@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import _wait
 from .._fanout import FanoutLedger
-from .._models import Deployment, PromoteOutcome, PromoteRequest
+from .._models import Deployment, PromoteOutcome, PromoteRequest, Promotion
 from .._reconcile import DEFAULT_RECONCILE_TIMEOUT, DEFAULT_SETTLE, check_reconcile_options
 from .._releases import (
     DeploymentProgress,
@@ -53,6 +53,8 @@ class Releases:
         on_wave: Callable[[int, WaveReport | None], object] | None = None,
         on_deployment: Callable[[DeploymentProgress], object] | None = None,
         start: int = 0,
+        done: Mapping[tuple[int, int], Sequence[Promotion]] | None = None,
+        on_send: Callable[[int, int, PromoteRequest], object] | None = None,
     ) -> ReleaseReport:
         """Promote ``waves`` one after the other, each only if the previous one passed its
         gate; on a failed gate stop, or roll back what the wave broke and stop.
@@ -92,6 +94,12 @@ class Releases:
         ``on_wave(index, report)`` once it has ended (gate and rollbacks included);
         ``on_deployment`` gets a :class:`DeploymentProgress` for every deployment polled.
         ``start`` skips the waves before it (to continue a release that stopped).
+
+        **Resuming.** ``done`` maps ``(wave, entry)`` positions to the :class:`Promotion`
+        objects an earlier run already made for that entry (e.g. from a journal): those
+        targets are not promoted again, their deployments are waited for and gated like
+        the others; only the entry's other targets are sent. ``on_send(wave, entry,
+        request)`` is called just before each request is sent (to journal it first).
         """
         plan = _wait.WaitPlan.check(timeout=wait_timeout, poll_interval=poll_interval)
         if not isinstance(reconcile, bool):
@@ -100,7 +108,7 @@ class Releases:
         pipelines = self._pipelines
 
         async def promote_wave(
-            requests: list[PromoteRequest],
+            requests: Iterable[PromoteRequest],
             wave_ledger: FanoutLedger,
             on_poll: Callable[[int, Deployment], object],
         ) -> list[PromoteOutcome]:
@@ -132,5 +140,7 @@ class Releases:
             on_wave=on_wave,
             on_deployment=on_deployment,
             start=start,
+            done=done,
+            on_send=on_send,
         )
         return await release.run()
