@@ -12,11 +12,9 @@ import argparse
 import asyncio
 import contextlib
 import functools
-import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import aclosing
-from pathlib import Path
 from typing import TypeVar
 
 from .. import Deployment, PromoteRequest
@@ -48,7 +46,7 @@ from ._output import (
     tally,
     version_hint,
 )
-from ._plan import PlanError, parse_plan
+from ._plan import PlanError, parse_plan, read_plan_text
 from ._plan_runner import PlanOutcome, run_plan
 from ._progress import ProgressLine
 from ._wait_commands import promote_and_wait
@@ -65,7 +63,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-P = TypeVar("P")
 
 
 # --- promote ------------------------------------------------------------------------------
@@ -100,15 +97,8 @@ async def promote(args: argparse.Namespace, console: Console) -> int:
 # --- promote-many -------------------------------------------------------------------------
 
 
-def read_plan_text(name: str) -> str:
-    if name == "-":
-        return sys.stdin.read()
-    try:
-        return Path(name).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"{name}: cannot read the plan ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{name}: the plan is not UTF-8 text") from None
+def _read_plan(name: str) -> str:
+    return read_plan_text(name)
 
 
 def emit_outcome(
@@ -205,22 +195,15 @@ def _seen_json(deployment: Deployment) -> dict[str, str | None]:
     }
 
 
-def load_plan(name: str, console: Console, parse: Callable[..., P]) -> P | None:
-    """Read the plan file ``name`` (``-``: stdin) and ``parse(text, source=...)`` it; on a bad
-    plan print every problem on stderr and return ``None`` (exit status 2: nothing sent)."""
-    text = read_plan_text(name)
+async def promote_many(args: argparse.Namespace, console: Console) -> int:
+    text = _read_plan(args.plan)
+    source = "stdin" if args.plan == "-" else args.plan
     try:
-        return parse(text, source="stdin" if name == "-" else name)
+        requests = parse_plan(text, source=source)
     except PlanError as exc:
         for problem in exc.problems:
             console.note(problem)
         console.note("the plan is invalid: nothing was sent")
-        return None
-
-
-async def promote_many(args: argparse.Namespace, console: Console) -> int:
-    requests = load_plan(args.plan, console, parse_plan)
-    if requests is None:
         return EXIT_USAGE
     options = wait_options(args)
     client = make_client(args)  # a bad key or URL is found before anything is sent

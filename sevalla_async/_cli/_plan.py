@@ -18,11 +18,17 @@ JSON output) and the field: ``entry 3: target_app_ids[1]: 'x' is not a valid UUI
 from __future__ import annotations
 
 import json
-from typing import Any
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
 from .. import PromoteRequest
+from ._console import Console, UsageError
 
-__all__ = ["PlanError", "parse_json", "parse_plan"]
+__all__ = ["PlanError", "load_plan", "parse_json", "parse_plan", "read_plan_text"]
+
+P = TypeVar("P")
 
 
 class PlanError(ValueError):
@@ -113,3 +119,28 @@ def _json_type(value: Any) -> str:
     if isinstance(value, (int, float)):
         return "number"
     return "null" if value is None else type(value).__name__
+
+
+def read_plan_text(name: str) -> str:
+    """The text of the plan file ``name`` (``-``: stdin); :class:`UsageError` if unreadable."""
+    if name == "-":
+        return sys.stdin.read()
+    try:
+        return Path(name).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{name}: cannot read the plan ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{name}: the plan is not UTF-8 text") from None
+
+
+def load_plan(name: str, console: Console, parse: Callable[..., P]) -> P | None:
+    """Read the plan file ``name`` and ``parse(text, source=...)`` it; on a bad plan print
+    every problem on stderr and return ``None`` (exit status 2: nothing was sent)."""
+    text = read_plan_text(name)
+    try:
+        return parse(text, source="stdin" if name == "-" else name)
+    except PlanError as exc:
+        for problem in exc.problems:
+            console.note(problem)
+        console.note("the plan is invalid: nothing was sent")
+        return None

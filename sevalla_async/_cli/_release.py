@@ -30,9 +30,9 @@ from .. import (
     SevallaClient,
     WaveReport,
 )
-from ._commands import load_plan
 from ._console import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Console, make_client
 from ._output import error_json, format_row, json_line, short_error
+from ._plan import load_plan
 from ._release_plan import parse_release_plan
 from ._waiting import wait_options
 
