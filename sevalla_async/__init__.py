@@ -12,6 +12,8 @@
 See the README for fan-out, waiting for deployments, errors, retries and testing.
 """
 
+import logging as _logging
+
 from ._client import SevallaClient
 from ._errors import (
     APIConnectionError,
@@ -42,6 +44,10 @@ from ._models import (
 from ._retry import RetryPolicy
 from ._version import __version__
 from ._wait import WaitAllError
+
+# A library stays silent until the application configures logging: without this, Python's
+# last-resort handler prints the retry warnings to stderr.
+_logging.getLogger("sevalla_async").addHandler(_logging.NullHandler())
 
 __all__ = [
     "APIConnectionError",

@@ -21,6 +21,7 @@ import aiohttp
 from yarl import URL
 
 from ._errors import APIError, APITimeoutError
+from ._logsafe import printable
 from ._protocol import (
     _JSON_HEADERS,
     Request,
@@ -183,7 +184,9 @@ class SevallaClient:
         )
         self._sleep: Callable[[float], Awaitable[Any]] = sleep or asyncio.sleep
         self._clock: Callable[[], float] = clock or time.monotonic
-        self._limiter = RateLimiter(self._clock, self._sleep)
+        self._limiter = RateLimiter(
+            self._clock, self._sleep, max_wait=self._policy.max_rate_limit_wait
+        )
         self._transport = Transport(
             session=session,
             connection_limit=connection_limit,
@@ -277,7 +280,7 @@ class SevallaClient:
                     seq = await limiter.acquire(bucket, deadline)
             except RateLimitHoldError as exc:
                 raise APITimeoutError(
-                    f"{exc}, after the call's timeout; not sent",
+                    f"{exc}; not sent",
                     request_sent=False,
                     method=method,
                     url=url_text,
@@ -372,4 +375,4 @@ def _short(error: APIError) -> str:
     status = getattr(error, "status_code", None)
     rid = getattr(error, "request_id", None)
     text = f"{status} {error.message}" if status is not None else error.message
-    return f"{text} request_id={rid}" if rid else text
+    return printable(f"{text} request_id={rid}" if rid else text)

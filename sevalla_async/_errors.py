@@ -37,6 +37,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "ConflictError",
     "InternalServerError",
     "NotFoundError",
@@ -225,6 +226,11 @@ class APITimeoutError(APIConnectionError):
     def __init__(self, message: str, *, last_result: Any = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.last_result = last_result
+
+
+class ClientClosedError(APIConnectionError):
+    """The client was closed before this request was sent (``request_sent`` is
+    ``False``); never retried. Internal: catch :class:`APIConnectionError`."""
 
 
 class APIResponseValidationError(APIError):

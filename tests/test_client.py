@@ -117,8 +117,10 @@ async def test_owned_session_is_created_lazily_and_closed(fake: FakeSevalla) -> 
         session = client._transport.session
         assert not session.closed
     assert session.closed
-    with pytest.raises(RuntimeError, match="closed"):
+    with pytest.raises(APIConnectionError, match="closed") as info:
         await client.pipelines.get(pipeline.id)
+    assert info.value.request_sent is False
+    assert info.value.attempts == 1  # closed on purpose: not retried
 
 
 async def test_aclose_without_async_with(fake: FakeSevalla) -> None:
