@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import zlib
 
-__all__ = ["ACCEPT_ENCODING", "BodyDecoder", "BodyTooLarge", "UndecodableBody"]
+__all__ = ["ACCEPT_ENCODING", "BodyDecoder", "BodyTooLargeError", "UndecodableBodyError"]
 
 ACCEPT_ENCODING = "gzip, deflate"
 """The encodings the client asks for (and the only ones it decodes)."""
 
 
-class BodyTooLarge(Exception):
+class BodyTooLargeError(Exception):
     """The decoded body exceeds the cap."""
 
 
-class UndecodableBody(Exception):
+class UndecodableBodyError(Exception):
     """The body does not decode with its ``Content-Encoding``."""
 
 
@@ -42,11 +42,11 @@ class BodyDecoder:
         elif coding == "deflate":
             self._zlib = zlib.decompressobj(zlib.MAX_WBITS)
         else:
-            raise UndecodableBody(f"unsupported Content-Encoding {_clip(coding)!r}")
+            raise UndecodableBodyError(f"unsupported Content-Encoding {_clip(coding)!r}")
 
     def feed(self, data: bytes) -> None:
-        """Add raw bytes; raise :class:`BodyTooLarge` as soon as the decoded size passes
-        the cap, or :class:`UndecodableBody`."""
+        """Add raw bytes; raise :class:`BodyTooLargeError` as soon as the decoded size passes
+        the cap, or :class:`UndecodableBodyError`."""
         if self._zlib is None:
             self._add(data)
             return
@@ -56,18 +56,18 @@ class BodyDecoder:
             try:
                 out = self._zlib.decompress(data, room)
             except zlib.error as exc:
-                raise UndecodableBody(f"the body does not decode: {exc}") from None
+                raise UndecodableBodyError(f"the body does not decode: {exc}") from None
             self._add(out)
             data = self._zlib.unconsumed_tail
             if not out and data:  # pragma: no cover - zlib always progresses with room > 0
                 break
 
     def finish(self) -> bytes:
-        """The whole decoded body; raise :class:`UndecodableBody` if it was cut short."""
+        """The whole decoded body; raise :class:`UndecodableBodyError` if it was cut short."""
         if self._zlib is not None:
             self._add(self._zlib.flush())
             if self._fed and not self._zlib.eof:
-                raise UndecodableBody("the compressed body ends before its end marker")
+                raise UndecodableBodyError("the compressed body ends before its end marker")
         return b"".join(self._chunks)
 
     def _add(self, data: bytes) -> None:
@@ -76,7 +76,7 @@ class BodyDecoder:
         self._size += len(data)
         if self._size > self._cap:
             self._chunks.clear()
-            raise BodyTooLarge
+            raise BodyTooLargeError
         self._chunks.append(data)
 
 

@@ -347,7 +347,7 @@ class RateLimitInfo:
 
 
 # ASCII digits only: float() and int() would also take "1_000", "+5", "1e3", "inf" and
-# non-ASCII digits ("５"), none of which a header may carry. Surrounding blanks are allowed
+# non-ASCII (full-width) digits, none of which a header may carry. Surrounding blanks are allowed
 # (optional whitespace around a field value).
 _DECIMAL = re.compile(r"[ \t]*([0-9]{1,15}(?:\.[0-9]{1,9})?)[ \t]*", re.ASCII)
 _DELAY_SECONDS = re.compile(r"[ \t]*([0-9]{1,15})[ \t]*", re.ASCII)  # RFC 9110 delay-seconds

@@ -24,10 +24,10 @@ from ._errors import (
     APITimeoutError,
     ClientClosedError,
 )
-from ._inflate import ACCEPT_ENCODING, BodyDecoder, BodyTooLarge, UndecodableBody
+from ._inflate import ACCEPT_ENCODING, BodyDecoder, BodyTooLargeError, UndecodableBodyError
 from ._protocol import Response
 
-__all__ = ["Transport", "TransportFailure"]
+__all__ = ["Transport", "TransportFailureError"]
 
 # Raised while connecting: the request was certainly not sent.
 _NOT_SENT = (
@@ -192,9 +192,9 @@ class Transport:
             async for chunk in reply.content.iter_chunked(64 * 1024):
                 decoder.feed(chunk)
             return decoder.finish()
-        except BodyTooLarge:
+        except BodyTooLargeError:
             why = f"the reply body exceeds max_response_size ({cap} bytes); refused"
-        except UndecodableBody as exc:
+        except UndecodableBodyError as exc:
             why = f"the reply body cannot be decoded: {exc}"
         raise APIResponseValidationError(
             why,
@@ -249,7 +249,7 @@ def _being_cancelled() -> bool:
     return cancelling is None or cancelling() > 0
 
 
-class TransportFailure(Exception):
+class TransportFailureError(Exception):
     """Stands in for an aiohttp exception that holds the request (and so its headers)."""
 
 
@@ -262,7 +262,7 @@ def _safe_cause(exc: BaseException) -> BaseException:
     while item is not None and id(item) not in seen:
         seen.add(id(item))
         if isinstance(item, aiohttp.ClientResponseError) or hasattr(item, "request_info"):
-            return TransportFailure(_describe(exc))
+            return TransportFailureError(_describe(exc))
         item = item.__cause__ or item.__context__
     return exc
 
