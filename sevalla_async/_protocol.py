@@ -350,7 +350,6 @@ class RateLimitInfo:
 # non-ASCII (full-width) digits, none of which a header may carry. Surrounding blanks are allowed
 # (optional whitespace around a field value).
 _DECIMAL = re.compile(r"[ \t]*([0-9]{1,15}(?:\.[0-9]{1,9})?)[ \t]*", re.ASCII)
-_DELAY_SECONDS = re.compile(r"[ \t]*([0-9]{1,15})[ \t]*", re.ASCII)  # RFC 9110 delay-seconds
 
 
 def _number(text: str | None, pattern: re.Pattern[str] = _DECIMAL) -> float | None:
@@ -394,7 +393,7 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
     """
     value = headers.get("retry-after")
     if value is not None:
-        seconds = _number(value, _DELAY_SECONDS)
+        seconds = _number(value)
         if seconds is not None:
             return seconds
         try:
