@@ -16,7 +16,6 @@ from sevalla_async import (
     APIResponseValidationError,
     APIStatusError,
     AuthenticationError,
-    InternalServerError,
     SevallaClient,
 )
 from sevalla_async.testing import FakeClock, FakeSevalla, Fault
