@@ -4,7 +4,6 @@ loop) over a :class:`Transport`, and the resources over the core."""
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import os
 import platform
 import ssl as _ssl
@@ -20,7 +19,7 @@ from ._core import Core
 from ._resources.deployments import Deployments
 from ._resources.pipelines import Pipelines
 from ._retry import RetryPolicy
-from ._transport import AiohttpTransport, Transport
+from ._transport import AiohttpTransport, Transport, is_loopback
 from ._version import __version__
 from ._wait import Waiter
 
@@ -62,17 +61,6 @@ def _resolve_key(api_key: str | None) -> _Secret:
     return _Secret(key.strip())
 
 
-def _is_loopback(host: str | None) -> bool:
-    if host is None:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def _resolve_base_url(base_url: str | None) -> URL:
     raw = base_url if base_url is not None else os.environ.get("SEVALLA_BASE_URL")
     url = URL(raw or DEFAULT_BASE_URL)
@@ -80,7 +68,7 @@ def _resolve_base_url(base_url: str | None) -> URL:
         raise ValueError(f"base_url: expected an https:// URL, got {str(url)!r}")
     if url.user or url.password:
         raise ValueError("base_url: must not contain credentials")
-    if url.scheme == "http" and not _is_loopback(url.host):
+    if url.scheme == "http" and not is_loopback(url.host):
         raise ValueError(
             f"base_url: plain http:// is refused for {url.host!r} (the API key would travel "
             "in clear); use https://, or http:// only to a loopback address"

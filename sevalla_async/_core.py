@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from ._errors import APIError, APITimeoutError
+from ._logsafe import printable
 from ._outcomes import current_mark, settle_state, utc_from_unix
 from ._protocol import _JSON_HEADERS, Request, decode, error_from_response, parse_rate_limit
 from ._ratelimit import RateLimiter, RateLimitHoldError
@@ -59,7 +60,7 @@ class Core:
         self.sleep = sleep
         self.wall_clock = wall_clock
         self.call_timeout = call_timeout
-        self.budget = RateLimiter(clock, sleep)
+        self.budget = RateLimiter(clock, sleep, max_wait=policy.max_rate_limit_wait)
         self._attempt_timeout = attempt_timeout
         self._max_response_size = max_response_size
         self._pool_limit = pool_limit
@@ -121,7 +122,7 @@ class Core:
                     seq = await budget.acquire(bucket, deadline)
             except RateLimitHoldError as exc:
                 held = APITimeoutError(
-                    f"{exc}, after the call's timeout; not sent",
+                    f"{exc}; not sent",
                     request_sent=False,
                     method=method,
                     url=url_text,
@@ -231,4 +232,4 @@ def _short(error: APIError) -> str:
     status = getattr(error, "status_code", None)
     rid = getattr(error, "request_id", None)
     text = f"{status} {error.message}" if status is not None else error.message
-    return f"{text} request_id={rid}" if rid else text
+    return printable(f"{text} request_id={rid}" if rid else text)

@@ -41,6 +41,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "ConflictError",
     "FanoutError",
     "InternalServerError",
@@ -242,6 +243,11 @@ class APITimeoutError(APIConnectionError):
     ) -> None:
         super().__init__(message, **kwargs)
         self.last_result = last_result
+
+
+class ClientClosedError(APIConnectionError):
+    """The client was closed before this request was sent (``request_sent`` is
+    ``False``); never retried. Internal: catch :class:`APIConnectionError`."""
 
 
 class APIResponseValidationError(APIError):

@@ -6,7 +6,10 @@ The engine behind :meth:`Pipelines.promote_many` and :meth:`Pipelines.promote_it
   tasks that pull from the input one item at a time; no task is created per input;
 - **lazy**: the input (any iterable or async iterable) is read only as workers free up, so
   a generator of 100,000 requests never sits in memory; ``stream`` also stops reading while
-  its consumer is not keeping up (at most ``2 * concurrency`` outcomes are held);
+  its consumer is not keeping up (at most ``2 * concurrency`` outcomes are held), and
+  starts no new request while its consumer is not waiting for one: a consumer that
+  breaks out of ``async for`` without closing the stream sends nothing more (the
+  requests already in flight finish);
 - **isolated**: an exception of one request becomes that request's outcome; the others go
   on. An invalid entry is refused before it is scheduled (an outcome with the
   ``ValueError``). With ``fail_fast`` the first failure stops sending: every later input
@@ -471,6 +474,7 @@ class Fanout:
         source = self._start()
         queue: asyncio.Queue[Any] = asyncio.Queue()
         credits = asyncio.Semaphore(2 * self._concurrency)
+        wanted = asyncio.Event()  # set while the consumer waits for the next outcome
         failure: list[BaseException] = []
 
         async def work() -> None:
@@ -478,6 +482,7 @@ class Fanout:
             try:
                 while True:
                     await credits.acquire()
+                    await wanted.wait()
                     got = source.next_sync() if sync else await source.pull()
                     if got is None:
                         credits.release()
@@ -495,7 +500,9 @@ class Fanout:
         live = len(workers)
         try:
             while live:
+                wanted.set()
                 outcome = await queue.get()
+                wanted.clear()
                 if outcome is _END:
                     if failure:
                         raise failure[0]

@@ -24,7 +24,13 @@ from collections.abc import Callable, Iterator
 import attrs
 import backoff
 
-from ._errors import APIConnectionError, APIError, InternalServerError, RateLimitError
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    ClientClosedError,
+    InternalServerError,
+    RateLimitError,
+)
 
 __all__ = ["RetryPolicy"]
 
@@ -75,6 +81,8 @@ class RetryPolicy:
         """Whether ``error`` may be retried at all (the table above)."""
         if isinstance(error, RateLimitError):
             return True
+        if isinstance(error, ClientClosedError):
+            return False  # closed on purpose: another attempt cannot succeed
         if isinstance(error, APIConnectionError):
             return idempotent or not error.request_sent
         if isinstance(error, InternalServerError):
