@@ -169,6 +169,11 @@ class SevallaClient:
     shares this one's transport, rate-limit budget, poll pacing and hooks.
     """
 
+    pipelines: Pipelines
+    """Pipelines: promote, fan out, list and get."""
+    deployments: Deployments
+    """Deployments: get, list, cancel and wait."""
+
     def __init__(
         self,
         api_key: str | None = None,
@@ -270,9 +275,7 @@ class SevallaClient:
         self._base = core.base_url
         self._policy = core.policy
         self.deployments = Deployments(core, waiter)
-        """Deployments: get, list, cancel and wait."""
         self.pipelines = Pipelines(core, waiter)
-        """Pipelines: promote, fan out, list and get."""
 
     def with_options(
         self,
