@@ -22,6 +22,7 @@ from ._errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ClientRateLimitError,
     ConflictError,
     FanoutError,
     InternalServerError,
@@ -34,6 +35,7 @@ from ._errors import (
     WaitAllError,
 )
 from ._fanout import FanoutLedger, FanoutProgress
+from ._hooks import EventHooks, RequestEvent, RequestHook, ResponseEvent, ResponseHook
 from ._models import (
     Deployment,
     DeploymentStatus,
@@ -45,6 +47,7 @@ from ._models import (
     TargetVerdict,
 )
 from ._outcomes import PromotionState
+from ._response import APIResponse
 from ._retry import RetryPolicy
 from ._transport import AiohttpTransport, Transport, TransportRequest, TransportResponse
 from ._version import __version__
@@ -53,15 +56,18 @@ from ._wait import WaitOptions
 __all__ = [
     "APIConnectionError",
     "APIError",
+    "APIResponse",
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
     "AiohttpTransport",
     "AuthenticationError",
     "BadRequestError",
+    "ClientRateLimitError",
     "ConflictError",
     "Deployment",
     "DeploymentStatus",
+    "EventHooks",
     "FanoutError",
     "FanoutLedger",
     "FanoutProgress",
@@ -76,6 +82,10 @@ __all__ = [
     "PromotionState",
     "PromotionUnresolvedError",
     "RateLimitError",
+    "RequestEvent",
+    "RequestHook",
+    "ResponseEvent",
+    "ResponseHook",
     "RetryPolicy",
     "SevallaClient",
     "SevallaError",

@@ -12,6 +12,7 @@
         │   ├── ConflictError              409
         │   ├── UnprocessableEntityError   422
         │   ├── RateLimitError             429  (.retry_after)
+        │   │   └── ClientRateLimitError   not sent: held by the client's own budget
         │   └── InternalServerError        >= 500
         ├── APIConnectionError        no reply: could not connect, or the connection was lost
         │   └── APITimeoutError       no reply in time (or the call's deadline passed)
@@ -19,6 +20,10 @@
 
 Input that can never be valid (a malformed UUID, an empty target list) is refused with a
 plain :class:`ValueError` naming the field, before any network I/O.
+
+``except RateLimitError`` catches both ways of meeting the rate limit: a 429 reply after
+the client's retries, and :class:`ClientRateLimitError`, raised without sending when the
+client's own view of the budget says the window resets later than the call may wait.
 
 Every :class:`APIError` knows the ``method`` and ``url`` of the call and how many
 ``attempts`` were made. No error ever contains the API key.
@@ -42,6 +47,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ClientClosedError",
+    "ClientRateLimitError",
     "ConflictError",
     "FanoutError",
     "InternalServerError",
@@ -200,6 +206,42 @@ class RateLimitError(APIStatusError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
+
+
+class ClientRateLimitError(RateLimitError):
+    """The request was **not sent**: the client's rate-limit budget is spent (an earlier
+    reply said ``x-ratelimit-remaining: 0``, or a 429 said ``Retry-After``) and the window
+    resets later than this call may wait (its ``timeout``, or ``max_rate_limit_wait`` when
+    set).
+
+    No reply was received for this call, so there is no request id, no headers and no body.
+    ``status_code`` is 429, the status the API gives for the same condition, so code that
+    handles rate limiting by status keeps working; ``retry_after`` is the seconds until the
+    budget resets (retry then, or use a longer ``timeout``). For a promote,
+    ``promotion_state`` is ``not_sent``: it is safe to send again.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float,
+        method: str | None = None,
+        url: str | None = None,
+        attempts: int = 0,
+    ) -> None:
+        super().__init__(
+            message,
+            retry_after=retry_after,
+            status_code=429,
+            method=method,
+            url=url,
+            attempts=attempts,
+        )
+
+    def __str__(self) -> str:
+        where = f"{self.method} {self.url}: " if self.method and self.url else ""
+        return f"{where}{self.message}"
 
 
 class InternalServerError(APIStatusError):

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from sevalla_async import (
-    APITimeoutError,
+    ClientRateLimitError,
     FanoutError,
     FanoutProgress,
     InternalServerError,
@@ -672,5 +672,5 @@ async def test_single_promote_still_times_out_behind_a_long_hold() -> None:
             fake.api_key, base_url=fake.base_url, timeout=30.0, sleep=clock.sleep, clock=clock
         ) as client:
             await client.pipelines.promote_request(requests[0])
-            with pytest.raises(APITimeoutError):
+            with pytest.raises(ClientRateLimitError):  # a RateLimitError, not sent
                 await client.pipelines.promote_request(requests[1])
