@@ -14,6 +14,7 @@ import pytest
 from sevalla_async import (
     APITimeoutError,
     FanoutError,
+    FanoutLedger,
     FanoutProgress,
     InternalServerError,
     NotFoundError,
@@ -435,7 +436,16 @@ async def test_an_error_raised_by_the_input_stops_the_run(
         await drain()
     assert isinstance(info.value.__cause__, RuntimeError)
     assert len(seen) == 3
-    assert len(info.value.outcomes) == 3
+    # promote_iter keeps no outcome it yielded (bounded memory): all 3 were yielded
+    assert info.value.outcomes == []
+    assert _fanout_tasks() == []
+
+    ledger = FanoutLedger()
+    with pytest.raises(FanoutError) as info:
+        async for _ in client.pipelines.promote_iter(broken(), concurrency=2, ledger=ledger):
+            pass
+    assert [o.index for o in info.value.outcomes] == [0, 1, 2]  # the ledger keeps them
+    assert [o.index for o in ledger.outcomes] == [0, 1, 2]
     assert _fanout_tasks() == []
 
 
