@@ -257,7 +257,7 @@ def decode(
     """
     try:
         data = _parse_json(response.body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deep
         raise _invalid(response, f"reply is not JSON: {exc}", method, url, attempts) from None
     hook = _hooks.get(into)
     if hook is None:
@@ -320,7 +320,7 @@ def error_from_response(
     text = response.body.decode("utf-8", "replace")
     body: Any = text
     message = code = detail = None
-    with contextlib.suppress(ValueError):
+    with contextlib.suppress(ValueError, RecursionError):  # not JSON, or nested too deep
         body = json.loads(text) if text else text
     if isinstance(body, dict):
         message = _str_or_none(body.get("message"))
