@@ -351,7 +351,8 @@ async def promote_many(args: argparse.Namespace, console: Console) -> int:
                 )
             ) as outcomes:
                 async for outcome in outcomes:
-                    index, request, found = to_send[outcome.index]
+                    index, _, found = to_send[outcome.index]
+                    request = requests[index]  # the whole entry, not the re-sent part
                     promotions = outcome.promotions
                     if found and promotions is not None:
                         promotions = _merge(request, found, promotions)
