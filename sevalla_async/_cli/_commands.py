@@ -360,6 +360,8 @@ async def promote_many(args: argparse.Namespace, console: Console) -> int:
     except (asyncio.CancelledError, Exception):
         progress.clear()
         report_interrupted(console, requests, recorder.started, finished, polled)
+        if journal is not None:
+            console.note(f"to continue: the same command with --resume {journal.path}")
         raise
     finally:
         recorder.close()

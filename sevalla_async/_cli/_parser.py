@@ -32,6 +32,7 @@ exit status:
        wait and --wait: a deployment did not end in success, or the wait timed out
   2    bad arguments or input (nothing was sent)
   130  interrupted (Ctrl-C); what was already sent is reported on stderr
+  143  stopped by SIGTERM (reported as for Ctrl-C)
 
 examples:
   sevalla-async pipelines list
@@ -39,6 +40,8 @@ examples:
   sevalla-async promote PIPELINE --source APP --target APP --wait
   sevalla-async wait APP DEPLOYMENT --wait-timeout 600
   sevalla-async promote-many plan.json --concurrency 8 > results.jsonl
+  sevalla-async promote-many plan.json --journal run.jsonl      # resumable
+  sevalla-async promote-many plan.json --resume run.jsonl       # after a crash
   sevalla-async fake-server      # a local fake API to try all of this
   sevalla-async demo             # a fan-out and a wait on an embedded fake API
 """
