@@ -94,24 +94,21 @@ _positive_int = _whole_number(1, "must be at least 1")
 _count = _whole_number(0, "must not be negative")
 
 
-def _non_negative_seconds(text: str) -> float:
+def _seconds(text: str, *, zero: bool = False) -> float:
+    """An argparse ``type``: seconds, more than 0 (or, with ``zero``, not negative)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not value >= 0:
+    if zero and not value >= 0:
         raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not value > 0:
+    if not zero and not value > 0:
         raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
     return value
+
+
+def _non_negative_seconds(text: str) -> float:
+    return _seconds(text, zero=True)
 
 
 def _wait_options(parser: argparse.ArgumentParser, *, flag: bool) -> None:
