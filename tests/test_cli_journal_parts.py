@@ -197,3 +197,11 @@ def test_huge_server_text_is_cut() -> None:
     text = clean_text("x" * 100_000)
     assert text == "x" * 500 + "... (99500 more characters)"
     assert clean_text("short") == "short"
+
+
+def test_a_failing_disk_stops_the_journal_not_the_run() -> None:
+    with open("/dev/full", "w", encoding="utf-8") as full:
+        broken = Journal(full, Path("/dev/full"))
+        broken.record_sent(0, request(), WHEN)  # ENOSPC: recorded, never raised
+        assert isinstance(broken.failure, OSError)
+        broken.record_sent(1, request(), WHEN)  # later events are dropped quietly

@@ -365,6 +365,11 @@ async def promote_many(args: argparse.Namespace, console: Console) -> int:
         raise
     finally:
         recorder.close()
+        if journal is not None and journal.failure is not None:
+            console.note(
+                f"journal: writing {journal.path} failed ({journal.failure}); it is "
+                "incomplete, do not --resume from it"
+            )
     progress.finish()
     failed = sorted(i for i, o in finished.items() if not o.ok)
     which = f" (entries {format_indexes(failed)})" if failed else ""

@@ -21,6 +21,7 @@ hash of the request) lets a resume refuse a plan that changed under the journal.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -101,6 +102,8 @@ class Journal:
         self._stream = stream
         self.path = path
         self._durable = durable
+        self.failure: OSError | None = None
+        """Why writing stopped, if it did (later events are then not recorded)."""
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, durable: bool = True) -> Journal:
@@ -128,7 +131,13 @@ class Journal:
     def _write(self, event: Mapping[str, Any]) -> None:
         if self._stream.closed:
             return
-        self._write_raw(json.dumps(event, ensure_ascii=True, separators=(",", ":")) + "\n")
+        line = json.dumps(event, ensure_ascii=True, separators=(",", ":")) + "\n"
+        try:
+            self._write_raw(line)
+        except OSError as exc:  # a full disk must not stop the run: it is reported after
+            self.failure = exc
+            with contextlib.suppress(OSError):
+                self._stream.close()
 
     def record_plan(self, entries: int, *, resumed: bool = False) -> None:
         """A run of ``entries`` entries starts (``resumed``: continuing this journal)."""
