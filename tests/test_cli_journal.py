@@ -311,9 +311,11 @@ async def test_a_closed_pipe_ends_with_status_0_and_a_complete_journal(
     results = results_by_index(journal_events(journal))
     assert sorted(results) == list(range(60))  # every entry, exactly once
     assert all(len(states) == 1 for states in results.values())
-    # what was sent is promoted, or unknown when the pipe closed while it was in flight
-    sent = sum(states[0] in ("promoted", "unknown") for states in results.values())
-    assert sent == len(fake.requests_to("POST", "/promote"))
+    # what reached the API is promoted, or unknown when the pipe closed while it was in
+    # flight (unknown: it may or may not have arrived)
+    promoted = sum(states == ["promoted"] for states in results.values())
+    unknown = sum(states == ["unknown"] for states in results.values())
+    assert promoted <= len(fake.requests_to("POST", "/promote")) <= promoted + unknown
 
 
 ODD_MESSAGES = {
