@@ -362,7 +362,9 @@ class FanoutError(SevallaError):
     exception is chained as ``__cause__``.
 
     Attributes:
-        outcomes: one :class:`PromoteOutcome` for every entry read, in input order.
+        outcomes: one :class:`PromoteOutcome` for every entry read, in input order; for
+            ``promote_iter`` without a ``ledger``, empty (every outcome had been yielded
+            before the error, and none is kept: its memory stays bounded).
     """
 
     outcomes: list[PromoteOutcome]

@@ -370,6 +370,11 @@ class Pipelines:
                 async for outcome in outcomes:
                     print(outcome.index, "ok" if outcome.ok else outcome.error)
 
+        Without a ``ledger`` no outcome is kept once yielded, so if the input raises,
+        the :class:`FanoutError` (raised after every outcome was yielded) has empty
+        ``outcomes``; pass a :class:`FanoutLedger` to keep them all (memory then grows
+        with the input).
+
         Closing the iterator early (``aclose()``, which ``aclosing`` does on ``break``)
         cancels the requests in flight and waits for them (with ``wait=True``, stopping
         the wait does not cancel the deployments). The ``wait`` options are those of
