@@ -22,6 +22,7 @@ from ._errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ClientRateLimitError,
     ConflictError,
     FanoutError,
     InternalServerError,
@@ -34,6 +35,7 @@ from ._errors import (
     WaitAllError,
 )
 from ._fanout import FanoutLedger, FanoutProgress
+from ._hooks import EventHooks, RequestEvent, RequestHook, ResponseEvent, ResponseHook
 from ._models import (
     Deployment,
     DeploymentStatus,
@@ -53,6 +55,7 @@ from ._releases import (
     WaveReport,
 )
 from ._resources.releases import Releases
+from ._response import APIResponse
 from ._retry import RetryPolicy
 from ._transport import AiohttpTransport, Transport, TransportRequest, TransportResponse
 from ._version import __version__
@@ -61,16 +64,19 @@ from ._wait import WaitOptions
 __all__ = [
     "APIConnectionError",
     "APIError",
+    "APIResponse",
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
     "AiohttpTransport",
     "AuthenticationError",
     "BadRequestError",
+    "ClientRateLimitError",
     "ConflictError",
     "Deployment",
     "DeploymentProgress",
     "DeploymentStatus",
+    "EventHooks",
     "FanoutError",
     "FanoutLedger",
     "FanoutProgress",
@@ -88,6 +94,10 @@ __all__ = [
     "ReleaseLedger",
     "ReleaseReport",
     "Releases",
+    "RequestEvent",
+    "RequestHook",
+    "ResponseEvent",
+    "ResponseHook",
     "RetryPolicy",
     "RollbackOutcome",
     "SevallaClient",

@@ -12,6 +12,7 @@
         │   ├── ConflictError              409
         │   ├── UnprocessableEntityError   422
         │   ├── RateLimitError             429  (.retry_after)
+        │   │   └── ClientRateLimitError   not sent: held by the client's own budget
         │   └── InternalServerError        >= 500
         ├── APIConnectionError        no reply: could not connect, or the connection was lost
         │   └── APITimeoutError       no reply in time (or the call's deadline passed)
@@ -19,6 +20,10 @@
 
 Input that can never be valid (a malformed UUID, an empty target list) is refused with a
 plain :class:`ValueError` naming the field, before any network I/O.
+
+``except RateLimitError`` catches both ways of meeting the rate limit: a 429 reply after
+the client's retries, and :class:`ClientRateLimitError`, raised without sending when the
+client's own view of the budget says the window resets later than the call may wait.
 
 Every :class:`APIError` knows the ``method`` and ``url`` of the call and how many
 ``attempts`` were made. No error ever contains the API key.
@@ -41,6 +46,8 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
+    "ClientRateLimitError",
     "ConflictError",
     "FanoutError",
     "InternalServerError",
@@ -201,6 +208,42 @@ class RateLimitError(APIStatusError):
         self.retry_after = retry_after
 
 
+class ClientRateLimitError(RateLimitError):
+    """The request was **not sent**: the client's rate-limit budget is spent (an earlier
+    reply said ``x-ratelimit-remaining: 0``, or a 429 said ``Retry-After``) and the window
+    resets later than this call may wait (its ``timeout``, or ``max_rate_limit_wait`` when
+    set).
+
+    No reply was received for this call, so there is no request id, no headers and no body.
+    ``status_code`` is 429, the status the API gives for the same condition, so code that
+    handles rate limiting by status keeps working; ``retry_after`` is the seconds until the
+    budget resets (retry then, or use a longer ``timeout``). For a promote,
+    ``promotion_state`` is ``not_sent``: it is safe to send again.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float,
+        method: str | None = None,
+        url: str | None = None,
+        attempts: int = 0,
+    ) -> None:
+        super().__init__(
+            message,
+            retry_after=retry_after,
+            status_code=429,
+            method=method,
+            url=url,
+            attempts=attempts,
+        )
+
+    def __str__(self) -> str:
+        where = f"{self.method} {self.url}: " if self.method and self.url else ""
+        return f"{where}{self.message}"
+
+
 class InternalServerError(APIStatusError):
     """5xx: the API failed. For a POST the operation may or may not have happened."""
 
@@ -242,6 +285,11 @@ class APITimeoutError(APIConnectionError):
     ) -> None:
         super().__init__(message, **kwargs)
         self.last_result = last_result
+
+
+class ClientClosedError(APIConnectionError):
+    """The client was closed before this request was sent (``request_sent`` is
+    ``False``); never retried. Internal: catch :class:`APIConnectionError`."""
 
 
 class APIResponseValidationError(APIError):
@@ -314,7 +362,9 @@ class FanoutError(SevallaError):
     exception is chained as ``__cause__``.
 
     Attributes:
-        outcomes: one :class:`PromoteOutcome` for every entry read, in input order.
+        outcomes: one :class:`PromoteOutcome` for every entry read, in input order; for
+            ``promote_iter`` without a ``ledger``, empty (every outcome had been yielded
+            before the error, and none is kept: its memory stays bounded).
     """
 
     outcomes: list[PromoteOutcome]

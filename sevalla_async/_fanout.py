@@ -6,7 +6,10 @@ The engine behind :meth:`Pipelines.promote_many` and :meth:`Pipelines.promote_it
   tasks that pull from the input one item at a time; no task is created per input;
 - **lazy**: the input (any iterable or async iterable) is read only as workers free up, so
   a generator of 100,000 requests never sits in memory; ``stream`` also stops reading while
-  its consumer is not keeping up (at most ``2 * concurrency`` outcomes are held);
+  its consumer is not keeping up (at most ``2 * concurrency`` outcomes are held), and
+  starts no new request while its consumer is not waiting for one: a consumer that
+  breaks out of ``async for`` without closing the stream sends nothing more (the
+  requests already in flight finish);
 - **isolated**: an exception of one request becomes that request's outcome; the others go
   on. An invalid entry is refused before it is scheduled (an outcome with the
   ``ValueError``). With ``fail_fast`` the first failure stops sending: every later input
@@ -16,7 +19,9 @@ The engine behind :meth:`Pipelines.promote_many` and :meth:`Pipelines.promote_it
   and every connection goes back to the pool;
 - **accounted for**: every entry read gets exactly one outcome, on every exit path, in a
   :class:`FanoutLedger`. The input raising stops the reading, lets the requests in flight
-  finish, then raises :class:`FanoutError` with every outcome. A cancellation propagates
+  finish, then raises :class:`FanoutError` with every outcome (``stream`` without a
+  ledger keeps no outcome it has yielded, so its error holds none: they were all yielded
+  before it is raised). A cancellation propagates
   unchanged; the ledger then holds an outcome for every entry read (``unknown`` with its
   ``sent_at`` when its request had left, ``not_sent`` when it had not).
 
@@ -303,7 +308,9 @@ class Fanout:
         check_requests(requests)
         if ledger is not None and not isinstance(ledger, FanoutLedger):
             raise ValueError("ledger: expected a FanoutLedger")
-        self.ledger = ledger if ledger is not None else FanoutLedger()
+        # Without a ledger nothing keeps an outcome once it is handed on (bounded memory
+        # for promote_iter); entries read and not yet settled are in _requests_read.
+        self.ledger: FanoutLedger | None = ledger
         self._marks: dict[int, SendMark] = {}
         if on_progress is not None and not callable(on_progress):
             raise ValueError("on_progress: expected a callable taking a FanoutProgress")
@@ -326,7 +333,8 @@ class Fanout:
     # --- one input ------------------------------------------------------------------------
 
     async def _run_one(self, index: int, item: object) -> PromoteOutcome:
-        self.ledger.note_read(index)
+        if self.ledger is not None:
+            self.ledger.note_read(index)
         self._requests_read[index] = item
         try:
             request = as_request(item)
@@ -360,8 +368,12 @@ class Fanout:
             del self._marks[index]
 
     def _account_for_the_rest(self) -> None:
-        """After a cancellation: an outcome for every entry read that has none (in flight:
-        ``unknown`` with its ``sent_at`` if its request had left, else ``not_sent``)."""
+        """After a cancellation: an outcome in the ledger for every entry read that has
+        none (in flight: ``unknown`` with its ``sent_at`` if its request had left, else
+        ``not_sent``)."""
+        if self.ledger is None:
+            self._requests_read.clear()
+            return
         for index, item in self._requests_read.items():
             if self.ledger.has(index):
                 continue
@@ -382,7 +394,8 @@ class Fanout:
         self._requests_read.clear()
 
     def _record(self, outcome: PromoteOutcome) -> None:
-        self.ledger.record(outcome)
+        if self.ledger is not None:
+            self.ledger.record(outcome)
         self._requests_read.pop(outcome.index, None)
         if outcome.error is not None:
             self._failed += 1
@@ -452,14 +465,15 @@ class Fanout:
         finally:
             await _cancel_all(workers)
             self._account_for_the_rest()
-        self._raise_input_failure(source)
-        return [results[i] for i in range(len(results))]
+        ordered = [results[i] for i in range(len(results))]
+        self._raise_input_failure(source, ordered)
+        return ordered
 
-    def _raise_input_failure(self, source: _Source) -> None:
+    def _raise_input_failure(self, source: _Source, outcomes: list[PromoteOutcome]) -> None:
+        """Raise :class:`FanoutError` with ``outcomes`` if the input raised."""
         if source.failure is not None:
-            outcomes = self.ledger.outcomes
             raise FanoutError(
-                f"the input raised after {len(outcomes)} entries: "
+                f"the input raised after {source.pulled} entries: "
                 f"{type(source.failure).__name__}: {source.failure}",
                 outcomes,
             ) from source.failure
@@ -471,6 +485,7 @@ class Fanout:
         source = self._start()
         queue: asyncio.Queue[Any] = asyncio.Queue()
         credits = asyncio.Semaphore(2 * self._concurrency)
+        wanted = asyncio.Event()  # set while the consumer waits for the next outcome
         failure: list[BaseException] = []
 
         async def work() -> None:
@@ -478,6 +493,7 @@ class Fanout:
             try:
                 while True:
                     await credits.acquire()
+                    await wanted.wait()
                     got = source.next_sync() if sync else await source.pull()
                     if got is None:
                         credits.release()
@@ -495,7 +511,9 @@ class Fanout:
         live = len(workers)
         try:
             while live:
+                wanted.set()
                 outcome = await queue.get()
+                wanted.clear()
                 if outcome is _END:
                     if failure:
                         raise failure[0]
@@ -503,7 +521,10 @@ class Fanout:
                     continue
                 credits.release()
                 yield outcome
-            self._raise_input_failure(source)
+            # Every outcome has been yielded by now: without a ledger none is kept (memory
+            # stays bounded), so the error holds the ledger's outcomes or none.
+            kept = self.ledger.outcomes if self.ledger is not None else []
+            self._raise_input_failure(source, kept)
         finally:
             await _cancel_all(workers)
             self._account_for_the_rest()

@@ -119,7 +119,12 @@ def remove_handler(handler: logging.Handler) -> None:
 
 
 def setup_from_env(environ: Mapping[str, str] | None = None) -> logging.Handler | None:
-    """Apply ``SEVALLA_LOG`` (called once, when the package is imported)."""
+    """Apply ``SEVALLA_LOG`` (called once, when the package is imported). Without it the
+    library stays silent until the application configures logging: a ``NullHandler``
+    keeps Python's last-resort handler from printing the retry warnings to stderr."""
+    logger = logging.getLogger(LOGGER)
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
     level = level_from_env(environ)
     if level is None:
         return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -243,6 +244,11 @@ def page_params(limit: int, offset: int) -> dict[str, str]:
 _hooks: dict[Any, Callable[[Any, Any], Any]] = {}
 
 
+# What a hostile body can make json.loads raise besides ValueError (UnicodeDecodeError
+# and huge-integer errors are ValueErrors): nesting deeper than the interpreter's stack.
+_JSON_ERRORS = (ValueError, RecursionError)
+
+
 def _parse_json(body: bytes) -> Any:
     return json.loads(body)
 
@@ -263,14 +269,22 @@ def decode(
     """
     try:
         data = _parse_json(response.body)
-    except ValueError as exc:
+    except _JSON_ERRORS as exc:
         raise _invalid(response, f"reply is not JSON: {exc}", method, url, attempts) from None
     hook = _hooks.get(into)
     if hook is None:
         hook = _hooks[into] = structure_hook(into)
     try:
         value = hook(data, into)
-    except (cattrs.BaseValidationError, ValueError, TypeError, KeyError, AttributeError) as exc:
+    except (
+        cattrs.BaseValidationError,
+        ValueError,
+        TypeError,
+        KeyError,
+        AttributeError,
+        OverflowError,
+        RecursionError,
+    ) as exc:
         raise _invalid(response, _validation_message(exc), method, url, attempts, data) from exc
     if accept is None:
         return value
@@ -326,7 +340,7 @@ def error_from_response(
     text = response.body.decode("utf-8", "replace")
     body: Any = text
     message = code = detail = None
-    with contextlib.suppress(ValueError):
+    with contextlib.suppress(*_JSON_ERRORS):
         body = json.loads(text) if text else text
     if isinstance(body, dict):
         message = _str_or_none(body.get("message"))
@@ -385,26 +399,39 @@ class RateLimitInfo:
     reset: float
 
 
-_INF = float("inf")
+# ASCII digits only: float() and int() would also take "1_000", "+5", "1e3", "inf" and
+# non-ASCII (full-width) digits, none of which a header may carry. Surrounding blanks are allowed
+# (optional whitespace around a field value).
+_DECIMAL = re.compile(r"[ \t]*([0-9]{1,15}(?:\.[0-9]{1,9})?)[ \t]*", re.ASCII)
 
 
-def _nonneg_number_or_none(text: str | None) -> float | None:
+def _ascii_number_or_none(text: str | None, pattern: re.Pattern[str] = _DECIMAL) -> float | None:
     if text is None:
         return None
-    try:
-        value = float(text)  # float() ignores surrounding whitespace itself
-    except ValueError:
-        return None
-    return value if 0.0 <= value < _INF else None  # NaN fails both comparisons
+    match = pattern.fullmatch(text)
+    return float(match.group(1)) if match else None
 
 
-def parse_rate_limit(headers: Mapping[str, str]) -> RateLimitInfo | None:
-    """The reply's rate-limit budget, or ``None`` when it does not carry a usable one."""
-    remaining = _nonneg_number_or_none(headers.get("x-ratelimit-remaining"))
-    reset = _nonneg_number_or_none(headers.get("x-ratelimit-reset"))
+_EPOCH_FROM = 1_000_000_000.0  # 2001-09-09: a reset this large is a Unix time, not seconds
+
+
+def parse_rate_limit(
+    headers: Mapping[str, str], *, now: float | None = None
+) -> RateLimitInfo | None:
+    """The reply's rate-limit budget, or ``None`` when it does not carry a usable one.
+
+    ``x-ratelimit-reset`` is seconds until the window resets; a value of 1,000,000,000 or
+    more cannot be that (31 years) and is read as the Unix time of the reset instead
+    (``now``: the current Unix time, default the system clock), a past one as 0. How long
+    the client then actually holds is bounded by ``max_rate_limit_wait`` (the limiter).
+    """
+    remaining = _ascii_number_or_none(headers.get("x-ratelimit-remaining"))
+    reset = _ascii_number_or_none(headers.get("x-ratelimit-reset"))
     if remaining is None or reset is None:
         return None
-    limit = _nonneg_number_or_none(headers.get("x-ratelimit-limit"))
+    if reset >= _EPOCH_FROM:
+        reset = max(0.0, reset - (time.time() if now is None else now))
+    limit = _ascii_number_or_none(headers.get("x-ratelimit-limit"))
     return RateLimitInfo(
         limit=int(limit) if limit is not None else None, remaining=int(remaining), reset=reset
     )
@@ -419,7 +446,7 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
     """
     value = headers.get("retry-after")
     if value is not None:
-        seconds = _nonneg_number_or_none(value)
+        seconds = _ascii_number_or_none(value)
         if seconds is not None:
             return seconds
         try:
@@ -431,4 +458,4 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
                 when = when.replace(tzinfo=timezone.utc)
             current = time.time() if now is None else now
             return max(0.0, when.timestamp() - current)
-    return _nonneg_number_or_none(headers.get("x-ratelimit-reset"))
+    return _ascii_number_or_none(headers.get("x-ratelimit-reset"))

@@ -16,6 +16,9 @@ kept per bucket (``"read"`` for GET, ``"write"`` for the rest).
 - When a window resets, the requests still in flight may be counted in the new one, so
   they are taken from its budget.
 - A server that sends no rate-limit headers turns the hold off for that bucket.
+- No hold lasts longer than ``max_wait`` (the client's ``max_rate_limit_wait``) or past the
+  call's deadline: a reset further away makes :meth:`RateLimiter.acquire` raise at once,
+  as a 429 asking for that long would.
 
 The state changes only between awaits, so it is safe for any number of tasks in one loop.
 """
@@ -31,10 +34,10 @@ __all__ = ["RateLimitHoldError", "RateLimiter"]
 
 
 class RateLimitHoldError(Exception):
-    """Waiting for the budget would pass the call's deadline."""
+    """Waiting for the budget would pass the call's deadline, or ``max_wait``."""
 
-    def __init__(self, wait: float) -> None:
-        super().__init__(f"the rate-limit budget resets in {wait:.1f}s")
+    def __init__(self, wait: float, why: str = "after the call's timeout") -> None:
+        super().__init__(f"the rate-limit budget resets in {wait:.1f}s, {why}")
         self.wait = wait
 
 
@@ -63,10 +66,15 @@ class RateLimiter:
     """Per-bucket budgets fed by reply headers; :meth:`acquire` holds while one is spent."""
 
     def __init__(
-        self, clock: Callable[[], float], sleep: Callable[[float], Awaitable[object]]
+        self,
+        clock: Callable[[], float],
+        sleep: Callable[[float], Awaitable[object]],
+        *,
+        max_wait: float = float("inf"),
     ) -> None:
         self._clock = clock
         self._sleep = sleep
+        self._max_wait = max_wait
         self._buckets: dict[str, _Bucket] = {}
 
     @property
@@ -118,15 +126,23 @@ class RateLimiter:
             state.reply = asyncio.get_running_loop().create_future()
         await asyncio.shield(state.reply)
 
-    async def wait_ready(self, bucket: str) -> None:
+    async def wait_ready(self, bucket: str, max_wait: float | None = None) -> None:
         """Wait, without a deadline and without taking anything, until ``bucket`` has
-        budget left (or an unknown one).
+        budget left (or an unknown one); return at once when the reset is more than
+        ``max_wait`` seconds away (default: the limiter's own bound).
 
         A fan-out calls it before starting each call, so time spent queueing behind the
         rate limit does not count against the call's own timeout.
         """
+        limit = self._max_wait if max_wait is None else max_wait
         while not self.ready(bucket):
+            if self._too_far(self._buckets[bucket], limit):
+                return  # acquire() refuses such a hold at once; don't wait for it here
             await self._hold(self._buckets[bucket])
+
+    def _too_far(self, state: _Bucket, limit: float) -> bool:
+        reset_at = state.reset_at
+        return reset_at is not None and reset_at - self._clock() > limit
 
     def try_acquire(self, bucket: str) -> int | None:
         """Take one request from ``bucket`` if that needs no wait, returning its sequence
@@ -148,13 +164,19 @@ class RateLimiter:
         """Take one request from ``bucket``'s budget, waiting for it if needed; returns
         its sequence number for :meth:`release`.
 
-        Raises :class:`RateLimitHoldError` when the reset comes after ``deadline``.
+        Raises :class:`RateLimitHoldError` when the reset comes after ``deadline`` or more
+        than ``max_wait`` from now.
         """
         while (seq := self.try_acquire(bucket)) is None:
             state = self._buckets[bucket]
             reset_at = state.reset_at
             if reset_at is not None and deadline is not None and reset_at > deadline:
                 raise RateLimitHoldError(reset_at - self._clock())
+            if self._too_far(state, self._max_wait):
+                raise RateLimitHoldError(
+                    reset_at - self._clock() if reset_at is not None else 0.0,
+                    f"more than max_rate_limit_wait ({self._max_wait:g}s)",
+                )
             await self._hold(state)  # a reply in flight is bounded by its own timeout
         return seq
 

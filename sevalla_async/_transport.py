@@ -12,6 +12,7 @@ releases the connection whatever happens.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import ssl as _ssl
 import urllib.request
 from collections.abc import Mapping
@@ -21,7 +22,13 @@ import aiohttp
 import attrs
 from yarl import URL
 
-from ._errors import APIConnectionError, APIResponseValidationError, APITimeoutError
+from ._errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APITimeoutError,
+    ClientClosedError,
+)
+from ._inflate import ACCEPT_ENCODING, BodyDecoder, BodyTooLargeError, UndecodableBodyError
 
 __all__ = ["AiohttpTransport", "Transport", "TransportRequest", "TransportResponse"]
 
@@ -209,61 +216,81 @@ class AiohttpTransport:
         )
         proxy = self._proxy
         proxy_auth = None
-        if proxy is None and self._trust_env and self._owns_session:
+        if is_loopback(url.host):
+            proxy = None  # loopback traffic stays on the machine: never through a proxy
+        elif proxy is None and self._trust_env and self._owns_session:
             proxy, proxy_auth = self._env_proxies.get((url.scheme, url.host, url.port)) or (
                 await self._env_proxy(url)
             )
+        failure: APIConnectionError
         try:
             async with self.session.request(
                 method,
                 url,
-                headers=request.headers,
+                headers={**request.headers, "Accept-Encoding": ACCEPT_ENCODING},
                 data=request.body,
                 timeout=timeout,
                 allow_redirects=False,
                 proxy=proxy,
                 proxy_auth=proxy_auth,
                 ssl=self._ssl_arg,
+                auto_decompress=False,  # _read decodes, counting the decoded bytes
             ) as reply:
                 data = await self._read(reply, method, url, request.max_response_size)
                 return TransportResponse(reply.status, reply.headers, data)
+        except asyncio.CancelledError:
+            if not self._closed or _being_cancelled():
+                raise
+            # aclose() cancelled the pool's waiters, not this task: the call was queued.
+            failure = ClientClosedError(
+                "the client was closed before the request was sent",
+                request_sent=False,
+                method=method,
+                url=str(url),
+            )
         except _NOT_SENT as exc:
             kind = APITimeoutError if isinstance(exc, TimeoutError) else APIConnectionError
-            raise kind(
+            failure = kind(
                 f"could not connect: {_describe(exc)}",
                 request_sent=False,
                 method=method,
                 url=str(url),
-            ) from exc
+            )
+            failure.__cause__ = _safe_cause(exc)
         except (asyncio.TimeoutError, TimeoutError) as exc:
-            raise APITimeoutError(
+            failure = APITimeoutError(
                 f"no reply within the timeout: {_describe(exc)}", method=method, url=str(url)
-            ) from exc
-        except aiohttp.ClientError as exc:
-            raise APIConnectionError(
+            )
+            failure.__cause__ = _safe_cause(exc)
+        except (aiohttp.ClientError, OSError) as exc:
+            failure = APIConnectionError(
                 f"connection failed: {_describe(exc)}", method=method, url=str(url)
-            ) from exc
-        except OSError as exc:
-            raise APIConnectionError(
-                f"connection failed: {_describe(exc)}", method=method, url=str(url)
-            ) from exc
+            )
+            failure.__cause__ = _safe_cause(exc)
+        except RuntimeError:
+            if not self._closed:
+                raise
+            failure = ClientClosedError(
+                "the client is closed", request_sent=False, method=method, url=str(url)
+            )
+        # Raised here, outside the except blocks, so that aiohttp's exception (whose
+        # request_info holds the Authorization header) is not kept as __context__.
+        raise failure
 
     async def _read(self, reply: aiohttp.ClientResponse, method: str, url: URL, cap: int) -> bytes:
-        length = reply.content_length
-        if length is not None and length <= cap:
-            return await reply.read()
-        if length is None:
-            chunks: list[bytes] = []
-            size = 0
+        """The decoded body, streamed: the cap applies to the decoded bytes."""
+        why = None
+        try:
+            decoder = BodyDecoder(reply.headers.get("Content-Encoding"), cap)
             async for chunk in reply.content.iter_chunked(64 * 1024):
-                size += len(chunk)
-                if size > cap:
-                    break
-                chunks.append(chunk)
-            else:
-                return b"".join(chunks)
+                decoder.feed(chunk)
+            return decoder.finish()
+        except BodyTooLargeError:
+            why = f"the reply body exceeds max_response_size ({cap} bytes); refused"
+        except UndecodableBodyError as exc:
+            why = f"the reply body cannot be decoded: {exc}"
         raise APIResponseValidationError(
-            f"the reply body exceeds max_response_size ({cap} bytes); refused",
+            why,
             status_code=reply.status,
             request_id=reply.headers.get("x-request-id"),
             headers=reply.headers,
@@ -296,6 +323,44 @@ def env_proxy(url: URL) -> _ProxyInfo:
         return get_env_proxy_for_url(url)
     except LookupError:
         return None, None
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether ``host`` is this machine (``localhost`` or a loopback address)."""
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _being_cancelled() -> bool:
+    """Whether the running task itself was asked to stop (Python 3.11+ can tell; on 3.10
+    every cancellation counts as one)."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return cancelling is None or cancelling() > 0
+
+
+class TransportFailureError(Exception):
+    """Stands in for an aiohttp exception that holds the request (and so its headers)."""
+
+
+def _safe_cause(exc: BaseException) -> BaseException:
+    """``exc``, or a plain stand-in with its text when anything in its chain carries the
+    request's headers (aiohttp's ``ClientResponseError.request_info``): the API key
+    must not be reachable from a raised error."""
+    seen: set[int] = set()
+    item: BaseException | None = exc
+    while item is not None and id(item) not in seen:
+        seen.add(id(item))
+        if isinstance(item, aiohttp.ClientResponseError) or hasattr(item, "request_info"):
+            return TransportFailureError(_describe(exc))
+        item = item.__cause__ or item.__context__
+    return exc
 
 
 def _describe(exc: BaseException) -> str:

@@ -370,6 +370,13 @@ class Waiter:
         budget = core.budget
         self.pacer = PollPacer(core.clock, core.sleep, lambda: budget.limit("read"))
 
+    def bound_to(self, core: WaitCore) -> Waiter:
+        """A waiter over ``core`` (a client's ``with_options`` copy, same budget) that
+        shares this one's pacer: the waits of both clients share one poll budget."""
+        waiter = Waiter(core, self._rand)
+        waiter.pacer = self.pacer
+        return waiter
+
     def deadline(self, plan: WaitPlan) -> float | None:
         """The deadline of a wait with this plan, counted from now."""
         return None if plan.timeout is None else self._core.clock() + plan.timeout

@@ -108,9 +108,20 @@ def test_fastapi_sync_testclient_with_the_in_memory_fake() -> None:
 
 # Lower layers first; a module may import only modules of its own layer or below.
 _LAYERS = [
-    {"_version", "_logging", "_ids", "_outcomes", "_errors", "_models", "_convert", "_transport"},
-    {"_protocol", "_retry"},
-    {"_ratelimit"},
+    {
+        "_version",
+        "_logging",
+        "_logsafe",
+        "_inflate",
+        "_ids",
+        "_outcomes",
+        "_errors",
+        "_models",
+        "_convert",
+        "_transport",
+    },
+    {"_protocol", "_retry", "_response"},
+    {"_ratelimit", "_hooks"},
     {"_core"},
     {"_fanout", "_wait", "_reconcile", "_releases"},
     {"_resources"},

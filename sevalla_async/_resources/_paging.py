@@ -10,16 +10,25 @@ The rules (pure: the page fetch is passed in, so they are tested without a serve
 - an item whose key (the id) was already yielded is skipped: when items are added at the
   front between two fetches (deployments are listed most recent first), offset paging
   would otherwise yield the last items of a page twice. Items removed between two fetches
-  may shift one page's worth out of view; offset paging cannot see them.
+  may shift one page's worth out of view; offset paging cannot see them;
+- the API refuses an ``offset`` over 10,000 (:data:`MAX_OFFSET`), so iteration stops,
+  before sending, once the next page would start past it: at most 10,000 + ``page_size``
+  items are reachable. A warning is logged when the ``total`` says more items exist.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
-__all__ = ["Fetch", "Pager", "check_page_size", "iterate_pages"]
+__all__ = ["MAX_OFFSET", "Fetch", "Pager", "check_page_size", "iterate_pages"]
+
+MAX_OFFSET = 10_000
+"""The largest ``offset`` the API accepts (the spec's bound)."""
+
+logger = logging.getLogger("sevalla_async")
 
 T = TypeVar("T")
 
@@ -49,6 +58,7 @@ class Pager(AsyncIterator[T], Generic[T]):
         self._seen: set[Hashable] = set()
         self._buffer: deque[T] = deque()
         self._offset = 0
+        self._total = 0
         self._done = False
 
     def __aiter__(self) -> Pager[T]:
@@ -62,7 +72,19 @@ class Pager(AsyncIterator[T], Generic[T]):
         return self._buffer.popleft()
 
     async def _next_page(self) -> None:
+        if self._offset > MAX_OFFSET:
+            self._done = True
+            logger.warning(
+                "listing stopped after offset %d: the API serves no offset over %d, so "
+                "%d more of the %d items listed are out of reach of offset paging",
+                self._offset,
+                MAX_OFFSET,
+                self._total - self._offset,
+                self._total,
+            )
+            return
         items, total = await self._fetch(self._page_size, self._offset)
+        self._total = total
         self._offset += len(items)
         if not items or self._offset >= total:
             self._done = True
