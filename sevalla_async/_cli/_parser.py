@@ -239,6 +239,43 @@ def _api_options(group: Any, default: Callable[[Any], Any]) -> None:
     )
 
 
+def _journal_options(p: argparse.ArgumentParser, resume_help: str | None = None) -> None:
+    """``--journal``, ``--resume`` and the reconciling options of a resume."""
+    group = p.add_argument_group("journal and resume")
+    group.add_argument(
+        "--journal",
+        metavar="FILE",
+        help="append one JSON line per event (sent, result) to FILE as it happens, flushed "
+        "and synced, so a run stopped any way (kill -9 included) can be resumed; off by "
+        "default (see below)",
+    )
+    group.add_argument(
+        "--resume",
+        metavar="FILE",
+        help=resume_help
+        or "continue the run journaled in FILE (same plan): promoted and rejected entries "
+        "are reported, not sent; unknown ones are reconciled from the target apps' "
+        "deployment histories and only targets verified not promoted are sent; entries "
+        "never sent are sent. The journal goes on in FILE",
+    )
+    group.add_argument(
+        "--reconcile-settle",
+        type=_non_negative_seconds,
+        default=DEFAULT_SETTLE,
+        metavar="SECONDS",
+        help="with --resume: how long after a request was sent its absence from a target's "
+        f"history proves it was not made (default {DEFAULT_SETTLE:g})",
+    )
+    group.add_argument(
+        "--reconcile-timeout",
+        type=_non_negative_seconds,
+        default=DEFAULT_RECONCILE_TIMEOUT,
+        metavar="SECONDS",
+        help="with --resume: stop looking after this long; an entry still undecided stays "
+        f"unknown and is not sent (default {DEFAULT_RECONCILE_TIMEOUT:g})",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``sevalla-async`` argument parser; each command sets ``handler``."""
     parser = argparse.ArgumentParser(
@@ -305,38 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
         "or waited for)",
     )
     _wait_options(p, flag=True)
-    group = p.add_argument_group("journal and resume")
-    group.add_argument(
-        "--journal",
-        metavar="FILE",
-        help="append one JSON line per event (sent, result) to FILE as it happens, flushed "
-        "and synced, so a run stopped any way (kill -9 included) can be resumed; off by "
-        "default (see below)",
-    )
-    group.add_argument(
-        "--resume",
-        metavar="FILE",
-        help="continue the run journaled in FILE (same plan): promoted and rejected entries "
-        "are reported, not sent; unknown ones are reconciled from the target apps' "
-        "deployment histories and only targets verified not promoted are sent; entries "
-        "never sent are sent. The journal goes on in FILE",
-    )
-    group.add_argument(
-        "--reconcile-settle",
-        type=_non_negative_seconds,
-        default=DEFAULT_SETTLE,
-        metavar="SECONDS",
-        help="with --resume: how long after a request was sent its absence from a target's "
-        f"history proves it was not made (default {DEFAULT_SETTLE:g})",
-    )
-    group.add_argument(
-        "--reconcile-timeout",
-        type=_non_negative_seconds,
-        default=DEFAULT_RECONCILE_TIMEOUT,
-        metavar="SECONDS",
-        help="with --resume: stop looking after this long; an entry still undecided stays "
-        f"unknown and is not sent (default {DEFAULT_RECONCILE_TIMEOUT:g})",
-    )
+    _journal_options(p)
     p.set_defaults(handler=promote_many)
 
     p = command(
@@ -374,6 +380,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="print every request the release would send, wave by wave, and send nothing",
     )
     _wait_options(p, flag=False)
+    _journal_options(
+        p,
+        "continue the release journaled in FILE (same plan): entries promoted are not sent "
+        "again (their deployments are waited for and gated); unknown ones are reconciled "
+        "from the target apps' deployment histories and only targets verified not promoted "
+        "are sent; the others are sent. Finished waves pass again without a promotion. The "
+        "journal goes on in FILE",
+    )
     p.set_defaults(handler=release)
 
     p = command(

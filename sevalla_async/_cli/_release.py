@@ -19,12 +19,13 @@ import argparse
 import asyncio
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .. import (
     DeploymentProgress,
     PromoteRequest,
+    Promotion,
     PromotionState,
     ReleaseLedger,
     SevallaClient,
@@ -33,6 +34,7 @@ from .. import (
 from ._console import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Console, make_client
 from ._output import error_json, format_row, json_line, short_error
 from ._plan import load_plan
+from ._release_journal import ReleaseRecorder, open_release_journal, resumed_done
 from ._release_plan import parse_release_plan
 from ._waiting import wait_options
 
@@ -155,7 +157,8 @@ async def run_release(
     poll_interval: float,
     reconcile: bool = False,
     ledger: ReleaseLedger | None = None,
-    start: int = 0,
+    done: Mapping[tuple[int, int], Sequence[Promotion]] | None = None,
+    on_send: Callable[[int, int, PromoteRequest], object] | None = None,
 ) -> tuple[bool, int | None]:
     """Run the release, printing through ``view``; ``(completed, stopped_at)``."""
     report = await client.releases.run(
@@ -168,7 +171,8 @@ async def run_release(
         reconcile=reconcile,
         on_wave=view.wave,
         on_deployment=view.deployment,
-        start=start,
+        done=done,
+        on_send=on_send,
     )
     return report.completed, report.stopped_at
 
@@ -209,26 +213,49 @@ async def release(args: argparse.Namespace, console: Console) -> int:
         return dry_run(console, waves, args.on_failure)
     options = wait_options(args)
     assert options is not None  # release always waits
-    client = make_client(args)
-    options.apply(client)
-    ledger = ReleaseLedger()
-    view = ReleaseView(console)
+    journal, entries = open_release_journal(args.journal, args.resume, waves)
+    recorder = None if journal is None else ReleaseRecorder(journal, waves)
     try:
-        async with client:
-            completed, stopped_at = await run_release(
-                client,
-                waves,
-                view,
-                on_failure=args.on_failure,
-                concurrency=args.concurrency,
-                timeout=options.timeout,
-                poll_interval=options.poll_interval,
-                reconcile=args.reconcile,
-                ledger=ledger,
-            )
-    except asyncio.CancelledError:
-        report_interrupted(console, ledger)
-        raise
+        client = make_client(args)
+        options.apply(client)
+        ledger = ReleaseLedger(on_outcome=None if recorder is None else recorder.outcome)
+        try:
+            async with client:
+                done = None
+                if args.resume is not None:
+                    done = await resumed_done(
+                        client,
+                        entries,
+                        waves,
+                        console,
+                        settle=args.reconcile_settle,
+                        timeout=args.reconcile_timeout,
+                        recorder=recorder,
+                    )
+                    if done is None:
+                        return EXIT_FAILED
+                    console.note(
+                        f"resuming: {len(done)} entries already promoted are not sent again"
+                    )
+                completed, stopped_at = await run_release(
+                    client,
+                    waves,
+                    ReleaseView(console),
+                    on_failure=args.on_failure,
+                    concurrency=args.concurrency,
+                    timeout=options.timeout,
+                    poll_interval=options.poll_interval,
+                    reconcile=args.reconcile,
+                    ledger=ledger,
+                    done=done,
+                    on_send=None if recorder is None else recorder.sent,
+                )
+        except asyncio.CancelledError:
+            report_interrupted(console, ledger)
+            raise
+    finally:
+        if journal is not None:
+            journal.close()
     if console.json:
         console.line(
             json_line({"event": "release", "completed": completed, "stopped_at": stopped_at})

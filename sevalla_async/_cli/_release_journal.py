@@ -1,0 +1,145 @@
+"""Journaling a ``release`` run, and resuming one from its journal (on the CLI's journal,
+``_journal``, and its reconciling, ``_resume``).
+
+The journal holds one ``sent`` event (written before the request leaves) and one
+``result`` event per entry, keyed by wave and entry. A resumed release runs the plan from
+its first wave again, but an entry the journal shows promoted is not sent: its deployments
+are waited for and gated (a finished wave passes again without a promotion), and an entry
+left ``unknown`` (sent, no reply: the process was killed) is reconciled from the target
+apps' deployment histories first; only targets verified not promoted are sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+
+from .. import PromoteOutcome, PromoteRequest, Promotion, PromotionState, SevallaClient
+from ._console import Console, UsageError
+from ._journal import Journal, JournalEntry, JournalError, fingerprint, load
+from ._output import error_json
+from ._resume import settle_unknown
+
+__all__ = ["ReleaseRecorder", "check_release_journal", "open_release_journal", "resumed_done"]
+
+
+def check_release_journal(
+    path: str, entries: Mapping[str, JournalEntry], waves: Sequence[Sequence[PromoteRequest]]
+) -> str | None:
+    """Why the journal does not belong to this release plan (``None``: it does)."""
+    for key, entry in sorted(entries.items()):
+        if entry.wave is None:
+            return f"{path}: entry {key} belongs to a promote-many plan, not to a release"
+        if entry.wave >= len(waves) or entry.index >= len(waves[entry.wave]):
+            return (
+                f"{path}: the journal has wave {entry.wave}, entry {entry.index}, which the "
+                "plan does not: the plan changed since the journal was written"
+            )
+        if fingerprint(waves[entry.wave][entry.index]) != entry.fingerprint:
+            return (
+                f"{path}: wave {entry.wave}, entry {entry.index} of the plan is not the request "
+                "the journal recorded: the plan changed since the journal was written"
+            )
+    return None
+
+
+def open_release_journal(
+    journal_path: str | None, resume: str | None, waves: Sequence[Sequence[PromoteRequest]]
+) -> tuple[Journal | None, dict[str, JournalEntry]]:
+    """The journal to write (``--journal`` or ``--resume``) and, to resume, what it holds
+    (checked against the plan; a :class:`UsageError` before anything is sent)."""
+    if resume is not None and journal_path is not None and journal_path != resume:
+        raise UsageError("--journal: a resumed release appends to its --resume journal")
+    entries: dict[str, JournalEntry] = {}
+    try:
+        if resume is not None:
+            entries = load(resume)
+            problem = check_release_journal(resume, entries, waves)
+            if problem:
+                raise UsageError(f"--resume: {problem}; nothing was sent")
+        target = resume or journal_path
+        journal = None if target is None else Journal.open(target)
+    except JournalError as exc:
+        raise UsageError(f"--{'resume' if resume else 'journal'}: {exc}") from None
+    if journal is not None:
+        journal.record_plan(sum(len(w) for w in waves), resumed=resume is not None)
+    return journal, entries
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class ReleaseRecorder:
+    """Writes a release's events: ``sent`` before each request, ``result`` per outcome."""
+
+    def __init__(self, journal: Journal, waves: Sequence[Sequence[PromoteRequest]]) -> None:
+        self._journal = journal
+        self._waves = waves
+
+    def sent(self, wave: int, index: int, _request: PromoteRequest) -> None:
+        self._journal.record_sent(index, self._waves[wave][index], _now(), wave=wave)
+
+    def outcome(self, wave: int, outcome: PromoteOutcome) -> None:
+        self._journal.record_result(
+            outcome.index,
+            self._waves[wave][outcome.index],
+            outcome.state,
+            promotions=outcome.promotions,
+            sent_at=outcome.sent_at,
+            error=None if outcome.error is None else error_json(outcome.error),
+            wave=wave,
+        )
+
+    def found(self, entry: JournalEntry, promotions: Sequence[Promotion]) -> None:
+        """What reconciling an ``unknown`` entry found (a step, before sending the rest)."""
+        request = self._waves[entry.wave or 0][entry.index]
+        state = PromotionState.PROMOTED if promotions else PromotionState.NOT_SENT
+        self._journal.record_result(
+            entry.index, request, state, promotions=promotions, wave=entry.wave
+        )
+
+
+async def resumed_done(
+    client: SevallaClient,
+    entries: Mapping[str, JournalEntry],
+    waves: Sequence[Sequence[PromoteRequest]],
+    console: Console,
+    *,
+    settle: float,
+    timeout: float,
+    recorder: ReleaseRecorder | None,
+) -> dict[tuple[int, int], list[Promotion]] | None:
+    """The promotions the journal proves made, by ``(wave, entry)``, unknown entries
+    reconciled first; ``None`` (nothing may be sent) when one stays undecided."""
+    done: dict[tuple[int, int], list[Promotion]] = {}
+    for entry in sorted(entries.values(), key=lambda e: (e.wave or 0, e.index)):
+        wave = entry.wave or 0
+        state = entry.effective_state
+        if state is PromotionState.PROMOTED and entry.promotions:
+            done[(wave, entry.index)] = list(entry.promotions)
+            continue
+        if state is not PromotionState.UNKNOWN:
+            continue  # rejected or not sent: sent (again)
+        sent_at = entry.sent_at or entry.noted_at
+        request = waves[wave][entry.index]
+        if sent_at is None:
+            console.note(f"wave {wave}, entry {entry.index}: unknown, with no time recorded")
+            return None
+        console.note(
+            f"wave {wave}, entry {entry.index}: sent without a reply before; reconciling from "
+            "the target apps' deployment histories"
+        )
+        settled = await settle_unknown(client, request, sent_at, settle=settle, timeout=timeout)
+        if settled.undecided:
+            console.note(
+                f"wave {wave}, entry {entry.index}: {len(settled.undecided)} target(s) still "
+                "undecided: nothing was sent; resume again later"
+            )
+            return None
+        found = [settled.found[t] for t in request.target_app_ids if t in settled.found]
+        if recorder is not None:
+            recorder.found(entry, found)
+        if found:
+            done[(wave, entry.index)] = found
+    return done
