@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -16,24 +15,16 @@ from sevalla_async import PromoteRequest
 from sevalla_async.testing import FakeSevalla, Fault
 
 from .test_cli import GUARD, Cli, make_cli, plan_of, spawn, wait_until, write_plan
+from .test_cli_journal import SETTLE, promotions_of
 
 pytestmark = pytest.mark.sevalla_loopback
 
 FAST = ("--poll-interval", "0.02")
-SETTLE = ("--reconcile-settle", "0", "--reconcile-timeout", "30")
 
 
 @pytest.fixture
 def cli(fake: FakeSevalla) -> Cli:
     return make_cli(fake)
-
-
-def promotions_of(fake: FakeSevalla, target: uuid.UUID) -> int:
-    return sum(
-        1
-        for d in fake.state.app_deployments.get(target, [])
-        if fake.state.deployments[d].trigger == "PROMOTION"
-    )
 
 
 def posts_to(fake: FakeSevalla, request: PromoteRequest) -> int:

@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import contextlib
 import functools
-import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import aclosing
@@ -60,7 +59,7 @@ from ._output import (
     tally,
     version_hint,
 )
-from ._plan import PlanError, parse_plan
+from ._plan import PlanError, parse_plan, read_plan_text
 from ._plan_runner import PlanOutcome, run_plan
 from ._progress import ProgressLine
 from ._resume import Recorder, Settled, check_journal, settle_unknown, undecided_error
@@ -113,14 +112,7 @@ async def promote(args: argparse.Namespace, console: Console) -> int:
 
 
 def _read_plan(name: str) -> str:
-    if name == "-":
-        return sys.stdin.read()
-    try:
-        return Path(name).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"{name}: cannot read the plan ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{name}: the plan is not UTF-8 text") from None
+    return read_plan_text(name)
 
 
 def emit_outcome(
