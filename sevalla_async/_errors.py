@@ -21,7 +21,8 @@ Input that can never be valid (a malformed UUID, an empty target list) is refuse
 plain :class:`ValueError` naming the field, before any network I/O.
 
 Every :class:`APIError` knows the ``method`` and ``url`` of the call and how many
-``attempts`` were made. No error ever contains the API key.
+``attempts`` were made. No error ever contains the API key. Every error's text comes from
+one function, :func:`format_error`.
 """
 
 from __future__ import annotations
@@ -54,6 +55,36 @@ __all__ = [
 ]
 
 
+def format_error(
+    message: str,
+    *,
+    method: str | None,
+    url: str | None,
+    attempts: int,
+    status_code: int | None = None,
+    detail: str | None = None,
+    code: str | None = None,
+    request_id: str | None = None,
+) -> str:
+    """The one text of every :class:`APIError`.
+
+    ``GET <url>: message (after 3 attempts)`` without a status,
+    ``GET <url> -> 404 message (detail) [code c] [request id r]`` with one.
+    """
+    text = message if status_code is None else f"{status_code} {message}"
+    if detail:
+        text += f" ({detail})"
+    if code:
+        text += f" [code {code}]"
+    if request_id:
+        text += f" [request id {request_id}]"
+    if method and url:
+        text = f"{method} {url}{': ' if status_code is None else ' -> '}{text}"
+    if attempts > 1:
+        text += f" (after {attempts} attempts)"
+    return text
+
+
 class SevallaError(Exception):
     """Base class of every exception raised by sevalla-async."""
 
@@ -72,6 +103,12 @@ class APIError(SevallaError):
         sent_at: for an ``unknown`` promotion, when the request was sent (an aware UTC
             datetime from the client's wall clock); pass it to
             :meth:`Pipelines.reconcile`. ``None`` otherwise.
+
+    Every field is set at construction, except ``promotion_state`` and ``sent_at``: the
+    client's request loop sets those on the error it is about to raise from a promote,
+    once it knows whether the API may have acted (the transport that raised the error
+    cannot know). For the same reason the loop sets ``attempts`` on an error raised by
+    the transport.
     """
 
     message: str
@@ -96,9 +133,17 @@ class APIError(SevallaError):
         self.attempts = attempts
 
     def __str__(self) -> str:
-        where = f"{self.method} {self.url}: " if self.method and self.url else ""
-        tries = f" (after {self.attempts} attempts)" if self.attempts > 1 else ""
-        return f"{where}{self.message}{tries}"
+        # The status fields exist on the subclasses that have a reply (status, validation).
+        return format_error(
+            self.message,
+            method=self.method,
+            url=self.url,
+            attempts=self.attempts,
+            status_code=getattr(self, "status_code", None),
+            detail=getattr(self, "detail", None),
+            code=getattr(self, "code", None),
+            request_id=getattr(self, "request_id", None),
+        )
 
 
 class APIStatusError(APIError):
@@ -142,18 +187,6 @@ class APIStatusError(APIError):
         self.request_id = request_id
         self.headers = headers if headers is not None else {}
         self.body = body
-
-    def __str__(self) -> str:
-        text = f"{self.status_code} {self.message}"
-        if self.detail:
-            text += f" ({self.detail})"
-        if self.code:
-            text += f" [code {self.code}]"
-        if self.request_id:
-            text += f" [request id {self.request_id}]"
-        where = f"{self.method} {self.url} -> " if self.method and self.url else ""
-        tries = f" (after {self.attempts} attempts)" if self.attempts > 1 else ""
-        return f"{where}{text}{tries}"
 
     def __repr__(self) -> str:
         return (
@@ -243,6 +276,17 @@ class APITimeoutError(APIConnectionError):
         super().__init__(message, **kwargs)
         self.last_result = last_result
 
+    def with_last_result(self, last_result: Deployment) -> APITimeoutError:
+        """This error again, carrying ``last_result`` (raise it ``from`` this one)."""
+        return APITimeoutError(
+            self.message,
+            last_result=last_result,
+            request_sent=self.request_sent,
+            method=self.method,
+            url=self.url,
+            attempts=self.attempts,
+        )
+
 
 class APIResponseValidationError(APIError):
     """A 2xx reply whose body does not match the API's schema (or is not JSON at all).
@@ -273,10 +317,6 @@ class APIResponseValidationError(APIError):
         self.request_id = request_id
         self.headers = headers if headers is not None else {}
         self.body = body
-
-    def __str__(self) -> str:
-        rid = f" [request id {self.request_id}]" if self.request_id else ""
-        return f"{super().__str__()} (status {self.status_code}){rid}"
 
 
 class PromotionUnresolvedError(APIError):

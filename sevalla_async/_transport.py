@@ -230,22 +230,22 @@ class AiohttpTransport:
         except _NOT_SENT as exc:
             kind = APITimeoutError if isinstance(exc, TimeoutError) else APIConnectionError
             raise kind(
-                f"could not connect: {_describe(exc)}",
+                f"could not connect: {_exception_text(exc)}",
                 request_sent=False,
                 method=method,
                 url=str(url),
             ) from exc
         except (asyncio.TimeoutError, TimeoutError) as exc:
             raise APITimeoutError(
-                f"no reply within the timeout: {_describe(exc)}", method=method, url=str(url)
+                f"no reply within the timeout: {_exception_text(exc)}", method=method, url=str(url)
             ) from exc
         except aiohttp.ClientError as exc:
             raise APIConnectionError(
-                f"connection failed: {_describe(exc)}", method=method, url=str(url)
+                f"connection failed: {_exception_text(exc)}", method=method, url=str(url)
             ) from exc
         except OSError as exc:
             raise APIConnectionError(
-                f"connection failed: {_describe(exc)}", method=method, url=str(url)
+                f"connection failed: {_exception_text(exc)}", method=method, url=str(url)
             ) from exc
 
     async def _read(self, reply: aiohttp.ClientResponse, method: str, url: URL, cap: int) -> bytes:
@@ -298,6 +298,6 @@ def env_proxy(url: URL) -> _ProxyInfo:
         return None, None
 
 
-def _describe(exc: BaseException) -> str:
+def _exception_text(exc: BaseException) -> str:
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
