@@ -176,11 +176,6 @@ class AiohttpTransport:
         return info
 
     @property
-    def owns_session(self) -> bool:
-        """Whether the transport created its session (and so closes it)."""
-        return self._owns_session
-
-    @property
     def pool_limit(self) -> int | None:
         """How many connections the pool may open to the API host (``None``: no limit)."""
         if self._session is None:
