@@ -146,7 +146,36 @@ class APIError(SevallaError):
         )
 
 
-class APIStatusError(APIError):
+class _ReplyError(APIError):
+    """What the errors raised with a reply in hand share (:class:`APIStatusError`,
+    :class:`APIResponseValidationError`): the reply's status, request id, headers and
+    body."""
+
+    status_code: int
+    request_id: str | None
+    headers: Mapping[str, str]
+    body: Any
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        request_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: Any = None,
+        method: str | None = None,
+        url: str | None = None,
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(message, method=method, url=url, attempts=attempts)
+        self.status_code = status_code
+        self.request_id = request_id
+        self.headers = headers if headers is not None else {}
+        self.body = body
+
+
+class APIStatusError(_ReplyError):
     """The API answered with a status code that is not 2xx.
 
     Attributes:
@@ -159,12 +188,8 @@ class APIStatusError(APIError):
         body: the decoded JSON body, or the raw text when the body is not JSON.
     """
 
-    status_code: int
     code: str | None
     detail: str | None
-    request_id: str | None
-    headers: Mapping[str, str]
-    body: Any
 
     def __init__(
         self,
@@ -173,20 +198,11 @@ class APIStatusError(APIError):
         status_code: int,
         code: str | None = None,
         detail: str | None = None,
-        request_id: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        body: Any = None,
-        method: str | None = None,
-        url: str | None = None,
-        attempts: int = 1,
+        **reply: Any,
     ) -> None:
-        super().__init__(message, method=method, url=url, attempts=attempts)
-        self.status_code = status_code
+        super().__init__(message, status_code=status_code, **reply)
         self.code = code
         self.detail = detail
-        self.request_id = request_id
-        self.headers = headers if headers is not None else {}
-        self.body = body
 
     def __repr__(self) -> str:
         return (
@@ -288,35 +304,12 @@ class APITimeoutError(APIConnectionError):
         )
 
 
-class APIResponseValidationError(APIError):
+class APIResponseValidationError(_ReplyError):
     """A 2xx reply whose body does not match the API's schema (or is not JSON at all).
 
     Attributes:
         status_code, request_id, headers, body: as on :class:`APIStatusError`.
     """
-
-    status_code: int
-    request_id: str | None
-    headers: Mapping[str, str]
-    body: Any
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status_code: int,
-        request_id: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        body: Any = None,
-        method: str | None = None,
-        url: str | None = None,
-        attempts: int = 1,
-    ) -> None:
-        super().__init__(message, method=method, url=url, attempts=attempts)
-        self.status_code = status_code
-        self.request_id = request_id
-        self.headers = headers if headers is not None else {}
-        self.body = body
 
 
 class PromotionUnresolvedError(APIError):
