@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from ._errors import APIError, APITimeoutError
 from ._outcomes import current_mark, settle_state, utc_from_unix
-from ._protocol import _JSON_HEADERS, Request, decode, error_from_response, parse_rate_limit
+from ._protocol import Request, decode, error_from_response, parse_rate_limit
 from ._ratelimit import RateLimiter, RateLimitHoldError
 from ._retry import RetryPolicy
 from ._transport import Transport, TransportRequest, TransportResponse
@@ -64,7 +64,6 @@ class Core:
         self._max_response_size = max_response_size
         self._pool_limit = pool_limit
         self._headers = dict(headers)
-        self._json_headers = {**self._headers, **_JSON_HEADERS}
 
     @property
     def pool_limit(self) -> int | None:
@@ -77,11 +76,7 @@ class Core:
 
     def _headers_for(self, request: Request) -> Mapping[str, str]:
         extra = request.headers
-        if extra is None:
-            return self._headers
-        if extra is _JSON_HEADERS:
-            return self._json_headers
-        return {**self._headers, **extra}
+        return self._headers if extra is None else {**self._headers, **extra}
 
     async def request(self, req: Request, into: type[T], *, deadline: float | None = None) -> T:
         """Send ``req`` with retries and return the reply structured as ``into``.
