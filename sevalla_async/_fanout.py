@@ -218,8 +218,8 @@ def as_request(item: object) -> PromoteRequest:
 class _Source:
     """Hands out ``(index, item)`` from a sync or async iterable, one pull at a time.
 
-    A sync iterable is read with :meth:`next_sync` (no coroutine per item); an async one
-    with :meth:`pull`, under a lock, since an async generator must not be re-entered.
+    Workers call :meth:`pull` for either kind; an async iterable is read under a lock,
+    since an async generator must not be re-entered.
     """
 
     __slots__ = ("_aiter", "_iter", "_lock", "exhausted", "failure", "pulled", "sync")
@@ -428,9 +428,8 @@ class Fanout:
 
         async def work() -> None:
             skipped = 0
-            sync = source.sync
             while True:
-                got = source.next_sync() if sync else await source.pull()
+                got = await source.pull()
                 if got is None:
                     return
                 index, item = got
@@ -474,11 +473,10 @@ class Fanout:
         failure: list[BaseException] = []
 
         async def work() -> None:
-            sync = source.sync
             try:
                 while True:
                     await credits.acquire()
-                    got = source.next_sync() if sync else await source.pull()
+                    got = await source.pull()
                     if got is None:
                         credits.release()
                         return
