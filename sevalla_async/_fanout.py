@@ -238,10 +238,11 @@ class _Source:
         self.pulled = 0
         self.failure: Exception | None = None
 
-    def _failed(self, exc: Exception) -> None:
-        """The input raised: stop reading (the entries in flight still finish)."""
+    def _ended(self, exc: Exception) -> None:
+        """The input ended (``StopIteration``, ``StopAsyncIteration``) or raised: stop
+        reading (the entries in flight still finish); keep the first error raised."""
         self.exhausted = True
-        if self.failure is None:
+        if not isinstance(exc, (StopIteration, StopAsyncIteration)) and self.failure is None:
             self.failure = exc
 
     def next_sync(self) -> tuple[int, Any] | None:
@@ -251,12 +252,12 @@ class _Source:
         assert self._iter is not None
         try:
             item = next(self._iter)
-        except StopIteration:
-            self.exhausted = True
+        except Exception as exc:  # StopIteration included
+            self._ended(exc)
             return None
-        except Exception as exc:
-            self._failed(exc)
-            return None
+        return self._numbered(item)
+
+    def _numbered(self, item: Any) -> tuple[int, Any]:
         index = self.pulled
         self.pulled = index + 1
         return index, item
@@ -272,15 +273,10 @@ class _Source:
                 return None
             try:
                 item = await anext(self._aiter)
-            except StopAsyncIteration:
-                self.exhausted = True
+            except Exception as exc:  # StopAsyncIteration included
+                self._ended(exc)
                 return None
-            except Exception as exc:
-                self._failed(exc)
-                return None
-        index = self.pulled
-        self.pulled = index + 1
-        return index, item
+        return self._numbered(item)
 
 
 _END = object()  # a worker of a stream has finished
