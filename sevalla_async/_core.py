@@ -17,7 +17,7 @@ from ._errors import APIError, ClientRateLimitError
 from ._hooks import Hooks, RequestEvent, ResponseEvent, path_template
 from ._logsafe import printable
 from ._outcomes import current_mark, settle_state, utc_from_unix
-from ._protocol import _JSON_HEADERS, Request, decode, error_from_response, parse_rate_limit
+from ._protocol import Request, decode, error_from_response, parse_rate_limit
 from ._ratelimit import RateLimiter, RateLimitHoldError
 from ._retry import RetryPolicy
 from ._transport import Transport, TransportRequest, TransportResponse
@@ -60,7 +60,6 @@ class Shared:
         self.pool_limit = pool_limit
         self.hooks = hooks
         self.headers = dict(headers)
-        self.json_headers = {**self.headers, **_JSON_HEADERS}
 
 
 @attrs.frozen(slots=True)
@@ -102,7 +101,6 @@ class Core:
         self._max_response_size = shared.max_response_size
         self._pool_limit = shared.pool_limit
         self._headers = shared.headers
-        self._json_headers = shared.json_headers
 
     def with_options(self, options: CallOptions) -> Core:
         """A core over the same :class:`Shared` part with other options."""
@@ -119,11 +117,7 @@ class Core:
 
     def _headers_for(self, request: Request) -> Mapping[str, str]:
         extra = request.headers
-        if extra is None:
-            return self._headers
-        if extra is _JSON_HEADERS:
-            return self._json_headers
-        return {**self._headers, **extra}
+        return self._headers if extra is None else {**self._headers, **extra}
 
     async def request(self, req: Request, into: type[T], *, deadline: float | None = None) -> T:
         """Send ``req`` with retries and return the reply structured as ``into``.

@@ -223,8 +223,8 @@ def as_request(item: object) -> PromoteRequest:
 class _Source:
     """Hands out ``(index, item)`` from a sync or async iterable, one pull at a time.
 
-    A sync iterable is read with :meth:`next_sync` (no coroutine per item); an async one
-    with :meth:`pull`, under a lock, since an async generator must not be re-entered.
+    Workers call :meth:`pull` for either kind; an async iterable is read under a lock,
+    since an async generator must not be re-entered.
     """
 
     __slots__ = ("_aiter", "_iter", "_lock", "exhausted", "failure", "pulled", "sync")
@@ -243,10 +243,11 @@ class _Source:
         self.pulled = 0
         self.failure: Exception | None = None
 
-    def _failed(self, exc: Exception) -> None:
-        """The input raised: stop reading (the entries in flight still finish)."""
+    def _ended(self, exc: Exception) -> None:
+        """The input ended (``StopIteration``, ``StopAsyncIteration``) or raised: stop
+        reading (the entries in flight still finish); keep the first error raised."""
         self.exhausted = True
-        if self.failure is None:
+        if not isinstance(exc, (StopIteration, StopAsyncIteration)) and self.failure is None:
             self.failure = exc
 
     def next_sync(self) -> tuple[int, Any] | None:
@@ -256,12 +257,12 @@ class _Source:
         assert self._iter is not None
         try:
             item = next(self._iter)
-        except StopIteration:
-            self.exhausted = True
+        except Exception as exc:  # StopIteration included
+            self._ended(exc)
             return None
-        except Exception as exc:
-            self._failed(exc)
-            return None
+        return self._numbered(item)
+
+    def _numbered(self, item: Any) -> tuple[int, Any]:
         index = self.pulled
         self.pulled = index + 1
         return index, item
@@ -277,15 +278,10 @@ class _Source:
                 return None
             try:
                 item = await anext(self._aiter)
-            except StopAsyncIteration:
-                self.exhausted = True
+            except Exception as exc:  # StopAsyncIteration included
+                self._ended(exc)
                 return None
-            except Exception as exc:
-                self._failed(exc)
-                return None
-        index = self.pulled
-        self.pulled = index + 1
-        return index, item
+        return self._numbered(item)
 
 
 _END = object()  # a worker of a stream has finished
@@ -441,9 +437,8 @@ class Fanout:
 
         async def work() -> None:
             skipped = 0
-            sync = source.sync
             while True:
-                got = source.next_sync() if sync else await source.pull()
+                got = await source.pull()
                 if got is None:
                     return
                 index, item = got
@@ -489,12 +484,11 @@ class Fanout:
         failure: list[BaseException] = []
 
         async def work() -> None:
-            sync = source.sync
             try:
                 while True:
                     await credits.acquire()
                     await wanted.wait()
-                    got = source.next_sync() if sync else await source.pull()
+                    got = await source.pull()
                     if got is None:
                         credits.release()
                         return
