@@ -212,9 +212,9 @@ class SevallaClient:
             pool_limit=lambda: getattr(transport, "pool_limit", None),
         )
         waiter = Waiter(self._core)  # one pace for all the waits of this client
-        self.deployments = Deployments(self._core, waiter)
+        self.deployments: Deployments = Deployments(self._core, waiter)
         """Deployments: get, list, cancel and wait."""
-        self.pipelines = Pipelines(self._core, waiter)
+        self.pipelines: Pipelines = Pipelines(self._core, waiter)
         """Pipelines: promote, fan out, list and get."""
 
     # --- lifecycle ------------------------------------------------------------------------

@@ -60,7 +60,7 @@ class Core:
         self.sleep = sleep
         self.wall_clock = wall_clock
         self.call_timeout = call_timeout
-        self.budget = RateLimiter(clock, sleep, max_wait=policy.max_rate_limit_wait)
+        self.budget: RateLimiter = RateLimiter(clock, sleep, max_wait=policy.max_rate_limit_wait)
         self._attempt_timeout = attempt_timeout
         self._max_response_size = max_response_size
         self._pool_limit = pool_limit

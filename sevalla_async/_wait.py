@@ -267,7 +267,7 @@ class PollPacer:
         self._sleep = sleep
         self._limit = limit
         self._next = -math.inf
-        self.active = 0
+        self.active: int = 0
         self.per_minute = per_minute
 
     @property
@@ -368,7 +368,7 @@ class Waiter:
         self._core = core
         self._rand = rand
         budget = core.budget
-        self.pacer = PollPacer(core.clock, core.sleep, lambda: budget.limit("read"))
+        self.pacer: PollPacer = PollPacer(core.clock, core.sleep, lambda: budget.limit("read"))
 
     def deadline(self, plan: WaitPlan) -> float | None:
         """The deadline of a wait with this plan, counted from now."""
