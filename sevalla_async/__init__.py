@@ -33,7 +33,7 @@ from ._errors import (
     UnprocessableEntityError,
     WaitAllError,
 )
-from ._fanout import FanoutLedger, FanoutProgress
+from ._fanout import FanoutLedger, FanoutProgress, ProgressHook
 from ._models import (
     Deployment,
     DeploymentStatus,
@@ -41,14 +41,17 @@ from ._models import (
     PipelineStage,
     PromoteOutcome,
     PromoteRequest,
+    PromoteRequestDict,
     Promotion,
     TargetVerdict,
 )
 from ._outcomes import PromotionState
+from ._resources.deployments import Deployments
+from ._resources.pipelines import OnIndexedPoll, Pipelines
 from ._retry import RetryPolicy
 from ._transport import AiohttpTransport, Transport, TransportRequest, TransportResponse
 from ._version import __version__
-from ._wait import WaitOptions
+from ._wait import OnPoll, WaitOptions
 
 __all__ = [
     "APIConnectionError",
@@ -62,16 +65,22 @@ __all__ = [
     "ConflictError",
     "Deployment",
     "DeploymentStatus",
+    "Deployments",
     "FanoutError",
     "FanoutLedger",
     "FanoutProgress",
     "InternalServerError",
     "NotFoundError",
+    "OnIndexedPoll",
+    "OnPoll",
     "PermissionDeniedError",
     "Pipeline",
     "PipelineStage",
+    "Pipelines",
+    "ProgressHook",
     "PromoteOutcome",
     "PromoteRequest",
+    "PromoteRequestDict",
     "Promotion",
     "PromotionState",
     "PromotionUnresolvedError",

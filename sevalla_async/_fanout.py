@@ -41,7 +41,7 @@ from collections.abc import (
     Mapping,
     Sized,
 )
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -110,7 +110,12 @@ class FanoutProgress:
         return max(self.total - self.done, 0) * self.elapsed / self.done
 
 
-ProgressHook = Callable[[FanoutProgress], object]
+class ProgressHook(Protocol):
+    """The ``on_progress`` hook of a fan-out: called with a :class:`FanoutProgress` after
+    every outcome; its return value is ignored (an exception it raises stops the fan-out).
+    Any callable taking one :class:`FanoutProgress` fits."""
+
+    def __call__(self, progress: FanoutProgress, /) -> object: ...
 
 
 class FanoutLedger:
