@@ -338,14 +338,14 @@ async def test_a_non_collection_is_refused_before_any_io(
 async def test_promote_iter_reads_a_huge_generator_lazily(
     fake: FakeSevalla, client: SevallaClient
 ) -> None:
-    requests = fake.promote_requests(4, targets=1)
+    requests = fake.promote_requests(20, targets=1)  # more than is ever read: no repeat
     pulled = 0
 
     def huge() -> Iterator[PromoteRequest]:
         nonlocal pulled
         for i in range(10**9):
             pulled += 1
-            yield requests[i % 4]
+            yield requests[i % 20]
 
     taken = []
     async with contextlib.aclosing(
