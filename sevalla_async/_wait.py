@@ -71,6 +71,7 @@ DEFAULT_BUDGET_SHARE = 0.5
 ASSUMED_READ_LIMIT = 400
 """Reads a minute assumed before a reply's ``x-ratelimit-limit`` tells (Sevalla's limit)."""
 
+
 class OnPoll(Protocol):
     """The ``on_poll`` hook of a wait: called with every deployment a poll returns (for
     progress output); its return value is ignored. Any callable taking one deployment

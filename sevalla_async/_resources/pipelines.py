@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = ["OnIndexedPoll", "Pipelines"]
 
+
 class OnIndexedPoll(Protocol):
     """The ``on_poll`` hook of a waiting fan-out (``wait=True``): called with the input
     position of the request and a polled deployment; its return value is ignored. Any
