@@ -22,6 +22,7 @@ from ._errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ClientRateLimitError,
     ConflictError,
     FanoutError,
     InternalServerError,
@@ -34,6 +35,7 @@ from ._errors import (
     WaitAllError,
 )
 from ._fanout import FanoutLedger, FanoutProgress, ProgressHook
+from ._hooks import EventHooks, RequestEvent, RequestHook, ResponseEvent, ResponseHook
 from ._models import (
     Deployment,
     DeploymentStatus,
@@ -48,6 +50,7 @@ from ._models import (
 from ._outcomes import PromotionState
 from ._resources.deployments import Deployments
 from ._resources.pipelines import OnIndexedPoll, Pipelines
+from ._response import APIResponse
 from ._retry import RetryPolicy
 from ._transport import AiohttpTransport, Transport, TransportRequest, TransportResponse
 from ._version import __version__
@@ -56,16 +59,19 @@ from ._wait import OnPoll, WaitOptions
 __all__ = [
     "APIConnectionError",
     "APIError",
+    "APIResponse",
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
     "AiohttpTransport",
     "AuthenticationError",
     "BadRequestError",
+    "ClientRateLimitError",
     "ConflictError",
     "Deployment",
     "DeploymentStatus",
     "Deployments",
+    "EventHooks",
     "FanoutError",
     "FanoutLedger",
     "FanoutProgress",
@@ -85,6 +91,10 @@ __all__ = [
     "PromotionState",
     "PromotionUnresolvedError",
     "RateLimitError",
+    "RequestEvent",
+    "RequestHook",
+    "ResponseEvent",
+    "ResponseHook",
     "RetryPolicy",
     "SevallaClient",
     "SevallaError",

@@ -12,9 +12,11 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 
 import aiohttp
+import attrs
 from yarl import URL
 
-from ._core import Core
+from ._core import CallOptions, Core, Shared
+from ._hooks import EventHooks, Hooks
 from ._resources.deployments import Deployments
 from ._resources.pipelines import Pipelines
 from ._retry import RetryPolicy
@@ -75,6 +77,26 @@ def _resolve_base_url(base_url: str | None) -> URL:
     return url.with_query(None).with_fragment(None)
 
 
+class _NotGiven:
+    """The default of an option that :meth:`SevallaClient.with_options` keeps."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+
+NOT_GIVEN = _NotGiven()
+
+
+def _check_timeout(timeout: object) -> float | None:
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ValueError(f"timeout: must be a positive number of seconds, got {timeout!r}")
+    return float(timeout)
+
+
 class SevallaClient:
     """An async client for the Sevalla v3 API.
 
@@ -86,18 +108,26 @@ class SevallaClient:
             )
 
     Args:
-        api_key: the API key; default: the ``SEVALLA_API_KEY`` environment variable.
-        base_url: default ``https://api.sevalla.com/v3``, else ``SEVALLA_BASE_URL``.
-            ``http://`` is allowed only to a loopback host.
-        timeout: seconds for one whole call, retries and waits included (a float, or
-            ``None`` for no limit); or an :class:`aiohttp.ClientTimeout` applied to each
-            attempt (then the number of retries bounds the call).
-        max_retries: retries after the first attempt (see the retry policy in the README).
+        api_key: the API key; when ``None``, the ``SEVALLA_API_KEY`` environment variable
+            (surrounding whitespace is dropped). Neither: ``ValueError``.
+        base_url: the API root. When ``None``, the ``SEVALLA_BASE_URL`` environment variable;
+            when that is unset or empty, ``https://api.sevalla.com/v3``. A query, a fragment
+            and a trailing ``/`` are dropped; credentials in it are refused; ``http://`` is
+            allowed only to a loopback host (``ValueError`` otherwise).
+        timeout: seconds for one whole call, retries and rate-limit waits included (a
+            float, default 30; ``None`` for no limit); or an :class:`aiohttp.ClientTimeout`
+            applied to each attempt (then the number of retries bounds the call).
+        max_retries: retries after the first attempt (default 3; see the retry policy in
+            the README).
         session: an :class:`aiohttp.ClientSession` you own; the client uses it and never
             closes it. Without it the client creates one on first use and closes it on exit.
         connection_limit: the size of the owned session's connection pool (default 100).
-        max_rate_limit_wait: the longest wait accepted for a 429 (default 60 s); a longer
-            ``Retry-After`` raises :class:`RateLimitError` at once.
+        max_rate_limit_wait: the longest rate-limit wait accepted, in seconds: a 429's
+            ``Retry-After``, or the client's own hold while the budget is spent. Default
+            ``None``: bounded by ``timeout`` alone. A wait over the bound, or one that would
+            end after the call's timeout, raises :class:`RateLimitError` at once (for the
+            hold, its subclass :class:`ClientRateLimitError`: nothing was sent), with
+            ``retry_after`` set.
         max_response_size: replies over this many bytes are refused (default 1 MiB).
         ssl: an :class:`ssl.SSLContext` for custom CAs or client certificates (``False``
             disables verification; don't). Default: verify against the system store.
@@ -106,7 +136,12 @@ class SevallaClient:
             for the proxy's credentials) from the environment (default ``True``). They are
             read once per client, when it first talks to the API; credentials for the
             API host itself are never taken from ``~/.netrc`` (the API key is the auth).
-        retry_policy: a :class:`RetryPolicy`-like object to replace the default policy.
+        retry_policy: a :class:`RetryPolicy`-like object to replace the default policy
+            (then ``max_retries`` and ``max_rate_limit_wait`` are not used).
+        event_hooks: ``{"request": [...], "response": [...]}``, lists of functions or
+            ``async def`` called once per attempt with a :class:`RequestEvent` /
+            :class:`ResponseEvent` (for metrics and tracing; a hook that raises is logged
+            and ignored). See the Observability guide.
         sleep, clock: injectable ``await sleep(seconds)`` and monotonic ``clock()`` (tests
             pass fakes so no test waits for real).
         wall_clock: the current Unix time in seconds (default :func:`time.time`), read
@@ -116,7 +151,15 @@ class SevallaClient:
             ``session``, ``connection_limit``, ``ssl``, ``proxy`` and ``trust_env`` must not
             be given (configure the transport instead). The client owns the transport it is
             given, as httpx does: :meth:`aclose` closes it.
+
+    :meth:`with_options` gives a client with another ``timeout`` or ``max_retries`` that
+    shares this one's transport, rate-limit budget, poll pacing and hooks.
     """
+
+    pipelines: Pipelines
+    """Pipelines: promote, fan out, list and get."""
+    deployments: Deployments
+    """Deployments: get, list, cancel and wait."""
 
     def __init__(
         self,
@@ -127,7 +170,7 @@ class SevallaClient:
         max_retries: int = 3,
         session: aiohttp.ClientSession | None = None,
         connection_limit: int = 100,
-        max_rate_limit_wait: float = 60.0,
+        max_rate_limit_wait: float | None = None,
         max_response_size: int = 1024 * 1024,
         ssl: _ssl.SSLContext | bool | None = None,
         proxy: str | None = None,
@@ -137,25 +180,22 @@ class SevallaClient:
         clock: Callable[[], float] | None = None,
         wall_clock: Callable[[], float] | None = None,
         transport: Transport | None = None,
+        event_hooks: EventHooks | None = None,
     ) -> None:
-        self._key = _resolve_key(api_key)
-        self._base_url = _resolve_base_url(base_url)
-        self._base = str(self._base_url).rstrip("/")
+        key = _resolve_key(api_key)
+        base = str(_resolve_base_url(base_url)).rstrip("/")
         attempt_timeout: aiohttp.ClientTimeout | None = None
         call_timeout: float | None = None
         if isinstance(timeout, aiohttp.ClientTimeout):
             attempt_timeout = timeout
         else:
-            if timeout is not None and (
-                isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
-            ):
-                raise ValueError(f"timeout: must be a positive number of seconds, got {timeout!r}")
-            call_timeout = None if timeout is None else float(timeout)
+            call_timeout = _check_timeout(timeout)
+        hooks = Hooks.check(event_hooks)
         if type(max_response_size) is not int or max_response_size < 1:
             raise ValueError(
                 f"max_response_size: must be a positive integer, got {max_response_size!r}"
             )
-        self._owns_session = transport is None and session is None
+        owns_session = transport is None and session is None
         caller_transport = transport is not None
         if transport is not None:
             given = [
@@ -185,23 +225,20 @@ class SevallaClient:
                 proxy=proxy,
                 timeout=attempt_timeout,
             )
-        self._policy = retry_policy or RetryPolicy(
+        policy = retry_policy or RetryPolicy(
             max_retries=max_retries, max_rate_limit_wait=max_rate_limit_wait
         )
-        self._transport = transport
-        self._core = Core(
+        shared = Shared(
             transport=transport,
-            base_url=self._base,
+            base_url=base,
             headers={
-                "Authorization": f"Bearer {self._key.reveal()}",
+                "Authorization": f"Bearer {key.reveal()}",
                 "Accept": "application/json",
                 "User-Agent": USER_AGENT,
             },
-            policy=self._policy,
             clock=clock or time.monotonic,
             sleep=sleep or asyncio.sleep,
             wall_clock=wall_clock or time.time,
-            call_timeout=call_timeout,
             # An aiohttp.ClientTimeout applies per attempt: the default transport was given
             # it whole; a caller's transport gets its total as each request's timeout.
             attempt_timeout=attempt_timeout.total
@@ -209,12 +246,65 @@ class SevallaClient:
             else None,
             max_response_size=max_response_size,
             pool_limit=lambda: getattr(transport, "pool_limit", None),
+            hooks=hooks,
         )
-        waiter = Waiter(self._core)  # one pace for all the waits of this client
-        self.deployments: Deployments = Deployments(self._core, waiter)
+        core = Core(shared, CallOptions(call_timeout, policy))
+        self._bind(core, Waiter(core), owner=True, owns_session=owns_session)
+
+    def _bind(self, core: Core, waiter: Waiter, *, owner: bool, owns_session: bool) -> None:
+        """Attach the core and build the resources over it (the constructor, and
+        :meth:`with_options` for a derived client)."""
+        self._core = core
+        self._waiter = waiter
+        self._owner = owner  # only the client built with the transport closes it
+        self._owns_session = owns_session
+        self._transport = core.transport
+        self._base = core.base_url
+        self._policy = core.policy
+        self.deployments: Deployments = Deployments(core, waiter)
         """Deployments: get, list, cancel and wait."""
-        self.pipelines: Pipelines = Pipelines(self._core, waiter)
+        self.pipelines: Pipelines = Pipelines(core, waiter)
         """Pipelines: promote, fan out, list and get."""
+
+    def with_options(
+        self,
+        *,
+        timeout: float | _NotGiven | None = NOT_GIVEN,
+        max_retries: int | _NotGiven = NOT_GIVEN,
+    ) -> SevallaClient:
+        """A client with another ``timeout`` and/or ``max_retries``, sharing this one's
+        transport (session, connection pool), rate-limit budget, poll pacing, clocks and
+        event hooks::
+
+            patient = client.with_options(timeout=300, max_retries=6)
+            await patient.pipelines.promote(...)   # same connections, same budget
+
+        Options not given keep this client's values. ``timeout`` is seconds for one whole
+        call (``None``: no limit); the per-attempt form (:class:`aiohttp.ClientTimeout`)
+        belongs to the transport and cannot change here. ``max_retries`` replaces the
+        retry policy's, the rest of the policy is kept (a custom ``retry_policy`` must be a
+        :class:`RetryPolicy` to take it).
+
+        It is cheap (no I/O): make one per use if you like. Closing the new client (or
+        leaving its ``async with``) closes nothing; the transport stays this client's, so
+        close this one when done. Invalid values raise ``ValueError`` naming the option.
+        """
+        options = self._core.options
+        call_timeout = options.call_timeout
+        if not isinstance(timeout, _NotGiven):
+            call_timeout = _check_timeout(timeout)
+        policy = options.policy
+        if not isinstance(max_retries, _NotGiven):
+            if not isinstance(policy, RetryPolicy):
+                raise ValueError(
+                    "max_retries: this client's retry_policy is not a RetryPolicy; "
+                    "build a client with the policy you want instead"
+                )
+            policy = attrs.evolve(policy, max_retries=max_retries)
+        core = self._core.with_options(CallOptions(call_timeout, policy))
+        derived = SevallaClient.__new__(SevallaClient)
+        derived._bind(core, self._waiter.bound_to(core), owner=False, owns_session=False)
+        return derived
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -231,14 +321,19 @@ class SevallaClient:
 
     async def aclose(self) -> None:
         """Close the transport: the default one closes the session it created (a borrowed
-        ``session`` stays open); a transport passed as ``transport=`` is closed too."""
-        await self._transport.aclose()
+        ``session`` stays open); a transport passed as ``transport=`` is closed too. On a
+        client made by :meth:`with_options` it does nothing (the original owns the
+        transport)."""
+        if self._owner:
+            await self._transport.aclose()
 
     def __repr__(self) -> str:
         if not isinstance(self._transport, AiohttpTransport):
             kind = type(self._transport).__name__
             return f"<SevallaClient base_url={self._base!r} transport={kind}>"
         owner = "owned" if self._owns_session else "borrowed"
+        if not self._owner:
+            owner = "shared"
         return f"<SevallaClient base_url={self._base!r} session={owner}>"
 
     @property

@@ -14,12 +14,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
-import attrs
 import cattrs
 from cattrs.errors import IterableValidationError, IterableValidationNote
 
-from ._ids import _CANONICAL_RE, parse_uuid, uuid_from_canonical
-from ._models import DeploymentStatus, Promotion
+from ._models import DeploymentStatus
 
 __all__ = ["converter", "structure_hook"]
 
@@ -31,7 +29,7 @@ converter = cattrs.Converter(detailed_validation=True, forbid_extra_keys=False)
 def _structure_uuid(value: Any, _: type) -> uuid.UUID:
     if type(value) is not str:
         raise TypeError(f"expected a UUID string, got {type(value).__name__}")
-    return parse_uuid(value)  # uuid.UUID(value), with a fast path for canonical strings
+    return uuid.UUID(value)
 
 
 # The spec's date-time: seconds optional, any number of fraction digits, "Z". Offsets are
@@ -121,49 +119,6 @@ converter.register_structure_hook(DeploymentStatus, _structure_status)
 for _kind in (str, int, float, bool):
     converter.register_structure_hook(_kind, _strict(_kind))
 converter.register_structure_hook_factory(_is_homogeneous_sequence, _sequence_hook)
-
-
-def _fast_promotions() -> None:
-    """The promote reply (``list[Promotion]``) is decoded on every promotion: give it a
-    direct path for the usual shape (a list of objects with two canonical UUID strings,
-    extra keys ignored), 3x cheaper than the generated code. Anything else goes to the
-    generated hook, so errors and their messages are exactly cattrs'. If ``Promotion``
-    gains a field, the fast path steps aside rather than skip it."""
-    if tuple(a.name for a in attrs.fields(Promotion)) != ("target_app_id", "deployment_id"):
-        return  # pragma: no cover - the model changed; the generated hook does it all
-    canonical = _CANONICAL_RE.fullmatch
-    build = uuid_from_canonical
-    fallback: list[Callable[[Any, Any], Any]] = []  # cattrs' hook, generated on first need
-
-    def generated(data: Any, kind: Any) -> Any:
-        if not fallback:
-            fallback.append(_sequence_hook(kind))
-        return fallback[0](data, kind)
-
-    def structure(data: Any, kind: Any) -> list[Promotion]:
-        if type(data) is not list:
-            return generated(data, kind)  # type: ignore[no-any-return]
-        out: list[Promotion] = []
-        for item in data:
-            if type(item) is dict:
-                target = item.get("target_app_id")
-                deployment = item.get("deployment_id")
-                if (
-                    type(target) is str
-                    and type(deployment) is str
-                    and canonical(target) is not None
-                    and canonical(deployment) is not None
-                ):
-                    out.append(Promotion(build(target), build(deployment)))
-                    continue
-            return generated(data, kind)  # type: ignore[no-any-return]
-        return out
-
-    promotions = list[Promotion]
-    converter.register_structure_hook_func(lambda kind: kind == promotions, structure)
-
-
-_fast_promotions()
 
 
 def structure_hook(kind: type[T]) -> Any:

@@ -11,32 +11,29 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
-from ._errors import APIError, APITimeoutError
+import attrs
+
+from ._errors import APIError, ClientRateLimitError
+from ._hooks import Hooks, RequestEvent, ResponseEvent, path_template
 from ._logsafe import printable
 from ._outcomes import current_mark, settle_state, utc_from_unix
-from ._protocol import _JSON_HEADERS, Request, decode, error_from_response, parse_rate_limit
+from ._protocol import Request, decode, error_from_response, parse_rate_limit
 from ._ratelimit import RateLimiter, RateLimitHoldError
 from ._retry import RetryPolicy
 from ._transport import Transport, TransportRequest, TransportResponse
 
-__all__ = ["Core"]
+__all__ = ["CallOptions", "Core", "Shared"]
 
 T = TypeVar("T")
 
 logger = logging.getLogger("sevalla_async")
 
 
-class Core:
-    """The small internal interface of one client (see the module docstring).
-
-    Attributes:
-        clock: the monotonic clock (injectable).
-        wall_clock: the current Unix time (injectable): a write's ``sent_at``.
-        sleep: the ``await sleep(seconds)`` every wait goes through (injectable).
-        base_url: the API root every request path is relative to.
-        budget: the client's rate-limit budget (:class:`RateLimiter`).
-        call_timeout: seconds for one whole call, retries included (``None``: no limit).
-    """
+class Shared:
+    """What every client derived from one :class:`SevallaClient` shares: the transport
+    (session, connection pool), the base URL and headers, the clocks and sleep, the
+    rate-limit budget, the response cap and the event hooks. Only the client built with
+    the transport owns it."""
 
     def __init__(
         self,
@@ -44,28 +41,70 @@ class Core:
         transport: Transport,
         base_url: str,
         headers: Mapping[str, str],
-        policy: RetryPolicy,
         clock: Callable[[], float],
         sleep: Callable[[float], Awaitable[Any]],
         wall_clock: Callable[[], float],
-        call_timeout: float | None,
         attempt_timeout: float | None,
         max_response_size: int,
         pool_limit: Callable[[], int | None],
+        hooks: Hooks | None = None,
     ) -> None:
         self.transport = transport
         self.base_url = base_url
-        self.policy = policy
         self.clock = clock
         self.sleep = sleep
         self.wall_clock = wall_clock
-        self.call_timeout = call_timeout
-        self.budget: RateLimiter = RateLimiter(clock, sleep, max_wait=policy.max_rate_limit_wait)
-        self._attempt_timeout = attempt_timeout
-        self._max_response_size = max_response_size
-        self._pool_limit = pool_limit
-        self._headers = dict(headers)
-        self._json_headers = {**self._headers, **_JSON_HEADERS}
+        self.budget: RateLimiter = RateLimiter(clock, sleep)
+        self.attempt_timeout = attempt_timeout
+        self.max_response_size = max_response_size
+        self.pool_limit = pool_limit
+        self.hooks = hooks
+        self.headers: dict[str, str] = dict(headers)
+
+
+@attrs.frozen(slots=True)
+class CallOptions:
+    """The options of one client (a :meth:`SevallaClient.with_options` changes them):
+    seconds for one whole call (``None``: no limit) and the retry policy."""
+
+    call_timeout: float | None
+    policy: RetryPolicy
+
+
+class Core:
+    """The small internal interface of one client (see the module docstring): the
+    :class:`Shared` part of the client's family, with this client's :class:`CallOptions`.
+
+    Attributes:
+        clock: the monotonic clock (injectable).
+        wall_clock: the current Unix time (injectable): a write's ``sent_at``.
+        sleep: the ``await sleep(seconds)`` every wait goes through (injectable).
+        base_url: the API root every request path is relative to.
+        budget: the rate-limit budget (:class:`RateLimiter`), shared by derived clients.
+        call_timeout: seconds for one whole call, retries included (``None``: no limit).
+        policy: the retry policy.
+    """
+
+    def __init__(self, shared: Shared, options: CallOptions) -> None:
+        self.shared = shared
+        self.options = options
+        self.transport: Transport = shared.transport
+        self.base_url: str = shared.base_url
+        self.clock: Callable[[], float] = shared.clock
+        self.sleep: Callable[[float], Awaitable[Any]] = shared.sleep
+        self.wall_clock: Callable[[], float] = shared.wall_clock
+        self.budget: RateLimiter = shared.budget
+        self.policy: RetryPolicy = options.policy
+        self.call_timeout: float | None = options.call_timeout
+        self._hooks = shared.hooks
+        self._attempt_timeout = shared.attempt_timeout
+        self._max_response_size = shared.max_response_size
+        self._pool_limit = shared.pool_limit
+        self._headers = shared.headers
+
+    def with_options(self, options: CallOptions) -> Core:
+        """A core over the same :class:`Shared` part with other options."""
+        return Core(self.shared, options)
 
     @property
     def pool_limit(self) -> int | None:
@@ -78,11 +117,7 @@ class Core:
 
     def _headers_for(self, request: Request) -> Mapping[str, str]:
         extra = request.headers
-        if extra is None:
-            return self._headers
-        if extra is _JSON_HEADERS:
-            return self._json_headers
-        return {**self._headers, **extra}
+        return self._headers if extra is None else {**self._headers, **extra}
 
     async def request(self, req: Request, into: type[T], *, deadline: float | None = None) -> T:
         """Send ``req`` with retries and return the reply structured as ``into``.
@@ -108,6 +143,8 @@ class Core:
         schedule = None
         attempt = 0
         budget = self.budget
+        hooks = self._hooks
+        started = 0.0
         # Promotion accounting (writes only): when an attempt may have reached the API.
         write = not req.idempotent
         mark = current_mark() if write else None
@@ -119,11 +156,12 @@ class Core:
             try:
                 seq = budget.try_acquire(bucket)  # the usual case needs no coroutine
                 if seq is None:
-                    seq = await budget.acquire(bucket, deadline)
+                    seq = await budget.acquire(bucket, self._hold_deadline(deadline))
             except RateLimitHoldError as exc:
-                held = APITimeoutError(
-                    f"{exc}; not sent",
-                    request_sent=False,
+                held = ClientRateLimitError(
+                    f"not sent: {exc}, and the call may not wait that long "
+                    "(its timeout, or max_rate_limit_wait)",
+                    retry_after=exc.wait,
                     method=method,
                     url=url_text,
                     attempts=attempt - 1,
@@ -133,11 +171,18 @@ class Core:
                 raise held from None
             info = None
             response: TransportResponse | None = None
-            if write:
-                sent_wall = self.wall_clock()
-                if mark is not None:
-                    mark.sent_at = utc_from_unix(sent_wall)
             try:
+                if hooks is not None:  # inside the try: the budget is released whatever
+                    started = self.clock()
+                    await hooks.on_request(
+                        RequestEvent(method, req.path, path_template(req.path), attempt, started)
+                    )
+                if write:
+                    sent_wall = self.wall_clock()
+                    if mark is not None:
+                        mark.sent_at = utc_from_unix(sent_wall)
+                if hooks is not None:
+                    started = self.clock()
                 response = await self.transport.send(
                     TransportRequest(
                         method, url, headers, req.body, self._timeout_for(deadline), cap
@@ -152,27 +197,35 @@ class Core:
                 raise
             finally:
                 budget.release(bucket, seq, info, replied=response is not None)
-            if response is not None:
-                if 200 <= response.status < 300:
-                    if logger.isEnabledFor(logging.DEBUG):
-                        _log_attempt(req, attempt, response.status, response.request_id, None)
-                    try:
-                        result: T = decode(
-                            response,
-                            into,
-                            method=method,
-                            url=url_text,
-                            attempts=attempt,
-                            accept=req.accept,
-                        )
-                    except APIError as exc:
-                        if write:
-                            settle_state(exc, sent_wall, mark)
-                        raise
-                    return result, response
-                error = error_from_response(response, method=method, url=url_text, attempts=attempt)
-            else:
+            if response is None:
                 error.attempts = attempt  # raised by the transport, which cannot count
+            elif 200 <= response.status < 300:
+                if hooks is not None:
+                    await hooks.on_response(
+                        _response_event(req, attempt, response, self.clock() - started, None)
+                    )
+                if logger.isEnabledFor(logging.DEBUG):
+                    _log_attempt(req, attempt, response.status, response.request_id, None)
+                try:
+                    result: T = decode(
+                        response,
+                        into,
+                        method=method,
+                        url=url_text,
+                        attempts=attempt,
+                        accept=req.accept,
+                    )
+                except APIError as exc:
+                    if write:
+                        settle_state(exc, sent_wall, mark)
+                    raise
+                return result, response
+            else:
+                error = error_from_response(response, method=method, url=url_text, attempts=attempt)
+            if hooks is not None:
+                await hooks.on_response(
+                    _response_event(req, attempt, response, self.clock() - started, error)
+                )
             if schedule is None:
                 schedule = self.policy.schedule()
             wait = self.policy.decide(
@@ -208,10 +261,40 @@ class Core:
             )
             await self.sleep(wait)
 
+    def max_hold(self) -> float | None:
+        """``max_rate_limit_wait`` when the policy sets it: the longest a fan-out queues
+        for the budget before a call (``None``: as long as the API says)."""
+        cap: float | None = getattr(self.policy, "max_rate_limit_wait", None)
+        return cap
+
+    def _hold_deadline(self, deadline: float | None) -> float | None:
+        """The latest time a rate-limit hold may end: the call's deadline, and no later
+        than ``max_rate_limit_wait`` from now when the policy sets it."""
+        cap: float | None = getattr(self.policy, "max_rate_limit_wait", None)
+        if cap is None:
+            return deadline
+        latest = self.clock() + cap
+        return latest if deadline is None else min(deadline, latest)
+
     def _timeout_for(self, deadline: float | None) -> float | None:
         if deadline is None:
             return self._attempt_timeout
         return max(deadline - self.clock(), 0.001)
+
+
+def _response_event(
+    req: Request,
+    attempt: int,
+    response: TransportResponse | None,
+    duration: float,
+    error: APIError | None,
+) -> ResponseEvent:
+    path = req.path
+    status = None if response is None else response.status
+    rid = None if response is None else response.request_id
+    return ResponseEvent(
+        req.method, path, path_template(path), attempt, status, rid, duration, error
+    )
 
 
 def _log_attempt(

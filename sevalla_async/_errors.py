@@ -12,6 +12,7 @@
         │   ├── ConflictError              409
         │   ├── UnprocessableEntityError   422
         │   ├── RateLimitError             429  (.retry_after)
+        │   │   └── ClientRateLimitError   not sent: held by the client's own budget
         │   └── InternalServerError        >= 500
         ├── APIConnectionError        no reply: could not connect, or the connection was lost
         │   └── APITimeoutError       no reply in time (or the call's deadline passed)
@@ -20,8 +21,13 @@
 Input that can never be valid (a malformed UUID, an empty target list) is refused with a
 plain :class:`ValueError` naming the field, before any network I/O.
 
+``except RateLimitError`` catches both ways of meeting the rate limit: a 429 reply after
+the client's retries, and :class:`ClientRateLimitError`, raised without sending when the
+client's own view of the budget says the window resets later than the call may wait.
+
 Every :class:`APIError` knows the ``method`` and ``url`` of the call and how many
-``attempts`` were made. No error ever contains the API key.
+``attempts`` were made. No error ever contains the API key. Every error's text comes from
+one function, :func:`format_error`.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ClientClosedError",
+    "ClientRateLimitError",
     "ConflictError",
     "FanoutError",
     "InternalServerError",
@@ -53,6 +60,36 @@ __all__ = [
     "UnprocessableEntityError",
     "WaitAllError",
 ]
+
+
+def format_error(
+    message: str,
+    *,
+    method: str | None,
+    url: str | None,
+    attempts: int,
+    status_code: int | None = None,
+    detail: str | None = None,
+    code: str | None = None,
+    request_id: str | None = None,
+) -> str:
+    """The one text of every :class:`APIError`.
+
+    ``GET <url>: message (after 3 attempts)`` without a status,
+    ``GET <url> -> 404 message (detail) [code c] [request id r]`` with one.
+    """
+    text = message if status_code is None else f"{status_code} {message}"
+    if detail:
+        text += f" ({detail})"
+    if code:
+        text += f" [code {code}]"
+    if request_id:
+        text += f" [request id {request_id}]"
+    if method and url:
+        text = f"{method} {url}{': ' if status_code is None else ' -> '}{text}"
+    if attempts > 1:
+        text += f" (after {attempts} attempts)"
+    return text
 
 
 class SevallaError(Exception):
@@ -73,6 +110,12 @@ class APIError(SevallaError):
         sent_at: for an ``unknown`` promotion, when the request was sent (an aware UTC
             datetime from the client's wall clock); pass it to
             :meth:`Pipelines.reconcile`. ``None`` otherwise.
+
+    Every field is set at construction, except ``promotion_state`` and ``sent_at``: the
+    client's request loop sets those on the error it is about to raise from a promote,
+    once it knows whether the API may have acted (the transport that raised the error
+    cannot know). For the same reason the loop sets ``attempts`` on an error raised by
+    the transport.
     """
 
     message: str
@@ -97,12 +140,49 @@ class APIError(SevallaError):
         self.attempts = attempts
 
     def __str__(self) -> str:
-        where = f"{self.method} {self.url}: " if self.method and self.url else ""
-        tries = f" (after {self.attempts} attempts)" if self.attempts > 1 else ""
-        return f"{where}{self.message}{tries}"
+        # The status fields exist on the subclasses that have a reply (status, validation).
+        return format_error(
+            self.message,
+            method=self.method,
+            url=self.url,
+            attempts=self.attempts,
+            status_code=getattr(self, "status_code", None),
+            detail=getattr(self, "detail", None),
+            code=getattr(self, "code", None),
+            request_id=getattr(self, "request_id", None),
+        )
 
 
-class APIStatusError(APIError):
+class _ReplyError(APIError):
+    """What the errors raised with a reply in hand share (:class:`APIStatusError`,
+    :class:`APIResponseValidationError`): the reply's status, request id, headers and
+    body."""
+
+    status_code: int
+    request_id: str | None
+    headers: Mapping[str, str]
+    body: Any
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        request_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: Any = None,
+        method: str | None = None,
+        url: str | None = None,
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(message, method=method, url=url, attempts=attempts)
+        self.status_code = status_code
+        self.request_id = request_id
+        self.headers = headers if headers is not None else {}
+        self.body = body
+
+
+class APIStatusError(_ReplyError):
     """The API answered with a status code that is not 2xx.
 
     Attributes:
@@ -115,12 +195,8 @@ class APIStatusError(APIError):
         body: the decoded JSON body, or the raw text when the body is not JSON.
     """
 
-    status_code: int
     code: str | None
     detail: str | None
-    request_id: str | None
-    headers: Mapping[str, str]
-    body: Any
 
     def __init__(
         self,
@@ -129,32 +205,11 @@ class APIStatusError(APIError):
         status_code: int,
         code: str | None = None,
         detail: str | None = None,
-        request_id: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        body: Any = None,
-        method: str | None = None,
-        url: str | None = None,
-        attempts: int = 1,
+        **reply: Any,
     ) -> None:
-        super().__init__(message, method=method, url=url, attempts=attempts)
-        self.status_code = status_code
+        super().__init__(message, status_code=status_code, **reply)
         self.code = code
         self.detail = detail
-        self.request_id = request_id
-        self.headers = headers if headers is not None else {}
-        self.body = body
-
-    def __str__(self) -> str:
-        text = f"{self.status_code} {self.message}"
-        if self.detail:
-            text += f" ({self.detail})"
-        if self.code:
-            text += f" [code {self.code}]"
-        if self.request_id:
-            text += f" [request id {self.request_id}]"
-        where = f"{self.method} {self.url} -> " if self.method and self.url else ""
-        tries = f" (after {self.attempts} attempts)" if self.attempts > 1 else ""
-        return f"{where}{text}{tries}"
 
     def __repr__(self) -> str:
         return (
@@ -202,6 +257,42 @@ class RateLimitError(APIStatusError):
         self.retry_after = retry_after
 
 
+class ClientRateLimitError(RateLimitError):
+    """The request was **not sent**: the client's rate-limit budget is spent (an earlier
+    reply said ``x-ratelimit-remaining: 0``, or a 429 said ``Retry-After``) and the window
+    resets later than this call may wait (its ``timeout``, or ``max_rate_limit_wait`` when
+    set).
+
+    No reply was received for this call, so there is no request id, no headers and no body.
+    ``status_code`` is 429, the status the API gives for the same condition, so code that
+    handles rate limiting by status keeps working; ``retry_after`` is the seconds until the
+    budget resets (retry then, or use a longer ``timeout``). For a promote,
+    ``promotion_state`` is ``not_sent``: it is safe to send again.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float,
+        method: str | None = None,
+        url: str | None = None,
+        attempts: int = 0,
+    ) -> None:
+        super().__init__(
+            message,
+            retry_after=retry_after,
+            status_code=429,
+            method=method,
+            url=url,
+            attempts=attempts,
+        )
+
+    def __str__(self) -> str:
+        where = f"{self.method} {self.url}: " if self.method and self.url else ""
+        return f"{where}{self.message}"
+
+
 class InternalServerError(APIStatusError):
     """5xx: the API failed. For a POST the operation may or may not have happened."""
 
@@ -244,45 +335,29 @@ class APITimeoutError(APIConnectionError):
         super().__init__(message, **kwargs)
         self.last_result = last_result
 
+    def with_last_result(self, last_result: Deployment) -> APITimeoutError:
+        """This error again, carrying ``last_result`` (raise it ``from`` this one)."""
+        return APITimeoutError(
+            self.message,
+            last_result=last_result,
+            request_sent=self.request_sent,
+            method=self.method,
+            url=self.url,
+            attempts=self.attempts,
+        )
+
 
 class ClientClosedError(APIConnectionError):
     """The client was closed before this request was sent (``request_sent`` is
     ``False``); never retried. Internal: catch :class:`APIConnectionError`."""
 
 
-class APIResponseValidationError(APIError):
+class APIResponseValidationError(_ReplyError):
     """A 2xx reply whose body does not match the API's schema (or is not JSON at all).
 
     Attributes:
         status_code, request_id, headers, body: as on :class:`APIStatusError`.
     """
-
-    status_code: int
-    request_id: str | None
-    headers: Mapping[str, str]
-    body: Any
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status_code: int,
-        request_id: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        body: Any = None,
-        method: str | None = None,
-        url: str | None = None,
-        attempts: int = 1,
-    ) -> None:
-        super().__init__(message, method=method, url=url, attempts=attempts)
-        self.status_code = status_code
-        self.request_id = request_id
-        self.headers = headers if headers is not None else {}
-        self.body = body
-
-    def __str__(self) -> str:
-        rid = f" [request id {self.request_id}]" if self.request_id else ""
-        return f"{super().__str__()} (status {self.status_code}){rid}"
 
 
 class PromotionUnresolvedError(APIError):
@@ -320,7 +395,9 @@ class FanoutError(SevallaError):
     exception is chained as ``__cause__``.
 
     Attributes:
-        outcomes: one :class:`PromoteOutcome` for every entry read, in input order.
+        outcomes: one :class:`PromoteOutcome` for every entry read, in input order; for
+            ``promote_iter`` without a ``ledger``, empty (every outcome had been yielded
+            before the error, and none is kept: its memory stays bounded).
     """
 
     outcomes: list[PromoteOutcome]

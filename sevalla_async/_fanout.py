@@ -21,7 +21,9 @@ The engine behind :meth:`Pipelines.promote_many` and :meth:`Pipelines.promote_it
   and every connection goes back to the pool;
 - **accounted for**: every entry read gets exactly one outcome, on every exit path, in a
   :class:`FanoutLedger`. The input raising stops the reading, lets the requests in flight
-  finish, then raises :class:`FanoutError` with every outcome. A cancellation propagates
+  finish, then raises :class:`FanoutError` with every outcome (``stream`` without a
+  ledger keeps no outcome it has yielded, so its error holds none: they were all yielded
+  before it is raised). A cancellation propagates
   unchanged; the ledger then holds an outcome for every entry read (``unknown`` with its
   ``sent_at`` when its request had left, ``not_sent`` when it had not).
 
@@ -267,8 +269,8 @@ def repeat_error(first: int) -> ValueError:
 class _Source:
     """Hands out ``(index, item)`` from a sync or async iterable, one pull at a time.
 
-    A sync iterable is read with :meth:`next_sync` (no coroutine per item); an async one
-    with :meth:`pull`, under a lock, since an async generator must not be re-entered.
+    Workers call :meth:`pull` for either kind; an async iterable is read under a lock,
+    since an async generator must not be re-entered.
     """
 
     __slots__ = ("_aiter", "_iter", "_lock", "exhausted", "failure", "pulled", "sync")
@@ -287,10 +289,11 @@ class _Source:
         self.pulled = 0
         self.failure: Exception | None = None
 
-    def _failed(self, exc: Exception) -> None:
-        """The input raised: stop reading (the entries in flight still finish)."""
+    def _ended(self, exc: Exception) -> None:
+        """The input ended (``StopIteration``, ``StopAsyncIteration``) or raised: stop
+        reading (the entries in flight still finish); keep the first error raised."""
         self.exhausted = True
-        if self.failure is None:
+        if not isinstance(exc, (StopIteration, StopAsyncIteration)) and self.failure is None:
             self.failure = exc
 
     def next_sync(self) -> tuple[int, Any] | None:
@@ -300,12 +303,12 @@ class _Source:
         assert self._iter is not None
         try:
             item = next(self._iter)
-        except StopIteration:
-            self.exhausted = True
+        except Exception as exc:  # StopIteration included
+            self._ended(exc)
             return None
-        except Exception as exc:
-            self._failed(exc)
-            return None
+        return self._numbered(item)
+
+    def _numbered(self, item: Any) -> tuple[int, Any]:
         index = self.pulled
         self.pulled = index + 1
         return index, item
@@ -321,15 +324,10 @@ class _Source:
                 return None
             try:
                 item = await anext(self._aiter)
-            except StopAsyncIteration:
-                self.exhausted = True
+            except Exception as exc:  # StopAsyncIteration included
+                self._ended(exc)
                 return None
-            except Exception as exc:
-                self._failed(exc)
-                return None
-        index = self.pulled
-        self.pulled = index + 1
-        return index, item
+        return self._numbered(item)
 
 
 _END = object()  # a worker of a stream has finished
@@ -352,7 +350,9 @@ class Fanout:
         check_requests(requests)
         if ledger is not None and not isinstance(ledger, FanoutLedger):
             raise ValueError("ledger: expected a FanoutLedger")
-        self.ledger = ledger if ledger is not None else FanoutLedger()
+        # Without a ledger nothing keeps an outcome once it is handed on (bounded memory
+        # for promote_iter); entries read and not yet settled are in _requests_read.
+        self.ledger: FanoutLedger | None = ledger
         self._marks: dict[int, SendMark] = {}
         if on_progress is not None and not callable(on_progress):
             raise ValueError("on_progress: expected a callable taking a FanoutProgress")
@@ -376,7 +376,8 @@ class Fanout:
     # --- one input ------------------------------------------------------------------------
 
     async def _run_one(self, index: int, item: object) -> PromoteOutcome:
-        self.ledger.note_read(index)
+        if self.ledger is not None:
+            self.ledger.note_read(index)
         self._requests_read[index] = item
         try:
             request = as_request(item)
@@ -413,8 +414,12 @@ class Fanout:
             del self._marks[index]
 
     def _account_for_the_rest(self) -> None:
-        """After a cancellation: an outcome for every entry read that has none (in flight:
-        ``unknown`` with its ``sent_at`` if its request had left, else ``not_sent``)."""
+        """After a cancellation: an outcome in the ledger for every entry read that has
+        none (in flight: ``unknown`` with its ``sent_at`` if its request had left, else
+        ``not_sent``)."""
+        if self.ledger is None:
+            self._requests_read.clear()
+            return
         for index, item in self._requests_read.items():
             if self.ledger.has(index):
                 continue
@@ -435,7 +440,8 @@ class Fanout:
         self._requests_read.clear()
 
     def _record(self, outcome: PromoteOutcome) -> None:
-        self.ledger.record(outcome)
+        if self.ledger is not None:
+            self.ledger.record(outcome)
         self._requests_read.pop(outcome.index, None)
         if outcome.error is not None:
             self._failed += 1
@@ -481,9 +487,8 @@ class Fanout:
 
         async def work() -> None:
             skipped = 0
-            sync = source.sync
             while True:
-                got = source.next_sync() if sync else await source.pull()
+                got = await source.pull()
                 if got is None:
                     return
                 index, item = got
@@ -505,14 +510,15 @@ class Fanout:
         finally:
             await _cancel_all(workers)
             self._account_for_the_rest()
-        self._raise_input_failure(source)
-        return [results[i] for i in range(len(results))]
+        ordered = [results[i] for i in range(len(results))]
+        self._raise_input_failure(source, ordered)
+        return ordered
 
-    def _raise_input_failure(self, source: _Source) -> None:
+    def _raise_input_failure(self, source: _Source, outcomes: list[PromoteOutcome]) -> None:
+        """Raise :class:`FanoutError` with ``outcomes`` if the input raised."""
         if source.failure is not None:
-            outcomes = self.ledger.outcomes
             raise FanoutError(
-                f"the input raised after {len(outcomes)} entries: "
+                f"the input raised after {source.pulled} entries: "
                 f"{type(source.failure).__name__}: {source.failure}",
                 outcomes,
             ) from source.failure
@@ -528,12 +534,11 @@ class Fanout:
         failure: list[BaseException] = []
 
         async def work() -> None:
-            sync = source.sync
             try:
                 while True:
                     await credits.acquire()
                     await wanted.wait()
-                    got = source.next_sync() if sync else await source.pull()
+                    got = await source.pull()
                     if got is None:
                         credits.release()
                         return
@@ -560,7 +565,10 @@ class Fanout:
                     continue
                 credits.release()
                 yield outcome
-            self._raise_input_failure(source)
+            # Every outcome has been yielded by now: without a ledger none is kept (memory
+            # stays bounded), so the error holds the ledger's outcomes or none.
+            kept = self.ledger.outcomes if self.ledger is not None else []
+            self._raise_input_failure(source, kept)
         finally:
             await _cancel_all(workers)
             self._account_for_the_rest()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 # The pattern of every ``format: uuid`` string in the official OpenAPI document.
@@ -18,65 +18,11 @@ UUID_PATTERN = (
     r"|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$"
 )
 _UUID_RE = re.compile(UUID_PATTERN)
-# Any UUID in canonical 8-4-4-4-12 hex form (replies are decoded with this, leniently).
-_CANONICAL_RE = re.compile(
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-)
 
 
 def is_api_uuid(text: str) -> bool:
     """True when ``text`` matches the API's UUID pattern exactly."""
     return _UUID_RE.fullmatch(text) is not None
-
-
-def _uuid_builder() -> Callable[[str], uuid.UUID]:
-    """A constructor of :class:`uuid.UUID` from an already validated canonical string.
-
-    ``uuid.UUID(text)`` strips braces and URN prefixes, checks the length and goes
-    through ``__setattr__`` guards: about 3x the cost of parsing the hex digits. When the
-    class has its usual slots, fill them directly; the result is a genuine ``UUID``, equal
-    and hashing equal to ``uuid.UUID(text)``. Checked once at import; otherwise (another
-    Python's ``uuid``) fall back to ``uuid.UUID``.
-    """
-    try:
-        set_int = uuid.UUID.__dict__["int"].__set__
-        set_safe = uuid.UUID.__dict__["is_safe"].__set__
-        unknown = uuid.SafeUUID.unknown
-    except (KeyError, AttributeError):  # pragma: no cover - a different uuid module
-        return uuid.UUID
-    new = object.__new__
-    cls = uuid.UUID
-
-    def build(text: str) -> uuid.UUID:
-        value: uuid.UUID = new(cls)
-        set_int(value, int(text.replace("-", ""), 16))
-        set_safe(value, unknown)
-        return value
-
-    sample = "fb5e5168-4281-4bec-94c5-0d1584e9e657"
-    try:
-        built, real = build(sample), uuid.UUID(sample)
-        same = (built, hash(built), str(built), built.is_safe) == (
-            real,
-            hash(real),
-            str(real),
-            real.is_safe,
-        )
-    except Exception:  # pragma: no cover - a different uuid module
-        same = False
-    return build if same else uuid.UUID  # pragma: no branch
-
-
-uuid_from_canonical = _uuid_builder()
-"""``uuid.UUID(text)`` for a string already known to be in canonical form, faster."""
-
-
-def parse_uuid(text: str) -> uuid.UUID:
-    """``uuid.UUID(text)``, with a fast path for the canonical form (what the API sends).
-    Raises ``ValueError`` for what ``uuid.UUID`` refuses."""
-    if _CANONICAL_RE.fullmatch(text) is not None:
-        return uuid_from_canonical(text)
-    return uuid.UUID(text)
 
 
 _MAX = (1 << 128) - 1
@@ -96,7 +42,7 @@ def to_uuid(value: Any, field: str) -> uuid.UUID:
     """
     if isinstance(value, str):
         if _UUID_RE.fullmatch(value) is not None:
-            return uuid_from_canonical(value)
+            return uuid.UUID(value)
         raise ValueError(
             f"{field}: {value!r} is not a valid UUID "
             "(expected the canonical form, e.g. 'fb5e5168-4281-4bec-94c5-0d1584e9e657')"
@@ -122,7 +68,7 @@ def to_uuid_list(values: Any, field: str) -> tuple[uuid.UUID, ...]:
     for i, v in enumerate(values):
         # The common case inline: a canonical string (the field name is built on error only).
         if type(v) is str and match(v) is not None:
-            ids.append(uuid_from_canonical(v))
+            ids.append(uuid.UUID(v))
         else:
             ids.append(to_uuid(v, f"{field}[{i}]"))
     if not ids:

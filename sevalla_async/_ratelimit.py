@@ -126,21 +126,23 @@ class RateLimiter:
             state.reply = asyncio.get_running_loop().create_future()
         await asyncio.shield(state.reply)
 
-    async def wait_ready(self, bucket: str) -> None:
+    async def wait_ready(self, bucket: str, max_wait: float | None = None) -> None:
         """Wait, without a deadline and without taking anything, until ``bucket`` has
-        budget left (or an unknown one).
+        budget left (or an unknown one); return at once when the reset is more than
+        ``max_wait`` seconds away (default: the limiter's own bound).
 
         A fan-out calls it before starting each call, so time spent queueing behind the
         rate limit does not count against the call's own timeout.
         """
+        limit = self._max_wait if max_wait is None else max_wait
         while not self.ready(bucket):
-            if self._too_far(self._buckets[bucket]):
+            if self._too_far(self._buckets[bucket], limit):
                 return  # acquire() refuses such a hold at once; don't wait for it here
             await self._hold(self._buckets[bucket])
 
-    def _too_far(self, state: _Bucket) -> bool:
+    def _too_far(self, state: _Bucket, limit: float) -> bool:
         reset_at = state.reset_at
-        return reset_at is not None and reset_at - self._clock() > self._max_wait
+        return reset_at is not None and reset_at - self._clock() > limit
 
     def try_acquire(self, bucket: str) -> int | None:
         """Take one request from ``bucket`` if that needs no wait, returning its sequence
@@ -170,7 +172,7 @@ class RateLimiter:
             reset_at = state.reset_at
             if reset_at is not None and deadline is not None and reset_at > deadline:
                 raise RateLimitHoldError(reset_at - self._clock())
-            if self._too_far(state):
+            if self._too_far(state, self._max_wait):
                 raise RateLimitHoldError(
                     reset_at - self._clock() if reset_at is not None else 0.0,
                     f"more than max_rate_limit_wait ({self._max_wait:g}s)",

@@ -184,11 +184,9 @@ class Reconciler:
         self._wall = wall
         self.settle = settle
         self.margin = margin
-        self.reads = 0
         self._builds: dict[tuple[uuid.UUID, datetime], tuple[Build, float]] = {}
 
     async def _page(self, app_id: uuid.UUID, offset: int) -> tuple[list[Deployment], int, float]:
-        self.reads += 1
         page, reply = await self._core.request_with_reply(
             _protocol.list_deployments_request(app_id, limit=_PAGE, offset=offset),
             _protocol.DeploymentPage,

@@ -183,11 +183,6 @@ class AiohttpTransport:
         return info
 
     @property
-    def owns_session(self) -> bool:
-        """Whether the transport created its session (and so closes it)."""
-        return self._owns_session
-
-    @property
     def pool_limit(self) -> int | None:
         """How many connections the pool may open to the API host (``None``: no limit)."""
         if self._session is None:
@@ -251,7 +246,7 @@ class AiohttpTransport:
         except _NOT_SENT as exc:
             kind = APITimeoutError if isinstance(exc, TimeoutError) else APIConnectionError
             failure = kind(
-                f"could not connect: {_describe(exc)}",
+                f"could not connect: {_exception_text(exc)}",
                 request_sent=False,
                 method=method,
                 url=str(url),
@@ -259,12 +254,12 @@ class AiohttpTransport:
             failure.__cause__ = _safe_cause(exc)
         except (asyncio.TimeoutError, TimeoutError) as exc:
             failure = APITimeoutError(
-                f"no reply within the timeout: {_describe(exc)}", method=method, url=str(url)
+                f"no reply within the timeout: {_exception_text(exc)}", method=method, url=str(url)
             )
             failure.__cause__ = _safe_cause(exc)
         except (aiohttp.ClientError, OSError) as exc:
             failure = APIConnectionError(
-                f"connection failed: {_describe(exc)}", method=method, url=str(url)
+                f"connection failed: {_exception_text(exc)}", method=method, url=str(url)
             )
             failure.__cause__ = _safe_cause(exc)
         except RuntimeError:
@@ -358,11 +353,11 @@ def _safe_cause(exc: BaseException) -> BaseException:
     while item is not None and id(item) not in seen:
         seen.add(id(item))
         if isinstance(item, aiohttp.ClientResponseError) or hasattr(item, "request_info"):
-            return TransportFailureError(_describe(exc))
+            return TransportFailureError(_exception_text(exc))
         item = item.__cause__ or item.__context__
     return exc
 
 
-def _describe(exc: BaseException) -> str:
+def _exception_text(exc: BaseException) -> str:
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -117,7 +117,7 @@ class WaitCore(Protocol):
     ) -> T: ...
 
 
-def _number(name: str, value: Any) -> float:
+def _finite_number(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError(f"{name}: must be a finite number, got {value!r}")
     return float(value)
@@ -127,7 +127,7 @@ def check_timeout(timeout: float | None) -> float | None:
     """``timeout`` as seconds (``None``: no deadline); ValueError unless positive."""
     if timeout is None:
         return None
-    seconds = _number("timeout", timeout)
+    seconds = _finite_number("timeout", timeout)
     if seconds <= 0:
         raise ValueError(f"timeout: must be a positive number of seconds, got {timeout!r}")
     return seconds
@@ -140,28 +140,28 @@ def _check_concurrency(concurrency: int) -> int:
 
 
 def _check_poll_interval(value: float) -> float:
-    if _number("poll_interval", value) <= 0:
+    if _finite_number("poll_interval", value) <= 0:
         raise ValueError(f"poll_interval: must be > 0 seconds, got {value!r}")
     return float(value)
 
 
 def _check_max(_: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
-    if value is not None and _number(attribute.name, value) <= 0:
+    if value is not None and _finite_number(attribute.name, value) <= 0:
         raise ValueError(f"{attribute.name}: must be > 0 seconds or None, got {value!r}")
 
 
 def _check_factor(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if _number(attribute.name, value) < 1:
+    if _finite_number(attribute.name, value) < 1:
         raise ValueError(f"{attribute.name}: must be >= 1, got {value!r}")
 
 
 def _check_jitter(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if not 0 <= _number(attribute.name, value) < 1:
+    if not 0 <= _finite_number(attribute.name, value) < 1:
         raise ValueError(f"{attribute.name}: must be from 0 to below 1, got {value!r}")
 
 
 def _check_share(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if not 0 < _number(attribute.name, value) <= 1:
+    if not 0 < _finite_number(attribute.name, value) <= 1:
         raise ValueError(f"{attribute.name}: must be above 0 and at most 1, got {value!r}")
 
 
@@ -355,7 +355,7 @@ def in_target_order(
     return sorted(promotions, key=lambda p: position.get(p.target_app_id, len(position)))
 
 
-def _describe_last(deployment: Deployment | None) -> str:
+def _last_status_text(deployment: Deployment | None) -> str:
     if deployment is None:
         return "no poll answered in time"
     return f"its last status was {deployment.status or 'null'}"
@@ -374,6 +374,13 @@ class Waiter:
         self._rand = rand
         budget = core.budget
         self.pacer: PollPacer = PollPacer(core.clock, core.sleep, lambda: budget.limit("read"))
+
+    def bound_to(self, core: WaitCore) -> Waiter:
+        """A waiter over ``core`` (a client's ``with_options`` copy, same budget) that
+        shares this one's pacer: the waits of both clients share one poll budget."""
+        waiter = Waiter(core, self._rand)
+        waiter.pacer = self.pacer
+        return waiter
 
     def deadline(self, plan: WaitPlan) -> float | None:
         """The deadline of a wait with this plan, counted from now."""
@@ -416,8 +423,8 @@ class Waiter:
                         request, Deployment, deadline=self._call_deadline(deadline)
                     )
                 except APITimeoutError as exc:
-                    if exc.last_result is None:
-                        exc.last_result = last
+                    if exc.last_result is None and last is not None:
+                        raise exc.with_last_result(last) from exc
                     raise
                 polls += 1
                 last = deployment
@@ -442,7 +449,7 @@ class Waiter:
     ) -> APITimeoutError:
         return APITimeoutError(
             f"deployment {deployment_id} of app {app_id} did not finish before the wait's "
-            f"timeout ({_describe_last(last)})",
+            f"timeout ({_last_status_text(last)})",
             last_result=last,
             method=request.method,
             url=self._core.base_url + request.path,

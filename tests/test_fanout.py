@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -12,8 +14,9 @@ import aiohttp
 import pytest
 
 from sevalla_async import (
-    APITimeoutError,
+    ClientRateLimitError,
     FanoutError,
+    FanoutLedger,
     FanoutProgress,
     InternalServerError,
     NotFoundError,
@@ -435,8 +438,47 @@ async def test_an_error_raised_by_the_input_stops_the_run(
         await drain()
     assert isinstance(info.value.__cause__, RuntimeError)
     assert len(seen) == 3
-    assert len(info.value.outcomes) == 3
+    # promote_iter keeps no outcome it yielded (bounded memory): all 3 were yielded
+    assert info.value.outcomes == []
     assert _fanout_tasks() == []
+
+    ledger = FanoutLedger()
+    with pytest.raises(FanoutError) as info:
+        async for _ in client.pipelines.promote_iter(broken(), concurrency=2, ledger=ledger):
+            pass
+    assert [o.index for o in info.value.outcomes] == [0, 1, 2]  # the ledger keeps them
+    assert [o.index for o in ledger.outcomes] == [0, 1, 2]
+    assert _fanout_tasks() == []
+
+
+async def test_promote_iter_keeps_no_outcome_once_yielded_without_a_ledger(
+    fake: FakeSevalla, client: SevallaClient
+) -> None:
+    """Bounded memory whatever the input's size: an outcome the consumer has dropped is
+    freed (the fan-out keeps only the entries in flight)."""
+    requests = fake.promote_requests(2, targets=1)
+    seen: list[weakref.ref[PromoteOutcome]] = []
+
+    def plan() -> Iterator[PromoteRequest]:
+        for _ in range(100):
+            yield from requests
+
+    alive: list[weakref.ref[PromoteOutcome]] = []
+    stream = client.pipelines.promote_iter(plan(), concurrency=4)
+    async with contextlib.aclosing(stream):
+        async for outcome in stream:
+            assert outcome.ok
+            seen.append(weakref.ref(outcome))
+            if len(seen) == 150:  # mid-run: the first 100 were yielded long ago
+                gc.collect()
+                alive = [ref for ref in seen[:100] if ref() is not None]
+    assert len(seen) == 200
+    assert alive == []
+
+    ledger = FanoutLedger()  # with a ledger, every outcome is kept
+    async for _ in client.pipelines.promote_iter(plan(), concurrency=4, ledger=ledger):
+        pass
+    assert len(ledger.outcomes) == 200
 
 
 # --- cancellation -------------------------------------------------------------------------
@@ -672,5 +714,5 @@ async def test_single_promote_still_times_out_behind_a_long_hold() -> None:
             fake.api_key, base_url=fake.base_url, timeout=30.0, sleep=clock.sleep, clock=clock
         ) as client:
             await client.pipelines.promote_request(requests[0])
-            with pytest.raises(APITimeoutError):
+            with pytest.raises(ClientRateLimitError):  # a RateLimitError, not sent
                 await client.pipelines.promote_request(requests[1])

@@ -19,7 +19,17 @@ from contextlib import aclosing
 from pathlib import Path
 from typing import TypeVar
 
-from .. import Deployment, PromoteRequest
+import attrs
+
+from .. import (
+    Deployment,
+    FanoutLedger,
+    PromoteOutcome,
+    PromoteRequest,
+    Promotion,
+    PromotionState,
+    SevallaClient,
+)
 from ._console import (
     EXIT_FAILED,
     EXIT_OK,
@@ -30,6 +40,8 @@ from ._console import (
     make_client,
     take,
 )
+from ._journal import Journal, JournalEntry, JournalError
+from ._journal import load as load_journal
 from ._output import (
     DEPLOYMENT_COLUMNS,
     OUTCOME_COLUMNS,
@@ -51,6 +63,7 @@ from ._output import (
 from ._plan import PlanError, parse_plan
 from ._plan_runner import PlanOutcome, run_plan
 from ._progress import ProgressLine
+from ._resume import Recorder, Settled, check_journal, settle_unknown, undecided_error
 from ._wait_commands import promote_and_wait
 from ._waiting import status_name, wait_options
 
@@ -204,6 +217,51 @@ def _seen_json(deployment: Deployment) -> dict[str, str | None]:
     }
 
 
+def _open_journal(
+    args: argparse.Namespace, requests: Sequence[PromoteRequest]
+) -> tuple[Journal | None, dict[str, JournalEntry]]:
+    """The journal to write (``--journal`` or ``--resume``) and, to resume, what it holds
+    (checked against the plan: a :class:`UsageError` if it is of another plan)."""
+    resume: str | None = args.resume
+    path: str | None = args.journal
+    if resume is not None and path is not None and Path(path) != Path(resume):
+        raise UsageError("--journal: a resumed run appends to its --resume journal; give one")
+    entries: dict[str, JournalEntry] = {}
+    try:
+        if resume is not None:
+            entries = load_journal(resume)
+            problem = check_journal(resume, entries, requests)
+            if problem:
+                raise UsageError(f"--resume: {problem}; nothing was sent")
+        target = resume or path
+        journal = None if target is None else Journal.open(target)
+    except JournalError as exc:
+        raise UsageError(f"--{'resume' if resume else 'journal'}: {exc}") from None
+    if journal is not None:
+        journal.record_plan(len(requests), resumed=resume is not None)
+    return journal, entries
+
+
+def _from_journal(index: int, request: PromoteRequest, entry: JournalEntry) -> PlanOutcome:
+    """An entry a resumed run does not send again: its recorded result."""
+    promotions = None if entry.promotions is None else list(entry.promotions)
+    return PlanOutcome(
+        index,
+        request,
+        promotions,
+        state=entry.state,
+        sent_at=entry.sent_at,
+        recorded=True,
+        recorded_error=entry.error,
+    )
+
+
+def _merge(request: PromoteRequest, *parts: Iterable[Promotion] | None) -> list[Promotion]:
+    """The promotions of ``parts`` in the target order of ``request``."""
+    by_target = {p.target_app_id: p for part in parts for p in part or ()}
+    return [by_target[t] for t in request.target_app_ids if t in by_target]
+
+
 async def promote_many(args: argparse.Namespace, console: Console) -> int:
     text = _read_plan(args.plan)
     source = "stdin" if args.plan == "-" else args.plan
@@ -220,14 +278,18 @@ async def promote_many(args: argparse.Namespace, console: Console) -> int:
         await client.aclose()
         console.note("the plan is empty: nothing to do")
         return EXIT_OK
+    try:
+        journal, entries = _open_journal(args, requests)
+    except UsageError:
+        await client.aclose()
+        raise
+    if journal is not None:
+        console.note(f"journal: {journal.path} (continue an interrupted run with --resume)")
     if options is not None:
         options.apply(client)
-    started: set[int] = set()
+    recorder = Recorder(journal, requests)
     finished: dict[int, PlanOutcome] = {}
     polled: dict[int, dict[uuid.UUID, Deployment]] = {}
-
-    def record(index: int, deployment: Deployment) -> None:
-        polled.setdefault(index, {})[deployment.id] = deployment
 
     progress = ProgressLine(
         console.err, len(requests), enabled=console.progress, shares_terminal=console.out_is_tty
@@ -235,44 +297,159 @@ async def promote_many(args: argparse.Namespace, console: Console) -> int:
     columns = OUTCOME_COLUMNS if options is None else WAITED_OUTCOME_COLUMNS
     entry_width = max(len(columns[0]), len(str(len(requests) - 1)))
     widths = (entry_width, 6, 36, 36, 0) if options is None else (entry_width, 6, 36, 36, 36, 0)
+
+    def show(outcome: PlanOutcome) -> None:
+        finished[outcome.index] = outcome
+        emit = functools.partial(emit_outcome, console, outcome, widths, waits=options is not None)
+        progress.advance(ok=outcome.ok, write=emit)
+
+    # what is sent: (plan index, the request to send, promotions already found for it)
+    to_send: list[tuple[int, PromoteRequest, list[Promotion]]] = []
+    unknown: list[tuple[int, JournalEntry]] = []
+    for index, request in enumerate(requests):
+        entry = entries.get(str(index))
+        state = None if entry is None else entry.effective_state
+        if entry is None or state is PromotionState.NOT_SENT:
+            to_send.append((index, request, []))
+        elif state is PromotionState.UNKNOWN:
+            unknown.append((index, entry))
+        else:  # promoted or rejected: reported as the journal has it
+            recorder.reported.add(index)
+
+    def record(position: int, deployment: Deployment) -> None:
+        polled.setdefault(to_send[position][0], {})[deployment.id] = deployment
+
+    def on_start(position: int) -> None:
+        recorder.sent(to_send[position][0])
+
+    def on_outcome(outcome: PromoteOutcome) -> None:
+        index, _, found = to_send[outcome.index]
+        made = _merge(requests[index], found, outcome.promotions)
+        recorder.outcome(index, outcome, made or None)
+
     if not console.json:
         console.line(format_row(columns, widths))
     try:
-        async with (
-            client,
-            aclosing(
+        async with client:
+            for index, request in enumerate(requests):
+                entry = entries.get(str(index))
+                if index in recorder.reported and entry is not None:
+                    recorder.started.add(index)
+                    show(_from_journal(index, request, entry))
+            if unknown:
+                to_send += await _reconcile_entries(client, args, requests, unknown, recorder, show)
+            sending = [r for _, r, _ in to_send]
+            async with aclosing(
                 run_plan(
                     client,
-                    requests,
+                    sending,
                     concurrency=args.concurrency,
-                    on_start=started.add,
+                    on_start=on_start,
                     wait=options,
                     on_poll=record if options is not None else None,
+                    ledger=FanoutLedger(on_outcome=on_outcome),
                 )
-            ) as outcomes,
-        ):
-            async for outcome in outcomes:
-                finished[outcome.index] = outcome
-                show = functools.partial(
-                    emit_outcome, console, outcome, widths, waits=options is not None
-                )
-                progress.advance(ok=outcome.ok, write=show)
-    except asyncio.CancelledError:
+            ) as outcomes:
+                async for outcome in outcomes:
+                    index, _, found = to_send[outcome.index]
+                    request = requests[index]  # the whole entry, not the re-sent part
+                    promotions = outcome.promotions
+                    if found and promotions is not None:
+                        promotions = _merge(request, found, promotions)
+                    show(attrs.evolve(outcome, index=index, request=request, promotions=promotions))
+    except (asyncio.CancelledError, Exception):
         progress.clear()
-        report_interrupted(console, requests, started, finished, polled)
+        report_interrupted(console, requests, recorder.started, finished, polled)
+        if journal is not None:
+            console.note(f"to continue: the same command with --resume {journal.path}")
         raise
+    finally:
+        recorder.close()
+        if journal is not None and journal.failure is not None:
+            console.note(
+                f"journal: writing {journal.path} failed ({journal.failure}); it is "
+                "incomplete, do not --resume from it"
+            )
     progress.finish()
     failed = sorted(i for i, o in finished.items() if not o.ok)
     which = f" (entries {format_indexes(failed)})" if failed else ""
     console.note(
         f"{len(requests)} promotions: {len(requests) - len(failed)} ok, {len(failed)} failed{which}"
     )
+    recorded = sum(1 for o in finished.values() if o.recorded)
+    if recorded:
+        console.note(f"{recorded} taken from the journal, not sent again")
     if options is not None:
         console.note(tally([w for o in finished.values() for w in o.waited or ()]))
     hint = next(filter(None, (version_hint(o.error) for o in finished.values() if o.error)), None)
     if hint:
         console.note(hint)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+async def _reconcile_entries(
+    client: SevallaClient,
+    args: argparse.Namespace,
+    requests: Sequence[PromoteRequest],
+    unknown: Sequence[tuple[int, JournalEntry]],
+    recorder: Recorder,
+    show: Callable[[PlanOutcome], None],
+) -> list[tuple[int, PromoteRequest, list[Promotion]]]:
+    """Settle the entries a journal left ``unknown`` (``concurrency`` at a time): report
+    the ones found made, leave the undecided ones ``unknown``, and return what must be sent
+    (the targets verified not promoted, with the promotions found for the others)."""
+    limit = asyncio.Semaphore(args.concurrency)
+    to_send: list[tuple[int, PromoteRequest, list[Promotion]]] = []
+
+    async def one(index: int, entry: JournalEntry) -> None:
+        request = requests[index]
+        since = entry.sent_at or entry.noted_at
+        known = entry.promotions or ()  # found by an earlier resume: not looked for again
+        done = {p.target_app_id for p in known}
+        rest = tuple(t for t in request.target_app_ids if t not in done)
+        if not rest:
+            settled = Settled({}, (), ())
+        elif since is None:  # a journal line without a time: cannot bound the window
+            settled = Settled({}, (), rest)
+        else:
+            async with limit:
+                settled = await settle_unknown(
+                    client,
+                    PromoteRequest(request.pipeline_id, request.source_app_id, rest),
+                    since,
+                    settle=args.reconcile_settle,
+                    timeout=args.reconcile_timeout,
+                )
+        found = _merge(request, known, settled.found.values())
+        if settled.undecided:
+            error = undecided_error(settled, args.reconcile_timeout)
+            recorder.result(
+                index, PromotionState.UNKNOWN, promotions=found or None, sent_at=since, error=error
+            )
+            outcome = PlanOutcome(
+                index,
+                request,
+                found or None,
+                state=PromotionState.UNKNOWN,
+                sent_at=since,
+                recorded_error=error,
+            )
+            show(outcome)
+        elif settled.missing:
+            missing = PromoteRequest(request.pipeline_id, request.source_app_id, settled.missing)
+            # what reconciling found, before sending the rest (a resume after a crash then
+            # looks only for the rest, from the time it is sent again)
+            state = PromotionState.UNKNOWN if found else PromotionState.NOT_SENT
+            recorder.result(index, state, promotions=found or None, sent_at=since, final=False)
+            to_send.append((index, missing, found))
+        else:
+            recorder.result(index, PromotionState.PROMOTED, promotions=found, sent_at=since)
+            show(PlanOutcome(index, request, found, state=PromotionState.PROMOTED, sent_at=since))
+
+    for index, _ in unknown:
+        recorder.carried.add(index)
+    await asyncio.gather(*(one(index, entry) for index, entry in unknown))
+    return sorted(to_send, key=lambda item: item[0])
 
 
 # --- listing ------------------------------------------------------------------------------

@@ -44,14 +44,14 @@ async def fake_server(args: argparse.Namespace, console: Console) -> int:
             text = json.dumps(plan, indent=2) + "\n"
             await asyncio.to_thread(Path(args.plan_file).write_text, text, encoding="utf-8")
         if console.json:
-            console.line(json_line(_describe(fake.base_url, fake.api_key, pipelines)))
+            console.line(json_line(_seeded_fake_document(fake.base_url, fake.api_key, pipelines)))
         else:
             console.line(_instructions(fake.base_url, fake.api_key, pipelines, args.plan_file))
         await asyncio.Event().wait()  # until the runner cancels us on a signal
     return EXIT_OK  # pragma: no cover - only a signal ends the wait
 
 
-def _describe(base_url: str, api_key: str, pipelines: list[Any]) -> dict[str, Any]:
+def _seeded_fake_document(base_url: str, api_key: str, pipelines: list[Any]) -> dict[str, Any]:
     return {
         "base_url": base_url,
         "api_key": api_key,

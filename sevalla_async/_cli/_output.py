@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 import urllib.parse
 import uuid
 from collections.abc import Iterable, Sequence
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from ._waiting import Waited
 
 __all__ = [
+    "clean_text",
     "deployment_json",
     "deployment_row",
     "describe_waited",
@@ -71,6 +73,27 @@ def _asdict(instance: Any) -> dict[str, Any]:
     return result
 
 
+MAX_TEXT = 500
+"""Characters of server text (an error message) printed before it is cut short."""
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
+_CONTROL.update({ord("\t"): " "})
+
+
+def clean_text(text: object, limit: int = MAX_TEXT) -> str:
+    """Server text made safe to print: lone surrogates become U+FFFD, control characters
+    (escape sequences, carriage returns, newlines) are shown as ``\\xNN``, and more than
+    ``limit`` characters are cut, saying how many were left out."""
+    value = text if isinstance(text, str) else str(text)
+    if len(value) > limit:
+        value = f"{value[:limit]}... ({len(value) - limit} more characters)"
+    if value.isprintable() and value.isascii():
+        return value
+    value = _SURROGATE.sub("\ufffd", value).translate(_CONTROL)
+    return "".join(ch if ch.isprintable() or ch == " " else f"\\u{ord(ch):04x}" for ch in value)
+
+
 def json_line(data: Any) -> str:
     """One JSON document on one line (no trailing newline)."""
     return json.dumps(data, ensure_ascii=False, separators=(", ", ": "))
@@ -88,35 +111,38 @@ def promotion_json(request: PromoteRequest, promotion: Promotion) -> dict[str, A
 
 def error_json(error: BaseException) -> dict[str, Any]:
     """An error as data: its type, message and what the API said about it."""
+    message = getattr(error, "message", None)
     data: dict[str, Any] = {
         "type": type(error).__name__,
-        "message": getattr(error, "message", None),
+        "message": clean_text(str(error) if message is None else message),
     }
-    if data["message"] is None:
-        data["message"] = str(error)
     if isinstance(error, APIStatusError):
         data["status"] = error.status_code
-        data["code"] = error.code
-        data["request_id"] = error.request_id
+        data["code"] = None if error.code is None else clean_text(error.code)
+        data["request_id"] = _clean_id(error.request_id)
     elif isinstance(error, APIResponseValidationError):
         data["status"] = error.status_code
-        data["request_id"] = error.request_id
+        data["request_id"] = _clean_id(error.request_id)
     if isinstance(error, RateLimitError):
         data["retry_after"] = error.retry_after
     return data
 
 
+def _clean_id(value: str | None) -> str | None:
+    return None if value is None else clean_text(value, 200)
+
+
 def short_error(error: BaseException) -> str:
     """``NotFoundError 404: Pipeline not found [request id req_1]`` (one line)."""
     status = getattr(error, "status_code", None)
-    message = getattr(error, "message", None) or str(error)
+    message = clean_text(getattr(error, "message", None) or str(error))
     text = (
         f"{type(error).__name__} {status}: {message}"
         if status
         else f"{type(error).__name__}: {message}"
     )
     request_id = getattr(error, "request_id", None)
-    return f"{text} [request id {request_id}]" if request_id else text
+    return f"{text} [request id {_clean_id(request_id)}]" if request_id else text
 
 
 def version_hint(error: BaseException) -> str | None:
@@ -157,6 +183,12 @@ def outcome_json(outcome: PlanOutcome, *, waits: bool = False) -> dict[str, Any]
             None if outcome.waited is None else [waited_json(w) for w in outcome.waited]
         )
     data["error"] = None if outcome.error is None else error_json(outcome.error)
+    if outcome.recorded_error is not None:
+        data["error"] = dict(outcome.recorded_error)
+    if outcome.state is not None:
+        data["state"] = outcome.state.value
+    if outcome.recorded:
+        data["from_journal"] = True
     return data
 
 
@@ -194,7 +226,15 @@ def outcome_rows(outcome: PlanOutcome, *, waits: bool = False) -> list[tuple[str
             (str(outcome.index), "ok", pipeline, str(p.target_app_id), str(p.deployment_id))
             for p in outcome.promotions
         ]
-    error = short_error(outcome.error) if outcome.error is not None else "no result"
+    if outcome.error is not None:
+        error = short_error(outcome.error)
+    elif outcome.recorded_error is not None:
+        recorded = outcome.recorded_error
+        error = clean_text(f"{recorded.get('type')}: {recorded.get('message')}")
+    else:
+        error = "no result"
+    if outcome.recorded:
+        error += " (from the journal)"
     if waits:
         return [(str(outcome.index), "failed", pipeline, "-", "-", error)]
     return [(str(outcome.index), "failed", pipeline, "-", error)]

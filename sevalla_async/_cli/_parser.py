@@ -9,6 +9,7 @@ import textwrap
 from collections.abc import Callable
 from typing import Any
 
+from .._reconcile import DEFAULT_RECONCILE_TIMEOUT, DEFAULT_SETTLE
 from .._version import __version__
 from ._commands import deployments_list, pipelines_list, promote, promote_many
 from ._demo import demo
@@ -31,6 +32,7 @@ exit status:
        wait and --wait: a deployment did not end in success, or the wait timed out
   2    bad arguments or input (nothing was sent)
   130  interrupted (Ctrl-C); what was already sent is reported on stderr
+  143  stopped by SIGTERM (reported as for Ctrl-C)
 
 examples:
   sevalla-async pipelines list
@@ -38,6 +40,8 @@ examples:
   sevalla-async promote PIPELINE --source APP --target APP --wait
   sevalla-async wait APP DEPLOYMENT --wait-timeout 600
   sevalla-async promote-many plan.json --concurrency 8 > results.jsonl
+  sevalla-async promote-many plan.json --journal run.jsonl      # resumable
+  sevalla-async promote-many plan.json --resume run.jsonl       # after a crash
   sevalla-async fake-server      # a local fake API to try all of this
   sevalla-async demo             # a fan-out and a wait on an embedded fake API
 """
@@ -57,7 +61,17 @@ finishes: with --output json one line per entry with its "index", "ok", "promoti
 success. On a terminal a progress line is kept on stderr. Exit status 0 when every
 promotion succeeded, 1 when any failed. Ctrl-C stops at once and reports which
 promotions were sent without a reply (they may have happened), which were being waited
-for (their deployments keep running) and which were not sent.
+for (their deployments keep running) and which were not sent; SIGTERM does the same.
+
+Journal and resume: with --journal FILE every entry's events are appended to FILE as they
+happen ("sent" before the request leaves, then its "result" with its state: promoted,
+rejected, not_sent or unknown), so even a killed run leaves a record. --resume FILE runs
+the same plan again: what was promoted or rejected is reported from the journal, what
+is unknown is reconciled first, and nothing is promoted twice. The journal is off by
+default: on an orderly stop (an error, Ctrl-C, SIGTERM, a closed pipe) every entry is
+already reported on stdout/stderr, and a file written unasked into the current directory
+surprises in CI and read-only containers; turn it on for any run you may need to resume
+after a crash.
 """
 
 
@@ -80,14 +94,21 @@ _positive_int = _whole_number(1, "must be at least 1")
 _count = _whole_number(0, "must not be negative")
 
 
-def _seconds(text: str) -> float:
+def _seconds(text: str, *, zero: bool = False) -> float:
+    """An argparse ``type``: seconds, more than 0 (or, with ``zero``, not negative)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not value > 0:
+    if zero and not value >= 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
+    if not zero and not value > 0:
         raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
     return value
+
+
+def _non_negative_seconds(text: str) -> float:
+    return _seconds(text, zero=True)
 
 
 def _wait_options(parser: argparse.ArgumentParser, *, flag: bool) -> None:
@@ -257,6 +278,38 @@ def build_parser() -> argparse.ArgumentParser:
         "or waited for)",
     )
     _wait_options(p, flag=True)
+    group = p.add_argument_group("journal and resume")
+    group.add_argument(
+        "--journal",
+        metavar="FILE",
+        help="append one JSON line per event (sent, result) to FILE as it happens, flushed "
+        "and synced, so a run stopped any way (kill -9 included) can be resumed; off by "
+        "default (see below)",
+    )
+    group.add_argument(
+        "--resume",
+        metavar="FILE",
+        help="continue the run journaled in FILE (same plan): promoted and rejected entries "
+        "are reported, not sent; unknown ones are reconciled from the target apps' "
+        "deployment histories and only targets verified not promoted are sent; entries "
+        "never sent are sent. The journal goes on in FILE",
+    )
+    group.add_argument(
+        "--reconcile-settle",
+        type=_non_negative_seconds,
+        default=DEFAULT_SETTLE,
+        metavar="SECONDS",
+        help="with --resume: how long after a request was sent its absence from a target's "
+        f"history proves it was not made (default {DEFAULT_SETTLE:g})",
+    )
+    group.add_argument(
+        "--reconcile-timeout",
+        type=_non_negative_seconds,
+        default=DEFAULT_RECONCILE_TIMEOUT,
+        metavar="SECONDS",
+        help="with --resume: stop looking after this long; an entry still undecided stays "
+        f"unknown and is not sent (default {DEFAULT_RECONCILE_TIMEOUT:g})",
+    )
     p.set_defaults(handler=promote_many)
 
     p = command(

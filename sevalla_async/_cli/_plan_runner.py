@@ -10,15 +10,19 @@ finished" is exactly what was in flight; with ``--wait`` the SDK's
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
 
 import attrs
 
 from .. import (
     Deployment,
+    FanoutLedger,
     PromoteOutcome,
     PromoteRequest,
     Promotion,
+    PromotionState,
     SevallaClient,
     SevallaError,
     WaitAllError,
@@ -44,7 +48,10 @@ class PlanOutcome:
     ``promotions`` is set once the API accepted the promotion, ``error`` when an API call
     failed (for ``--wait``, a :class:`WaitAllError` when some deployment could not be
     waited for to the end). ``waited`` holds each deployment's final (or last seen) state
-    when the run waits and the promotion was accepted; ``None`` otherwise.
+    when the run waits and the promotion was accepted; ``None`` otherwise. ``state`` is
+    the promotion's :class:`PromotionState`, ``sent_at`` when its request left.
+    ``recorded`` is set for an entry a resumed run took from its journal instead of sending
+    it (``recorded_error``: an error as data, the journal's or the reconciliation's).
     """
 
     index: int
@@ -52,11 +59,17 @@ class PlanOutcome:
     promotions: list[Promotion] | None = None
     error: SevallaError | None = None
     waited: list[Waited] | None = None
+    state: PromotionState | None = None
+    sent_at: datetime | None = None
+    recorded: bool = False
+    recorded_error: Mapping[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
         """Promoted, and (when waited for) every deployment ended with ``success``."""
-        if self.error is not None or self.promotions is None:
+        if self.error is not None or self.recorded_error is not None:
+            return False
+        if self.promotions is None:
             return False
         return self.waited is None or all(w.succeeded for w in self.waited)
 
@@ -74,7 +87,15 @@ def plan_outcome(outcome: PromoteOutcome) -> PlanOutcome:
         waited = waited_from_error(error)
     elif outcome.deployments is not None:
         waited = waited_from_deployments(outcome.deployments, request.target_app_ids)
-    return PlanOutcome(outcome.index, request, outcome.promotions, error, waited)
+    return PlanOutcome(
+        outcome.index,
+        request,
+        outcome.promotions,
+        error,
+        waited,
+        state=outcome.state,
+        sent_at=outcome.sent_at,
+    )
 
 
 def _marking(
@@ -94,13 +115,15 @@ async def run_plan(
     on_start: Callable[[int], None],
     wait: WaitOptions | None = None,
     on_poll: OnEntryPoll | None = None,
+    ledger: FanoutLedger | None = None,
 ) -> AsyncGenerator[PlanOutcome, None]:
     """Yield one :class:`PlanOutcome` per request, in the order they complete.
 
     At most ``concurrency`` entries are in flight (promoting, or with ``wait`` promoting
     then waiting, ``wait.timeout`` per entry); an API error becomes the outcome's
     ``error`` and never stops the others. Anything else (a bug) stops the run and is
-    raised. Closing the iterator cancels what is in flight.
+    raised. Closing the iterator cancels what is in flight. ``ledger`` is the SDK's
+    :class:`FanoutLedger` (its ``on_outcome`` sees every outcome, on every exit path).
     """
     if concurrency < 1:
         raise ValueError(f"concurrency: must be >= 1, got {concurrency!r}")
@@ -111,6 +134,7 @@ async def run_plan(
         wait_timeout=None if wait is None else wait.timeout,
         poll_interval=DEFAULT_POLL_INTERVAL if wait is None else wait.poll_interval,
         on_poll=on_poll if wait is not None else None,
+        ledger=ledger,
     )
     try:
         async for outcome in outcomes:

@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING
 from .. import _protocol, _wait
 from .._ids import to_uuid
 from .._models import Deployment, Promotion
+from .._response import APIResponse
+from .._transport import TransportResponse
 from ._paging import check_page_size, iterate_pages
 
 if TYPE_CHECKING:
     from .._core import Core
 
-__all__ = ["Deployments"]
+__all__ = ["Deployments", "DeploymentsWithRawResponse"]
 
 
 def _deployment_id(deployment: Deployment) -> uuid.UUID:
@@ -28,6 +30,9 @@ class Deployments:
     def __init__(self, core: Core, waiter: _wait.Waiter) -> None:
         self._core = core
         self._waiter = waiter
+        self.with_raw_response: DeploymentsWithRawResponse = DeploymentsWithRawResponse(self)
+        """The same single-request methods, returning an :class:`APIResponse` (status,
+        headers, request id, body) whose ``parse()`` gives the usual result."""
 
     @property
     def max_polls_per_minute(self) -> int | None:
@@ -47,10 +52,16 @@ class Deployments:
 
         Raises :class:`NotFoundError` for an unknown app or deployment.
         """
-        result: Deployment = await self._core.request(
+        result, _ = await self._get_reply(app_id, deployment_id)
+        return result
+
+    async def _get_reply(
+        self, app_id: uuid.UUID | str, deployment_id: uuid.UUID | str
+    ) -> tuple[Deployment, TransportResponse]:
+        reply: tuple[Deployment, TransportResponse] = await self._core.request_with_reply(
             _protocol.get_deployment_request(app_id, deployment_id), Deployment
         )
-        return result
+        return reply
 
     def list(self, app_id: uuid.UUID | str, *, page_size: int = 100) -> AsyncIterator[Deployment]:
         """Every deployment of an application, most recent first, paging for you.
@@ -84,10 +95,16 @@ class Deployments:
         be cancelled: the API answers with an error (an :class:`APIStatusError`). Like
         every POST, it is retried only when the request certainly did not reach the API.
         """
-        reply: _protocol.CancelReply = await self._core.request(
+        message, _ = await self._cancel_reply(app_id, deployment_id)
+        return message
+
+    async def _cancel_reply(
+        self, app_id: uuid.UUID | str, deployment_id: uuid.UUID | str
+    ) -> tuple[str, TransportResponse]:
+        body, reply = await self._core.request_with_reply(
             _protocol.cancel_deployment_request(app_id, deployment_id), _protocol.CancelReply
         )
-        return reply.message
+        return body.message, reply
 
     async def wait(
         self,
@@ -201,3 +218,27 @@ class Deployments:
         )
         waiter = self._waiter
         return await waiter.wait_all(items, plan, deadline=waiter.deadline(plan), on_poll=on_poll)
+
+
+class DeploymentsWithRawResponse:
+    """``client.deployments.with_raw_response``: the methods of :class:`Deployments` that
+    make one request, returning :class:`APIResponse` instead of the result.
+
+    Arguments and errors are those of the plain methods (waiting and listing make many
+    requests, so they are not here).
+    """
+
+    def __init__(self, deployments: Deployments) -> None:
+        self._deployments = deployments
+
+    async def get(
+        self, app_id: uuid.UUID | str, deployment_id: uuid.UUID | str
+    ) -> APIResponse[Deployment]:
+        """:meth:`Deployments.get`, with the reply."""
+        return APIResponse(*await self._deployments._get_reply(app_id, deployment_id))
+
+    async def cancel(
+        self, app_id: uuid.UUID | str, deployment_id: uuid.UUID | str
+    ) -> APIResponse[str]:
+        """:meth:`Deployments.cancel`, with the reply."""
+        return APIResponse(*await self._deployments._cancel_reply(app_id, deployment_id))

@@ -35,12 +35,14 @@ from .._reconcile import (
     check_reconcile_options,
     resolve,
 )
+from .._response import APIResponse
+from .._transport import TransportResponse
 from ._paging import check_page_size, iterate_pages
 
 if TYPE_CHECKING:
     from .._core import Core
 
-__all__ = ["OnIndexedPoll", "Pipelines"]
+__all__ = ["OnIndexedPoll", "Pipelines", "PipelinesWithRawResponse"]
 
 
 class OnIndexedPoll(Protocol):
@@ -57,6 +59,9 @@ class Pipelines:
     def __init__(self, core: Core, waiter: _wait.Waiter) -> None:
         self._core = core
         self._waiter = waiter
+        self.with_raw_response: PipelinesWithRawResponse = PipelinesWithRawResponse(self)
+        """The same single-request methods, returning an :class:`APIResponse` (status,
+        headers, request id, body) whose ``parse()`` gives the usual result."""
 
     async def promote(
         self,
@@ -147,10 +152,16 @@ class Pipelines:
         return await reconciler.look(request, sent_at)
 
     async def _send_promote(self, request: PromoteRequest) -> list[Promotion]:
-        result: list[Promotion] = await self._core.request(
+        result, _ = await self._promote_reply(request)
+        return result
+
+    async def _promote_reply(
+        self, request: PromoteRequest
+    ) -> tuple[list[Promotion], TransportResponse]:
+        reply: tuple[list[Promotion], TransportResponse] = await self._core.request_with_reply(
             _protocol.build_promote(request), list[Promotion]
         )
-        return result
+        return reply
 
     async def promote_and_wait(
         self,
@@ -365,6 +376,11 @@ class Pipelines:
                 async for outcome in outcomes:
                     print(outcome.index, "ok" if outcome.ok else outcome.error)
 
+        Without a ``ledger`` no outcome is kept once yielded, so if the input raises,
+        the :class:`FanoutError` (raised after every outcome was yielded) has empty
+        ``outcomes``; pass a :class:`FanoutLedger` to keep them all (memory then grows
+        with the input).
+
         Closing the iterator early (``aclose()``, which ``aclosing`` does on ``break``)
         cancels the requests in flight and waits for them (with ``wait=True``, stopping
         the wait does not cancel the deployments). The ``wait`` options are those of
@@ -417,7 +433,7 @@ class Pipelines:
             # Queue behind the write budget first, so the call's timeout starts when it
             # actually gets its turn.
             if not limiter.ready("write"):
-                await limiter.wait_ready("write")
+                await limiter.wait_ready("write", core.max_hold())
             return PromoteOutcome(request, await promote(request), None, index)
 
         work: Call = (
@@ -451,7 +467,7 @@ class Pipelines:
 
         async def call(request: PromoteRequest, index: int) -> PromoteOutcome:
             if not limiter.ready("write"):  # only the promotion queues for the write budget
-                await limiter.wait_ready("write")
+                await limiter.wait_ready("write", self._core.max_hold())
             hook = None if on_poll is None else functools.partial(on_poll, index)
             try:
                 promotions, deployments = await run(promote, request, plan, on_poll=hook)
@@ -467,11 +483,15 @@ class Pipelines:
 
         Raises :class:`NotFoundError` for an unknown pipeline.
         """
+        pipeline, _ = await self._get_reply(pipeline_id)
+        return pipeline
+
+    async def _get_reply(self, pipeline_id: uuid.UUID | str) -> tuple[Pipeline, TransportResponse]:
         # PipelineDetail is a decode target that checks more keys and gives a Pipeline.
-        detail = await self._core.request(
+        detail, reply = await self._core.request_with_reply(
             _protocol.get_pipeline_request(pipeline_id), _protocol.PipelineDetail
         )
-        return cast(Pipeline, detail)
+        return cast(Pipeline, detail), reply
 
     def list(self, *, page_size: int = 100) -> AsyncIterator[Pipeline]:
         """Every pipeline of the company, paging for you.
@@ -499,3 +519,36 @@ class Pipelines:
 
 def _pipeline_id(pipeline: Pipeline) -> uuid.UUID:
     return pipeline.id
+
+
+class PipelinesWithRawResponse:
+    """``client.pipelines.with_raw_response``: the methods of :class:`Pipelines` that
+    make one request, returning :class:`APIResponse` instead of the model.
+
+    Arguments and errors are those of the plain methods. ``reconcile`` is not offered: a
+    reconciled promotion is many requests, with no one reply to show.
+    """
+
+    def __init__(self, pipelines: Pipelines) -> None:
+        self._pipelines = pipelines
+
+    async def promote(
+        self,
+        pipeline_id: uuid.UUID | str,
+        *,
+        source_app_id: uuid.UUID | str,
+        target_app_ids: Iterable[uuid.UUID | str],
+    ) -> APIResponse[list[Promotion]]:
+        """:meth:`Pipelines.promote`, with the reply."""
+        request = PromoteRequest(pipeline_id, source_app_id, target_app_ids)
+        return APIResponse(*await self._pipelines._promote_reply(request))
+
+    async def promote_request(self, request: PromoteRequest) -> APIResponse[list[Promotion]]:
+        """:meth:`Pipelines.promote_request`, with the reply."""
+        if not isinstance(request, PromoteRequest):
+            raise ValueError(f"request: expected a PromoteRequest, got {type(request).__name__}")
+        return APIResponse(*await self._pipelines._promote_reply(request))
+
+    async def get(self, pipeline_id: uuid.UUID | str) -> APIResponse[Pipeline]:
+        """:meth:`Pipelines.get`, with the reply."""
+        return APIResponse(*await self._pipelines._get_reply(pipeline_id))

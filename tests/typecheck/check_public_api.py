@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 from sevalla_async import (
+    APIResponse,
     Deployment,
     Deployments,
     FanoutLedger,
@@ -126,6 +127,14 @@ async def client_use(client: SevallaClient) -> None:
     async for outcome in stream:
         print(outcome.index)
 
+    patient: SevallaClient = client.with_options(timeout=300, max_retries=6)
+    raw: APIResponse[list[Promotion]] = await patient.pipelines.with_raw_response.promote(
+        PIPELINE, source_app_id=SOURCE, target_app_ids=[TARGET]
+    )
+    request_id: str | None = raw.request_id
+    parsed: list[Promotion] = raw.parse()
+    print(request_id, parsed)
+
 
 async def client_misuse(client: SevallaClient, rows: list[dict[str, int]]) -> None:
     await client.pipelines.promote_many(rows)  # type: ignore[arg-type]
@@ -140,3 +149,7 @@ async def client_misuse(client: SevallaClient, rows: list[dict[str, int]]) -> No
     outcomes = await client.pipelines.promote_many([])
     print(outcomes[0].request.pipeline_id)  # type: ignore[attr-defined]
     client.pipelines = None  # type: ignore[assignment]
+    client.with_options(timeout="slow")  # type: ignore[arg-type]
+    raw = await client.pipelines.with_raw_response.get(PIPELINE)
+    count: int = raw.parse()  # type: ignore[assignment]
+    print(count)
