@@ -456,12 +456,11 @@ async def test_promote_iter_keeps_no_outcome_once_yielded_without_a_ledger(
 ) -> None:
     """Bounded memory whatever the input's size: an outcome the consumer has dropped is
     freed (the fan-out keeps only the entries in flight)."""
-    requests = fake.promote_requests(2, targets=1)
+    requests = fake.promote_requests(200, targets=1)  # distinct: a repeat is refused
     seen: list[weakref.ref[PromoteOutcome]] = []
 
     def plan() -> Iterator[PromoteRequest]:
-        for _ in range(100):
-            yield from requests
+        yield from requests
 
     alive: list[weakref.ref[PromoteOutcome]] = []
     stream = client.pipelines.promote_iter(plan(), concurrency=4)
