@@ -13,9 +13,10 @@ Variants:
 - ``promote_iter``: ``client.pipelines.promote_iter(generator, concurrency=...)``.
 
 Every request variant gets the same input: plain-string ids from the plan, cycled to
-``--requests`` entries. ``cpu`` is :func:`time.process_time` over the measured part only
-(after ``--warmup`` requests that open the connections), ``maxrss_kb`` the process's peak
-RSS, ``rss_kb`` the current RSS sampled at 0 %, 10 %, 50 % and 100 % of a stream.
+``--requests`` entries (each pass with another subset of the targets, so no entry
+repeats). ``cpu`` is :func:`time.process_time` over the measured part only (after
+``--warmup`` requests that open the connections), ``maxrss_kb`` the process's peak RSS,
+``rss_kb`` the current RSS sampled at 0 %, 10 %, 50 % and 100 % of a stream.
 """
 
 from __future__ import annotations
@@ -39,10 +40,21 @@ def _rss_kb() -> int:
     return pages * os.sysconf("SC_PAGE_SIZE") // 1024
 
 
+def _subset(targets: list[str], n: int) -> list[str]:
+    """The ``n``-th non-empty subset of ``targets`` (the full set first), cyclically."""
+    masks = (1 << len(targets)) - 1
+    mask = masks - n % masks
+    return [t for j, t in enumerate(targets) if mask >> j & 1]
+
+
 def _dicts(plan: Plan, n: int) -> Iterator[dict[str, Any]]:
+    # A fan-out refuses an entry that repeats an earlier one (it would deploy twice), so
+    # each pass over the plan promotes a different subset of the targets: the input does
+    # not repeat for 2**targets - 1 passes (bench_promote seeds enough pipelines for that).
     size = len(plan)
     for i in range(n):
         pid, src, targets = plan[i % size]
+        targets = _subset(targets, i // size)
         yield {"pipeline_id": pid, "source_app_id": src, "target_app_ids": targets}
 
 

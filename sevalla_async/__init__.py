@@ -34,7 +34,7 @@ from ._errors import (
     UnprocessableEntityError,
     WaitAllError,
 )
-from ._fanout import FanoutLedger, FanoutProgress
+from ._fanout import FanoutLedger, FanoutProgress, ProgressHook
 from ._hooks import EventHooks, RequestEvent, RequestHook, ResponseEvent, ResponseHook
 from ._models import (
     Deployment,
@@ -43,6 +43,7 @@ from ._models import (
     PipelineStage,
     PromoteOutcome,
     PromoteRequest,
+    PromoteRequestDict,
     Promotion,
     TargetVerdict,
 )
@@ -54,12 +55,14 @@ from ._releases import (
     RollbackOutcome,
     WaveReport,
 )
+from ._resources.deployments import Deployments
+from ._resources.pipelines import OnIndexedPoll, Pipelines
 from ._resources.releases import Releases
 from ._response import APIResponse
 from ._retry import RetryPolicy
 from ._transport import AiohttpTransport, Transport, TransportRequest, TransportResponse
 from ._version import __version__
-from ._wait import WaitOptions
+from ._wait import OnPoll, WaitOptions
 
 __all__ = [
     "APIConnectionError",
@@ -76,17 +79,23 @@ __all__ = [
     "Deployment",
     "DeploymentProgress",
     "DeploymentStatus",
+    "Deployments",
     "EventHooks",
     "FanoutError",
     "FanoutLedger",
     "FanoutProgress",
     "InternalServerError",
     "NotFoundError",
+    "OnIndexedPoll",
+    "OnPoll",
     "PermissionDeniedError",
     "Pipeline",
     "PipelineStage",
+    "Pipelines",
+    "ProgressHook",
     "PromoteOutcome",
     "PromoteRequest",
+    "PromoteRequestDict",
     "Promotion",
     "PromotionState",
     "PromotionUnresolvedError",

@@ -10,7 +10,6 @@ import ssl as _ssl
 import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any
 
 import aiohttp
 import attrs
@@ -180,7 +179,7 @@ class SevallaClient:
         proxy: str | None = None,
         trust_env: bool = True,
         retry_policy: RetryPolicy | None = None,
-        sleep: Callable[[float], Awaitable[Any]] | None = None,
+        sleep: Callable[[float], Awaitable[object]] | None = None,
         clock: Callable[[], float] | None = None,
         wall_clock: Callable[[], float] | None = None,
         transport: Transport | None = None,

@@ -54,12 +54,12 @@ class Shared:
         self.clock = clock
         self.sleep = sleep
         self.wall_clock = wall_clock
-        self.budget = RateLimiter(clock, sleep)
+        self.budget: RateLimiter = RateLimiter(clock, sleep)
         self.attempt_timeout = attempt_timeout
         self.max_response_size = max_response_size
         self.pool_limit = pool_limit
         self.hooks = hooks
-        self.headers = dict(headers)
+        self.headers: dict[str, str] = dict(headers)
 
 
 @attrs.frozen(slots=True)
@@ -88,14 +88,14 @@ class Core:
     def __init__(self, shared: Shared, options: CallOptions) -> None:
         self.shared = shared
         self.options = options
-        self.transport = shared.transport
-        self.base_url = shared.base_url
-        self.clock = shared.clock
-        self.sleep = shared.sleep
-        self.wall_clock = shared.wall_clock
-        self.budget = shared.budget
-        self.policy = options.policy
-        self.call_timeout = options.call_timeout
+        self.transport: Transport = shared.transport
+        self.base_url: str = shared.base_url
+        self.clock: Callable[[], float] = shared.clock
+        self.sleep: Callable[[float], Awaitable[Any]] = shared.sleep
+        self.wall_clock: Callable[[], float] = shared.wall_clock
+        self.budget: RateLimiter = shared.budget
+        self.policy: RetryPolicy = options.policy
+        self.call_timeout: float | None = options.call_timeout
         self._hooks = shared.hooks
         self._attempt_timeout = shared.attempt_timeout
         self._max_response_size = shared.max_response_size

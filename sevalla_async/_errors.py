@@ -384,7 +384,7 @@ class PromotionUnresolvedError(APIError):
     ) -> None:
         super().__init__(message, method=method, url=url, attempts=1)
         self.verdicts = list(verdicts)
-        self.promotion_state = PromotionState.UNKNOWN
+        self.promotion_state: PromotionState | None = PromotionState.UNKNOWN
         self.sent_at = sent_at
 
 

@@ -12,7 +12,9 @@ The engine behind :meth:`Pipelines.promote_many` and :meth:`Pipelines.promote_it
   requests already in flight finish);
 - **isolated**: an exception of one request becomes that request's outcome; the others go
   on. An invalid entry is refused before it is scheduled (an outcome with the
-  ``ValueError``). With ``fail_fast`` the first failure stops sending: every later input
+  ``ValueError``); so is an entry that repeats an earlier one (same pipeline, source and
+  set of targets: a promotion is not idempotent, the repeat would deploy twice), with
+  ``same request as entry N``. With ``fail_fast`` the first failure stops sending: every later input
   gets a ``sent=False`` outcome, without a request;
 - **cancellable**: whatever ends the run early (the caller cancelled, the stream closed, the
   progress hook raising) cancels the workers and waits for them, so no task is left behind
@@ -32,6 +34,7 @@ request (promote, then wait for the deployments) plugs in without touching the s
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -43,7 +46,7 @@ from collections.abc import (
     Mapping,
     Sized,
 )
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -58,6 +61,7 @@ __all__ = [
     "FanoutLedger",
     "FanoutProgress",
     "ProgressHook",
+    "RepeatGuard",
     "as_request",
     "check_requests",
     "resolve_concurrency",
@@ -112,7 +116,12 @@ class FanoutProgress:
         return max(self.total - self.done, 0) * self.elapsed / self.done
 
 
-ProgressHook = Callable[[FanoutProgress], object]
+class ProgressHook(Protocol):
+    """The ``on_progress`` hook of a fan-out: called with a :class:`FanoutProgress` after
+    every outcome; its return value is ignored (an exception it raises stops the fan-out).
+    Any callable taking one :class:`FanoutProgress` fits."""
+
+    def __call__(self, progress: FanoutProgress, /) -> object: ...
 
 
 class FanoutLedger:
@@ -217,6 +226,43 @@ def as_request(item: object) -> PromoteRequest:
     raise ValueError(
         "expected a PromoteRequest or a dict with pipeline_id, source_app_id and "
         f"target_app_ids, got {type(item).__name__}"
+    )
+
+
+class RepeatGuard:
+    """Tells when a request of a fan-out repeats an earlier one: same pipeline, same source
+    and the same set of targets (in any order).
+
+    Memory stays bounded per entry, whatever the entry's size: each request is remembered
+    by a 16-byte BLAKE2b digest of its ids (a chance collision, which would refuse a valid
+    entry, is about 2**-128 per pair) mapped to its input position: about 135 bytes an
+    entry in CPython (the dict slot, a 16-byte ``bytes`` key and the index), so 100,000
+    entries hold about 13 MB, and nothing of the requests themselves.
+    """
+
+    __slots__ = ("_seen",)
+
+    def __init__(self) -> None:
+        self._seen: dict[bytes, int] = {}
+
+    def earlier(self, request: PromoteRequest, index: int) -> int | None:
+        """The input position of an earlier entry with the same request (``None`` when this
+        is the first); remembers this one."""
+        ids = sorted(target.bytes for target in request.target_app_ids)
+        digest = hashlib.blake2b(
+            b"".join((request.pipeline_id.bytes, request.source_app_id.bytes, *ids)),
+            digest_size=16,
+        ).digest()
+        first = self._seen.setdefault(digest, index)
+        return None if first == index else first
+
+
+def repeat_error(first: int) -> ValueError:
+    """The error of an entry that repeats entry ``first``."""
+    return ValueError(
+        f"same request as entry {first} (pipeline_id, source_app_id and target_app_ids "
+        "repeat it; a promotion is not idempotent, so it would deploy twice): remove the "
+        "duplicate"
     )
 
 
@@ -325,6 +371,7 @@ class Fanout:
         self._started = 0.0
         self._used = False
         self._requests_read: dict[int, Any] = {}  # read, no outcome yet
+        self._repeats = RepeatGuard()
 
     # --- one input ------------------------------------------------------------------------
 
@@ -338,6 +385,9 @@ class Fanout:
             error = exc if isinstance(exc, ValueError) else ValueError(str(exc))
             return PromoteOutcome(item, None, error, index, sent=False)
         self._requests_read[index] = request
+        first = self._repeats.earlier(request, index)
+        if first is not None:
+            return PromoteOutcome(request, None, repeat_error(first), index, sent=False)
         if self._stopping:
             return PromoteOutcome(request, None, None, index, sent=False)
         self._in_flight += 1

@@ -128,8 +128,8 @@ class Hooks:
     def __init__(
         self, request: Sequence[RequestHook] = (), response: Sequence[ResponseHook] = ()
     ) -> None:
-        self.request_hooks = tuple(request)
-        self.response_hooks = tuple(response)
+        self.request_hooks: tuple[RequestHook, ...] = tuple(request)
+        self.response_hooks: tuple[ResponseHook, ...] = tuple(response)
 
     @classmethod
     def check(cls, config: EventHooks | Mapping[str, object] | None) -> Hooks | None:

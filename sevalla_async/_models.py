@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypedDict, cast
 
 import attrs
 
@@ -25,6 +25,7 @@ __all__ = [
     "PipelineStage",
     "PromoteOutcome",
     "PromoteRequest",
+    "PromoteRequestDict",
     "Promotion",
     "TargetVerdict",
 ]
@@ -38,15 +39,18 @@ class Promotion:
     deployment_id: uuid.UUID
 
 
-def _pipeline_id(value: Any) -> uuid.UUID:
+# The converters' parameter types are the public constructor's: type checkers (mypy's attrs
+# plugin, pyright's dataclass_transform) read them, so ``PromoteRequest(123, ...)`` is a type
+# error. At run time anything is still checked and refused with a ValueError naming the field.
+def _pipeline_id(value: str | uuid.UUID) -> uuid.UUID:
     return to_uuid(value, "pipeline_id")
 
 
-def _source_app_id(value: Any) -> uuid.UUID:
+def _source_app_id(value: str | uuid.UUID) -> uuid.UUID:
     return to_uuid(value, "source_app_id")
 
 
-def _target_app_ids(value: Any) -> tuple[uuid.UUID, ...]:
+def _target_app_ids(value: Iterable[str | uuid.UUID]) -> tuple[uuid.UUID, ...]:
     return to_uuid_list(value, "target_app_ids")
 
 
@@ -54,14 +58,26 @@ def _targets_repr(ids: Sequence[uuid.UUID]) -> str:
     return "[" + ", ".join(f"'{u}'" for u in ids) + "]"
 
 
+class PromoteRequestDict(TypedDict):
+    """A plan entry as a mapping: the typed form of the dicts that
+    :meth:`Pipelines.promote_many`, :meth:`Pipelines.promote_iter` and
+    :meth:`PromoteRequest.from_dict` accept (the keys of the API's promote body)."""
+
+    pipeline_id: str | uuid.UUID
+    source_app_id: str | uuid.UUID
+    target_app_ids: Sequence[str | uuid.UUID]
+
+
 @attrs.frozen(slots=True)
 class PromoteRequest:
     """What to promote: the latest successful build of ``source_app_id`` in pipeline
     ``pipeline_id`` to every app of ``target_app_ids``.
 
-    Ids may be given as :class:`uuid.UUID` or canonical strings; they are checked against the
-    API's UUID pattern at construction. ``target_app_ids`` needs at least one id, without
-    duplicates and without the source app. Any violation raises ``ValueError`` naming the
+    Ids may be given as :class:`uuid.UUID` or canonical strings (the constructor's types
+    say so; the fields are always :class:`uuid.UUID`, ``target_app_ids`` a tuple); they are
+    checked against the API's UUID pattern at construction. ``target_app_ids`` needs at
+    least one id, without duplicates and without the source app. Any violation raises
+    ``ValueError`` naming the
     field (``target_app_ids[2]: 'nope' is not a valid UUID ...``).
     """
 
@@ -81,16 +97,21 @@ class PromoteRequest:
                 )
 
     @classmethod
-    def from_dict(cls, data: Any) -> PromoteRequest:
+    def from_dict(cls, data: PromoteRequestDict | Mapping[str, object]) -> PromoteRequest:
         """Build from a mapping with the API's keys (``pipeline_id``, ``source_app_id``,
-        ``target_app_ids``), as found in a plan file. Errors name the missing key."""
-        if not isinstance(data, dict):
+        ``target_app_ids``; a :class:`PromoteRequestDict`), as found in a plan file. Errors
+        name the missing key or the bad value."""
+        if not isinstance(data, Mapping):
             raise ValueError(
                 f"expected an object with pipeline_id, source_app_id and "
                 f"target_app_ids, got {type(data).__name__}"
             )
         try:
-            values = data["pipeline_id"], data["source_app_id"], data["target_app_ids"]
+            values: tuple[Any, Any, Any] = (
+                data["pipeline_id"],
+                data["source_app_id"],
+                data["target_app_ids"],
+            )
         except KeyError as exc:
             raise ValueError(f"{exc.args[0]}: required field is missing") from None
         if len(data) != 3:
@@ -105,7 +126,8 @@ class PromoteOutcome:
     :meth:`Pipelines.promote_iter`).
 
     ``request`` is the validated :class:`PromoteRequest`, or the raw input when it was
-    invalid. ``index`` is the position of the request in the input. One of three cases:
+    invalid (typed ``object``: narrow it with ``isinstance(outcome.request,
+    PromoteRequest)``). ``index`` is the position of the request in the input. One of three cases:
 
     - accepted: ``promotions`` is set, ``error`` is ``None`` (``ok`` is true);
     - failed: ``error`` is set: the :class:`SevallaError` of the call, or the
@@ -122,7 +144,7 @@ class PromoteOutcome:
     those that finished; ``ok`` is then false.
     """
 
-    request: PromoteRequest | Any
+    request: PromoteRequest | object
     promotions: list[Promotion] | None = None
     error: BaseException | None = None
     index: int = -1

@@ -71,8 +71,13 @@ DEFAULT_BUDGET_SHARE = 0.5
 ASSUMED_READ_LIMIT = 400
 """Reads a minute assumed before a reply's ``x-ratelimit-limit`` tells (Sevalla's limit)."""
 
-OnPoll = Callable[[Deployment], object]
-"""Called with every deployment a poll returns (for progress output)."""
+
+class OnPoll(Protocol):
+    """The ``on_poll`` hook of a wait: called with every deployment a poll returns (for
+    progress output); its return value is ignored. Any callable taking one deployment
+    fits, e.g. ``lambda d: print(d.status)``."""
+
+    def __call__(self, deployment: Deployment, /) -> object: ...
 
 
 class ReadBudget(Protocol):
@@ -267,7 +272,7 @@ class PollPacer:
         self._sleep = sleep
         self._limit = limit
         self._next = -math.inf
-        self.active = 0
+        self.active: int = 0
         self.per_minute = per_minute
 
     @property
@@ -368,7 +373,7 @@ class Waiter:
         self._core = core
         self._rand = rand
         budget = core.budget
-        self.pacer = PollPacer(core.clock, core.sleep, lambda: budget.limit("read"))
+        self.pacer: PollPacer = PollPacer(core.clock, core.sleep, lambda: budget.limit("read"))
 
     def bound_to(self, core: WaitCore) -> Waiter:
         """A waiter over ``core`` (a client's ``with_options`` copy, same budget) that

@@ -341,14 +341,14 @@ async def test_a_non_collection_is_refused_before_any_io(
 async def test_promote_iter_reads_a_huge_generator_lazily(
     fake: FakeSevalla, client: SevallaClient
 ) -> None:
-    requests = fake.promote_requests(4, targets=1)
+    requests = fake.promote_requests(20, targets=1)  # more than is ever read: no repeat
     pulled = 0
 
     def huge() -> Iterator[PromoteRequest]:
         nonlocal pulled
         for i in range(10**9):
             pulled += 1
-            yield requests[i % 4]
+            yield requests[i % 20]
 
     taken = []
     async with contextlib.aclosing(
@@ -456,12 +456,11 @@ async def test_promote_iter_keeps_no_outcome_once_yielded_without_a_ledger(
 ) -> None:
     """Bounded memory whatever the input's size: an outcome the consumer has dropped is
     freed (the fan-out keeps only the entries in flight)."""
-    requests = fake.promote_requests(2, targets=1)
+    requests = fake.promote_requests(200, targets=1)  # distinct: a repeat is refused
     seen: list[weakref.ref[PromoteOutcome]] = []
 
     def plan() -> Iterator[PromoteRequest]:
-        for _ in range(100):
-            yield from requests
+        yield from requests
 
     alive: list[weakref.ref[PromoteOutcome]] = []
     stream = client.pipelines.promote_iter(plan(), concurrency=4)

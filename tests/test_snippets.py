@@ -172,9 +172,13 @@ async def _run(snippet: Snippet, code: str, monkeypatch: pytest.MonkeyPatch) -> 
 )
 def test_snippet_test_files_pass(snippet: Snippet, tmp_path: Path) -> None:
     (tmp_path / "test_snippet.py").write_text(snippet.code, encoding="utf-8")
+    # A fresh project: pytest-asyncio's defaults (strict mode, so the test files must mark
+    # their async tests), only stricter about warnings (but for pytest-asyncio's own
+    # reminder to configure its fixture loop scope, which a fresh project gets).
     (tmp_path / "pytest.ini").write_text(
-        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
-        "filterwarnings = error\n",
+        "[pytest]\nfilterwarnings =\n    error\n"
+        '    ignore:The configuration option "asyncio_default_fixture_loop_scope" is unset'
+        ":pytest.PytestDeprecationWarning\n",
         encoding="utf-8",
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEVALLA_")}

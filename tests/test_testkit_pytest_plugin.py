@@ -195,3 +195,128 @@ def test_a_marker_with_positional_arguments_is_refused(pytester: pytest.Pytester
     result.stdout.fnmatch_lines(
         ["*TypeError: @pytest.mark.sevalla_fake takes keyword arguments only*"]
     )
+
+
+# --- every runner and framework, in pytest-asyncio's strict and auto modes ------------------
+
+FRAMEWORK_TESTS = """
+import uuid
+from contextlib import asynccontextmanager
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient as AiohttpTestClient, TestServer
+from fastapi import FastAPI, Request
+from fastapi.testclient import TestClient as FastAPITestClient
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient as StarletteTestClient
+
+from sevalla_async import SevallaClient
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.mark.asyncio
+async def test_marked_asyncio(sevalla_fake, sevalla_client, sevalla_clock):
+    request = sevalla_fake.promote_requests(1)[0]
+    await sevalla_client.pipelines.promote_request(request)
+    assert len(sevalla_fake.requests) == 1
+
+
+@pytest.mark.anyio
+async def test_anyio(sevalla_fake, sevalla_client, sevalla_client_factory):
+    pipeline = sevalla_fake.add_pipeline(name="anyio")
+    assert (await sevalla_client.pipelines.get(pipeline.id)).display_name == "anyio"
+    other = sevalla_client_factory(max_retries=0)
+    assert (await other.pipelines.get(pipeline.id)).id == pipeline.id
+
+
+def _memory_client(fake):
+    return lambda: SevallaClient(fake.api_key, transport=fake.transport())
+
+
+def test_fastapi_sync_test_client(sevalla_fake):
+    pipeline = sevalla_fake.add_pipeline(name="fastapi")
+
+    @asynccontextmanager
+    async def lifespan(app):
+        async with _memory_client(sevalla_fake)() as client:
+            app.state.sevalla = client
+            yield
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/name/{pipeline_id}")
+    async def name(pipeline_id: str, request: Request):
+        return (await request.app.state.sevalla.pipelines.get(pipeline_id)).display_name
+
+    with FastAPITestClient(app) as http:
+        for _ in range(3):  # the app's own loop, in another thread, several requests
+            assert http.get(f"/name/{pipeline.id}").json() == "fastapi"
+    assert len(sevalla_fake.requests) == 3
+
+
+def test_starlette_sync_test_client(sevalla_fake):
+    pipeline = sevalla_fake.add_pipeline(name="starlette")
+    make = _memory_client(sevalla_fake)
+
+    async def name(request):
+        async with make() as client:
+            pipeline = await client.pipelines.get(request.path_params["id"])
+        return JSONResponse(pipeline.display_name)
+
+    app = Starlette(routes=[Route("/name/{id}", name)])
+    with StarletteTestClient(app) as http:
+        assert http.get(f"/name/{pipeline.id}").json() == "starlette"
+
+
+@pytest.mark.asyncio
+async def test_aiohttp_test_client(sevalla_fake, sevalla_client):
+    pipeline = sevalla_fake.add_pipeline(name="aiohttp")
+    key = web.AppKey("sevalla", SevallaClient)
+
+    async def name(request):
+        found = await request.app[key].pipelines.get(request.match_info["id"])
+        return web.json_response(found.display_name)
+
+    app = web.Application()
+    app[key] = sevalla_client
+    app.router.add_get("/name/{id}", name)
+    async with AiohttpTestClient(TestServer(app)) as http:
+        reply = await http.get(f"/name/{pipeline.id}")
+        assert await reply.json() == "aiohttp"
+        missing = await http.get(f"/name/{uuid.uuid4()}")
+        assert missing.status == 500  # NotFoundError inside the handler
+"""
+
+
+@pytest.mark.parametrize("mode", ["strict", "auto"])
+def test_every_runner_and_framework(pytester: pytest.Pytester, mode: str) -> None:
+    _user_project(pytester, mode=mode)
+    pytester.makepyfile(test_frameworks=FRAMEWORK_TESTS)
+
+    result = pytester.runpytest_subprocess()
+
+    result.assert_outcomes(passed=5)
+
+
+def test_strict_mode_refuses_unmarked_async_tests(pytester: pytest.Pytester) -> None:
+    """Why the docs mark their async tests: without the mark (and without auto mode)
+    pytest-asyncio leaves them alone and pytest fails them."""
+    _user_project(pytester, mode="strict")
+    pytester.makepyfile(
+        test_user="""
+        async def test_unmarked(sevalla_fake, sevalla_client):
+            pass
+        """
+    )
+
+    result = pytester.runpytest()
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*async def functions are not natively supported*"])

@@ -126,7 +126,11 @@ class ReleaseView:
                         WIDTHS,
                     ),
                 )
-        total = sum(len(o.request.target_app_ids) for o in report.outcomes)  # validated
+        total = sum(
+            len(o.request.target_app_ids)
+            for o in report.outcomes
+            if isinstance(o.request, PromoteRequest)  # always: the plan was validated
+        )
         good = total - len(report.failed_targets)
         status = "passed" if report.passed else "failed"
         text = f"wave {index}: {status} ({good}/{total} deployments succeeded)"

@@ -30,7 +30,7 @@ class Deployments:
     def __init__(self, core: Core, waiter: _wait.Waiter) -> None:
         self._core = core
         self._waiter = waiter
-        self.with_raw_response = DeploymentsWithRawResponse(self)
+        self.with_raw_response: DeploymentsWithRawResponse = DeploymentsWithRawResponse(self)
         """The same single-request methods, returning an :class:`APIResponse` (status,
         headers, request id, body) whose ``parse()`` gives the usual result."""
 

@@ -13,7 +13,7 @@ from collections.abc import (
     Iterable,
 )
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from .. import _protocol, _wait
 from .._errors import APIError, WaitAllError
@@ -23,6 +23,7 @@ from .._models import (
     Pipeline,
     PromoteOutcome,
     PromoteRequest,
+    PromoteRequestDict,
     Promotion,
     TargetVerdict,
 )
@@ -43,8 +44,13 @@ if TYPE_CHECKING:
 
 __all__ = ["OnIndexedPoll", "Pipelines", "PipelinesWithRawResponse"]
 
-OnIndexedPoll = Callable[[int, Deployment], object]
-"""The ``on_poll`` hook of a waiting fan-out: the input position and a polled deployment."""
+
+class OnIndexedPoll(Protocol):
+    """The ``on_poll`` hook of a waiting fan-out (``wait=True``): called with the input
+    position of the request and a polled deployment; its return value is ignored. Any
+    callable taking ``(index, deployment)`` fits."""
+
+    def __call__(self, index: int, deployment: Deployment, /) -> object: ...
 
 
 class Pipelines:
@@ -53,7 +59,7 @@ class Pipelines:
     def __init__(self, core: Core, waiter: _wait.Waiter) -> None:
         self._core = core
         self._waiter = waiter
-        self.with_raw_response = PipelinesWithRawResponse(self)
+        self.with_raw_response: PipelinesWithRawResponse = PipelinesWithRawResponse(self)
         """The same single-request methods, returning an :class:`APIResponse` (status,
         headers, request id, body) whose ``parse()`` gives the usual result."""
 
@@ -260,8 +266,8 @@ class Pipelines:
 
     async def promote_many(
         self,
-        requests: Iterable[PromoteRequest | dict[str, Any]]
-        | AsyncIterable[PromoteRequest | dict[str, Any]],
+        requests: Iterable[PromoteRequest | PromoteRequestDict]
+        | AsyncIterable[PromoteRequest | PromoteRequestDict],
         *,
         concurrency: int | None = None,
         fail_fast: bool = False,
@@ -344,8 +350,8 @@ class Pipelines:
 
     def promote_iter(
         self,
-        requests: Iterable[PromoteRequest | dict[str, Any]]
-        | AsyncIterable[PromoteRequest | dict[str, Any]],
+        requests: Iterable[PromoteRequest | PromoteRequestDict]
+        | AsyncIterable[PromoteRequest | PromoteRequestDict],
         *,
         concurrency: int | None = None,
         fail_fast: bool = False,

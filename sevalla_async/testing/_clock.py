@@ -34,7 +34,7 @@ class FakeClock:
     """
 
     def __init__(self, start: float = 1000.0, *, busy: Callable[[], bool] | None = None) -> None:
-        self.now = start
+        self.now: float = start
         self.sleeps: list[float] = []
         self.busy = busy
         self._pending: list[tuple[float, int]] = []

@@ -136,12 +136,12 @@ class FakeSevalla:
         wall_clock: Callable[[], float] | None = None,
         skew: float = 0.0,
     ) -> None:
-        self.api_key = api_key or f"fake-{secrets.token_urlsafe(16)}"
-        self.state = State(clock, wall_clock or getattr(clock, "wall", None))
+        self.api_key: str = api_key or f"fake-{secrets.token_urlsafe(16)}"
+        self.state: State = State(clock, wall_clock or getattr(clock, "wall", None))
         self.state.skew = skew
         self.requests: list[RecordedRequest] = []
-        self.in_flight = 0
-        self.max_in_flight = 0
+        self.in_flight: int = 0
+        self.max_in_flight: int = 0
         self._faults = FaultQueue()
         self._host = host
         self._port = port

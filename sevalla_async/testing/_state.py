@@ -225,11 +225,11 @@ class State:
         self.clock = clock
         self.wall: Callable[[], float] = wall or time.time
         """Unix seconds: the server's time, before :attr:`skew`."""
-        self.skew = 0.0
+        self.skew: float = 0.0
         """Seconds the server's clock runs ahead of the wall clock (negative: behind)."""
         self.promote_plan: PromotePlan | None = None
         self.pending: list[tuple[float, FakeDeployment]] = []
-        self.company_id = uuid.UUID("5e7a11a0-0000-4000-8000-000000000001")
+        self.company_id: uuid.UUID = uuid.UUID("5e7a11a0-0000-4000-8000-000000000001")
         self.pipelines: dict[uuid.UUID, FakePipeline] = {}
         self.deployments: dict[uuid.UUID, FakeDeployment] = {}
         self.app_deployments: dict[uuid.UUID, list[uuid.UUID]] = {}

@@ -1,0 +1,155 @@
+# pyright: strict, reportUnnecessaryTypeIgnoreComment=true
+"""Type-checking test of the public API (never imported or run by pytest: it has no
+``test_`` prefix). CI checks it with ``mypy --strict`` (``warn_unused_ignores``) and pyright
+strict (``reportUnnecessaryTypeIgnoreComment``, set above), as the README's second set-up
+command says.
+
+Correct use must type-check with no error. Every misuse carries a ``# type: ignore[code]``:
+mypy and pyright both report an ignore that suppresses nothing, so if the API ever accepted
+the misuse again (an ``Any`` creeping back in), the check would fail.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+from sevalla_async import (
+    APIResponse,
+    Deployment,
+    Deployments,
+    FanoutLedger,
+    FanoutProgress,
+    OnIndexedPoll,
+    OnPoll,
+    Pipelines,
+    ProgressHook,
+    PromoteOutcome,
+    PromoteRequest,
+    PromoteRequestDict,
+    Promotion,
+    PromotionState,
+    SevallaClient,
+)
+
+PIPELINE = "11111111-1111-4111-8111-111111111111"
+SOURCE = uuid.UUID("22222222-2222-4222-8222-222222222222")
+TARGET = "33333333-3333-4333-8333-333333333333"
+
+
+# --- PromoteRequest: the constructor takes ids as str or UUID; the fields are UUIDs ---------
+
+
+def request_construction() -> None:
+    by_position = PromoteRequest(PIPELINE, SOURCE, [TARGET, SOURCE.hex])
+    by_keyword = PromoteRequest(
+        pipeline_id=uuid.UUID(PIPELINE), source_app_id=str(SOURCE), target_app_ids=(TARGET,)
+    )
+    from_generator = PromoteRequest(PIPELINE, SOURCE, (t for t in [TARGET]))
+    pipeline_id: uuid.UUID = by_position.pipeline_id
+    targets: tuple[uuid.UUID, ...] = by_keyword.target_app_ids
+    print(pipeline_id, targets, from_generator)
+
+
+def request_misuse() -> None:
+    PromoteRequest(123, None, [TARGET])  # type: ignore[arg-type]
+    PromoteRequest(PIPELINE, SOURCE, [1, 2])  # type: ignore[list-item]
+    PromoteRequest(PIPELINE, SOURCE, TARGET, "extra")  # type: ignore[call-arg]
+    PromoteRequest(PIPELINE, SOURCE)  # type: ignore[call-arg]
+    request = PromoteRequest(PIPELINE, SOURCE, [TARGET])
+    text: str = request.pipeline_id  # type: ignore[assignment]
+    print(text)
+
+
+# --- plan entries: PromoteRequest or PromoteRequestDict -------------------------------------
+
+
+def plan_entries() -> list[PromoteRequest | PromoteRequestDict]:
+    entry: PromoteRequestDict = {
+        "pipeline_id": PIPELINE,
+        "source_app_id": SOURCE,
+        "target_app_ids": [TARGET],
+    }
+    return [entry, PromoteRequest.from_dict(entry), PromoteRequest(PIPELINE, SOURCE, [TARGET])]
+
+
+def plan_entry_misuse() -> None:
+    missing: PromoteRequestDict = {  # type: ignore[typeddict-item]
+        "pipeline_id": PIPELINE,
+        "source_app_id": SOURCE,
+    }
+    wrong: PromoteRequestDict = {
+        "pipeline_id": PIPELINE,
+        "source_app_id": SOURCE,
+        "target_app_ids": 5,  # type: ignore[typeddict-item]
+    }
+    print(missing, wrong)
+
+
+# --- the client: annotated resources, typed fan-out, hooks -----------------------------------
+
+
+async def client_use(client: SevallaClient) -> None:
+    pipelines: Pipelines = client.pipelines
+    deployments: Deployments = client.deployments
+
+    promotions: list[Promotion] = await pipelines.promote(
+        PIPELINE, source_app_id=SOURCE, target_app_ids=[TARGET]
+    )
+    print(promotions)
+
+    def show(deployment: Deployment) -> None:
+        print(deployment.status)
+
+    def show_indexed(index: int, deployment: Deployment) -> None:
+        print(index, deployment.status)
+
+    def progress(progress: FanoutProgress) -> None:
+        print(progress.done, progress.total)
+
+    on_poll: OnPoll = show
+    on_indexed: OnIndexedPoll = show_indexed
+    on_progress: ProgressHook = progress
+    finished: Deployment = await deployments.wait(SOURCE, TARGET, on_poll=on_poll, timeout=None)
+    print(finished)
+
+    ledger = FanoutLedger()
+    outcomes: list[PromoteOutcome] = await pipelines.promote_many(
+        plan_entries(), on_progress=on_progress, on_poll=on_indexed, ledger=ledger
+    )
+    for outcome in outcomes:
+        state: PromotionState = outcome.state
+        # request is the validated PromoteRequest, or the raw (invalid) input: narrow it.
+        if isinstance(outcome.request, PromoteRequest):
+            print(state, outcome.request.pipeline_id)
+
+    stream: AsyncIterator[PromoteOutcome] = pipelines.promote_iter(iter(plan_entries()))
+    async for outcome in stream:
+        print(outcome.index)
+
+    patient: SevallaClient = client.with_options(timeout=300, max_retries=6)
+    raw: APIResponse[list[Promotion]] = await patient.pipelines.with_raw_response.promote(
+        PIPELINE, source_app_id=SOURCE, target_app_ids=[TARGET]
+    )
+    request_id: str | None = raw.request_id
+    parsed: list[Promotion] = raw.parse()
+    print(request_id, parsed)
+
+
+async def client_misuse(client: SevallaClient, rows: list[dict[str, int]]) -> None:
+    await client.pipelines.promote_many(rows)  # type: ignore[arg-type]
+    await client.pipelines.promote_many([1, 2])  # type: ignore[list-item]
+    await client.pipelines.promote(PIPELINE, SOURCE, [TARGET])  # type: ignore[call-arg]
+
+    def wrong_hook(progress: int) -> None:
+        print(progress)
+
+    await client.pipelines.promote_many([], on_progress=wrong_hook)  # type: ignore[arg-type]
+    await client.deployments.wait(SOURCE, TARGET, on_poll=wrong_hook)  # type: ignore[arg-type]
+    outcomes = await client.pipelines.promote_many([])
+    print(outcomes[0].request.pipeline_id)  # type: ignore[attr-defined]
+    client.pipelines = None  # type: ignore[assignment]
+    client.with_options(timeout="slow")  # type: ignore[arg-type]
+    raw = await client.pipelines.with_raw_response.get(PIPELINE)
+    count: int = raw.parse()  # type: ignore[assignment]
+    print(count)
