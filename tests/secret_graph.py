@@ -9,6 +9,7 @@ the chain of exceptions and their reprs, which is what this checks.
 
 from __future__ import annotations
 
+import contextlib
 import types
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -39,10 +40,9 @@ def assert_secret_unreachable(root: object, secret: str, *, max_depth: int = 12)
             continue
         seen.add(id(obj))
         for show in (repr, str):
-            try:
+            text = ""
+            with contextlib.suppress(Exception):  # what cannot show itself shows nothing
                 text = show(obj)
-            except Exception:  # noqa: BLE001 - an object that cannot show itself hides nothing
-                continue
             assert secret not in text, f"the secret is reachable at {path} ({show.__name__})"
         if isinstance(obj, (bytes, bytearray)):
             assert secret.encode() not in obj, f"the secret is reachable at {path} (bytes)"

@@ -119,9 +119,8 @@ class RawServer:
         try:
             head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
             method, target, _ = head[0].split(" ", 2)
-            headers = {
-                k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in head[1:] if h)
-            }
+            fields = (h.partition(":") for h in head[1:] if h)
+            headers = {k.strip().lower(): v.strip() for k, _, v in fields}
             body = await reader.readexactly(int(headers.get("content-length", "0")))
             request = RawRequest(method, target, headers, body)
             self.requests.append(request)
@@ -182,7 +181,7 @@ def deployment_json(status: str = "success") -> dict[str, Any]:
 
 async def until(condition: Callable[[], bool]) -> None:
     """Return once ``condition()`` holds (real I/O on loopback; callers bound it)."""
-    while not condition():
+    while not condition():  # noqa: ASYNC110 - the condition is the server's, no event to wait on
         await asyncio.sleep(0.002)
 
 
@@ -308,7 +307,9 @@ async def test_a_rate_limit_hold_is_bounded_with_an_aiohttp_timeout() -> None:
 # --- 4. the key is not reachable from aiohttp's parse errors ----------------------------
 
 BROKEN_REPLIES = {
-    "header line without a colon": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nno colon here\r\n\r\n{}",
+    "header line without a colon": (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nno colon here\r\n\r\n{}"
+    ),
     "over-long header": b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n{}",
     "status 2000": b"HTTP/1.1 2000 OK\r\nContent-Length: 2\r\n\r\n{}",
 }
@@ -336,7 +337,8 @@ async def test_a_loopback_base_url_never_goes_through_the_env_proxy(
         for name in ("NO_PROXY", "no_proxy"):
             monkeypatch.delenv(name, raising=False)
         async with RawServer(lambda r: reply(200, promote_body(r))) as api:
-            async with SevallaClient(KEY, base_url=api.base_url, max_retries=0) as client:
+            client = SevallaClient(KEY, base_url=api.base_url, max_retries=0)
+            async with client:
                 await client.pipelines.promote(ids(), **promote_args())
     assert proxy.connections == 0
     assert len(api.requests) == 1
@@ -441,7 +443,8 @@ async def handle(reader, writer):
     await reader.readuntil(b"\\r\\n\\r\\n")
     calls += 1
     status = b"503 X" if calls == 1 else b"500 X"
-    writer.write(b"HTTP/1.1 " + status + b"\\r\\nConnection: close\\r\\nContent-Length: 2\\r\\n\\r\\n{}")
+    head = b"\\r\\nConnection: close\\r\\nContent-Length: 2\\r\\n\\r\\n"
+    writer.write(b"HTTP/1.1 " + status + head + b"{}")
     await writer.drain()
     writer.close()
 async def main():
@@ -462,7 +465,7 @@ asyncio.run(main())
 
 def test_retry_warnings_are_silent_until_logging_is_configured() -> None:
     env = {k: v for k, v in os.environ.items() if k != "SEVALLA_LOG"}
-    done = subprocess.run(
+    done = subprocess.run(  # noqa: S603 - this interpreter, a fixed script
         [sys.executable, "-c", _QUIET_SCRIPT], capture_output=True, text=True, env=env, timeout=60
     )
     assert done.stdout.strip() == "InternalServerError"
@@ -491,7 +494,8 @@ async def test_retry_after_takes_ascii_digits_only(value: str) -> None:
         server_requests = server.requests
         await client.pipelines.promote(ids(), **promote_args())
     assert len(server.requests) == 2
-    assert clock.sleeps and max(clock.sleeps) < 30
+    assert clock.sleeps
+    assert max(clock.sleeps) < 30
 
 
 async def test_a_200_with_a_corrupt_gzip_body_is_a_validation_error() -> None:
