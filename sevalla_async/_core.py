@@ -188,7 +188,7 @@ class Core:
                         method, url, headers, req.body, self._timeout_for(deadline), cap
                     )
                 )
-                info = parse_rate_limit(response.headers)
+                info = parse_rate_limit(response.headers, now=self.wall_clock())
             except APIError as exc:
                 error = exc
             except RuntimeError:  # the client is closed: nothing left

@@ -157,6 +157,7 @@ class AiohttpTransport:
         self._env_proxies: dict[tuple[str, str | None, int | None], _ProxyInfo] = {}
         self._ssl_arg: _ssl.SSLContext | bool = ssl if ssl is not None else True
         self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop the session serves
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -200,8 +201,30 @@ class AiohttpTransport:
             session, self._session = self._session, None
             await session.close()
 
+    # --- one session, one event loop ------------------------------------------------
+    def _check_loop(self) -> None:
+        """Refuse to send from an event loop other than the one the session first served.
+
+        An aiohttp session and its pooled connections belong to one loop; from another
+        (typically a second ``asyncio.run()`` after the first loop closed) aiohttp fails
+        with a bare ``RuntimeError: Event loop is closed``. This names the cause instead.
+        """
+        loop = asyncio.get_running_loop()
+        if self._loop is None or self._session is None:
+            self._loop = loop
+        elif self._loop is not loop:
+            state = "which is closed" if self._loop.is_closed() else "which is still running"
+            raise RuntimeError(
+                f"this client's session belongs to another event loop, {state}; create the "
+                "client inside the loop that uses it (e.g. in the coroutine you pass to "
+                "asyncio.run()), or aclose() it before that loop ends and create a new one"
+            )
+
+    # ---------------------------------------------------------------------------------
+
     async def send(self, request: TransportRequest) -> TransportResponse:
         """Send one attempt and read the whole reply (see :class:`Transport`)."""
+        self._check_loop()
         method = request.method
         url = URL(request.url, encoded=True)
         timeout = (

@@ -65,8 +65,13 @@ def parse_redacted(
     try:
         with contextlib.redirect_stdout(captured_out), contextlib.redirect_stderr(captured_err):
             return build().parse_args(argv)
+    except SystemExit as exc:
+        code = exc.code
     finally:
         for text, stream in ((captured_out.getvalue(), out), (captured_err.getvalue(), err)):
             if text:
                 stream.write(text)
                 stream.flush()
+    # A fresh SystemExit raised outside the except block: argparse's ArgumentError, whose
+    # text quotes the offending argument (perhaps a misplaced key), is not its __context__.
+    raise SystemExit(code)
