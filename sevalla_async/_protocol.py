@@ -185,6 +185,11 @@ def _covering(wanted: Sequence[uuid.UUID], promotions: list[Promotion]) -> list[
         if promotion.target_app_id in by_target:
             raise ValueError(f"[{index}].target_app_id: {promotion.target_app_id} appears twice")
         by_target[promotion.target_app_id] = promotion
+    if len(by_target) == len(wanted):  # (the requested targets are distinct)
+        try:
+            return [by_target[t] for t in wanted]
+        except KeyError:
+            pass  # some are missing (and as many others not requested): say which
     requested = set(wanted)
     extra = [t for t in by_target if t not in requested]
     if extra:
