@@ -34,6 +34,12 @@ def _api_accepts(n: int) -> bool:
     return (1 <= (n >> 76) & 0xF <= 8 and (n >> 62) & 0x3 == 0b10) or n == 0 or n == _MAX
 
 
+def is_api_id(value: Any) -> bool:
+    """True when ``value`` is a :class:`uuid.UUID` the API accepts (the rule of
+    :func:`to_uuid`, without building an error)."""
+    return isinstance(value, uuid.UUID) and _api_accepts(value.int)
+
+
 def to_uuid(value: Any, field: str) -> uuid.UUID:
     """Return ``value`` as a :class:`uuid.UUID` the API accepts, or raise ``ValueError``.
 

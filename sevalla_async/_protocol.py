@@ -29,7 +29,7 @@ from ._errors import (
     RateLimitError,
     status_error_class,
 )
-from ._ids import to_uuid
+from ._ids import is_api_id, to_uuid
 from ._models import Deployment, Pipeline, PromoteRequest, Promotion
 from ._transport import TransportResponse
 
@@ -178,11 +178,18 @@ def _covering(wanted: Sequence[uuid.UUID], promotions: list[Promotion]) -> list[
     the caller turns this one into an APIResponseValidationError.)"""
     by_target: dict[uuid.UUID, Promotion] = {}
     for index, promotion in enumerate(promotions):
-        to_uuid(promotion.target_app_id, f"[{index}].target_app_id")
-        to_uuid(promotion.deployment_id, f"[{index}].deployment_id")
+        if not (is_api_id(promotion.target_app_id) and is_api_id(promotion.deployment_id)):
+            # Not ids the API makes: to_uuid raises the error naming the field.
+            to_uuid(promotion.target_app_id, f"[{index}].target_app_id")
+            to_uuid(promotion.deployment_id, f"[{index}].deployment_id")
         if promotion.target_app_id in by_target:
             raise ValueError(f"[{index}].target_app_id: {promotion.target_app_id} appears twice")
         by_target[promotion.target_app_id] = promotion
+    if len(by_target) == len(wanted):  # (the requested targets are distinct)
+        try:
+            return [by_target[t] for t in wanted]
+        except KeyError:
+            pass  # some are missing (and as many others not requested): say which
     requested = set(wanted)
     extra = [t for t in by_target if t not in requested]
     if extra:

@@ -153,8 +153,8 @@ class AiohttpTransport:
         self._ssl = ssl
         self._trust_env = trust_env
         self._proxy = URL(proxy) if proxy is not None else None
-        # The environment's proxy for each origin, read once (owned session only).
-        self._env_proxies: dict[tuple[str, str | None, int | None], _ProxyInfo] = {}
+        # The proxy of each origin, worked out once (see _route).
+        self._routes: dict[tuple[str, str | None, int | None], _ProxyInfo] = {}
         self._ssl_arg: _ssl.SSLContext | bool = ssl if ssl is not None else True
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop the session serves
@@ -176,12 +176,20 @@ class AiohttpTransport:
             )
         return self._session
 
-    async def _env_proxy(self, url: URL) -> _ProxyInfo:
+    async def _route(self, url: URL) -> _ProxyInfo:
+        """The proxy (and its credentials) for ``url``'s origin, worked out once per origin:
+        none for loopback, else the explicit one, else (owned session) the environment's."""
         key = (url.scheme, url.host, url.port)
-        info = self._env_proxies.get(key)
-        if info is None:
-            info = self._env_proxies[key] = await asyncio.to_thread(env_proxy, url)
-        return info
+        route = self._routes.get(key)
+        if route is None:
+            if is_loopback(url.host):
+                route = (None, None)  # loopback traffic stays on the machine
+            elif self._proxy is None and self._trust_env and self._owns_session:
+                route = await asyncio.to_thread(env_proxy, url)
+            else:
+                route = (self._proxy, None)
+            self._routes[key] = route
+        return route
 
     @property
     def pool_limit(self) -> int | None:
@@ -232,14 +240,9 @@ class AiohttpTransport:
             if request.timeout is None
             else aiohttp.ClientTimeout(total=max(request.timeout, 0.001))
         )
-        proxy = self._proxy
-        proxy_auth = None
-        if is_loopback(url.host):
-            proxy = None  # loopback traffic stays on the machine: never through a proxy
-        elif proxy is None and self._trust_env and self._owns_session:
-            proxy, proxy_auth = self._env_proxies.get((url.scheme, url.host, url.port)) or (
-                await self._env_proxy(url)
-            )
+        proxy, proxy_auth = self._routes.get((url.scheme, url.host, url.port)) or (
+            await self._route(url)
+        )
         failure: APIConnectionError
         try:
             async with self.session.request(
@@ -299,7 +302,15 @@ class AiohttpTransport:
         """The decoded body, streamed: the cap applies to the decoded bytes."""
         why = None
         try:
-            decoder = BodyDecoder(reply.headers.get("Content-Encoding"), cap)
+            headers = reply.headers
+            coding = headers.get("Content-Encoding")
+            if coding is None and "Transfer-Encoding" not in headers:
+                # The common reply: identity with a Content-Length, which aiohttp reads up to
+                # and no further; within the cap it is read whole, with no decoder.
+                length = headers.get("Content-Length", "")
+                if length.isascii() and length.isdigit() and int(length) <= cap:
+                    return await reply.read()
+            decoder = BodyDecoder(coding, cap)
             async for chunk in reply.content.iter_chunked(64 * 1024):
                 decoder.feed(chunk)
             return decoder.finish()

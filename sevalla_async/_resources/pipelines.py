@@ -27,7 +27,7 @@ from .._models import (
     Promotion,
     TargetVerdict,
 )
-from .._outcomes import PromotionState
+from .._outcomes import PromotionState, current_mark
 from .._reconcile import (
     DEFAULT_RECONCILE_TIMEOUT,
     DEFAULT_SETTLE,
@@ -434,7 +434,11 @@ class Pipelines:
             # actually gets its turn.
             if not limiter.ready("write"):
                 await limiter.wait_ready("write", core.max_hold())
-            return PromoteOutcome(request, await promote(request), None, index)
+            result = await promote(request)
+            # With sent_at already (the fan-out's mark), so it needn't rebuild the outcome.
+            mark = current_mark()
+            sent_at = None if mark is None else mark.sent_at
+            return PromoteOutcome(request, result, None, index, sent_at=sent_at)
 
         work: Call = (
             self._waiting_call(wait_timeout, poll_interval, on_poll, promote) if wait else call
