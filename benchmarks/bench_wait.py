@@ -4,7 +4,7 @@ budget, for 3, 50 and 1,000 concurrent waits, in virtual time (nothing waits for
     python benchmarks/bench_wait.py            # the full run (well under a minute)
     python benchmarks/bench_wait.py --quick    # a smoke run (seconds; figures mean little)
 
-Each deployment of FakeSevalla (on loopback, with the API's read limit of 400 a minute)
+Each deployment of FakeSevalla (in memory, with the API's read limit of 400 a minute)
 turns ``success`` at a known time, drawn uniformly from a range (seeded); the detection
 delay is the time from there to its wait returning. Variants:
 
