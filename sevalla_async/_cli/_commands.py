@@ -39,8 +39,7 @@ from ._console import (
     make_client,
     take,
 )
-from ._journal import Journal, JournalEntry, JournalError
-from ._journal import load as load_journal
+from ._journal import Journal, JournalEntry
 from ._output import (
     DEPLOYMENT_COLUMNS,
     OUTCOME_COLUMNS,
@@ -62,7 +61,14 @@ from ._output import (
 from ._plan import PlanError, parse_plan, read_plan_text
 from ._plan_runner import PlanOutcome, run_plan
 from ._progress import ProgressLine
-from ._resume import Recorder, Settled, check_journal, settle_unknown, undecided_error
+from ._resume import (
+    Recorder,
+    Settled,
+    check_journal,
+    open_run_journal,
+    settle_unknown,
+    undecided_error,
+)
 from ._wait_commands import promote_and_wait
 from ._waiting import status_name, wait_options
 
@@ -214,24 +220,14 @@ def _open_journal(
 ) -> tuple[Journal | None, dict[str, JournalEntry]]:
     """The journal to write (``--journal`` or ``--resume``) and, to resume, what it holds
     (checked against the plan: a :class:`UsageError` if it is of another plan)."""
-    resume: str | None = args.resume
-    path: str | None = args.journal
-    if resume is not None and path is not None and Path(path) != Path(resume):
-        raise UsageError("--journal: a resumed run appends to its --resume journal; give one")
-    entries: dict[str, JournalEntry] = {}
-    try:
-        if resume is not None:
-            entries = load_journal(resume)
-            problem = check_journal(resume, entries, requests)
-            if problem:
-                raise UsageError(f"--resume: {problem}; nothing was sent")
-        target = resume or path
-        journal = None if target is None else Journal.open(target)
-    except JournalError as exc:
-        raise UsageError(f"--{'resume' if resume else 'journal'}: {exc}") from None
-    if journal is not None:
-        journal.record_plan(len(requests), resumed=resume is not None)
-    return journal, entries
+    journal_path = None if args.journal is None else str(Path(args.journal))
+    resume = None if args.resume is None else str(Path(args.resume))
+    return open_run_journal(
+        journal_path,
+        resume,
+        check=lambda path, entries: check_journal(path, entries, requests),
+        entries_in_plan=len(requests),
+    )
 
 
 def _from_journal(index: int, request: PromoteRequest, entry: JournalEntry) -> PlanOutcome:

@@ -15,10 +15,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 
 from .. import PromoteOutcome, PromoteRequest, Promotion, PromotionState, SevallaClient
-from ._console import Console, UsageError
-from ._journal import Journal, JournalEntry, JournalError, fingerprint, load
+from ._console import Console
+from ._journal import Journal, JournalEntry, fingerprint
 from ._output import error_json
-from ._resume import settle_unknown
+from ._resume import open_run_journal, settle_unknown
 
 __all__ = ["ReleaseRecorder", "check_release_journal", "open_release_journal", "resumed_done"]
 
@@ -48,22 +48,13 @@ def open_release_journal(
 ) -> tuple[Journal | None, dict[str, JournalEntry]]:
     """The journal to write (``--journal`` or ``--resume``) and, to resume, what it holds
     (checked against the plan; a :class:`UsageError` before anything is sent)."""
-    if resume is not None and journal_path is not None and journal_path != resume:
-        raise UsageError("--journal: a resumed release appends to its --resume journal")
-    entries: dict[str, JournalEntry] = {}
-    try:
-        if resume is not None:
-            entries = load(resume)
-            problem = check_release_journal(resume, entries, waves)
-            if problem:
-                raise UsageError(f"--resume: {problem}; nothing was sent")
-        target = resume or journal_path
-        journal = None if target is None else Journal.open(target)
-    except JournalError as exc:
-        raise UsageError(f"--{'resume' if resume else 'journal'}: {exc}") from None
-    if journal is not None:
-        journal.record_plan(sum(len(w) for w in waves), resumed=resume is not None)
-    return journal, entries
+    return open_run_journal(
+        journal_path,
+        resume,
+        check=lambda path, entries: check_release_journal(path, entries, waves),
+        entries_in_plan=sum(len(w) for w in waves),
+        run="release",
+    )
 
 
 def _now() -> datetime:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -28,10 +28,18 @@ from .. import (
     SevallaClient,
     SevallaError,
 )
-from ._journal import Journal, JournalEntry, fingerprint
+from ._console import UsageError
+from ._journal import Journal, JournalEntry, JournalError, fingerprint, load
 from ._output import clean_text, error_json
 
-__all__ = ["Recorder", "Settled", "check_journal", "settle_unknown", "undecided_error"]
+__all__ = [
+    "Recorder",
+    "Settled",
+    "check_journal",
+    "open_run_journal",
+    "settle_unknown",
+    "undecided_error",
+]
 
 LOOK_EVERY = 15.0
 """Most seconds between two looks at an entry's deployment histories while it settles."""
@@ -192,3 +200,32 @@ def undecided_error(settled: Settled, timeout: float) -> dict[str, Any]:
             f"{timeout:g} s: nothing was sent again; resume again later"
         ),
     }
+
+
+def open_run_journal(
+    journal_path: str | None,
+    resume: str | None,
+    *,
+    check: Callable[[str, dict[str, JournalEntry]], str | None],
+    entries_in_plan: int,
+    run: str = "run",
+) -> tuple[Journal | None, dict[str, JournalEntry]]:
+    """The journal a command writes (``--journal``, or the ``--resume`` journal it appends
+    to) and, to resume, what that journal holds, checked against the plan by ``check``
+    (which says what does not match): a :class:`UsageError` before anything is sent."""
+    if resume is not None and journal_path is not None and journal_path != resume:
+        raise UsageError(f"--journal: a resumed {run} appends to its --resume journal; give one")
+    entries: dict[str, JournalEntry] = {}
+    try:
+        if resume is not None:
+            entries = load(resume)
+            problem = check(resume, entries)
+            if problem:
+                raise UsageError(f"--resume: {problem}; nothing was sent")
+        target = resume or journal_path
+        journal = None if target is None else Journal.open(target)
+    except JournalError as exc:
+        raise UsageError(f"--{'resume' if resume else 'journal'}: {exc}") from None
+    if journal is not None:
+        journal.record_plan(entries_in_plan, resumed=resume is not None)
+    return journal, entries
