@@ -92,7 +92,9 @@ class Transport(Protocol):
     Any status is returned as a :class:`TransportResponse`, never raised: mapping statuses
     to errors is the client's job. ``aclose()`` releases the transport's resources; the
     client calls it from its own ``aclose()``, also for a transport it was given (as httpx
-    does): a transport belongs to one client.
+    does): a transport belongs to one client. A ``send`` after ``aclose()`` (or one still
+    queued for a connection when it runs) raises :class:`APIConnectionError` with
+    ``request_sent=False``.
     """
 
     async def send(self, request: TransportRequest) -> TransportResponse:

@@ -9,7 +9,12 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from .._errors import APIConnectionError, APIResponseValidationError, APITimeoutError
+from .._errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APITimeoutError,
+    ClientClosedError,
+)
 from .._transport import TransportRequest, TransportResponse
 from ._http import Dispatch, Dropped, Incoming
 
@@ -36,7 +41,9 @@ class MemoryTransport:
     async def send(self, request: TransportRequest) -> TransportResponse:
         """Answer ``request`` from the fake, following :class:`Transport`'s contract."""
         if self._closed:
-            raise RuntimeError("the client is closed")
+            raise ClientClosedError(
+                "the client is closed", request_sent=False, method=request.method, url=request.url
+            )
         parts = urlsplit(request.url)
         headers = CIMultiDictProxy(CIMultiDict(request.headers))
 
