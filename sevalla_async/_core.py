@@ -191,7 +191,7 @@ class Core:
                 info = parse_rate_limit(response.headers, now=self.wall_clock())
             except APIError as exc:
                 error = exc
-            except RuntimeError:  # the client is closed: nothing left
+            except RuntimeError:  # refused before sending (e.g. a session of another loop)
                 if mark is not None:
                     mark.sent_at = None
                 raise
