@@ -96,18 +96,26 @@ class Window:
         )
 
 
+MAX_CLOCK_OFFSET = 86_400.0
+"""A ``Date`` further than this (a day) from our clock is not believed: a hostile or broken
+header must not move the evidence window to where no deployment can be, which would turn
+"not found" into a wrong "not promoted"."""
+
+
 def server_offset(date_header: str | None, wall_now: float) -> float | None:
     """Seconds the server's clock is ahead of ours (negative: behind), from a reply's
-    ``Date`` header read at ``wall_now``; ``None`` when the header is absent or invalid."""
+    ``Date`` header read at ``wall_now``; ``None`` when the header is absent, invalid or
+    more than :data:`MAX_CLOCK_OFFSET` away."""
     if not date_header:
         return None
     try:
         moment = parsedate_to_datetime(date_header)
-    except (TypeError, ValueError, IndexError):
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        offset = moment.timestamp() - wall_now
+    except (TypeError, ValueError, IndexError, OverflowError, OSError):
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp() - wall_now
+    return offset if abs(offset) <= MAX_CLOCK_OFFSET else None
 
 
 def source_build(deployments: Sequence[Deployment], window: Window) -> Build | None:
@@ -186,13 +194,15 @@ class Reconciler:
         self.margin = margin
         self._builds: dict[tuple[uuid.UUID, datetime], tuple[Build, float]] = {}
 
-    async def _page(self, app_id: uuid.UUID, offset: int) -> tuple[list[Deployment], int, float]:
+    async def _page(
+        self, app_id: uuid.UUID, offset: int
+    ) -> tuple[list[Deployment], int, float | None]:
         page, reply = await self._core.request_with_reply(
             _protocol.list_deployments_request(app_id, limit=_PAGE, offset=offset),
             _protocol.DeploymentPage,
         )
         measured = server_offset(reply.headers.get("date"), self._wall())
-        return page.data, page.total, (measured or 0.0)
+        return page.data, page.total, measured
 
     async def _history(
         self, app_id: uuid.UUID, sent_at: datetime, skew: list[float]
@@ -203,8 +213,9 @@ class Reconciler:
         window = Window.around(sent_at, skew[0], self.settle, self.margin)
         for _ in range(_MAX_PAGES):
             data, total, measured = await self._page(app_id, offset)
-            skew[0] = measured
-            window = Window.around(sent_at, measured, self.settle, self.margin)
+            if measured is not None:  # a reply without a usable Date keeps the last offset
+                skew[0] = measured
+            window = Window.around(sent_at, skew[0], self.settle, self.margin)
             found.extend(data)
             offset += len(data)
             if not data or offset >= total or data[-1].created_at < window.start:

@@ -16,6 +16,7 @@ from sevalla_async import (
     PromotionUnresolvedError,
     SevallaClient,
 )
+from sevalla_async._reconcile import server_offset
 from sevalla_async.testing import FakeClock, FakeSevalla, Fault, RateLimit
 
 PROMOTE = "/promote"
@@ -241,6 +242,23 @@ async def test_skew_ignored_would_have_misjudged(fake, client, clock) -> None:
     assert created.created_at - sent_at > timedelta(minutes=59)
     verdicts = await client.pipelines.reconcile(request, sent_at=sent_at)
     assert all(v.promoted for v in verdicts)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("Tue, 01 Dec 2026 10:00:30 GMT", 30.0),  # believed: 30 s ahead
+        ("Tue, 01 Dec 2026 09:00:00 GMT", -3600.0),  # believed: an hour behind
+        ("Thu, 01 Jan 1970 00:00:00 GMT", None),  # decades off: not believed
+        ("Fri, 31 Dec 9999 23:59:59 GMT", None),  # far future: not believed
+        ("Sat, 01 Jan 0001 00:00:00 GMT", None),  # before the epoch: not believed
+        ("yesterday-ish", None),
+        ("", None),
+    ],
+)
+def test_a_date_header_is_believed_only_within_a_day(header: str, expected: float | None) -> None:
+    now = datetime(2026, 12, 1, 10, 0, 0, tzinfo=timezone.utc).timestamp()
+    assert server_offset(header, now) == expected
 
 
 async def test_late_creation_is_found_not_denied(fake, client, clock) -> None:
