@@ -96,26 +96,20 @@ class Window:
         )
 
 
-MAX_CLOCK_OFFSET = 86_400.0
-"""A ``Date`` further than this (a day) from our clock is not believed: a hostile or broken
-header must not move the evidence window to where no deployment can be, which would turn
-"not found" into a wrong "not promoted"."""
-
-
 def server_offset(date_header: str | None, wall_now: float) -> float | None:
     """Seconds the server's clock is ahead of ours (negative: behind), from a reply's
-    ``Date`` header read at ``wall_now``; ``None`` when the header is absent, invalid or
-    more than :data:`MAX_CLOCK_OFFSET` away."""
+    ``Date`` header read at ``wall_now``; ``None`` when the header is absent or cannot be
+    read. (However far off, a readable ``Date`` is believed: it comes from the same clock
+    as the deployments' ``created_at`` it is compared with.)"""
     if not date_header:
         return None
     try:
         moment = parsedate_to_datetime(date_header)
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=timezone.utc)
-        offset = moment.timestamp() - wall_now
+        return moment.timestamp() - wall_now
     except (TypeError, ValueError, IndexError, OverflowError, OSError):
         return None
-    return offset if abs(offset) <= MAX_CLOCK_OFFSET else None
 
 
 def source_build(deployments: Sequence[Deployment], window: Window) -> Build | None:
