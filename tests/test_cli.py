@@ -46,6 +46,27 @@ def _environment(env: Mapping[str, str | None]) -> dict[str, str]:
     return environment
 
 
+async def piped_into_head_1(fake: FakeSevalla, *args: str) -> tuple[str, str]:
+    """``sevalla-async ARGS | head -1`` in bash against ``fake``: stdout, and stderr ending
+    with a ``status=N`` line (the CLI's own exit status, from ``PIPESTATUS``)."""
+    command = " ".join(f'"{a}"' for a in args)
+    script = (
+        f'"{sys.executable}" -W error -m sevalla_async {command} | head -1;'
+        ' echo "status=${PIPESTATUS[0]}" >&2'
+    )
+    env = _environment({"SEVALLA_API_KEY": fake.api_key, "SEVALLA_BASE_URL": fake.base_url})
+    proc = await asyncio.create_subprocess_exec(
+        "bash",
+        "-c",
+        script,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), GUARD)
+    return out.decode(), err.decode()
+
+
 async def spawn(*args: str, env: Mapping[str, str | None]) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,

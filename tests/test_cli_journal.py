@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -21,9 +20,9 @@ from sevalla_async.testing import FakeSevalla, Fault
 from .test_cli import (
     GUARD,
     Cli,
-    _environment,
     finish,
     make_cli,
+    piped_into_head_1,
     plan_of,
     spawn,
     wait_until,
@@ -290,24 +289,13 @@ async def test_a_closed_pipe_ends_with_status_0_and_a_complete_journal(
     requests = fake.promote_requests(60, targets=1)
     plan = write_plan(tmp_path / "plan.json", plan_of(requests))
     journal = tmp_path / "run.jsonl"
-    script = (
-        f'"{sys.executable}" -W error -m sevalla_async promote-many "{plan}" --journal '
-        f'"{journal}" --concurrency 2 | head -1; echo "status=${{PIPESTATUS[0]}}" >&2'
+    out, err = await piped_into_head_1(
+        fake, "promote-many", str(plan), "--journal", str(journal), "--concurrency", "2"
     )
-    env = _environment({"SEVALLA_API_KEY": fake.api_key, "SEVALLA_BASE_URL": fake.base_url})
-    proc = await asyncio.create_subprocess_exec(
-        "bash",
-        "-c",
-        script,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), GUARD)
 
-    assert len(out.decode().splitlines()) == 1
-    assert "status=0" in err.decode().splitlines()
-    assert "Traceback" not in err.decode()
+    assert len(out.splitlines()) == 1
+    assert "status=0" in err.splitlines()
+    assert "Traceback" not in err
     results = results_by_index(journal_events(journal))
     assert sorted(results) == list(range(60))  # every entry, exactly once
     assert all(len(states) == 1 for states in results.values())

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from sevalla_async._cli import main
 from sevalla_async.testing import FakeSevalla
 
-from .test_cli import GUARD, Cli, _environment, finish, make_cli, spawn
+from .test_cli import Cli, finish, make_cli, piped_into_head_1, spawn
 
 pytestmark = pytest.mark.sevalla_loopback  # the CLI talks to the fake over 127.0.0.1
 
@@ -29,23 +28,10 @@ def cli(fake: FakeSevalla) -> Cli:
 async def test_a_closed_pipe_ends_quietly_with_status_0(fake: FakeSevalla) -> None:
     for _ in range(600):  # far more than a pipe buffer holds, so head closes it mid-way
         fake.add_pipeline(stages=["Staging"])
-    script = (
-        f'"{sys.executable}" -W error -m sevalla_async pipelines list --output json | head -1;'
-        ' echo "status=${PIPESTATUS[0]}" >&2'
-    )
-    env = _environment({"SEVALLA_API_KEY": fake.api_key, "SEVALLA_BASE_URL": fake.base_url})
-    proc = await asyncio.create_subprocess_exec(
-        "bash",
-        "-c",
-        script,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), GUARD)
-    assert len(out.decode().splitlines()) == 1
+    out, err = await piped_into_head_1(fake, "pipelines", "list", "--output", "json")
+    assert len(out.splitlines()) == 1
     assert json.loads(out)["id"]
-    assert err.decode().splitlines() == ["status=0"]  # no "Broken pipe", no traceback
+    assert err.splitlines() == ["status=0"]  # no "Broken pipe", no traceback
 
 
 @pytest.mark.parametrize(
