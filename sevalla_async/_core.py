@@ -214,6 +214,7 @@ class Core:
                         url=url_text,
                         attempts=attempt,
                         accept=req.accept,
+                        wire=req.wire,
                     )
                 except APIError as exc:
                     if write:

@@ -14,7 +14,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -29,7 +29,7 @@ from ._errors import (
     RateLimitError,
     status_error_class,
 )
-from ._ids import is_api_id, to_uuid
+from ._ids import is_api_uuid, to_uuid
 from ._models import Deployment, Pipeline, PromoteRequest, Promotion
 from ._transport import TransportResponse
 
@@ -62,8 +62,11 @@ class Request:
     """The size a normal reply to this request can reach (bytes); the client's response
     cap is raised to it, so a large request's normal reply is never refused."""
     accept: Callable[[Any], Any] | None = attrs.field(default=None, eq=False)
-    """Checks the decoded 2xx reply against the request and returns the result (raises
+    """Checks the structured 2xx reply against the request and returns the result (raises
     ``ValueError`` saying why not: the reply is then an APIResponseValidationError)."""
+    wire: Any = attrs.field(default=None, eq=False)
+    """The type the reply is structured as before :attr:`accept` turns it into the result
+    (``None``: the result type the caller asks for)."""
 
     @property
     def idempotent(self) -> bool:
@@ -156,51 +159,61 @@ converter.register_structure_hook(PipelineDetail, _structure_pipeline_detail)
 def build_promote(request: PromoteRequest) -> Request:
     """``POST /pipelines/{id}/promote`` with ``{source_app_id, target_app_ids}``; its reply
     must name each requested target exactly once (it is returned in target order)."""
+    targets = [str(t) for t in request.target_app_ids]
     # Canonical UUID strings need no JSON escaping: format the body directly.
-    targets = '","'.join(map(str, request.target_app_ids))
-    body = f'{{"source_app_id":"{request.source_app_id}","target_app_ids":["{targets}"]}}'
+    ids = '","'.join(targets)
+    body = f'{{"source_app_id":"{request.source_app_id}","target_app_ids":["{ids}"]}}'
     # A normal reply is ~110 bytes a target; 256 a target (plus room for whitespace and
     # fields added later) never refuses it, while a hostile reply stays bounded.
-    size = 4096 + 256 * len(request.target_app_ids)
+    size = 4096 + 256 * len(targets)
+    wanted = dict(zip(targets, request.target_app_ids, strict=True))
     return Request(
         "POST",
         f"/pipelines/{request.pipeline_id}/promote",
         body=body.encode(),
         reply_size=size,
-        accept=functools.partial(_covering, request.target_app_ids),
+        accept=functools.partial(_covering, wanted),
+        wire=list[PromotedText],
     )
 
 
-def _covering(wanted: Sequence[uuid.UUID], promotions: list[Promotion]) -> list[Promotion]:
+@attrs.frozen(slots=True)
+class PromotedText:
+    """One item of the promote reply as sent: its two ids, still text. :func:`_covering`
+    checks them against the request before any becomes a :class:`Promotion`."""
+
+    target_app_id: str
+    deployment_id: str
+
+
+def _covering(wanted: dict[str, uuid.UUID], items: list[PromotedText]) -> list[Promotion]:
     """The promotions in target order; ``ValueError`` unless the reply names each requested
-    target exactly once, with ids the API can have made. (Once a POST has been sent
-    nothing may raise a plain ``ValueError`` -- that would say "nothing was sent" -- so
-    the caller turns this one into an APIResponseValidationError.)"""
-    by_target: dict[uuid.UUID, Promotion] = {}
-    for index, promotion in enumerate(promotions):
-        if not (is_api_id(promotion.target_app_id) and is_api_id(promotion.deployment_id)):
-            # Not ids the API makes: to_uuid raises the error naming the field.
-            to_uuid(promotion.target_app_id, f"[{index}].target_app_id")
-            to_uuid(promotion.deployment_id, f"[{index}].deployment_id")
-        if promotion.target_app_id in by_target:
-            raise ValueError(f"[{index}].target_app_id: {promotion.target_app_id} appears twice")
-        by_target[promotion.target_app_id] = promotion
-    if len(by_target) == len(wanted):  # (the requested targets are distinct)
-        try:
-            return [by_target[t] for t in wanted]
-        except KeyError:
-            pass  # some are missing (and as many others not requested): say which
-    requested = set(wanted)
-    extra = [t for t in by_target if t not in requested]
-    if extra:
-        raise ValueError(f"target {extra[0]} was not requested")
-    missing = [t for t in wanted if t not in by_target]
-    if missing:
+    target (``wanted``: canonical text -> the request's id, in target order) exactly once,
+    with deployment ids the API can have made. A target is the request's own
+    :class:`uuid.UUID` (the reply's text must be its canonical form, in any case); only
+    the deployment ids are parsed. (Once a POST has been sent nothing may raise a plain
+    ``ValueError`` -- that would say "nothing was sent" -- so the caller turns this one
+    into an APIResponseValidationError.)"""
+    found: dict[str, Promotion] = {}
+    for index, item in enumerate(items):
+        text = item.target_app_id.lower()
+        target = wanted.get(text)
+        if target is None:
+            to_uuid(item.target_app_id, f"[{index}].target_app_id")  # not an id: say so
+            raise ValueError(f"target {text} was not requested")
+        if text in found:
+            raise ValueError(f"[{index}].target_app_id: {text} appears twice")
+        deployment = item.deployment_id
+        if not is_api_uuid(deployment):
+            to_uuid(deployment, f"[{index}].deployment_id")  # raises, naming the field
+        found[text] = Promotion(target, uuid.UUID(deployment))
+    if len(found) < len(wanted):
+        missing = [t for t in wanted if t not in found]
         raise ValueError(
             f"{len(missing)} of {len(wanted)} requested targets missing from the reply "
             f"(first: {missing[0]})"
         )
-    return [by_target[t] for t in wanted]
+    return [found[t] for t in wanted]
 
 
 def get_pipeline_request(pipeline_id: uuid.UUID | str) -> Request:
@@ -268,21 +281,23 @@ def decode(
     url: str | None = None,
     attempts: int = 1,
     accept: Callable[[Any], Any] | None = None,
+    wire: Any = None,
 ) -> Any:
-    """Return the 2xx reply body structured as ``into`` (then passed through ``accept``,
-    when given); a body that is not JSON or does
-    not fit ``into`` raises :class:`APIResponseValidationError`. (Non-2xx replies go to
+    """Return the 2xx reply body structured as ``into`` (or as ``wire``, then turned into
+    the result by ``accept``: see :class:`Request`); a body that is not JSON or does not
+    fit raises :class:`APIResponseValidationError`. (Non-2xx replies go to
     :func:`error_from_response`.)
     """
     try:
         data = _parse_json(response.body)
     except _JSON_ERRORS as exc:
         raise _invalid(response, f"reply is not JSON: {exc}", method, url, attempts) from None
-    hook = _hooks.get(into)
+    kind = into if wire is None else wire
+    hook = _hooks.get(kind)
     if hook is None:
-        hook = _hooks[into] = structure_hook(into)
+        hook = _hooks[kind] = structure_hook(kind)
     try:
-        value = hook(data, into)
+        value = hook(data, kind)
     except (
         cattrs.BaseValidationError,
         ValueError,
