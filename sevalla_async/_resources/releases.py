@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from .. import _wait
 from .._fanout import FanoutLedger
 from .._models import Deployment, PromoteOutcome, PromoteRequest, Promotion
-from .._reconcile import DEFAULT_RECONCILE_TIMEOUT, DEFAULT_SETTLE, check_reconcile_options
+from .._options import ReconcileKeywords, ReconcileSettings, Unpack
 from .._releases import (
     DeploymentProgress,
     Gate,
@@ -47,14 +47,12 @@ class Releases:
         concurrency: int | None = None,
         wait_timeout: float | None = _wait.DEFAULT_TIMEOUT,
         poll_interval: float = _wait.DEFAULT_POLL_INTERVAL,
-        reconcile: bool = False,
-        reconcile_settle: float = DEFAULT_SETTLE,
-        reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT,
         on_wave: Callable[[int, WaveReport | None], object] | None = None,
         on_deployment: Callable[[DeploymentProgress], object] | None = None,
         start: int = 0,
         done: Mapping[tuple[int, int], Sequence[Promotion]] | None = None,
         on_send: Callable[[int, int, PromoteRequest], object] | None = None,
+        **keywords: Unpack[ReconcileKeywords],
     ) -> ReleaseReport:
         """Promote ``waves`` one after the other, each only if the previous one passed its
         gate; on a failed gate stop, or roll back what the wave broke and stop.
@@ -73,9 +71,10 @@ class Releases:
         (a target app in two entries is refused too: it would be deployed twice).
 
         Each wave is promoted as :meth:`Pipelines.promote_many` with ``wait=True`` (at most
-        ``concurrency`` entries at once; ``reconcile`` and its options settle an ambiguous
-        promotion instead of failing it) and its deployments waited for, polling within the
-        client's poll budget (``wait_timeout`` per entry, ``poll_interval`` the floor).
+        ``concurrency`` entries at once; ``reconcile`` and its options,
+        :class:`ReconcileKeywords`, settle an ambiguous promotion instead of failing it)
+        and its deployments waited for, polling within the client's poll budget
+        (``wait_timeout`` per entry, ``poll_interval`` the floor).
 
         ``gate`` decides from the wave's :class:`WaveReport` whether the next wave starts:
         a callable returning ``True``/``False``, or an awaitable of it (an external health
@@ -101,10 +100,8 @@ class Releases:
         the others; only the entry's other targets are sent. ``on_send(wave, entry,
         request)`` is called just before each request is sent (to journal it first).
         """
+        ReconcileSettings.of(self.run, keywords)
         plan = _wait.WaitPlan.check(timeout=wait_timeout, poll_interval=poll_interval)
-        if not isinstance(reconcile, bool):
-            raise ValueError(f"reconcile: expected True or False, got {reconcile!r}")
-        check_reconcile_options(reconcile_settle, reconcile_timeout)
         pipelines = self._pipelines
 
         async def promote_wave(
@@ -120,9 +117,7 @@ class Releases:
                 poll_interval=poll_interval,
                 on_poll=on_poll,
                 ledger=wave_ledger,
-                reconcile=reconcile,
-                reconcile_settle=reconcile_settle,
-                reconcile_timeout=reconcile_timeout,
+                **keywords,
             )
 
         async def rollback(app_id: uuid.UUID) -> Deployment:
