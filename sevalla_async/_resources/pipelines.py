@@ -308,8 +308,8 @@ class Pipelines:
         deployment a poll returns. The polls of every request share the client's poll
         budget (half the API's read limit, as for :meth:`Deployments.wait`), so a large
         fan-out stays under the API's read limit. With ``fail_fast``, a failed deployment
-        is not a failure (only an ``error`` is). These options are ignored without
-        ``wait``::
+        is not a failure (only an ``error`` is). These options are used only with
+        ``wait`` (and checked always)::
 
             outcomes = await client.pipelines.promote_many(plan, wait=True, wait_timeout=600)
             failed = [o for o in outcomes if not o.succeeded]
