@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -102,23 +103,22 @@ class Releases:
         """
         ReconcileSettings.of(self.run, keywords)
         plan = _wait.WaitPlan.check(timeout=wait_timeout, poll_interval=poll_interval)
-        pipelines = self._pipelines
+        # every wave: promote_many, promote then wait, with these options
+        promote_many = functools.partial(
+            self._pipelines.promote_many,
+            concurrency=concurrency,
+            wait=True,
+            wait_timeout=wait_timeout,
+            poll_interval=poll_interval,
+            **keywords,
+        )
 
         async def promote_wave(
             requests: Iterable[PromoteRequest],
             wave_ledger: FanoutLedger,
             on_poll: Callable[[int, Deployment], object],
         ) -> list[PromoteOutcome]:
-            return await pipelines.promote_many(
-                requests,
-                concurrency=concurrency,
-                wait=True,
-                wait_timeout=wait_timeout,
-                poll_interval=poll_interval,
-                on_poll=on_poll,
-                ledger=wave_ledger,
-                **keywords,
-            )
+            return await promote_many(requests, on_poll=on_poll, ledger=wave_ledger)
 
         async def rollback(app_id: uuid.UUID) -> Deployment:
             return await self._deployments.rollback(app_id)
