@@ -6,7 +6,9 @@ the API reference show), and turned into a private settings object by one builde
 applies the defaults and checks every value (``ValueError`` naming the keyword) before
 anything is sent. A keyword the family does not declare raises the ``TypeError`` Python
 itself raises for one (``Pipelines.promote_many() got an unexpected keyword argument
-'fail_fats'``): a typo is never silently ignored.
+'fail_fats'``): a typo is never silently ignored. Every default is in :data:`DEFAULTS`,
+and :func:`takes` shows each keyword with it in the method's runtime signature
+(``help()``, ``inspect.signature``).
 
 - :class:`ReconcileKeywords` (settling an ``unknown`` promotion) -> :class:`ReconcileSettings`;
 - :class:`WaitKeywords` (how a wait polls, besides ``timeout`` and ``poll_interval``),
@@ -16,9 +18,10 @@ itself raises for one (``Pipelines.promote_many() got an unexpected keyword argu
 
 from __future__ import annotations
 
+import inspect
 import sys
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol, TypedDict
+from typing import Any, Protocol, TypedDict, TypeVar
 
 import attrs
 
@@ -40,6 +43,7 @@ else:  # pragma: no cover - Python 3.10
     from typing_extensions import Unpack
 
 __all__ = [
+    "DEFAULTS",
     "FanoutKeywords",
     "FanoutSettings",
     "OnIndexedPoll",
@@ -50,7 +54,10 @@ __all__ = [
     "WaitKeywords",
     "WaitSettings",
     "check_keywords",
+    "takes",
 ]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class OnIndexedPoll(Protocol):
@@ -137,6 +144,59 @@ class FanoutKeywords(ReconcileKeywords, total=False):
     ledger: FanoutLedger | None
 
 
+DEFAULTS: Mapping[str, Any] = {
+    # ReconcileKeywords
+    "reconcile": False,
+    "reconcile_settle": DEFAULT_SETTLE,
+    "reconcile_timeout": DEFAULT_RECONCILE_TIMEOUT,
+    # WaitKeywords (None: ``WaitOptions()``, or the field of ``options``)
+    "options": None,
+    "max_poll_interval": None,
+    "poll_factor": None,
+    "poll_jitter": None,
+    # FanoutKeywords
+    "fail_fast": False,
+    "on_progress": None,
+    "wait": False,
+    "wait_timeout": DEFAULT_TIMEOUT,
+    "poll_interval": DEFAULT_POLL_INTERVAL,
+    "ledger": None,
+    # both
+    "on_poll": None,
+}
+"""The default of every keyword option: the builders below and the signatures of
+:func:`takes` read it, the families' docstrings state it (a test holds them together)."""
+
+
+def _get(keywords: Mapping[str, Any], name: str) -> Any:
+    return keywords.get(name, DEFAULTS[name])
+
+
+def takes(declared: Any) -> Callable[[F], F]:
+    """Show the keywords of the ``TypedDict`` ``declared``, with their defaults, in the
+    runtime signature of the decorated function (``help()``, ``inspect.signature``) in
+    place of its ``**keywords``; type checkers read the ``Unpack`` annotation itself."""
+
+    def apply(function: F) -> F:
+        signature = inspect.signature(function)
+        kept = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+        added = [
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=DEFAULTS[name],
+                annotation=getattr(annotation, "__forward_arg__", annotation),
+            )
+            for name, annotation in declared.__annotations__.items()
+        ]
+        function.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[*kept, *added]
+        )
+        return function
+
+    return apply
+
+
 def check_keywords(
     function: Callable[..., object], given: Mapping[str, Any], declared: Any
 ) -> None:
@@ -166,16 +226,16 @@ def _check_hook(name: str, value: Any, takes: str) -> Any:
 class ReconcileSettings:
     """Checked :class:`ReconcileKeywords`, defaults applied."""
 
-    reconcile: bool = False
-    settle: float = DEFAULT_SETTLE
-    timeout: float = DEFAULT_RECONCILE_TIMEOUT
+    reconcile: bool
+    settle: float
+    timeout: float
 
     @classmethod
     def build(cls, keywords: Mapping[str, Any]) -> ReconcileSettings:
         """The reconcile keywords of ``keywords`` (others are ignored), checked."""
-        reconcile = _check_bool("reconcile", keywords.get("reconcile", False))
-        settle = keywords.get("reconcile_settle", DEFAULT_SETTLE)
-        timeout = keywords.get("reconcile_timeout", DEFAULT_RECONCILE_TIMEOUT)
+        reconcile = _check_bool("reconcile", _get(keywords, "reconcile"))
+        settle = _get(keywords, "reconcile_settle")
+        timeout = _get(keywords, "reconcile_timeout")
         check_reconcile_options(settle, timeout)
         return cls(reconcile, settle, timeout)
 
@@ -215,13 +275,13 @@ class WaitSettings:
         plan = WaitPlan.check(
             timeout=timeout,
             poll_interval=poll_interval,
-            options=keywords.get("options"),
+            options=_get(keywords, "options"),
             concurrency=concurrency,
-            max_poll_interval=keywords.get("max_poll_interval"),
-            poll_factor=keywords.get("poll_factor"),
-            poll_jitter=keywords.get("poll_jitter"),
+            max_poll_interval=_get(keywords, "max_poll_interval"),
+            poll_factor=_get(keywords, "poll_factor"),
+            poll_jitter=_get(keywords, "poll_jitter"),
         )
-        on_poll = _check_hook("on_poll", keywords.get("on_poll"), "a Deployment")
+        on_poll = _check_hook("on_poll", _get(keywords, "on_poll"), "a Deployment")
         return cls(plan, on_poll, ReconcileSettings.build(keywords))
 
 
@@ -243,18 +303,20 @@ class FanoutSettings:
         """The :class:`FanoutKeywords` given to ``function``, checked; any other keyword is
         a ``TypeError``."""
         check_keywords(function, keywords, FanoutKeywords)
-        ledger = keywords.get("ledger")
+        ledger = _get(keywords, "ledger")
         if ledger is not None and not isinstance(ledger, FanoutLedger):
             raise ValueError("ledger: expected a FanoutLedger")
         return cls(
-            fail_fast=_check_bool("fail_fast", keywords.get("fail_fast", False)),
-            on_progress=_check_hook("on_progress", keywords.get("on_progress"), "a FanoutProgress"),
-            wait=_check_bool("wait", keywords.get("wait", False)),
-            plan=WaitPlan.check(
-                timeout=keywords.get("wait_timeout", DEFAULT_TIMEOUT),
-                poll_interval=keywords.get("poll_interval", DEFAULT_POLL_INTERVAL),
+            fail_fast=_check_bool("fail_fast", _get(keywords, "fail_fast")),
+            on_progress=_check_hook(
+                "on_progress", _get(keywords, "on_progress"), "a FanoutProgress"
             ),
-            on_poll=_check_hook("on_poll", keywords.get("on_poll"), "(index, deployment)"),
+            wait=_check_bool("wait", _get(keywords, "wait")),
+            plan=WaitPlan.check(
+                timeout=_get(keywords, "wait_timeout"),
+                poll_interval=_get(keywords, "poll_interval"),
+            ),
+            on_poll=_check_hook("on_poll", _get(keywords, "on_poll"), "(index, deployment)"),
             ledger=ledger,
             reconcile=ReconcileSettings.build(keywords),
         )

@@ -6,6 +6,7 @@ ones its docstring states."""
 from __future__ import annotations
 
 import ast
+import inspect
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,7 +21,7 @@ from sevalla_async import (
     WaitKeywords,
     WaitOptions,
 )
-from sevalla_async._options import FanoutSettings, ReconcileSettings, WaitSettings
+from sevalla_async._options import DEFAULTS, FanoutSettings, ReconcileSettings, WaitSettings
 from sevalla_async.testing import FakeSevalla
 
 Call = Callable[[SevallaClient, FakeSevalla, dict[str, Any]], Awaitable[object]]
@@ -244,3 +245,54 @@ async def test_on_poll_of_a_wait_must_be_callable(fake: FakeSevalla, client: Sev
     with pytest.raises(ValueError, match=r"^on_poll:"):
         await _wait(client, fake, {"on_poll": "print"})
     assert fake.requests == []
+
+
+# --- what help() and inspect.signature show ----------------------------------------------
+
+SIGNATURES = [
+    ("pipelines", "promote_many", FanoutKeywords, {"concurrency": None}),
+    ("pipelines", "promote_iter", FanoutKeywords, {"concurrency": None}),
+    (
+        "pipelines",
+        "promote_and_wait",
+        PromoteAndWaitKeywords,
+        {"timeout": 900, "concurrency": 50, "poll_interval": 1},
+    ),
+    (
+        "pipelines",
+        "promote_and_wait_request",
+        PromoteAndWaitKeywords,
+        {"timeout": 900, "concurrency": 50, "poll_interval": 1},
+    ),
+    ("deployments", "wait", WaitKeywords, {"timeout": 900, "poll_interval": 1}),
+    (
+        "deployments",
+        "wait_all",
+        WaitKeywords,
+        {"timeout": 900, "concurrency": 50, "poll_interval": 1},
+    ),
+    ("releases", "run", ReconcileKeywords, {"concurrency": None, "wait_timeout": 900}),
+]
+
+
+@pytest.mark.parametrize(
+    ("resource", "method", "family", "explicit"), SIGNATURES, ids=[s[1] for s in SIGNATURES]
+)
+def test_the_runtime_signature_shows_every_keyword_with_its_default(
+    client: SevallaClient, resource: str, method: str, family: Any, explicit: dict[str, Any]
+) -> None:
+    signature = inspect.signature(getattr(getattr(client, resource), method))
+    params = signature.parameters
+    assert not any(p.kind is p.VAR_KEYWORD for p in params.values())
+    for name, default in explicit.items():  # declared in the method itself
+        assert params[name].default == default, name
+    for name in _keys(family):
+        assert params[name].kind is inspect.Parameter.KEYWORD_ONLY
+        assert params[name].default == DEFAULTS[name], name
+    documented = {
+        **_documented_defaults(ReconcileKeywords),
+        **_documented_defaults(FanoutKeywords),
+    }
+    for name, value in documented.items():
+        if name in params and name not in explicit:
+            assert params[name].default == value, name

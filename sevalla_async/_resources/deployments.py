@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from .. import _protocol, _wait
 from .._ids import to_uuid
 from .._models import Deployment, Promotion
-from .._options import Unpack, WaitKeywords, WaitSettings
+from .._options import Unpack, WaitKeywords, WaitSettings, takes
 from .._response import APIResponse
 from .._transport import TransportResponse
 from ._paging import check_page_size, iterate_pages
@@ -130,6 +130,7 @@ class Deployments:
         )
         return result
 
+    @takes(WaitKeywords)
     async def wait(
         self,
         app_id: uuid.UUID | str,
@@ -181,6 +182,7 @@ class Deployments:
             app, deployment, plan, deadline=waiter.deadline(plan), on_poll=settings.on_poll
         )
 
+    @takes(WaitKeywords)
     async def wait_all(
         self,
         promotions: Iterable[Promotion | tuple[uuid.UUID | str, uuid.UUID | str]],

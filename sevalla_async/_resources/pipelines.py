@@ -34,6 +34,7 @@ from .._options import (
     ReconcileSettings,
     Unpack,
     WaitSettings,
+    takes,
 )
 from .._outcomes import PromotionState, current_mark
 from .._reconcile import (
@@ -163,6 +164,7 @@ class Pipelines:
         )
         return reply
 
+    @takes(PromoteAndWaitKeywords)
     async def promote_and_wait(
         self,
         pipeline_id: uuid.UUID | str,
@@ -216,6 +218,7 @@ class Pipelines:
         request = PromoteRequest(pipeline_id, source_app_id, target_app_ids)
         return await self._promote_and_wait(request, settings)
 
+    @takes(PromoteAndWaitKeywords)
     async def promote_and_wait_request(
         self,
         request: PromoteRequest,
@@ -260,6 +263,7 @@ class Pipelines:
             reconcile_timeout=reconcile.timeout,
         )
 
+    @takes(FanoutKeywords)
     async def promote_many(
         self,
         requests: Iterable[PromoteRequest | PromoteRequestDict]
@@ -328,6 +332,7 @@ class Pipelines:
         settings = FanoutSettings.of(self.promote_many, keywords)
         return await self._fanout(requests, concurrency, settings).collect()
 
+    @takes(FanoutKeywords)
     def promote_iter(
         self,
         requests: Iterable[PromoteRequest | PromoteRequestDict]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .. import _wait
 from .._fanout import FanoutLedger
 from .._models import Deployment, PromoteOutcome, PromoteRequest, Promotion
-from .._options import ReconcileKeywords, ReconcileSettings, Unpack
+from .._options import ReconcileKeywords, ReconcileSettings, Unpack, takes
 from .._releases import (
     DeploymentProgress,
     Gate,
@@ -38,6 +38,7 @@ class Releases:
         self._deployments = deployments
         self._waiter = waiter
 
+    @takes(ReconcileKeywords)
     async def run(
         self,
         waves: Sequence[Sequence[PromoteRequest | dict[str, Any]]],
