@@ -47,6 +47,13 @@ from ._models import (
     Promotion,
     TargetVerdict,
 )
+from ._options import (
+    FanoutKeywords,
+    OnIndexedPoll,
+    PromoteAndWaitKeywords,
+    ReconcileKeywords,
+    WaitKeywords,
+)
 from ._outcomes import PromotionState
 from ._releases import (
     DeploymentProgress,
@@ -56,7 +63,7 @@ from ._releases import (
     WaveReport,
 )
 from ._resources.deployments import Deployments
-from ._resources.pipelines import OnIndexedPoll, Pipelines
+from ._resources.pipelines import Pipelines
 from ._resources.releases import Releases
 from ._response import APIResponse
 from ._retry import RetryPolicy
@@ -82,6 +89,7 @@ __all__ = [
     "Deployments",
     "EventHooks",
     "FanoutError",
+    "FanoutKeywords",
     "FanoutLedger",
     "FanoutProgress",
     "InternalServerError",
@@ -93,6 +101,7 @@ __all__ = [
     "PipelineStage",
     "Pipelines",
     "ProgressHook",
+    "PromoteAndWaitKeywords",
     "PromoteOutcome",
     "PromoteRequest",
     "PromoteRequestDict",
@@ -100,6 +109,7 @@ __all__ = [
     "PromotionState",
     "PromotionUnresolvedError",
     "RateLimitError",
+    "ReconcileKeywords",
     "ReleaseLedger",
     "ReleaseReport",
     "Releases",
@@ -117,6 +127,7 @@ __all__ = [
     "TransportResponse",
     "UnprocessableEntityError",
     "WaitAllError",
+    "WaitKeywords",
     "WaitOptions",
     "WaveReport",
     "__version__",

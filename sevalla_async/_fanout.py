@@ -347,15 +347,11 @@ class Fanout:
         clock: Callable[[], float],
         ledger: FanoutLedger | None = None,
     ) -> None:
-        check_requests(requests)
-        if ledger is not None and not isinstance(ledger, FanoutLedger):
-            raise ValueError("ledger: expected a FanoutLedger")
+        check_requests(requests)  # the options were checked by the caller (FanoutSettings)
         # Without a ledger nothing keeps an outcome once it is handed on (bounded memory
         # for promote_iter); entries read and not yet settled are in _requests_read.
         self.ledger: FanoutLedger | None = ledger
         self._marks: dict[int, SendMark] = {}
-        if on_progress is not None and not callable(on_progress):
-            raise ValueError("on_progress: expected a callable taking a FanoutProgress")
         self._requests = requests
         self._call = call
         self._concurrency = concurrency

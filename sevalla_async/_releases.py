@@ -348,15 +348,16 @@ class Release:
         rollback: Rollback,
         waiter: Waiter,
         plan: WaitPlan,
-        gate: Gate | None = None,
-        on_failure: OnFailure = "stop",
-        ledger: ReleaseLedger | None = None,
-        on_wave: Callable[[int, WaveReport | None], object] | None = None,
-        on_deployment: Callable[[DeploymentProgress], object] | None = None,
-        start: int = 0,
-        done: Mapping[tuple[int, int], Sequence[Promotion]] | None = None,
-        on_send: Callable[[int, int, PromoteRequest], object] | None = None,
+        gate: Gate | None,
+        on_failure: OnFailure,
+        ledger: ReleaseLedger | None,
+        on_wave: Callable[[int, WaveReport | None], object] | None,
+        on_deployment: Callable[[DeploymentProgress], object] | None,
+        start: int,
+        done: Mapping[tuple[int, int], Sequence[Promotion]] | None,
+        on_send: Callable[[int, int, PromoteRequest], object] | None,
     ) -> None:
+        # The options of Releases.run, which holds their defaults and passes every one.
         if on_failure not in ("stop", "rollback"):
             raise ValueError(f"on_failure: expected 'stop' or 'rollback', got {on_failure!r}")
         if gate is not None and not callable(gate):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from .. import _protocol, _wait
 from .._ids import to_uuid
 from .._models import Deployment, Promotion
+from .._options import Unpack, WaitKeywords, WaitSettings, takes
 from .._response import APIResponse
 from .._transport import TransportResponse
 from ._paging import check_page_size, iterate_pages
@@ -129,6 +130,7 @@ class Deployments:
         )
         return result
 
+    @takes(WaitKeywords)
     async def wait(
         self,
         app_id: uuid.UUID | str,
@@ -136,11 +138,7 @@ class Deployments:
         *,
         timeout: float | None = _wait.DEFAULT_TIMEOUT,
         poll_interval: float = _wait.DEFAULT_POLL_INTERVAL,
-        options: _wait.WaitOptions | None = None,
-        on_poll: _wait.OnPoll | None = None,
-        max_poll_interval: float | None = None,
-        poll_factor: float | None = None,
-        poll_jitter: float | None = None,
+        **keywords: Unpack[WaitKeywords],
     ) -> Deployment:
         """Poll a deployment until it has finished, and return it.
 
@@ -168,26 +166,23 @@ class Deployments:
                 ``last_result`` set to the last :class:`Deployment` seen (or ``None``). No
                 poll's request outlives it.
             poll_interval: the shortest time between two polls of this deployment.
-            options: the other polling options, a :class:`WaitOptions`.
-            on_poll: called with every deployment a poll returns (e.g. to print progress).
-            max_poll_interval, poll_factor, poll_jitter: shortcuts for the fields of
-                ``options`` of the same names (they win over ``options``).
+            **keywords: the other polling options, :class:`WaitKeywords`: ``options`` (a
+                :class:`WaitOptions`), ``on_poll`` (called with every deployment a poll
+                returns, e.g. to print progress), and ``max_poll_interval``,
+                ``poll_factor``, ``poll_jitter``, shortcuts for the fields of ``options``
+                of the same names (they win over ``options``).
         """
+        settings = WaitSettings.of(
+            self.wait, keywords, timeout=timeout, poll_interval=poll_interval
+        )
         app = to_uuid(app_id, "app_id")
         deployment = to_uuid(deployment_id, "deployment_id")
-        plan = _wait.WaitPlan.check(
-            timeout=timeout,
-            poll_interval=poll_interval,
-            options=options,
-            max_poll_interval=max_poll_interval,
-            poll_factor=poll_factor,
-            poll_jitter=poll_jitter,
-        )
-        waiter = self._waiter
+        waiter, plan = self._waiter, settings.plan
         return await waiter.wait(
-            app, deployment, plan, deadline=waiter.deadline(plan), on_poll=on_poll
+            app, deployment, plan, deadline=waiter.deadline(plan), on_poll=settings.on_poll
         )
 
+    @takes(WaitKeywords)
     async def wait_all(
         self,
         promotions: Iterable[Promotion | tuple[uuid.UUID | str, uuid.UUID | str]],
@@ -195,11 +190,7 @@ class Deployments:
         timeout: float | None = _wait.DEFAULT_TIMEOUT,
         concurrency: int = _wait.DEFAULT_WAIT_CONCURRENCY,
         poll_interval: float = _wait.DEFAULT_POLL_INTERVAL,
-        options: _wait.WaitOptions | None = None,
-        on_poll: _wait.OnPoll | None = None,
-        max_poll_interval: float | None = None,
-        poll_factor: float | None = None,
-        poll_jitter: float | None = None,
+        **keywords: Unpack[WaitKeywords],
     ) -> builtins.list[Deployment]:
         """Wait for many deployments at once; their final states, in input order.
 
@@ -219,8 +210,8 @@ class Deployments:
         :class:`WaitAllError` is raised: its ``results`` holds every final deployment and
         every error, in input order, so one timeout never loses the others' results.
 
-        ``timeout`` bounds the whole call (default 15 minutes); the polling options are
-        those of :meth:`wait`.
+        ``timeout`` bounds the whole call (default 15 minutes); ``poll_interval`` and the
+        other polling options (:class:`WaitKeywords`) are those of :meth:`wait`.
 
         Rate: ``concurrency`` deployments (default 50) are polled at once, and they share
         the client's poll budget (``options.budget_share`` of the read budget, 200 a minute
@@ -229,18 +220,18 @@ class Deployments:
         the budget spent, the client holds requests until it resets rather than spending
         them on 429s.
         """
-        items = _wait.as_promotions(promotions)
-        plan = _wait.WaitPlan.check(
+        settings = WaitSettings.of(
+            self.wait_all,
+            keywords,
             timeout=timeout,
             poll_interval=poll_interval,
-            options=options,
             concurrency=concurrency,
-            max_poll_interval=max_poll_interval,
-            poll_factor=poll_factor,
-            poll_jitter=poll_jitter,
         )
-        waiter = self._waiter
-        return await waiter.wait_all(items, plan, deadline=waiter.deadline(plan), on_poll=on_poll)
+        items = _wait.as_promotions(promotions)
+        waiter, plan = self._waiter, settings.plan
+        return await waiter.wait_all(
+            items, plan, deadline=waiter.deadline(plan), on_poll=settings.on_poll
+        )
 
 
 class DeploymentsWithRawResponse:

@@ -13,11 +13,11 @@ from collections.abc import (
     Iterable,
 )
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from .. import _protocol, _wait
 from .._errors import APIError, WaitAllError
-from .._fanout import Call, Fanout, FanoutLedger, ProgressHook, resolve_concurrency
+from .._fanout import Call, Fanout, resolve_concurrency
 from .._models import (
     Deployment,
     Pipeline,
@@ -26,6 +26,15 @@ from .._models import (
     PromoteRequestDict,
     Promotion,
     TargetVerdict,
+)
+from .._options import (
+    FanoutKeywords,
+    FanoutSettings,
+    PromoteAndWaitKeywords,
+    ReconcileSettings,
+    Unpack,
+    WaitSettings,
+    takes,
 )
 from .._outcomes import PromotionState, current_mark
 from .._reconcile import (
@@ -42,15 +51,7 @@ from ._paging import check_page_size, iterate_pages
 if TYPE_CHECKING:
     from .._core import Core
 
-__all__ = ["OnIndexedPoll", "Pipelines", "PipelinesWithRawResponse"]
-
-
-class OnIndexedPoll(Protocol):
-    """The ``on_poll`` hook of a waiting fan-out (``wait=True``): called with the input
-    position of the request and a polled deployment; its return value is ignored. Any
-    callable taking ``(index, deployment)`` fits."""
-
-    def __call__(self, index: int, deployment: Deployment, /) -> object: ...
+__all__ = ["Pipelines", "PipelinesWithRawResponse"]
 
 
 class Pipelines:
@@ -163,6 +164,7 @@ class Pipelines:
         )
         return reply
 
+    @takes(PromoteAndWaitKeywords)
     async def promote_and_wait(
         self,
         pipeline_id: uuid.UUID | str,
@@ -172,14 +174,7 @@ class Pipelines:
         timeout: float | None = _wait.DEFAULT_TIMEOUT,
         concurrency: int = _wait.DEFAULT_WAIT_CONCURRENCY,
         poll_interval: float = _wait.DEFAULT_POLL_INTERVAL,
-        options: _wait.WaitOptions | None = None,
-        on_poll: _wait.OnPoll | None = None,
-        max_poll_interval: float | None = None,
-        poll_factor: float | None = None,
-        poll_jitter: float | None = None,
-        reconcile: bool = False,
-        reconcile_settle: float = DEFAULT_SETTLE,
-        reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT,
+        **keywords: Unpack[PromoteAndWaitKeywords],
     ) -> list[Deployment]:
         """Promote, then wait for the deployment of every target to finish.
 
@@ -193,35 +188,37 @@ class Pipelines:
 
         Returns the final :class:`Deployment` of each target, in the order of
         ``target_app_ids``; a failed deployment is a result (check
-        :attr:`Deployment.succeeded`). ``timeout`` counts from the call, the promotion
-        included (default 15 minutes; the promotion's own request is bounded by the
-        client's ``timeout``).
+        :attr:`Deployment.succeeded`).
 
         Errors: invalid arguments raise ``ValueError`` before anything is sent. If the
         promotion itself fails, its error is raised (nothing to wait for; as with
         :meth:`promote`, it is not retried when it may have happened). If some deployment
         cannot be waited for to the end, the others still are, then :class:`WaitAllError`
         is raised with every result (``results``) and the promotions (``promotions``).
-        The polling options are those of :meth:`Deployments.wait_all`; the ``reconcile``
-        options those of :meth:`promote` (the promotion's own settling counts against
-        ``reconcile_timeout``, not ``timeout``).
-        """
-        request = PromoteRequest(pipeline_id, source_app_id, target_app_ids)
-        return await self.promote_and_wait_request(
-            request,
-            timeout=timeout,
-            concurrency=concurrency,
-            poll_interval=poll_interval,
-            options=options,
-            on_poll=on_poll,
-            max_poll_interval=max_poll_interval,
-            poll_factor=poll_factor,
-            poll_jitter=poll_jitter,
-            reconcile=reconcile,
-            reconcile_settle=reconcile_settle,
-            reconcile_timeout=reconcile_timeout,
-        )
 
+        Args:
+            timeout: seconds from the call, the promotion included (default 15 minutes;
+                ``None``: no limit; the promotion's own request is bounded by the client's
+                ``timeout``).
+            concurrency: deployments polled at once, as :meth:`Deployments.wait_all`.
+            poll_interval: the shortest time between two polls of one deployment.
+            **keywords: the polling options of :class:`WaitKeywords` (as
+                :meth:`Deployments.wait`) and the ``reconcile`` options of
+                :class:`ReconcileKeywords` (as :meth:`promote`; the promotion's own
+                settling counts against ``reconcile_timeout``, not ``timeout``).
+        """
+        settings = WaitSettings.of(
+            self.promote_and_wait,
+            keywords,
+            PromoteAndWaitKeywords,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            concurrency=concurrency,
+        )
+        request = PromoteRequest(pipeline_id, source_app_id, target_app_ids)
+        return await self._promote_and_wait(request, settings)
+
+    @takes(PromoteAndWaitKeywords)
     async def promote_and_wait_request(
         self,
         request: PromoteRequest,
@@ -229,57 +226,51 @@ class Pipelines:
         timeout: float | None = _wait.DEFAULT_TIMEOUT,
         concurrency: int = _wait.DEFAULT_WAIT_CONCURRENCY,
         poll_interval: float = _wait.DEFAULT_POLL_INTERVAL,
-        options: _wait.WaitOptions | None = None,
-        on_poll: _wait.OnPoll | None = None,
-        max_poll_interval: float | None = None,
-        poll_factor: float | None = None,
-        poll_jitter: float | None = None,
-        reconcile: bool = False,
-        reconcile_settle: float = DEFAULT_SETTLE,
-        reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT,
+        **keywords: Unpack[PromoteAndWaitKeywords],
     ) -> list[Deployment]:
         """Like :meth:`promote_and_wait`, from a ready :class:`PromoteRequest`: one request
         in, its final deployments out (or an error raised), so a fan-out can run it per
         request (``functools.partial`` it with the options)."""
-        if not isinstance(request, PromoteRequest):
-            raise ValueError(f"request: expected a PromoteRequest, got {type(request).__name__}")
-        plan = _wait.WaitPlan.check(
+        settings = WaitSettings.of(
+            self.promote_and_wait_request,
+            keywords,
+            PromoteAndWaitKeywords,
             timeout=timeout,
             poll_interval=poll_interval,
-            options=options,
             concurrency=concurrency,
-            max_poll_interval=max_poll_interval,
-            poll_factor=poll_factor,
-            poll_jitter=poll_jitter,
         )
-        check_reconcile_options(reconcile_settle, reconcile_timeout)
-        promote = functools.partial(
-            self.promote_request,
-            reconcile=reconcile,
-            reconcile_settle=reconcile_settle,
-            reconcile_timeout=reconcile_timeout,
-        )
+        if not isinstance(request, PromoteRequest):
+            raise ValueError(f"request: expected a PromoteRequest, got {type(request).__name__}")
+        return await self._promote_and_wait(request, settings)
+
+    async def _promote_and_wait(
+        self, request: PromoteRequest, settings: WaitSettings
+    ) -> list[Deployment]:
+        promote = self._promoter(settings.reconcile)
         _, deployments = await self._waiter.promote_then_wait(
-            promote, request, plan, on_poll=on_poll
+            promote, request, settings.plan, on_poll=settings.on_poll
         )
         return deployments
 
+    def _promoter(
+        self, reconcile: ReconcileSettings
+    ) -> Callable[[PromoteRequest], Awaitable[list[Promotion]]]:
+        """:meth:`promote_request` with these ``reconcile`` options."""
+        return functools.partial(
+            self.promote_request,
+            reconcile=reconcile.reconcile,
+            reconcile_settle=reconcile.settle,
+            reconcile_timeout=reconcile.timeout,
+        )
+
+    @takes(FanoutKeywords)
     async def promote_many(
         self,
         requests: Iterable[PromoteRequest | PromoteRequestDict]
         | AsyncIterable[PromoteRequest | PromoteRequestDict],
         *,
         concurrency: int | None = None,
-        fail_fast: bool = False,
-        on_progress: ProgressHook | None = None,
-        wait: bool = False,
-        wait_timeout: float | None = _wait.DEFAULT_TIMEOUT,
-        poll_interval: float = _wait.DEFAULT_POLL_INTERVAL,
-        on_poll: OnIndexedPoll | None = None,
-        ledger: FanoutLedger | None = None,
-        reconcile: bool = False,
-        reconcile_settle: float = DEFAULT_SETTLE,
-        reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT,
+        **keywords: Unpack[FanoutKeywords],
     ) -> list[PromoteOutcome]:
         """Promote many pipelines at once; one :class:`PromoteOutcome` per input, in input
         order.
@@ -287,9 +278,13 @@ class Pipelines:
         ``requests`` is any iterable or async iterable of :class:`PromoteRequest` objects or
         dicts with the API's keys (``pipeline_id``, ``source_app_id``, ``target_app_ids``);
         it is read lazily, as requests complete. At most ``concurrency`` requests are in
-        flight (default 32, never more than the connection pool allows). Each entry is
-        validated before it is scheduled: an invalid one becomes an outcome whose ``error``
-        is the ``ValueError`` and whose ``request`` is the raw entry.
+        flight (default 32, never more than the connection pool allows). The other keyword
+        options (``fail_fast``, ``on_progress``, ``wait``, ``wait_timeout``,
+        ``poll_interval``, ``on_poll``, ``ledger``, ``reconcile``...) and their defaults are
+        those of :class:`FanoutKeywords`; every one is checked before anything is sent
+        (``ValueError``; an unknown keyword is a ``TypeError``). Each entry is validated
+        before it is scheduled: an invalid one becomes an outcome whose ``error`` is the
+        ``ValueError`` and whose ``request`` is the raw entry.
 
         One failure never cancels the rest: each outcome carries its request and either its
         promotions or its error. With ``fail_fast=True`` the first failure stops sending;
@@ -312,13 +307,13 @@ class Pipelines:
         to the end makes the outcome's ``error`` a :class:`WaitAllError`, with
         ``promotions`` still set (the promotion happened). ``wait_timeout`` bounds each
         request from its turn (after any rate-limit queueing), its promotion included;
-        polls of one deployment come at least ``poll_interval`` seconds apart (1 s).
+        polls of one deployment come at least ``poll_interval`` seconds apart.
         ``on_poll(index, deployment)`` is called with the input position and each
         deployment a poll returns. The polls of every request share the client's poll
         budget (half the API's read limit, as for :meth:`Deployments.wait`), so a large
         fan-out stays under the API's read limit. With ``fail_fast``, a failed deployment
-        is not a failure (only an ``error`` is). These options are ignored without
-        ``wait``::
+        is not a failure (only an ``error`` is). These options are used only with
+        ``wait`` (and checked always)::
 
             outcomes = await client.pipelines.promote_many(plan, wait=True, wait_timeout=600)
             failed = [o for o in outcomes if not o.succeeded]
@@ -334,39 +329,21 @@ class Pipelines:
         those of :meth:`promote`, per entry (a target left undecided makes the entry's
         error a :class:`PromotionUnresolvedError`).
         """
-        fanout = self._fanout(
-            requests,
-            concurrency,
-            fail_fast,
-            on_progress,
-            wait,
-            wait_timeout,
-            poll_interval,
-            on_poll,
-            ledger=ledger,
-            reconcile=(reconcile, reconcile_settle, reconcile_timeout),
-        )
-        return await fanout.collect()
+        settings = FanoutSettings.of(self.promote_many, keywords)
+        return await self._fanout(requests, concurrency, settings).collect()
 
+    @takes(FanoutKeywords)
     def promote_iter(
         self,
         requests: Iterable[PromoteRequest | PromoteRequestDict]
         | AsyncIterable[PromoteRequest | PromoteRequestDict],
         *,
         concurrency: int | None = None,
-        fail_fast: bool = False,
-        on_progress: ProgressHook | None = None,
-        wait: bool = False,
-        wait_timeout: float | None = _wait.DEFAULT_TIMEOUT,
-        poll_interval: float = _wait.DEFAULT_POLL_INTERVAL,
-        on_poll: OnIndexedPoll | None = None,
-        ledger: FanoutLedger | None = None,
-        reconcile: bool = False,
-        reconcile_settle: float = DEFAULT_SETTLE,
-        reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT,
+        **keywords: Unpack[FanoutKeywords],
     ) -> AsyncGenerator[PromoteOutcome, None]:
-        """Like :meth:`promote_many`, but yields each :class:`PromoteOutcome` as it
-        completes (completion order; ``outcome.index`` is the input position).
+        """Like :meth:`promote_many` (the same ``concurrency`` and :class:`FanoutKeywords`),
+        but yields each :class:`PromoteOutcome` as it completes (completion order;
+        ``outcome.index`` is the input position).
 
         Memory stays bounded whatever the size of the input: the input is read only as
         requests complete, and reading pauses while you are not consuming outcomes. Use it
@@ -383,51 +360,16 @@ class Pipelines:
 
         Closing the iterator early (``aclose()``, which ``aclosing`` does on ``break``)
         cancels the requests in flight and waits for them (with ``wait=True``, stopping
-        the wait does not cancel the deployments). The ``wait`` options are those of
-        :meth:`promote_many`.
+        the wait does not cancel the deployments).
         """
-        fanout = self._fanout(
-            requests,
-            concurrency,
-            fail_fast,
-            on_progress,
-            wait,
-            wait_timeout,
-            poll_interval,
-            on_poll,
-            ledger=ledger,
-            reconcile=(reconcile, reconcile_settle, reconcile_timeout),
-        )
-        return fanout.stream()
+        settings = FanoutSettings.of(self.promote_iter, keywords)
+        return self._fanout(requests, concurrency, settings).stream()
 
-    def _fanout(
-        self,
-        requests: Any,
-        concurrency: int | None,
-        fail_fast: bool,
-        on_progress: ProgressHook | None,
-        wait: bool = False,
-        wait_timeout: float | None = None,
-        poll_interval: float = _wait.DEFAULT_POLL_INTERVAL,
-        on_poll: OnIndexedPoll | None = None,
-        *,
-        ledger: FanoutLedger | None = None,
-        reconcile: tuple[bool, float, float] = (False, DEFAULT_SETTLE, DEFAULT_RECONCILE_TIMEOUT),
-    ) -> Fanout:
+    def _fanout(self, requests: Any, concurrency: int | None, settings: FanoutSettings) -> Fanout:
         core = self._core
         limit = resolve_concurrency(concurrency, core.pool_limit)
         limiter = core.budget
-        if not isinstance(wait, bool):
-            raise ValueError(f"wait: expected True or False, got {wait!r}")
-        if not isinstance(reconcile[0], bool):
-            raise ValueError(f"reconcile: expected True or False, got {reconcile[0]!r}")
-        check_reconcile_options(reconcile[1], reconcile[2])
-        promote = functools.partial(
-            self.promote_request,
-            reconcile=reconcile[0],
-            reconcile_settle=reconcile[1],
-            reconcile_timeout=reconcile[2],
-        )
+        promote = self._promoter(settings.reconcile)
 
         async def call(request: PromoteRequest, index: int) -> PromoteOutcome:
             # Queue behind the write budget first, so the call's timeout starts when it
@@ -440,32 +382,25 @@ class Pipelines:
             sent_at = None if mark is None else mark.sent_at
             return PromoteOutcome(request, result, None, index, sent_at=sent_at)
 
-        work: Call = (
-            self._waiting_call(wait_timeout, poll_interval, on_poll, promote) if wait else call
-        )
+        work: Call = self._waiting_call(settings, promote) if settings.wait else call
 
         return Fanout(
             requests,
             work,
             concurrency=limit,
-            fail_fast=fail_fast,
-            on_progress=on_progress,
+            fail_fast=settings.fail_fast,
+            on_progress=settings.on_progress,
             clock=core.clock,
-            ledger=ledger,
+            ledger=settings.ledger,
         )
 
     def _waiting_call(
         self,
-        timeout: float | None,
-        poll_interval: float,
-        on_poll: OnIndexedPoll | None,
+        settings: FanoutSettings,
         promote: Callable[[PromoteRequest], Awaitable[list[Promotion]]],
     ) -> Call:
-        """The fan-out's work for ``wait=True``: promote, then wait; the options are checked
-        here, before anything is sent."""
-        plan = _wait.WaitPlan.check(timeout=timeout, poll_interval=poll_interval)
-        if on_poll is not None and not callable(on_poll):
-            raise ValueError("on_poll: expected a callable taking (index, deployment)")
+        """The fan-out's work for ``wait=True``: promote, then wait."""
+        plan, on_poll = settings.plan, settings.on_poll
         limiter = self._core.budget
         run = self._waiter.promote_then_wait
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .. import _wait
 from .._fanout import FanoutLedger
 from .._models import Deployment, PromoteOutcome, PromoteRequest, Promotion
-from .._reconcile import DEFAULT_RECONCILE_TIMEOUT, DEFAULT_SETTLE, check_reconcile_options
+from .._options import ReconcileKeywords, ReconcileSettings, Unpack, takes
 from .._releases import (
     DeploymentProgress,
     Gate,
@@ -37,6 +38,7 @@ class Releases:
         self._deployments = deployments
         self._waiter = waiter
 
+    @takes(ReconcileKeywords)
     async def run(
         self,
         waves: Sequence[Sequence[PromoteRequest | dict[str, Any]]],
@@ -47,14 +49,12 @@ class Releases:
         concurrency: int | None = None,
         wait_timeout: float | None = _wait.DEFAULT_TIMEOUT,
         poll_interval: float = _wait.DEFAULT_POLL_INTERVAL,
-        reconcile: bool = False,
-        reconcile_settle: float = DEFAULT_SETTLE,
-        reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT,
         on_wave: Callable[[int, WaveReport | None], object] | None = None,
         on_deployment: Callable[[DeploymentProgress], object] | None = None,
         start: int = 0,
         done: Mapping[tuple[int, int], Sequence[Promotion]] | None = None,
         on_send: Callable[[int, int, PromoteRequest], object] | None = None,
+        **keywords: Unpack[ReconcileKeywords],
     ) -> ReleaseReport:
         """Promote ``waves`` one after the other, each only if the previous one passed its
         gate; on a failed gate stop, or roll back what the wave broke and stop.
@@ -73,9 +73,10 @@ class Releases:
         (a target app in two entries is refused too: it would be deployed twice).
 
         Each wave is promoted as :meth:`Pipelines.promote_many` with ``wait=True`` (at most
-        ``concurrency`` entries at once; ``reconcile`` and its options settle an ambiguous
-        promotion instead of failing it) and its deployments waited for, polling within the
-        client's poll budget (``wait_timeout`` per entry, ``poll_interval`` the floor).
+        ``concurrency`` entries at once; ``reconcile`` and its options,
+        :class:`ReconcileKeywords`, settle an ambiguous promotion instead of failing it)
+        and its deployments waited for, polling within the client's poll budget
+        (``wait_timeout`` per entry, ``poll_interval`` the floor).
 
         ``gate`` decides from the wave's :class:`WaveReport` whether the next wave starts:
         a callable returning ``True``/``False``, or an awaitable of it (an external health
@@ -101,29 +102,24 @@ class Releases:
         the others; only the entry's other targets are sent. ``on_send(wave, entry,
         request)`` is called just before each request is sent (to journal it first).
         """
+        ReconcileSettings.of(self.run, keywords)
         plan = _wait.WaitPlan.check(timeout=wait_timeout, poll_interval=poll_interval)
-        if not isinstance(reconcile, bool):
-            raise ValueError(f"reconcile: expected True or False, got {reconcile!r}")
-        check_reconcile_options(reconcile_settle, reconcile_timeout)
-        pipelines = self._pipelines
+        # every wave: promote_many, promote then wait, with these options
+        promote_many = functools.partial(
+            self._pipelines.promote_many,
+            concurrency=concurrency,
+            wait=True,
+            wait_timeout=wait_timeout,
+            poll_interval=poll_interval,
+            **keywords,
+        )
 
         async def promote_wave(
             requests: Iterable[PromoteRequest],
             wave_ledger: FanoutLedger,
             on_poll: Callable[[int, Deployment], object],
         ) -> list[PromoteOutcome]:
-            return await pipelines.promote_many(
-                requests,
-                concurrency=concurrency,
-                wait=True,
-                wait_timeout=wait_timeout,
-                poll_interval=poll_interval,
-                on_poll=on_poll,
-                ledger=wave_ledger,
-                reconcile=reconcile,
-                reconcile_settle=reconcile_settle,
-                reconcile_timeout=reconcile_timeout,
-            )
+            return await promote_many(requests, on_poll=on_poll, ledger=wave_ledger)
 
         async def rollback(app_id: uuid.UUID) -> Deployment:
             return await self._deployments.rollback(app_id)

@@ -284,12 +284,9 @@ class State:
         return app_id
 
     def add_pipeline(
-        self,
-        *,
-        name: str | None = None,
-        stages: Iterable[str] = ("Staging", "Production"),
-        apps_per_stage: int = 1,
+        self, *, name: str | None, stages: Iterable[str], apps_per_stage: int
     ) -> FakePipeline:
+        """:meth:`FakeSevalla.add_pipeline` (which holds the defaults)."""
         pipeline_id = self._ids()
         created = self._moment()
         stage_list: list[FakeStage] = []

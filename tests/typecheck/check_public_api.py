@@ -18,18 +18,23 @@ from sevalla_async import (
     APIResponse,
     Deployment,
     Deployments,
+    FanoutKeywords,
     FanoutLedger,
     FanoutProgress,
     OnIndexedPoll,
     OnPoll,
     Pipelines,
     ProgressHook,
+    PromoteAndWaitKeywords,
     PromoteOutcome,
     PromoteRequest,
     PromoteRequestDict,
     Promotion,
     PromotionState,
+    ReconcileKeywords,
     SevallaClient,
+    WaitKeywords,
+    WaitOptions,
 )
 
 PIPELINE = "11111111-1111-4111-8111-111111111111"
@@ -134,6 +139,90 @@ async def client_use(client: SevallaClient) -> None:
     request_id: str | None = raw.request_id
     parsed: list[Promotion] = raw.parse()
     print(request_id, parsed)
+
+
+# --- keyword options: each family declared once, every keyword typed, a typo flagged ------
+
+
+async def keyword_options(client: SevallaClient, promotions: list[Promotion]) -> None:
+    def show(deployment: Deployment) -> None:
+        print(deployment.status)
+
+    def show_indexed(index: int, deployment: Deployment) -> None:
+        print(index, deployment.status)
+
+    def progress(progress: FanoutProgress) -> None:
+        print(progress.done)
+
+    outcomes: list[PromoteOutcome] = await client.pipelines.promote_many(
+        plan_entries(),
+        concurrency=8,
+        fail_fast=True,
+        on_progress=progress,
+        wait=True,
+        wait_timeout=600,
+        poll_interval=2.0,
+        on_poll=show_indexed,
+        ledger=FanoutLedger(),
+        reconcile=True,
+        reconcile_settle=60,
+        reconcile_timeout=120.0,
+    )
+    stream: AsyncIterator[PromoteOutcome] = client.pipelines.promote_iter(
+        plan_entries(), concurrency=None, wait_timeout=None, reconcile=False
+    )
+    # A family can be built ahead and spread into any method that takes it.
+    fanout: FanoutKeywords = {"fail_fast": True, "wait": True, "reconcile": True}
+    reconciling: ReconcileKeywords = {"reconcile": True, "reconcile_timeout": 60}
+    polling: WaitKeywords = {"options": WaitOptions(poll_factor=1.5), "on_poll": show}
+    both: PromoteAndWaitKeywords = {**polling, **reconciling}
+    more: list[PromoteOutcome] = await client.pipelines.promote_many(plan_entries(), **fanout)
+    one: Deployment = await client.deployments.wait(
+        SOURCE,
+        TARGET,
+        timeout=60,
+        poll_interval=1,
+        options=WaitOptions(budget_share=0.2),
+        on_poll=show,
+        max_poll_interval=10,
+        poll_factor=2,
+        poll_jitter=0.0,
+    )
+    many: list[Deployment] = await client.deployments.wait_all(
+        promotions, timeout=None, concurrency=10, poll_interval=2, **polling
+    )
+    finished: list[Deployment] = await client.pipelines.promote_and_wait(
+        PIPELINE,
+        source_app_id=SOURCE,
+        target_app_ids=[TARGET],
+        timeout=600,
+        concurrency=4,
+        poll_interval=1.5,
+        **both,
+    )
+    again: list[Deployment] = await client.pipelines.promote_and_wait_request(
+        PromoteRequest(PIPELINE, SOURCE, [TARGET]), poll_jitter=0.2, reconcile=True
+    )
+    wave = [PromoteRequest(PIPELINE, SOURCE, [TARGET])]
+    report = await client.releases.run([wave], wait_timeout=900, **reconciling)
+    print(outcomes, stream, more, one, many, finished, again, report.completed)
+
+
+async def keyword_options_misuse(client: SevallaClient, promotions: list[Promotion]) -> None:
+    await client.pipelines.promote_many([], fail_fats=True)  # type: ignore[call-arg]
+    client.pipelines.promote_iter([], wait_timout=60)  # type: ignore[call-arg]
+    await client.pipelines.promote_many([], wait="yes")  # type: ignore[arg-type]
+    await client.pipelines.promote_many([], timeout=60)  # type: ignore[call-arg]
+    await client.deployments.wait(SOURCE, TARGET, poll_factr=2)  # type: ignore[call-arg]
+    await client.deployments.wait(SOURCE, TARGET, reconcile=True)  # type: ignore[call-arg]
+    await client.deployments.wait_all(promotions, poll_jitter="low")  # type: ignore[arg-type]
+    await client.pipelines.promote_and_wait_request(
+        PromoteRequest(PIPELINE, SOURCE, [TARGET]),
+        reconcile_setle=5,  # type: ignore[call-arg]
+    )
+    await client.releases.run([], reconcile_timeout="soon")  # type: ignore[arg-type]
+    bad: ReconcileKeywords = {"reconcile": True, "settle": 5}  # type: ignore[typeddict-unknown-key]
+    print(bad)
 
 
 async def client_misuse(client: SevallaClient, rows: list[dict[str, int]]) -> None:
