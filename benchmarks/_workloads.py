@@ -6,6 +6,10 @@
 Variants:
 
 - ``floor``: raw aiohttp + ``json.loads``, ``asyncio.gather`` under a semaphore (the floor);
+- ``contract``: the floor plus the least work the public contract asks of any SDK (API.md):
+  the 5 ids checked against the spec's pattern and built into ``uuid.UUID``s, the
+  rate-limit headers read, the reply checked against the request (each target once) and
+  built into 3 :class:`Promotion` objects; no retries, deadline, budget or hooks;
 - ``sdk_gather``: ``client.pipelines.promote(...)`` under ``asyncio.gather`` + semaphore;
 - ``promote_many``: ``client.pipelines.promote_many(dicts, concurrency=...)``;
 - ``floor_stream``: raw aiohttp over a lazy generator, ``concurrency`` worker tasks (the
@@ -25,9 +29,11 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import resource
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -125,6 +131,64 @@ async def _floor_stream(
     return errors
 
 
+# The spec's pattern of every ``format: uuid`` string (as the SDK checks it).
+_API_UUID = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}"
+    r"|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff"
+)
+
+
+async def _contract(base: str, key: str, items: list[dict[str, Any]], concurrency: int) -> int:
+    """The floor plus what API.md requires of a promote, written straight, with nothing
+    else: what no implementation of the contract can avoid."""
+    import aiohttp
+
+    from sevalla_async import Promotion
+
+    is_id = _API_UUID.fullmatch
+    headers = _floor_headers(key)
+    semaphore = asyncio.Semaphore(concurrency)
+    errors = 0
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as session:
+
+        async def one(item: dict[str, Any]) -> Any:
+            nonlocal errors
+            async with semaphore:
+                pid, source = item["pipeline_id"], item["source_app_id"]
+                targets = item["target_app_ids"]
+                if not (is_id(pid) and is_id(source) and all(map(is_id, targets))):
+                    raise ValueError("not an id")
+                if source in targets or len(set(targets)) != len(targets):
+                    raise ValueError("repeated id")
+                request = (uuid.UUID(pid), uuid.UUID(source), [uuid.UUID(t) for t in targets])
+                ids = '","'.join(targets)
+                body = f'{{"source_app_id":"{source}","target_app_ids":["{ids}"]}}'.encode()
+                url = f"{base}/pipelines/{pid}/promote"
+                async with session.post(url, data=body, headers=headers) as reply:
+                    data = json.loads(await reply.read())
+                    budget = (
+                        int(reply.headers.get("x-ratelimit-remaining", "0")),
+                        float(reply.headers.get("x-ratelimit-reset", "0")),
+                    )
+                    if reply.status != 200:
+                        errors += 1
+                        return None
+                wanted = dict(zip(targets, request[2], strict=True))
+                promotions = {}
+                for entry in data:
+                    target = wanted[entry["target_app_id"]]
+                    deployment = entry["deployment_id"]
+                    if target in promotions or not is_id(deployment):
+                        raise ValueError("reply does not cover the request")
+                    promotions[target] = Promotion(target, uuid.UUID(deployment))
+                if len(promotions) != len(wanted):
+                    raise ValueError("reply does not cover the request")
+                return [promotions[t] for t in request[2]], request, budget
+
+        await asyncio.gather(*(one(item) for item in items))
+    return errors
+
+
 # --- the SDK -------------------------------------------------------------------------------
 
 
@@ -190,6 +254,7 @@ async def _run(args: argparse.Namespace, plan_file: dict[str, Any]) -> dict[str,
 
     batch = {
         "floor": _floor,
+        "contract": _contract,
         "sdk_gather": _sdk_gather,
         "promote_many": _promote_many,
     }
@@ -224,6 +289,7 @@ def main() -> None:
         "variant",
         choices=[
             "floor",
+            "contract",
             "sdk_gather",
             "promote_many",
             "floor_stream",

@@ -30,10 +30,11 @@ from typing import IO, Any
 HERE = Path(__file__).resolve().parent
 SERVER = HERE / "_fake_server_proc.py"
 WORKLOADS = HERE / "_workloads.py"
-BATCH_VARIANTS = ("floor", "sdk_gather", "promote_many")
+BATCH_VARIANTS = ("floor", "contract", "sdk_gather", "promote_many")
 IMPORTS = ("import_aiohttp", "import_sdk")
 LABELS = {
     "floor": "raw aiohttp + json.loads (floor)",
+    "contract": "floor + the contract's own work",
     "sdk_gather": "SDK promote, gather + semaphore",
     "promote_many": "SDK promote_many",
     "floor_stream": "raw aiohttp, N workers (floor)",

@@ -23,6 +23,7 @@ def test_the_benchmark_quick_run_prints_its_tables() -> None:
         assert heading in out
     for row in (
         "raw aiohttp + json.loads (floor)",
+        "floor + the contract's own work",
         "SDK promote, gather + semaphore",
         "SDK promote_many",
         "raw aiohttp, N workers (floor)",
