@@ -1,16 +1,26 @@
-"""The ``sevalla-async`` CLI end to end: a real subprocess against a FakeSevalla served by
-the test's own event loop (hence ``asyncio.create_subprocess_exec``: the loop keeps serving
-while the CLI runs)."""
+"""The ``sevalla-async`` CLI end to end against a FakeSevalla served over loopback by the
+test's own event loop.
+
+``cli(...)`` runs ``main()`` in a worker thread of this process (its own event loop, as in
+``python -m sevalla_async``; the test's loop keeps serving): argv, environment, stdin,
+stdout and stderr are the run's own. What only a process shows (signals, a closed pipe,
+``kill -9``, ``SEVALLA_LOG`` read at import, the interpreter's ``-W error``) goes through
+``spawn``, a real ``python -m sevalla_async`` subprocess. ``SEVALLA_TEST_CLI=process``
+sends every ``cli(...)`` run through a subprocess too, to check the two agree."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import json
+import logging
 import os
 import signal
 import sys
+import threading
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +28,7 @@ import attrs
 import pytest
 
 from sevalla_async import SevallaClient, __version__
+from sevalla_async._cli import main
 from sevalla_async.testing import FakeSevalla, Fault
 
 pytestmark = pytest.mark.sevalla_loopback  # real sockets: the CLI, TLS, proxies, wire format
@@ -85,8 +96,11 @@ async def spawn(*args: str, env: Mapping[str, str | None]) -> asyncio.subprocess
 async def finish(proc: asyncio.subprocess.Process, stdin: bytes | None = None) -> Run:
     out, err = await asyncio.wait_for(proc.communicate(stdin), GUARD)
     assert proc.returncode is not None
-    run = Run(proc.returncode, out.decode(), err.decode())
-    # Whatever happened, the CLI explains itself in one line: no traceback, no leak.
+    return _explained(Run(proc.returncode, out.decode(), err.decode()))
+
+
+def _explained(run: Run) -> Run:
+    """Whatever happened, the CLI explains itself in one line: no traceback, no leak."""
     assert "Traceback" not in run.err, run.err
     assert "Unclosed" not in run.err, run.err
     assert "Task was destroyed" not in run.err, run.err
@@ -94,6 +108,48 @@ async def finish(proc: asyncio.subprocess.Process, stdin: bytes | None = None) -
 
 
 Cli = Callable[..., Awaitable[Run]]
+
+# os.environ, sys.stdin and the loggers are the process's own: one in-process run at a time.
+_ONE_RUN_AT_A_TIME = threading.Lock()
+_IN_PROCESS = os.environ.get("SEVALLA_TEST_CLI", "thread") != "process"
+
+
+@contextlib.contextmanager
+def _process_state(
+    env: Mapping[str, str | None], stdin: bytes, out: io.StringIO, err: io.StringIO
+) -> Iterator[None]:
+    """Give the run what a subprocess would have: the environment, ``stdin``, and
+    ``sys.stdout``/``sys.stderr`` going to ``out``/``err`` (so a stray print or what asyncio
+    logs, a task destroyed while pending say, shows in the run's output). Everything is put
+    back afterwards."""
+    saved_env, saved_streams = dict(os.environ), (sys.stdin, sys.stdout, sys.stderr)
+    handler = logging.StreamHandler(err)
+    logging.getLogger("asyncio").addHandler(handler)
+    os.environ.clear()
+    os.environ.update(_environment(env))
+    sys.stdin, sys.stdout, sys.stderr = io.TextIOWrapper(io.BytesIO(stdin)), out, err
+    try:
+        yield
+    finally:
+        sys.stdin, sys.stdout, sys.stderr = saved_streams
+        os.environ.clear()
+        os.environ.update(saved_env)
+        logging.getLogger("asyncio").removeHandler(handler)
+
+
+def _run_main(args: tuple[str, ...], env: Mapping[str, str | None], stdin: bytes) -> Run:
+    out, err = io.StringIO(), io.StringIO()
+    with _ONE_RUN_AT_A_TIME, _process_state(env, stdin, out, err):
+        try:
+            code = main(args)
+        except SystemExit as exc:  # argparse: usage errors and --help, as the process exits
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    return Run(code, out.getvalue(), err.getvalue())
+
+
+async def run_in_thread(*args: str, env: Mapping[str, str | None], stdin: bytes = b"") -> Run:
+    """``python -m sevalla_async ARGS`` without the process: ``main`` in a worker thread."""
+    return _explained(await asyncio.wait_for(asyncio.to_thread(_run_main, args, env, stdin), GUARD))
 
 
 def make_cli(fake: FakeSevalla) -> Cli:
@@ -108,6 +164,8 @@ def make_cli(fake: FakeSevalla) -> Cli:
             "SEVALLA_BASE_URL": fake.base_url,
         }
         environment.update(env or {})
+        if _IN_PROCESS:
+            return await run_in_thread(*args, env=environment, stdin=stdin)
         return await finish(await spawn(*args, env=environment), stdin)
 
     return run

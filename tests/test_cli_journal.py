@@ -1,6 +1,6 @@
-"""``promote-many --journal`` / ``--resume`` end to end: a real subprocess against a
-FakeSevalla on 127.0.0.1, stopped every way (``kill -9``, SIGTERM, SIGINT, a closed pipe),
-then resumed: every target ends promoted exactly once."""
+"""``promote-many --journal`` / ``--resume`` end to end against a FakeSevalla on 127.0.0.1:
+the CLI, in a real subprocess where it is stopped (``kill -9``, SIGTERM, SIGINT, a closed
+pipe), then resumed: every target ends promoted exactly once."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """CLI polish: a closed pipe, the key never echoed, help texts that list only what a
-command uses, JSON Lines plans read back (subprocesses against the test's FakeSevalla)."""
+command uses, JSON Lines plans read back (against the test's FakeSevalla, run as in test_cli.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from sevalla_async._cli import main
 from sevalla_async.testing import FakeSevalla
 
-from .test_cli import Cli, finish, make_cli, piped_into_head_1, spawn
+from .test_cli import Cli, make_cli, piped_into_head_1, run_in_thread
 
 pytestmark = pytest.mark.sevalla_loopback  # the CLI talks to the fake over 127.0.0.1
 
@@ -56,7 +56,7 @@ async def test_the_key_is_never_echoed(argv: list[str], given: str) -> None:
         argv = [f"--api-key={KEY}", *argv]
     else:
         argv = ["--api-k", KEY, *argv]
-    run = await finish(await spawn(*argv, env=env))
+    run = await run_in_thread(*argv, env=env)
     assert run.code == 2
     assert "error" in run.err
     assert KEY not in run.err + run.out
@@ -83,13 +83,13 @@ async def test_api_errors_and_logs_are_redacted(fake: FakeSevalla, cli: Cli) -> 
 
 @pytest.mark.parametrize("command", ["fake-server", "demo"])
 async def test_help_lists_only_options_the_command_uses(command: str) -> None:
-    run = await finish(await spawn(command, "--help", env={}))
+    run = await run_in_thread(command, "--help", env={})
     assert run.code == 0
     for unused in ("--api-key", "--base-url", "--timeout"):
         assert unused not in run.out
     assert "--output" in run.out
     assert ("--progress" in run.out) is (command == "demo")
-    promote = await finish(await spawn("promote", "--help", env={}))
+    promote = await run_in_thread("promote", "--help", env={})
     assert "--api-key" in promote.out
     assert "--base-url" in promote.out
 

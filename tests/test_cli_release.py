@@ -1,5 +1,5 @@
 """``sevalla-async release``: the plan's validation and output in process, and the command
-end to end in a subprocess against the loopback fake."""
+end to end against the loopback fake (run as in test_cli.py)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The CLI's waiting end to end (``wait``, ``promote --wait``, ``promote-many --wait``, the
-demo's wait phase): a real subprocess against the test's FakeSevalla, as in test_cli.py.
+demo's wait phase) against the test's FakeSevalla, run as in test_cli.py (Ctrl-C in a subprocess).
 
 The fake's deployments move one status per GET, so the CLI is told to poll quickly
 (``FAST``); a timeout is provoked without any real wait by a first poll interval longer

@@ -25,8 +25,6 @@ import inspect
 import logging
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,6 +34,8 @@ import pytest
 
 from sevalla_async import SevallaClient
 from sevalla_async.testing import FakeClock, FakeSevalla
+
+pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_IDS = {
@@ -170,27 +170,24 @@ async def _run(snippet: Snippet, code: str, monkeypatch: pytest.MonkeyPatch) -> 
 @pytest.mark.parametrize(
     "snippet", [s for s in ALL if s.directive == "pytest"], ids=lambda s: s.name
 )
-def test_snippet_test_files_pass(snippet: Snippet, tmp_path: Path) -> None:
-    (tmp_path / "test_snippet.py").write_text(snippet.code, encoding="utf-8")
+def test_snippet_test_files_pass(
+    snippet: Snippet, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(test_snippet=snippet.code)
     # A fresh project: pytest-asyncio's defaults (strict mode, so the test files must mark
     # their async tests), only stricter about warnings (but for pytest-asyncio's own
-    # reminder to configure its fixture loop scope, which a fresh project gets).
-    (tmp_path / "pytest.ini").write_text(
+    # reminder to configure its fixture loop scope, which a fresh project gets). Run by
+    # pytester in this process: a session of its own, its own configuration and plugins.
+    pytester.makeini(
         "[pytest]\nfilterwarnings =\n    error\n"
         '    ignore:The configuration option "asyncio_default_fixture_loop_scope" is unset'
-        ":pytest.PytestDeprecationWarning\n",
-        encoding="utf-8",
+        ":pytest.PytestDeprecationWarning\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEVALLA_")}
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert " passed" in run.stdout
-    assert " failed" not in run.stdout
+    for name in [k for k in os.environ if k.startswith("SEVALLA_")]:
+        monkeypatch.delenv(name)
+    result = pytester.runpytest("-q", "-p", "no:cacheprovider", "-p", "no:xdist")
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) > 0
+    assert not outcomes.get("failed")
+    assert not outcomes.get("errors")
