@@ -32,10 +32,12 @@ class Polls:
         return sorted(t for times in self.times.values() for t in times)
 
     def busiest_minute(self) -> int:
-        """The most polls in any 60 s window (starting at a poll). The times are those of
-        the replies, so one poll may land a moment after its turn: allow one over."""
+        """The most polls in any 60 s window (starting at a poll). Turns are 60 / rate
+        apart, added up in floating point: a poll 60 s after another (but for a rounding
+        error) falls in the next window."""
         times = self.all()
-        return max(sum(1 for t in times[i:] if t < start + 60) for i, start in enumerate(times))
+        end = 60 - 1e-6
+        return max(sum(1 for t in times[i:] if t < start + end) for i, start in enumerate(times))
 
 
 def finishing(
@@ -92,7 +94,7 @@ async def test_many_waits_stay_within_the_share_of_the_read_budget(
     polls = Polls(clock)
     ends = [60.0 + 4 * i for i in range(40)]
     seen = await delays(client, fake, clock, ends, on_poll=polls)
-    assert polls.busiest_minute() <= 201  # half of the 400 reads a minute
+    assert polls.busiest_minute() <= 200  # half of the 400 reads a minute
     assert polls.busiest_minute() >= 190  # ... and the share is actually used
     assert all(r.status == 200 for r in fake.requests)  # never a 429
     # 40 waits at 200 polls a minute: each deployment about every 12 s, not every second
@@ -106,7 +108,7 @@ async def test_the_share_is_an_option(
     polls = Polls(clock)
     quarter = WaitOptions(budget_share=0.25)
     await delays(client, fake, clock, [90.0] * 20, on_poll=polls, options=quarter)
-    assert 90 <= polls.busiest_minute() <= 101
+    assert 90 <= polls.busiest_minute() <= 100
 
 
 @pytest.mark.sevalla_fake(read_limit=RateLimit(1000))
@@ -115,7 +117,7 @@ async def test_the_share_follows_the_learned_limit(
 ) -> None:
     polls = Polls(clock)
     await delays(client, fake, clock, [90.0] * 20, on_poll=polls)
-    assert 450 <= polls.busiest_minute() <= 501  # half of 1,000
+    assert 450 <= polls.busiest_minute() <= 500  # half of 1,000
 
 
 @API_READS
@@ -125,7 +127,7 @@ async def test_max_polls_per_minute_caps_the_share(
     client.deployments.max_polls_per_minute = 60
     polls = Polls(clock)
     await delays(client, fake, clock, [90.0] * 20, on_poll=polls)
-    assert 55 <= polls.busiest_minute() <= 61
+    assert 55 <= polls.busiest_minute() <= 60
 
 
 @API_READS
