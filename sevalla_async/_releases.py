@@ -334,6 +334,42 @@ PromoteWave = Callable[
 """Promote one wave and wait for its deployments (``promote_many(wait=True)``), recording
 into the given ledger, calling the hook with ``(entry index, deployment)`` on every poll."""
 
+
+def _check_rolled_back(
+    rolled_back: Mapping[tuple[int, uuid.UUID], uuid.UUID | None] | None,
+    waves: list[list[PromoteRequest]],
+) -> dict[tuple[int, uuid.UUID], uuid.UUID | None]:
+    """``rolled_back`` checked against the waves: keys ``(wave, app id)`` of a target of
+    that wave, values the rollback's deployment id or ``None`` (``ValueError`` naming the
+    key)."""
+    if rolled_back is None:
+        return {}
+    if not isinstance(rolled_back, Mapping):
+        raise ValueError("rolled_back: expected a mapping of (wave, app id) to a deployment id")
+    out: dict[tuple[int, uuid.UUID], uuid.UUID | None] = {}
+    for key, deployment_id in rolled_back.items():
+        wave, app = key if isinstance(key, tuple) and len(key) == 2 else (None, None)
+        if (
+            type(wave) is not int
+            or not 0 <= wave < len(waves)
+            or not any(app in r.target_app_ids for r in waves[wave])
+        ):
+            raise ValueError(f"rolled_back[{key!r}]: not a (wave, target app id) of the waves")
+        if deployment_id is not None and not isinstance(deployment_id, uuid.UUID):
+            raise ValueError(f"rolled_back[{key!r}]: expected a deployment id (UUID) or None")
+        out[(wave, app)] = deployment_id
+    return out
+
+
+def _earlier_rollback(
+    app: uuid.UUID, wave: int, deployment_id: uuid.UUID | None
+) -> RollbackOutcome:
+    """The rollback an earlier run made of ``app`` (``unknown`` when its deployment is not
+    known: it may have been sent without a reply seen)."""
+    state = PromotionState.PROMOTED if deployment_id is not None else PromotionState.UNKNOWN
+    return RollbackOutcome(app, wave, None, None, state)
+
+
 Rollback = Callable[[uuid.UUID], Awaitable[Deployment]]
 
 
@@ -356,6 +392,8 @@ class Release:
         start: int,
         done: Mapping[tuple[int, int], Sequence[Promotion]] | None,
         on_send: Callable[[int, int, PromoteRequest], object] | None,
+        rolled_back: Mapping[tuple[int, uuid.UUID], uuid.UUID | None] | None = None,
+        on_rollback_send: Callable[[int, uuid.UUID], object] | None = None,
     ) -> None:
         # The options of Releases.run, which holds their defaults and passes every one.
         if on_failure not in ("stop", "rollback"):
@@ -364,7 +402,12 @@ class Release:
             raise ValueError("gate: expected a callable taking a WaveReport")
         if ledger is not None and not isinstance(ledger, ReleaseLedger):
             raise ValueError("ledger: expected a ReleaseLedger")
-        hooks = (("on_wave", on_wave), ("on_deployment", on_deployment), ("on_send", on_send))
+        hooks = (
+            ("on_wave", on_wave),
+            ("on_deployment", on_deployment),
+            ("on_send", on_send),
+            ("on_rollback_send", on_rollback_send),
+        )
         for name, hook in hooks:
             if hook is not None and not callable(hook):
                 raise ValueError(f"{name}: expected a callable")
@@ -383,6 +426,8 @@ class Release:
         self._start = start
         self._done = _check_done(done, self.waves)
         self._on_send = on_send
+        self._rolled_back = _check_rolled_back(rolled_back, self.waves)
+        self._on_rollback_send = on_rollback_send
 
     async def run(self) -> ReleaseReport:
         """Run the waves in turn (see the module docstring)."""
@@ -513,26 +558,32 @@ class Release:
     # --- rollback -------------------------------------------------------------------------
 
     async def _roll_back(self, wave: int, apps: list[uuid.UUID]) -> list[RollbackOutcome]:
-        """Roll back every app in ``apps`` (a few at a time), then wait for the rollbacks."""
-        if not apps:
-            return []
+        """Roll back every app in ``apps`` (a few at a time), then wait for the rollbacks.
+        An app an earlier run already rolled back in this wave (``rolled_back``) is not
+        sent again: its rollback is waited for when its deployment is known, else it is
+        reported ``unknown``."""
+        earlier = {a: self._rolled_back[(wave, a)] for a in apps if (wave, a) in self._rolled_back}
+        sending = [a for a in apps if a not in earlier]
         results: dict[int, RollbackOutcome] = {}
         marks: dict[int, SendMark] = {}
-        pending = iter(range(len(apps)))
+        pending = iter(range(len(sending)))
+        on_send = self._on_rollback_send
 
         async def worker() -> None:
             for i in pending:
+                if on_send is not None:
+                    on_send(wave, sending[i])
                 marks[i] = mark = install_mark()
                 try:
-                    deployment = await self._rollback(apps[i])
+                    deployment = await self._rollback(sending[i])
                 except (APIError, ValueError) as exc:
                     results[i] = RollbackOutcome(
-                        apps[i], wave, None, exc, state_of(exc), getattr(exc, "sent_at", None)
+                        sending[i], wave, None, exc, state_of(exc), getattr(exc, "sent_at", None)
                     )
                 else:
-                    results[i] = RollbackOutcome(apps[i], wave, deployment, sent_at=mark.sent_at)
+                    results[i] = RollbackOutcome(sending[i], wave, deployment, sent_at=mark.sent_at)
 
-        count = min(DEFAULT_ROLLBACK_CONCURRENCY, len(apps))
+        count = min(DEFAULT_ROLLBACK_CONCURRENCY, len(sending))
         workers = [asyncio.create_task(worker()) for _ in range(count)]
         try:
             await asyncio.gather(*workers)
@@ -540,7 +591,7 @@ class Release:
             for task in workers:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
-            for i, app in enumerate(apps):  # every rollback accounted for
+            for i, app in enumerate(sending):  # every rollback accounted for
                 if i in results:
                     self.ledger.record_rollback(results[i])
                     continue
@@ -548,19 +599,31 @@ class Release:
                 state = PromotionState.UNKNOWN if mark_at else PromotionState.NOT_SENT
                 self.ledger.record_rollback(RollbackOutcome(app, wave, None, None, state, mark_at))
             raise
-        made = [results[i] for i in range(len(apps))]
+        sent = iter(results[i] for i in range(len(sending)))
+        made = [
+            _earlier_rollback(app, wave, earlier[app]) if app in earlier else next(sent)
+            for app in apps
+        ]
+        ids = {app: i for app, i in earlier.items() if i is not None}
         try:
-            made = await self._wait_rollbacks(made)
+            made = await self._wait_rollbacks(made, ids)
         finally:
             for rollback in made:
                 self.ledger.record_rollback(rollback)
         return made
 
-    async def _wait_rollbacks(self, made: list[RollbackOutcome]) -> list[RollbackOutcome]:
-        started = [r for r in made if r.deployment is not None]
-        if not started:
+    async def _wait_rollbacks(
+        self, made: list[RollbackOutcome], earlier: Mapping[uuid.UUID, uuid.UUID]
+    ) -> list[RollbackOutcome]:
+        """Wait for every rollback deployment: those just started, and those an earlier run
+        started (``earlier``: app -> the rollback's deployment id)."""
+        promotions = [
+            Promotion(r.app_id, r.deployment.id if r.deployment else earlier[r.app_id])
+            for r in made
+            if r.deployment is not None or r.app_id in earlier
+        ]
+        if not promotions:
             return made
-        promotions = [Promotion(r.app_id, r.deployment.id) for r in started if r.deployment]
         hook = self._on_deployment
         wave = made[0].wave
 

@@ -16,7 +16,7 @@ from sevalla_async import (
     Promotion,
     PromotionState,
 )
-from sevalla_async._cli._journal import Journal, JournalError, fingerprint, load
+from sevalla_async._cli._journal import Journal, JournalError, fingerprint, load, load_rollbacks
 from sevalla_async._cli._output import clean_text, error_json, short_error
 from sevalla_async._cli._resume import Recorder, check_journal
 
@@ -149,6 +149,36 @@ def test_a_re_send_after_reconciling_keeps_what_was_found(tmp_path: Path) -> Non
     assert entry.state is None
     assert entry.promotions == (found,)
     assert entry.noted_at == later
+
+
+def test_rollbacks_fold_into_what_a_resume_must_not_send_again(tmp_path: Path) -> None:
+    plan = [request()]
+    made, maybe, refused, resent = (uuid.uuid4() for _ in range(4))
+    deployment = uuid.uuid4()
+    path = tmp_path / "j.jsonl"
+    with Journal.open(path) as journal:
+        journal.record_sent(0, plan[0], WHEN, wave=0)
+        journal.record_result(0, plan[0], PromotionState.PROMOTED, wave=0)
+        for app in (made, maybe, refused, resent):
+            journal.record_rollback_sent(2, app, WHEN)
+        journal.record_rollback_result(2, made, PromotionState.PROMOTED, deployment_id=deployment)
+        journal.record_rollback_result(
+            2, refused, PromotionState.REJECTED, deployment_id=None, error={"status": 404}
+        )
+        journal.record_rollback_result(2, resent, PromotionState.NOT_SENT, deployment_id=None)
+        journal.record_rollback_sent(2, resent, WHEN)  # sent again by a resume: maybe made
+    with path.open("a") as torn:
+        torn.write('{"event": "rollback_sent", "wave": 2, "app_id": "')  # killed mid-line
+
+    assert load_rollbacks(path) == {(2, made): deployment, (2, maybe): None, (2, resent): None}
+    assert list(load(path)) == ["0:0"]  # the entries are unchanged by the rollback events
+
+
+def test_a_damaged_rollback_line_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    path.write_text('{"event": "rollback_sent", "wave": 0, "app_id": "nope"}\n')
+    with pytest.raises(JournalError, match=r"j.jsonl:1: not a journal line"):
+        load_rollbacks(path)
 
 
 def test_recorder_reports_every_entry_once_and_the_rest_as_not_sent(tmp_path: Path) -> None:

@@ -123,3 +123,69 @@ async def test_resume_of_a_finished_release_sends_nothing(
     assert run.code == 0, run.err
     assert len(fake.requests_to("POST")) == posts
     assert "3 entries already promoted are not sent again" in run.err
+
+
+async def test_resume_after_a_rolled_back_wave_does_not_roll_back_again(
+    fake: FakeSevalla, cli: Cli, tmp_path: Path
+) -> None:
+    waves = [fake.promote_requests(1), fake.promote_requests(2), fake.promote_requests(1)]
+    bad = waves[1][0].target_app_ids[0]
+    fake.script_deployments(["waiting", "inProgress", "failed"], app_id=bad)
+    plan = write_plan(tmp_path / "waves.json", [plan_of(w) for w in waves])
+    journal = tmp_path / "release.jsonl"
+    first = await cli("release", plan, "--on-failure", "rollback", "--journal", str(journal), *FAST)
+    assert first.code == 1, first.err
+    assert len(fake.requests_to("POST", "/deployments/rollback")) == 1
+    posts = len(fake.requests_to("POST"))
+
+    run = await cli("release", plan, "--on-failure", "rollback", "--resume", str(journal), *FAST)
+
+    assert run.code == 1, run.err
+    assert len(fake.requests_to("POST")) == posts  # no promotion, no second rollback
+    assert "release stopped at wave 1" in run.err
+
+
+async def test_kill_9_while_waiting_for_a_rollback_then_resume_does_not_roll_back_again(
+    fake: FakeSevalla, cli: Cli, tmp_path: Path
+) -> None:
+    waves = [fake.promote_requests(1)]
+    bad = waves[0][0].target_app_ids[0]
+    # a dozen polls before it fails: time to script the rollback after the promotion
+    fake.script_deployments(["waiting"] * 10 + ["inProgress", "failed"], app_id=bad)
+    plan = write_plan(tmp_path / "waves.json", [plan_of(w) for w in waves])
+    journal = tmp_path / "release.jsonl"
+    proc = await spawn(
+        "release",
+        plan,
+        "--on-failure",
+        "rollback",
+        "--journal",
+        str(journal),
+        *FAST,
+        env={"SEVALLA_API_KEY": fake.api_key, "SEVALLA_BASE_URL": fake.base_url},
+    )
+    await wait_until(lambda: len(fake.requests_to("POST", "/promote")) == 1)
+    fake.script_deployments(["inProgress"], app_id=bad)  # the rollback never ends
+    await wait_until(lambda: len(fake.requests_to("POST", "/deployments/rollback")) == 1)
+    proc.kill()  # while waiting for the rollback: its result was never journaled
+    await asyncio.wait_for(proc.wait(), GUARD)
+    assert [e["event"] for e in events(journal)][-1] == "rollback_sent"
+    posts = len(fake.requests_to("POST"))
+
+    run = await cli("release", plan, "--on-failure", "rollback", "--resume", str(journal), *FAST)
+
+    assert run.code == 1, run.err
+    assert len(fake.requests_to("POST")) == posts  # the rollback is not sent a second time
+    (shown,) = [line for line in run.lines() if line.get("rollback")]
+    assert shown == {
+        "event": "target",
+        "wave": 0,
+        "app_id": str(bad),
+        "rollback": True,
+        "state": "unknown",
+    }
+    again = await cli(
+        "release", plan, "--on-failure", "rollback", "--resume", str(journal), "--output", "table"
+    )
+    assert "rollback unknown: sent before, not sent again (check the app)" in again.out
+    assert len(fake.requests_to("POST")) == posts

@@ -429,3 +429,53 @@ async def test_done_is_checked_before_sending(fake: FakeSevalla, client: Sevalla
     with pytest.raises(ValueError, match=r"done\[\(1, 0\)\]"):
         await client.releases.run(waves, done={(1, 0): []})
     assert fake.requests == []
+
+
+async def test_rollbacks_an_earlier_run_sent_are_not_sent_again(
+    fake: FakeSevalla, client: SevallaClient
+) -> None:
+    """Resuming after a failed wave: a rollback an earlier run made (its deployment known)
+    is waited for, one that may have been made (``None``) is reported ``unknown``; neither
+    is sent again, and only the other failed target is rolled back."""
+    waves = make_waves(fake, [1], targets=3)
+    failed = list(waves[0][0].target_app_ids)
+    earlier = await client.deployments.rollback(failed[0])  # made by "an earlier run"
+    for app in failed:  # (scripted after it: a script is for the app's next deployment)
+        fake.script_deployments(FAILING, app_id=app)
+    before = rolled_back(fake)
+    sending: list[tuple[int, uuid.UUID]] = []
+
+    report = await client.releases.run(
+        waves,
+        on_failure="rollback",
+        rolled_back={(0, failed[0]): earlier.id, (0, failed[1]): None},
+        on_rollback_send=lambda w, a: sending.append((w, a)),
+    )
+
+    assert report.stopped_at == 0
+    assert sending == [(0, failed[2])]
+    assert rolled_back(fake)[len(before) :] == [str(failed[2])]
+    known, unknown, new = report.waves[0].rollbacks
+    assert [r.app_id for r in (known, unknown, new)] == failed
+    assert known.deployment is not None
+    assert known.deployment.id == earlier.id
+    assert known.succeeded  # waited for to the end
+    assert known.state is PromotionState.PROMOTED
+    assert unknown.state is PromotionState.UNKNOWN
+    assert unknown.deployment is None
+    assert not unknown.succeeded
+    assert new.succeeded
+
+
+@pytest.mark.parametrize(
+    "rolled",
+    [{(1, uuid.uuid4()): None}, {(0, uuid.uuid4()): None}, {"0": None}],
+    ids=["no-such-wave", "not-a-target", "not-a-key"],
+)
+async def test_rolled_back_is_checked_before_sending(
+    fake: FakeSevalla, client: SevallaClient, rolled: dict[object, None]
+) -> None:
+    waves = make_waves(fake, [1])
+    with pytest.raises(ValueError, match=r"rolled_back\["):
+        await client.releases.run(waves, rolled_back=rolled)  # type: ignore[arg-type]
+    assert fake.requests == []

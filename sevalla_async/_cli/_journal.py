@@ -8,6 +8,10 @@ Events (each a JSON object on its own line, ``"event"`` first):
   sent (written *before* the request leaves, so a crash after it reads as "maybe sent");
 - ``{"event": "result", "key": K, ..., "state": S, "promotions": [...], "sent_at": T,
   "error": {...}}``: what the entry came to (``S`` a :class:`PromotionState` value);
+- ``{"event": "rollback_sent", "wave": W, "app_id": A, "at": T}``: a release is about to
+  roll back app ``A`` after wave ``W`` failed (written before the request leaves);
+- ``{"event": "rollback_result", "wave": W, "app_id": A, "state": S, "deployment_id": D,
+  "error": {...}}``: what that rollback came to (``D`` its deployment, when started);
 - ``{"event": "error", "message": M}``: the run itself failed (not one entry).
 
 Each line is written with one ``write`` call, flushed and ``os.fsync``'d: a crash loses at
@@ -16,7 +20,8 @@ its position (``index``) and, for a multi-wave run, its ``wave``; its ``fingerpr
 hash of the request) lets a resume refuse a plan that changed under the journal.
 
 :class:`Journal` writes, :func:`load` folds the events into the latest state per entry
-(:class:`JournalEntry`). Both are independent of the command that uses them.
+(:class:`JournalEntry`) and :func:`load_rollbacks` into the rollbacks sent. They are
+independent of the command that uses them.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -41,6 +46,7 @@ __all__ = [
     "JournalError",
     "fingerprint",
     "load",
+    "load_rollbacks",
 ]
 
 _FORMAT = 1
@@ -190,6 +196,33 @@ class Journal:
             }
         )
 
+    def record_rollback_sent(self, wave: int, app_id: uuid.UUID, noted_at: datetime) -> None:
+        """A rollback of ``app_id`` (after wave ``wave`` failed) is about to be sent."""
+        self._write(
+            {"event": "rollback_sent", "wave": wave, "app_id": str(app_id), "at": _iso(noted_at)}
+        )
+
+    def record_rollback_result(
+        self,
+        wave: int,
+        app_id: uuid.UUID,
+        state: PromotionState,
+        *,
+        deployment_id: uuid.UUID | None,
+        error: Mapping[str, Any] | None = None,
+    ) -> None:
+        """What the rollback of ``app_id`` came to (``deployment_id``: its deployment)."""
+        self._write(
+            {
+                "event": "rollback_result",
+                "wave": wave,
+                "app_id": str(app_id),
+                "state": state.value,
+                "deployment_id": None if deployment_id is None else str(deployment_id),
+                "error": None if error is None else dict(error),
+            }
+        )
+
     def record_error(self, message: str) -> None:
         """The run itself failed (not one of its entries)."""
         self._write({"event": "error", "message": message})
@@ -227,11 +260,12 @@ def _promotions(value: Any) -> tuple[Promotion, ...] | None:
     )
 
 
-def load(path: str | os.PathLike[str]) -> dict[str, JournalEntry]:
-    """The latest state of every entry of the journal at ``path``, by key.
+def _events(path: str | os.PathLike[str]) -> Iterator[tuple[str, int, dict[str, Any]]]:
+    """Every event of the journal at ``path``: ``(where, line number, event)``.
 
     A last line without its newline (the process was killed while writing it) is
-    ignored; any other unreadable line is a :class:`JournalError` naming its line number.
+    ignored; any other line that is not a JSON object with an ``event`` is a
+    :class:`JournalError` naming its line number, as is a journal of another format.
     """
     target = Path(path)
     try:
@@ -241,21 +275,33 @@ def load(path: str | os.PathLike[str]) -> dict[str, JournalEntry]:
     except UnicodeDecodeError:
         raise JournalError(f"{target}: the journal is not UTF-8 text") from None
     lines = text.split("\n")
-    torn = lines.pop()  # "" when the file ends with a newline; else a line cut short
-    del torn
-    entries: dict[str, JournalEntry] = {}
+    lines.pop()  # "" when the file ends with a newline; else a line cut short
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             event = json.loads(line)
             kind = event["event"]
-            if kind in ("plan", "error"):
-                if kind == "plan" and event.get("format", _FORMAT) != _FORMAT:
-                    raise JournalError(
-                        f"{target}: journal format {event.get('format')!r} is not supported"
-                    )
-                continue
+        except (ValueError, KeyError, TypeError) as exc:
+            raise JournalError(f"{target}:{number}: not a journal line ({exc})") from None
+        if kind == "plan" and event.get("format", _FORMAT) != _FORMAT:
+            raise JournalError(f"{target}: journal format {event.get('format')!r} is not supported")
+        yield str(target), number, event
+
+
+_OTHER_EVENTS = frozenset({"plan", "error"})
+_ROLLBACK_EVENTS = frozenset({"rollback_sent", "rollback_result"})
+
+
+def load(path: str | os.PathLike[str]) -> dict[str, JournalEntry]:
+    """The latest state of every entry of the journal at ``path``, by key (see
+    :func:`_events` for what is refused)."""
+    entries: dict[str, JournalEntry] = {}
+    for where, number, event in _events(path):
+        kind = event["event"]
+        if kind in _OTHER_EVENTS or kind in _ROLLBACK_EVENTS:
+            continue
+        try:
             index = event["index"]
             wave = event.get("wave")
             if type(index) is not int or (wave is not None and type(wave) is not int):
@@ -265,7 +311,7 @@ def load(path: str | os.PathLike[str]) -> dict[str, JournalEntry]:
             previous = entries.get(key)
             if previous is not None and previous.fingerprint != found:
                 raise JournalError(
-                    f"{target}:{number}: entry {key} is recorded for two different requests"
+                    f"{where}:{number}: entry {key} is recorded for two different requests"
                 )
             if kind == "sent":
                 if previous is None or previous.state is None:
@@ -295,5 +341,34 @@ def load(path: str | os.PathLike[str]) -> dict[str, JournalEntry]:
         except JournalError:
             raise
         except (ValueError, KeyError, TypeError) as exc:
-            raise JournalError(f"{target}:{number}: not a journal line ({exc})") from None
+            raise JournalError(f"{where}:{number}: not a journal line ({exc})") from None
     return entries
+
+
+def load_rollbacks(path: str | os.PathLike[str]) -> dict[tuple[int, uuid.UUID], uuid.UUID | None]:
+    """The rollbacks the journal at ``path`` shows sent and possibly acted on, by ``(wave,
+    app id)``: the rollback's deployment id, or ``None`` when its outcome was not recorded
+    or is ``unknown`` (it may have happened). A rollback recorded ``not_sent`` or
+    ``rejected`` is left out: the API did not act on it."""
+    found: dict[tuple[int, uuid.UUID], uuid.UUID | None] = {}
+    for where, number, event in _events(path):
+        kind = event["event"]
+        if kind not in _ROLLBACK_EVENTS:
+            continue
+        try:
+            wave = event["wave"]
+            if type(wave) is not int:
+                raise ValueError("bad wave")
+            key = (wave, uuid.UUID(event["app_id"]))
+            if kind == "rollback_sent":
+                found[key] = None
+                continue
+            state = PromotionState(event["state"])
+            deployment = event.get("deployment_id")
+            if state in (PromotionState.NOT_SENT, PromotionState.REJECTED):
+                found.pop(key, None)
+            else:
+                found[key] = None if deployment is None else uuid.UUID(deployment)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise JournalError(f"{where}:{number}: not a journal line ({exc})") from None
+    return found

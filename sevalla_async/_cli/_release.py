@@ -126,6 +126,24 @@ class ReleaseView:
                         WIDTHS,
                     ),
                 )
+            elif rollback.deployment is None:  # sent by an earlier run, its reply never seen
+                self._emit(
+                    {
+                        "event": "target",
+                        "wave": index,
+                        "app_id": str(rollback.app_id),
+                        "rollback": True,
+                        "state": str(rollback.state),
+                    },
+                    format_row(
+                        (
+                            str(index),
+                            str(rollback.app_id),
+                            "rollback unknown: sent before, not sent again (check the app)",
+                        ),
+                        WIDTHS,
+                    ),
+                )
         total = sum(
             len(o.request.target_app_ids)
             for o in report.outcomes
@@ -163,6 +181,8 @@ async def run_release(
     ledger: ReleaseLedger | None = None,
     done: Mapping[tuple[int, int], Sequence[Promotion]] | None = None,
     on_send: Callable[[int, int, PromoteRequest], object] | None = None,
+    rolled_back: Mapping[tuple[int, uuid.UUID], uuid.UUID | None] | None = None,
+    on_rollback_send: Callable[[int, uuid.UUID], object] | None = None,
 ) -> tuple[bool, int | None]:
     """Run the release, printing through ``view``; ``(completed, stopped_at)``."""
     report = await client.releases.run(
@@ -177,6 +197,8 @@ async def run_release(
         on_deployment=view.deployment,
         done=done,
         on_send=on_send,
+        rolled_back=rolled_back,
+        on_rollback_send=on_rollback_send,
     )
     return report.completed, report.stopped_at
 
@@ -217,12 +239,15 @@ async def release(args: argparse.Namespace, console: Console) -> int:
         return dry_run(console, waves, args.on_failure)
     options = wait_options(args)
     assert options is not None  # release always waits
-    journal, entries = open_release_journal(args.journal, args.resume, waves)
+    journal, entries, rolled_back = open_release_journal(args.journal, args.resume, waves)
     recorder = None if journal is None else ReleaseRecorder(journal, waves)
     try:
         client = make_client(args)
         options.apply(client)
-        ledger = ReleaseLedger(on_outcome=None if recorder is None else recorder.outcome)
+        ledger = ReleaseLedger(
+            on_outcome=None if recorder is None else recorder.outcome,
+            on_rollback=None if recorder is None else recorder.rollback,
+        )
         try:
             async with client:
                 done = None
@@ -253,6 +278,8 @@ async def release(args: argparse.Namespace, console: Console) -> int:
                     ledger=ledger,
                     done=done,
                     on_send=None if recorder is None else recorder.sent,
+                    rolled_back=rolled_back,
+                    on_rollback_send=None if recorder is None else recorder.rollback_sent,
                 )
         except asyncio.CancelledError:
             report_interrupted(console, ledger)

@@ -6,17 +6,28 @@ The journal holds one ``sent`` event (written before the request leaves) and one
 its first wave again, but an entry the journal shows promoted is not sent: its deployments
 are waited for and gated (a finished wave passes again without a promotion), and an entry
 left ``unknown`` (sent, no reply: the process was killed) is reconciled from the target
-apps' deployment histories first; only targets verified not promoted are sent.
+apps' deployment histories first; only targets verified not promoted are sent. Rollbacks
+are journaled too (``rollback_sent`` before the request, ``rollback_result`` after): a
+resumed release never sends a rollback the journal shows sent again (rolling back twice
+would go one deployment further back); it waits for it when its deployment is known.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 
-from .. import PromoteOutcome, PromoteRequest, Promotion, PromotionState, SevallaClient
-from ._console import Console
-from ._journal import Journal, JournalEntry, fingerprint
+from .. import (
+    PromoteOutcome,
+    PromoteRequest,
+    Promotion,
+    PromotionState,
+    RollbackOutcome,
+    SevallaClient,
+)
+from ._console import Console, UsageError
+from ._journal import Journal, JournalEntry, JournalError, fingerprint, load_rollbacks
 from ._output import error_json
 from ._resume import open_run_journal, settle_unknown
 
@@ -43,18 +54,40 @@ def check_release_journal(
     return None
 
 
+Rollbacks = dict[tuple[int, uuid.UUID], uuid.UUID | None]
+
+
 def open_release_journal(
     journal_path: str | None, resume: str | None, waves: Sequence[Sequence[PromoteRequest]]
-) -> tuple[Journal | None, dict[str, JournalEntry]]:
-    """The journal to write (``--journal`` or ``--resume``) and, to resume, what it holds
-    (checked against the plan; a :class:`UsageError` before anything is sent)."""
-    return open_run_journal(
+) -> tuple[Journal | None, dict[str, JournalEntry], Rollbacks]:
+    """The journal to write (``--journal`` or ``--resume``) and, to resume, what it holds:
+    the entries and the rollbacks sent (checked against the plan; a :class:`UsageError`
+    before anything is sent)."""
+    journal, entries = open_run_journal(
         journal_path,
         resume,
         check=lambda path, entries: check_release_journal(path, entries, waves),
         entries_in_plan=sum(len(w) for w in waves),
         run="release",
     )
+    if resume is None:
+        return journal, entries, {}
+    try:
+        rollbacks = load_rollbacks(resume)
+    except JournalError as exc:
+        if journal is not None:
+            journal.close()
+        raise UsageError(f"--resume: {exc}") from None
+    for wave, app in rollbacks:
+        if wave >= len(waves) or not any(app in r.target_app_ids for r in waves[wave]):
+            if journal is not None:
+                journal.close()
+            raise UsageError(
+                f"--resume: {resume}: the journal rolled back app {app} in wave {wave}, which "
+                "the plan does not have there: the plan changed since the journal was "
+                "written; nothing was sent"
+            )
+    return journal, entries, rollbacks
 
 
 def _now() -> datetime:
@@ -80,6 +113,18 @@ class ReleaseRecorder:
             sent_at=outcome.sent_at,
             error=None if outcome.error is None else error_json(outcome.error),
             wave=wave,
+        )
+
+    def rollback_sent(self, wave: int, app_id: uuid.UUID) -> None:
+        self._journal.record_rollback_sent(wave, app_id, _now())
+
+    def rollback(self, rollback: RollbackOutcome) -> None:
+        self._journal.record_rollback_result(
+            rollback.wave,
+            rollback.app_id,
+            rollback.state,
+            deployment_id=None if rollback.deployment is None else rollback.deployment.id,
+            error=None if rollback.error is None else error_json(rollback.error),
         )
 
     def found(self, entry: JournalEntry, promotions: Sequence[Promotion]) -> None:

@@ -54,6 +54,8 @@ class Releases:
         start: int = 0,
         done: Mapping[tuple[int, int], Sequence[Promotion]] | None = None,
         on_send: Callable[[int, int, PromoteRequest], object] | None = None,
+        rolled_back: Mapping[tuple[int, uuid.UUID], uuid.UUID | None] | None = None,
+        on_rollback_send: Callable[[int, uuid.UUID], object] | None = None,
         **keywords: Unpack[ReconcileKeywords],
     ) -> ReleaseReport:
         """Promote ``waves`` one after the other, each only if the previous one passed its
@@ -101,6 +103,11 @@ class Releases:
         targets are not promoted again, their deployments are waited for and gated like
         the others; only the entry's other targets are sent. ``on_send(wave, entry,
         request)`` is called just before each request is sent (to journal it first).
+        Likewise ``rolled_back`` maps ``(wave, app id)`` to the deployment id of a rollback
+        an earlier run already sent for that target of that wave (``None``: sent, but its
+        reply was never seen): it is not sent again; a known one is waited for, an unknown
+        one is reported with ``state`` ``unknown``. ``on_rollback_send(wave, app_id)`` is
+        called just before each rollback is sent.
         """
         ReconcileSettings.of(self.run, keywords)
         plan = _wait.WaitPlan.check(timeout=wait_timeout, poll_interval=poll_interval)
@@ -138,5 +145,7 @@ class Releases:
             start=start,
             done=done,
             on_send=on_send,
+            rolled_back=rolled_back,
+            on_rollback_send=on_rollback_send,
         )
         return await release.run()
