@@ -21,6 +21,14 @@ of T that is:
 when the client gave up), and the history read back past the window's start (it pages most
 recent first; reading stops at the first entry older than the window). A read that fails
 leaves ``None``, never ``False``.
+
+A ``Date`` header can lie (a caching proxy, a misconfigured front end), and a window moved
+by a wrong offset would miss the promotion and call it not made: it would then be made
+twice. So the same rules are also applied with no offset, on the client's own clock (the
+window there, and the source's build as of that window): a promotion found only on the
+client's clock makes the verdict ``None``, undecided, so nothing is sent again. (A real
+skew, where the ``Date`` is right, leaves the client-clock window empty of such evidence:
+it changes nothing then.)
 """
 
 from __future__ import annotations
@@ -138,12 +146,16 @@ def judge_target(
     window: Window,
     read_past_window: bool,
     settled: bool,
+    local: tuple[Build, Window] | None = None,
 ) -> TargetVerdict:
     """The verdict for one target, from its history (most recent first, possibly only the
     first pages).
 
-    ``read_past_window``: the history was read back to an entry older than the window, or
-    to its end; ``settled``: the settle period after ``sent_at`` is over.
+    ``read_past_window``: the history was read back to an entry older than the window (and
+    than ``local_window``), or to its end; ``settled``: the settle period after ``sent_at``
+    is over; ``local``: the source's build and the window on the client's own clock, when
+    they differ from the server's: a promotion found only there leaves the verdict
+    undecided.
     """
     found = [d for d in deployments if _is_promotion_of(d, build, window)]
     if found:
@@ -151,6 +163,14 @@ def judge_target(
         extra = f" ({len(found)} candidates; the earliest)" if len(found) > 1 else ""
         return TargetVerdict(
             target, True, chosen, f"manual deployment of the source's build in the window{extra}"
+        )
+    if local is not None and any(_is_promotion_of(d, *local) for d in deployments):
+        return TargetVerdict(
+            target,
+            None,
+            None,
+            "a manual deployment of the source's build is in the window on the client's "
+            "clock but not on the server's (its Date header): the clocks disagree",
         )
     if not read_past_window:
         return TargetVerdict(target, None, None, "history not read back to the window's start")
@@ -186,7 +206,10 @@ class Reconciler:
         self._wall = wall
         self.settle = settle
         self.margin = margin
-        self._builds: dict[tuple[uuid.UUID, datetime], tuple[Build, float]] = {}
+        # per (source, sent_at): the build, the clock offset, the client-clock evidence
+        self._builds: dict[
+            tuple[uuid.UUID, datetime], tuple[Build, float, tuple[Build, Window] | None]
+        ] = {}
 
     async def _page(
         self, app_id: uuid.UUID, offset: int
@@ -201,9 +224,11 @@ class Reconciler:
     async def _history(
         self, app_id: uuid.UUID, sent_at: datetime, skew: list[float]
     ) -> tuple[list[Deployment], bool, Window]:
-        """The app's deployments back to the window's start (``bool``: reached it)."""
+        """The app's deployments back to the start of the window on either clock, the
+        server's and the client's (``bool``: reached it), and the server's window."""
         found: list[Deployment] = []
         offset = 0
+        local = Window.around(sent_at, 0.0, self.settle, self.margin)
         window = Window.around(sent_at, skew[0], self.settle, self.margin)
         for _ in range(_MAX_PAGES):
             data, total, measured = await self._page(app_id, offset)
@@ -212,9 +237,21 @@ class Reconciler:
             window = Window.around(sent_at, skew[0], self.settle, self.margin)
             found.extend(data)
             offset += len(data)
-            if not data or offset >= total or data[-1].created_at < window.start:
+            start = min(window.start, local.start)
+            if not data or offset >= total or data[-1].created_at < start:
                 return found, True, window
         return found, False, window
+
+    def _local(
+        self, source: Sequence[Deployment], sent_at: datetime, window: Window, build: Build
+    ) -> tuple[Build, Window] | None:
+        """The source's build and the window on the client's clock; ``None`` when they are
+        the server's or the source had no successful deployment by then."""
+        local = Window.around(sent_at, 0.0, self.settle, self.margin)
+        local_build = source_build(source, local)
+        if local_build is None or not local_build.known or (local_build, local) == (build, window):
+            return None
+        return local_build, local
 
     async def look(
         self,
@@ -239,9 +276,10 @@ class Reconciler:
             if build is None or not build.known:
                 why = "the source app's promoted build is unknown (no successful deployment)"
                 return [TargetVerdict(t, None, None, why) for t in targets]
-            self._builds[key] = (build, skew[0])
+            local = self._local(source, sent_at, window, build)
+            self._builds[key] = (build, skew[0], local)
         else:
-            build, offset = cached
+            build, offset, local = cached
             skew = [offset]
         settled = self._wall() - sent_at.timestamp() >= self.settle
         verdicts = []
@@ -260,6 +298,7 @@ class Reconciler:
                     window=window,
                     read_past_window=complete,
                     settled=settled,
+                    local=local,
                 )
             )
         return verdicts

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 
 import pytest
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from sevalla_async import (
     APIConnectionError,
@@ -15,6 +17,9 @@ from sevalla_async import (
     PromotionState,
     PromotionUnresolvedError,
     SevallaClient,
+    Transport,
+    TransportRequest,
+    TransportResponse,
 )
 from sevalla_async._reconcile import server_offset
 from sevalla_async.testing import FakeClock, FakeSevalla, Fault, RateLimit
@@ -242,6 +247,42 @@ async def test_skew_ignored_would_have_misjudged(fake, client, clock) -> None:
     assert created.created_at - sent_at > timedelta(minutes=59)
     verdicts = await client.pipelines.reconcile(request, sent_at=sent_at)
     assert all(v.promoted for v in verdicts)
+
+
+class LyingDate:
+    """A front end that stamps every reply with a ``Date`` ``ahead`` seconds off (a stale
+    cache, a misconfigured proxy); the deployments' ``created_at`` stay right."""
+
+    def __init__(self, inner: Transport, clock: FakeClock, ahead: float) -> None:
+        self._inner, self._clock, self._ahead = inner, clock, ahead
+
+    async def send(self, request: TransportRequest) -> TransportResponse:
+        reply = await self._inner.send(request)
+        headers = CIMultiDict(reply.headers)
+        headers["Date"] = format_datetime(
+            datetime.fromtimestamp(self._clock.wall() + self._ahead, timezone.utc), usegmt=True
+        )
+        return TransportResponse(reply.status, CIMultiDictProxy(headers), reply.body)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+@pytest.mark.parametrize("ahead", [-3600.0, 3600.0])
+async def test_a_lying_date_never_turns_a_promotion_into_not_made(
+    fake: FakeSevalla, make_client, clock: FakeClock, ahead: float
+) -> None:
+    """A wrong ``Date`` would move the window off the promotion; what the client's own
+    clock finds keeps the verdict undecided, so it is never promoted a second time."""
+    client = make_client(transport=LyingDate(fake.transport(), clock, ahead))
+    request, sent_at = await ambiguous(fake, client, Fault.act_then_fail("error"))
+    clock.advance(200)  # settled: a False would be final
+    verdicts = await client.pipelines.reconcile(request, sent_at=sent_at)
+    assert [v.promoted for v in verdicts] == [None, None]  # without the check: [False, False]
+    # an hour ahead: the promotion is found on the client's clock only; an hour behind: the
+    # window is before the source's first build, which is unknown then
+    why = "the clocks disagree" if ahead > 0 else "the source app's promoted build is unknown"
+    assert why in verdicts[0].reason
 
 
 @pytest.mark.parametrize(
