@@ -20,6 +20,7 @@ import random
 import sys
 import time
 import uuid
+from typing import Any
 
 from _fake_client import fake_client
 
@@ -41,6 +42,18 @@ KINDS = {
     "no-act+drop": lambda r, rng: Fault.fail_without_acting("disconnect"),
     "no-act+stall": lambda r, rng: Fault.fail_without_acting("stall", stall=2.5),
 }
+
+
+def _explain(
+    fake: FakeSevalla, request: Any, target: uuid.UUID, kind: str | None, outcome: Any
+) -> None:
+    print(f"target {target} of pipeline {request.pipeline_id} (fault: {kind}):")
+    for d in sorted(fake.state.deployments.values(), key=lambda d: d.created_at):
+        if d.app_id == target:
+            print(f"  {d.created_at.isoformat()} {d.type:9s} {d.trigger} {d.commit_sha}")
+    for r in fake.requests_to("POST", f"/pipelines/{request.pipeline_id}/promote"):
+        print(f"  POST {r.json()} -> {r.status}")
+    print(f"  outcome: {outcome.state} sent_at={outcome.sent_at} error={outcome.error!r}")
 
 
 async def run(requests: int, share: float, seed: int, skew: float, targets: int) -> int:
@@ -84,6 +97,8 @@ async def run(requests: int, share: float, seed: int, skew: float, targets: int)
                 count = made[target]
                 twice += count > 1
                 never += count == 0
+                if count != 1:  # say what happened, to find out why
+                    _explain(fake, request, target, kinds.get(request.pipeline_id), outcome)
             for promotion in outcome.promotions or []:
                 wrong_id += promotion.deployment_id not in made_ids
         fired = collections.Counter(kinds.values())

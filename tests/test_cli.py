@@ -724,8 +724,16 @@ async def test_ctrl_c_during_promote(fake: FakeSevalla) -> None:
     run = await finish(proc)
 
     assert run.code == 130
-    assert run.out == ""
     assert f"the promotion of pipeline {request.pipeline_id} may have been sent" in run.err
+    # piped: the record of what may have happened is on stdout too, as data
+    assert run.lines() == [
+        {
+            "pipeline_id": str(request.pipeline_id),
+            "source_app_id": str(request.source_app_id),
+            "target_app_ids": [str(t) for t in request.target_app_ids],
+            "state": "unknown",
+        }
+    ]
 
 
 # --- fake-server, demo, misc ---------------------------------------------------------------

@@ -250,18 +250,50 @@ async def test_ctrl_c_during_promote_wait_reports_the_running_deployments(
     run = await finish(proc)
 
     assert run.code == 130
-    assert run.out == ""
     assert (
         f"sevalla-async: interrupted: pipeline {request.pipeline_id} was promoted; stopping "
         "the wait does not cancel its deployments, last seen:"
     ) in run.err
-    for target in request.target_app_ids:
+    lines = run.lines()  # piped: one JSON line a target on stdout, as data
+    for target, line in zip(request.target_app_ids, lines, strict=True):
         (deployment,) = [
             d
             for d in fake.state.deployments.values()
             if d.app_id == target and d.trigger == "PROMOTION"
         ]
         assert f"  app {target}: deployment {deployment.id} inProgress" in run.err.splitlines()
+        assert line == {
+            "pipeline_id": str(request.pipeline_id),
+            "source_app_id": str(request.source_app_id),
+            "target_app_id": str(target),
+            "deployment_id": str(deployment.id),
+            "status": "inProgress",
+            "ok": False,
+            "interrupted": True,
+        }
+
+
+async def test_ctrl_c_before_any_poll_answered_still_names_the_deployments(
+    fake: FakeSevalla,
+) -> None:
+    """The promote's reply names the deployments: once it came, an interruption reports
+    them (not "may have been sent"), even before a poll answered."""
+    (request,) = fake.promote_requests(1, targets=2)
+    fake.inject(Fault.slow(3600), times=10, method="GET")
+    proc = await spawn("promote", *promote_args(request), "--wait", *FAST, env=_env(fake))
+    await wait_until(lambda: fake.in_flight == 2 and len(fake.requests_to("POST")) == 1)
+    proc.send_signal(signal.SIGINT)
+    run = await finish(proc)
+
+    assert run.code == 130
+    assert "was promoted" in run.err
+    assert "may have been sent" not in run.err
+    made = {d.app_id: d.id for d in fake.state.deployments.values() if d.trigger == "PROMOTION"}
+    for target in request.target_app_ids:
+        assert f"  app {target}: deployment {made[target]} not polled yet" in run.err
+    assert [
+        (line["target_app_id"], line["deployment_id"], line["status"]) for line in run.lines()
+    ] == [(str(t), str(made[t]), None) for t in request.target_app_ids]
 
 
 # --- promote-many --wait -------------------------------------------------------------------

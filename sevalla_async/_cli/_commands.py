@@ -69,7 +69,7 @@ from ._resume import (
     settle_unknown,
     undecided_error,
 )
-from ._wait_commands import promote_and_wait
+from ._wait_commands import promote_and_wait, report_promote_interrupted
 from ._waiting import status_name, wait_options
 
 __all__ = [
@@ -100,10 +100,7 @@ async def promote(args: argparse.Namespace, console: Console) -> int:
         try:
             promotions = await client.pipelines.promote_request(request)
         except asyncio.CancelledError:
-            console.note(
-                f"interrupted: the promotion of pipeline {request.pipeline_id} may have been "
-                "sent; check the target apps' deployments before retrying"
-            )
+            report_promote_interrupted(console, request)
             raise
     if console.json:
         for p in promotions:

@@ -44,6 +44,7 @@ __all__ = [
     "outcome_rows",
     "pipeline_json",
     "pipeline_row",
+    "promote_request_json",
     "promotion_json",
     "render_table",
     "short_error",
@@ -97,6 +98,15 @@ def clean_text(text: object, limit: int = MAX_TEXT) -> str:
 def json_line(data: Any) -> str:
     """One JSON document on one line (no trailing newline)."""
     return json.dumps(data, ensure_ascii=False, separators=(", ", ": "))
+
+
+def promote_request_json(request: PromoteRequest) -> dict[str, Any]:
+    """A promote request as sent: pipeline, source and targets."""
+    return {
+        "pipeline_id": str(request.pipeline_id),
+        "source_app_id": str(request.source_app_id),
+        "target_app_ids": [str(t) for t in request.target_app_ids],
+    }
 
 
 def promotion_json(request: PromoteRequest, promotion: Promotion) -> dict[str, Any]:

@@ -14,7 +14,14 @@ import argparse
 import asyncio
 from collections.abc import Sequence
 
-from .. import APITimeoutError, Deployment, PromoteRequest, SevallaClient, WaitAllError
+from .. import (
+    APITimeoutError,
+    Deployment,
+    PromoteRequest,
+    Promotion,
+    SevallaClient,
+    WaitAllError,
+)
 from ._console import EXIT_FAILED, EXIT_OK, Console, UsageError, flag_names, make_client
 from ._output import (
     DEPLOYMENT_COLUMNS,
@@ -22,6 +29,8 @@ from ._output import (
     deployment_row,
     describe_waited,
     json_line,
+    promote_request_json,
+    promotion_json,
     render_table,
     tally,
     waited_promotion_json,
@@ -38,7 +47,7 @@ from ._waiting import (
     waited_from_error,
 )
 
-__all__ = ["change_printer", "promote_and_wait", "wait"]
+__all__ = ["change_printer", "promote_and_wait", "report_promote_interrupted", "wait"]
 
 WAITED_COLUMNS = ("TARGET APP", "DEPLOYMENT", "STATUS")
 
@@ -123,22 +132,25 @@ async def promote_and_wait(
     client: SevallaClient, request: PromoteRequest, options: WaitOptions, console: Console
 ) -> int:
     """``promote --wait``: promote, wait for every target's deployment, print each one's
-    final status; 0 only when all ended ``success``."""
+    final status; 0 only when all ended ``success``. Interrupted, it still prints what the
+    API did: the deployments started (with the status last seen), or that the promotion
+    may have been made."""
     watch = StatusWatch(change_printer(console, with_app=True))
     options.apply(client)
+    promotions: list[Promotion] | None = None
     try:
-        deployments = await client.pipelines.promote_and_wait(
-            request.pipeline_id,
-            source_app_id=request.source_app_id,
-            target_app_ids=request.target_app_ids,
-            on_poll=watch,
-            **options.kwargs(),
+        promotions = await client.pipelines.promote_request(request)
+        deployments = await client.deployments.wait_all(
+            promotions, on_poll=watch, **options.kwargs()
         )
         waited = waited_from_deployments(deployments, request.target_app_ids)
     except WaitAllError as exc:  # every result is in it, finished or not
         waited = waited_from_error(exc)
     except asyncio.CancelledError:
-        _report_interrupted(console, request, watch.seen())
+        if promotions is None:
+            report_promote_interrupted(console, request)
+        else:
+            _report_wait_interrupted(console, request, promotions, watch)
         raise
     _print_waited(console, request, waited)
     console.note(tally(waited))
@@ -157,19 +169,34 @@ def _print_waited(console: Console, request: PromoteRequest, waited: Sequence[Wa
         console.line(render_table(WAITED_COLUMNS, rows))
 
 
-def _report_interrupted(
-    console: Console, request: PromoteRequest, seen: Sequence[Deployment]
+def report_promote_interrupted(console: Console, request: PromoteRequest) -> None:
+    """Ctrl-C while the promote request was in flight: it may have been made (stderr, and a
+    JSON line with ``state`` ``unknown`` on stdout with ``--output json``)."""
+    console.note(
+        f"interrupted: the promotion of pipeline {request.pipeline_id} may have been "
+        "sent; check the target apps' deployments before retrying"
+    )
+    if console.json:
+        console.line(json_line({**promote_request_json(request), "state": "unknown"}))
+
+
+def _report_wait_interrupted(
+    console: Console, request: PromoteRequest, promotions: Sequence[Promotion], watch: StatusWatch
 ) -> None:
-    if not seen:
-        console.note(
-            f"interrupted: the promotion of pipeline {request.pipeline_id} may have been "
-            "sent; check the target apps' deployments before retrying"
-        )
-        return
+    """Ctrl-C while waiting: the promotion was made; every deployment it started, with the
+    status last seen (stderr, and a JSON line each on stdout with ``--output json``)."""
     console.note(
         f"interrupted: pipeline {request.pipeline_id} was promoted; stopping the wait does "
         "not cancel its deployments, last seen:"
     )
-    for d in seen:
-        console.err.write(f"  app {d.app_id}: deployment {d.id} {status_name(d)}\n")
+    for promotion in promotions:
+        seen = watch.last(promotion.deployment_id)
+        status = "not polled yet" if seen is None else status_name(seen)
+        console.err.write(
+            f"  app {promotion.target_app_id}: deployment {promotion.deployment_id} {status}\n"
+        )
+        if console.json:
+            line = promotion_json(request, promotion)
+            line.update(status=None if seen is None else seen.status, ok=False, interrupted=True)
+            console.line(json_line(line))
     console.err.flush()
