@@ -50,7 +50,7 @@ def _explain(
     print(f"target {target} of pipeline {request.pipeline_id} (fault: {kind}):")
     for d in sorted(fake.state.deployments.values(), key=lambda d: d.created_at):
         if d.app_id == target:
-            print(f"  {d.created_at.isoformat()} {d.type:9s} {d.trigger} {d.commit_sha}")
+            print(f"  {d.created_at.isoformat()} {d.type:9s} {d.trigger} {d.build}")
     for r in fake.requests_to("POST", f"/pipelines/{request.pipeline_id}/promote"):
         print(f"  POST {r.json()} -> {r.status}")
     print(f"  outcome: {outcome.state} sent_at={outcome.sent_at} error={outcome.error!r}")

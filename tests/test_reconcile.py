@@ -310,6 +310,22 @@ async def test_late_creation_is_found_not_denied(fake, client, clock) -> None:
     assert [v.promoted for v in second] == [True, True]
 
 
+async def test_a_late_creation_first_read_long_after_is_found_at_its_time(
+    fake, client, clock
+) -> None:
+    """The fake dates a late deployment when its time came, not when it is next asked: a
+    reconcile that first reads long after the settle period finds it (it once read as
+    created then, outside the window, and the target was promoted a second time)."""
+    request, sent_at = await ambiguous(fake, client, Fault.act_then_fail("error", late=40))
+    clock.advance(500)  # nothing asks the fake in between
+    verdicts = await client.pipelines.reconcile(request, sent_at=sent_at)
+    assert [v.promoted for v in verdicts] == [True, True]
+    for verdict in verdicts:
+        assert verdict.deployment is not None
+        late = verdict.deployment.created_at - sent_at - timedelta(seconds=fake.clock_skew)
+        assert timedelta(seconds=39) <= late <= timedelta(seconds=41)
+
+
 async def test_failing_reads_give_none_never_false(fake, client, clock) -> None:
     request, sent_at = await ambiguous(fake, client, Fault.fail_without_acting("error"))
     clock.advance(200)

@@ -257,19 +257,27 @@ class State:
         return None
 
     def materialize(self) -> None:
-        """Add the late deployments whose time has come (see :class:`PromotePlan`)."""
+        """Add the late deployments whose time has come (see :class:`PromotePlan`), dated
+        when their time came, however long after that the fake is next asked (the clock can
+        jump far ahead while no request is in flight); each app's history stays in the
+        order of creation."""
         if not self.pending:
             return
         now = self.clock()
-        due = [d for at, d in self.pending if at <= now]
+        due = sorted(((at, d) for at, d in self.pending if at <= now), key=lambda item: item[0])
         if not due:
             return
         self.pending = [(at, d) for at, d in self.pending if at > now]
-        for deployment in due:
-            deployment.created_at = self.server_now()
-            deployment.born = now
+        server_now = self.server_now()
+        touched: set[uuid.UUID] = set()
+        for at, deployment in due:
+            deployment.created_at = server_now - timedelta(seconds=now - at)
+            deployment.born = at
             self.deployments[deployment.id] = deployment
             self.app_deployments.setdefault(deployment.app_id, []).append(deployment.id)
+            touched.add(deployment.app_id)
+        for app_id in touched:  # a late one may be older than a deployment added since
+            self.app_deployments[app_id].sort(key=lambda d: self.deployments[d].created_at)
 
     def add_app(self, pipeline_id: uuid.UUID | None = None, *, deployed: bool = True) -> uuid.UUID:
         """A new app; ``deployed`` gives it one successful deployment to promote from."""
