@@ -27,6 +27,16 @@ def cli(fake: FakeSevalla) -> Cli:
     return make_cli(fake)
 
 
+async def start_release(fake: FakeSevalla, *args: str) -> asyncio.subprocess.Process:
+    """``sevalla-async release ARGS`` (polling fast) in a real subprocess, to be killed."""
+    return await spawn(
+        "release",
+        *args,
+        *FAST,
+        env={"SEVALLA_API_KEY": fake.api_key, "SEVALLA_BASE_URL": fake.base_url},
+    )
+
+
 def posts_to(fake: FakeSevalla, request: PromoteRequest) -> int:
     return len(fake.requests_to("POST", f"/pipelines/{request.pipeline_id}/promote"))
 
@@ -53,16 +63,7 @@ async def test_kill_9_mid_wave_then_resume_finishes_without_promoting_twice(
     )
     plan = write_plan(tmp_path / "waves.json", [plan_of(w) for w in waves])
     journal = tmp_path / "release.jsonl"
-    proc = await spawn(
-        "release",
-        plan,
-        "--journal",
-        str(journal),
-        "--concurrency",
-        "3",
-        *FAST,
-        env={"SEVALLA_API_KEY": fake.api_key, "SEVALLA_BASE_URL": fake.base_url},
-    )
+    proc = await start_release(fake, plan, "--journal", str(journal), "--concurrency", "3")
     await wait_until(lambda: fake.in_flight == 2 and len(fake.requests_to("POST")) == 4)
 
     proc.kill()  # SIGKILL: no handler, nothing flushed at exit
@@ -154,16 +155,7 @@ async def test_kill_9_while_waiting_for_a_rollback_then_resume_does_not_roll_bac
     fake.script_deployments(["waiting"] * 10 + ["inProgress", "failed"], app_id=bad)
     plan = write_plan(tmp_path / "waves.json", [plan_of(w) for w in waves])
     journal = tmp_path / "release.jsonl"
-    proc = await spawn(
-        "release",
-        plan,
-        "--on-failure",
-        "rollback",
-        "--journal",
-        str(journal),
-        *FAST,
-        env={"SEVALLA_API_KEY": fake.api_key, "SEVALLA_BASE_URL": fake.base_url},
-    )
+    proc = await start_release(fake, plan, "--on-failure", "rollback", "--journal", str(journal))
     await wait_until(lambda: len(fake.requests_to("POST", "/promote")) == 1)
     fake.script_deployments(["inProgress"], app_id=bad)  # the rollback never ends
     await wait_until(lambda: len(fake.requests_to("POST", "/deployments/rollback")) == 1)

@@ -28,6 +28,7 @@ from .. import (
     Promotion,
     PromotionState,
     ReleaseLedger,
+    RollbackOutcome,
     SevallaClient,
     WaveReport,
 )
@@ -53,6 +54,19 @@ class ReleaseView:
         self._last: dict[tuple[int, uuid.UUID, bool], str] = {}
         if not console.json:
             self._say(format_row(COLUMNS, WIDTHS))
+
+    def _rollback_row(self, rollback: RollbackOutcome, status: str) -> None:
+        """A rollback that did not simply happen: failed, or left unknown by a run before."""
+        event: dict[str, Any] = {
+            "event": "target",
+            "wave": rollback.wave,
+            "app_id": str(rollback.app_id),
+            "rollback": True,
+            "state": str(rollback.state),
+        }
+        if rollback.error is not None:
+            event["error"] = error_json(rollback.error)
+        self._emit(event, format_row((str(rollback.wave), str(rollback.app_id), status), WIDTHS))
 
     def _emit(self, data: dict[str, Any], text: str) -> None:
         if self._console.json:
@@ -112,37 +126,10 @@ class ReleaseView:
             )
         for rollback in report.rollbacks:
             if rollback.error is not None:
-                self._emit(
-                    {
-                        "event": "target",
-                        "wave": index,
-                        "app_id": str(rollback.app_id),
-                        "rollback": True,
-                        "state": str(rollback.state),
-                        "error": error_json(rollback.error),
-                    },
-                    format_row(
-                        (str(index), str(rollback.app_id), f"rollback failed: {rollback.error}"),
-                        WIDTHS,
-                    ),
-                )
+                self._rollback_row(rollback, f"rollback failed: {rollback.error}")
             elif rollback.deployment is None:  # sent by an earlier run, its reply never seen
-                self._emit(
-                    {
-                        "event": "target",
-                        "wave": index,
-                        "app_id": str(rollback.app_id),
-                        "rollback": True,
-                        "state": str(rollback.state),
-                    },
-                    format_row(
-                        (
-                            str(index),
-                            str(rollback.app_id),
-                            "rollback unknown: sent before, not sent again (check the app)",
-                        ),
-                        WIDTHS,
-                    ),
+                self._rollback_row(
+                    rollback, "rollback unknown: sent before, not sent again (check the app)"
                 )
         total = sum(
             len(o.request.target_app_ids)
