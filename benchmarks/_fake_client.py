@@ -9,10 +9,11 @@ from sevalla_async.testing import FakeClock, FakeSevalla
 
 
 def fake_client(fake: FakeSevalla, clock: FakeClock, **options: Any) -> SevallaClient:
-    """A client of ``fake`` whose waits, timeouts and ``sent_at`` use ``clock``."""
+    """A client of ``fake`` served in memory (``fake.transport()``: no socket, so virtual
+    time is exact) whose waits, timeouts and ``sent_at`` use ``clock``."""
     return SevallaClient(
         fake.api_key,
-        base_url=fake.base_url,
+        transport=fake.transport(),
         sleep=clock.sleep,
         clock=clock,
         wall_clock=clock.wall,

@@ -1,9 +1,9 @@
 """What reconciliation costs: reads per ambiguous promotion and the time it adds, against
 the settle period.
 
-Against FakeSevalla with a FakeClock, so the times are *virtual* seconds (what a real run
-would wait), measured per promotion (one at a time). The baseline is the same promotion
-without a fault (no reads, no added time), measured in the same run.
+Against FakeSevalla served in memory with a FakeClock, so the times are *virtual* seconds
+(what a real run would wait), measured per promotion (one at a time). The baseline is the
+same promotion without a fault (no reads, no added time), measured in the same run.
 
     python benchmarks/bench_reconcile.py             # 40 promotions per cell
     python benchmarks/bench_reconcile.py --quick
@@ -31,7 +31,6 @@ CASES = {
 async def cell(case: str, settle: float, count: int, targets: int) -> tuple[float, float]:
     clock = FakeClock()
     async with FakeSevalla(clock=clock) as fake:
-        clock.busy = lambda: fake.in_flight > 0
         plan = fake.promote_requests(count, targets=targets)
         async with fake_client(fake, clock) as client:
             reads: list[int] = []

@@ -1,7 +1,11 @@
 """Fault matrix: many promotions, a share of them hit by ambiguous faults of every kind,
 ``reconcile=True`` -> every target promoted exactly once, nothing left ``unknown``.
 
-Runs against FakeSevalla on loopback with a FakeClock (reconciliation's waits are virtual),
+Runs against FakeSevalla served in memory (``fake.transport()``) with a FakeClock, so every
+wait, stall and timeout is virtual and exact. (Over loopback, virtual time could jump while
+a request sat in the client's connection machinery, before the fake saw it: the request
+then arrived "minutes" after its ``sent_at``, which no real network does, and a late
+promotion fell outside the reconciliation window.)
 with a server clock skew and unrelated deployments (a git push's automatic deploy of the same
 build, a person's manual deploy of another build) landing on targets during the run.
 
@@ -20,12 +24,14 @@ import random
 import sys
 import time
 import uuid
+from datetime import datetime, timezone
 from typing import Any
 
 from _fake_client import fake_client
 
 from sevalla_async import PromotionState
 from sevalla_async.testing import FakeClock, FakeSevalla, Fault
+from sevalla_async.testing._clock import WALL_EPOCH
 
 KINDS = {
     "act+500": lambda r, rng: Fault.act_then_fail("error"),
@@ -50,7 +56,8 @@ def _explain(
     print(f"target {target} of pipeline {request.pipeline_id} (fault: {kind}):")
     for d in sorted(fake.state.deployments.values(), key=lambda d: d.created_at):
         if d.app_id == target:
-            print(f"  {d.created_at.isoformat()} {d.type:9s} {d.trigger} {d.build}")
+            born = datetime.fromtimestamp(WALL_EPOCH + d.born + fake.clock_skew, timezone.utc)
+            print(f"  {d.created_at.isoformat()} (born {born.isoformat()}) {d.type} {d.trigger}")
     for r in fake.requests_to("POST", f"/pipelines/{request.pipeline_id}/promote"):
         print(f"  POST {r.json()} -> {r.status}")
     print(f"  outcome: {outcome.state} sent_at={outcome.sent_at} error={outcome.error!r}")
@@ -60,7 +67,6 @@ async def run(requests: int, share: float, seed: int, skew: float, targets: int)
     rng = random.Random(seed)
     clock = FakeClock()
     async with FakeSevalla(clock=clock, skew=skew) as fake:
-        clock.busy = lambda: fake.in_flight > 0
         plan = fake.promote_requests(requests, targets=targets)
         kinds: dict[uuid.UUID, str] = {}
         for request in plan:
@@ -79,7 +85,7 @@ async def run(requests: int, share: float, seed: int, skew: float, targets: int)
             if rng.random() < 0.1:  # a person deploys another build on a target
                 fake.deploy(rng.choice(request.target_app_ids), late=rng.uniform(0, 60))
         started = time.perf_counter()
-        # timeout: real seconds per call, so a stall of 2.5 s outlasts it
+        # timeout: 2 (virtual) seconds per call, so a stall of 2.5 s outlasts it
         async with fake_client(fake, clock, timeout=2.0, max_retries=5) as client:
             virtual0 = clock()
             outcomes = await client.pipelines.promote_many(plan, concurrency=32, reconcile=True)

@@ -26,11 +26,13 @@ class FakeClock:
     Args:
         start: the initial reading.
         busy: optional; while it returns true, no sleeper wakes: real I/O under way
-            finishes first (e.g. ``lambda: fake.in_flight > 0``), so that a request already
-            on its way is not seen to arrive minutes later. Only needed over loopback: with
-            :meth:`FakeSevalla.transport` nothing is on a wire and virtual time is exact.
-            The ``sevalla_client`` pytest fixture sets it under
-            ``@pytest.mark.sevalla_loopback`` only.
+            finishes first, so that a request already on its way is not seen to arrive
+            minutes later. Only needed over loopback: with :meth:`FakeSevalla.transport`
+            nothing is on a wire and virtual time is exact. Over loopback it must count the
+            client's requests from the moment they are sent, not only those the fake is
+            handling (``fake.in_flight``): a request still in the client's connection pool
+            is on its way too. The ``sevalla_client`` pytest fixture does so under
+            ``@pytest.mark.sevalla_loopback``.
     """
 
     def __init__(self, start: float = 1000.0, *, busy: Callable[[], bool] | None = None) -> None:
