@@ -151,8 +151,8 @@ def judge_target(
     """The verdict for one target, from its history (most recent first, possibly only the
     first pages).
 
-    ``read_past_window``: the history was read back to an entry older than the window (and
-    than ``local_window``), or to its end; ``settled``: the settle period after ``sent_at``
+    ``read_past_window``: the history was read back to an entry older than the window (on
+    either clock), or to its end; ``settled``: the settle period after ``sent_at``
     is over; ``local``: the source's build and the window on the client's own clock, when
     they differ from the server's: a promotion found only there leaves the verdict
     undecided.

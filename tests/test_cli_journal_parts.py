@@ -167,6 +167,8 @@ def test_rollbacks_fold_into_what_a_resume_must_not_send_again(tmp_path: Path) -
         )
         journal.record_rollback_result(2, resent, PromotionState.NOT_SENT, deployment_id=None)
         journal.record_rollback_sent(2, resent, WHEN)  # sent again by a resume: maybe made
+        # a resume interrupted while waiting for the known one: its id is not forgotten
+        journal.record_rollback_result(2, made, PromotionState.PROMOTED, deployment_id=None)
     with path.open("a") as torn:
         torn.write('{"event": "rollback_sent", "wave": 2, "app_id": "')  # killed mid-line
 

@@ -367,8 +367,10 @@ def load_rollbacks(path: str | os.PathLike[str]) -> dict[tuple[int, uuid.UUID], 
             deployment = event.get("deployment_id")
             if state in (PromotionState.NOT_SENT, PromotionState.REJECTED):
                 found.pop(key, None)
-            else:
-                found[key] = None if deployment is None else uuid.UUID(deployment)
+            elif deployment is not None:
+                found[key] = uuid.UUID(deployment)
+            else:  # a later result without the deployment does not forget one recorded
+                found[key] = found.get(key)
         except (ValueError, KeyError, TypeError) as exc:
             raise JournalError(f"{where}:{number}: not a journal line ({exc})") from None
     return found
