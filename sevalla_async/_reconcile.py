@@ -221,6 +221,11 @@ class Reconciler:
         measured = server_offset(reply.headers.get("date"), self._wall())
         return page.data, page.total, measured
 
+    def _window(self, sent_at: datetime, offset: float) -> Window:
+        """Where the promotion's deployments must be, with the server's clock ``offset``
+        seconds ahead of ours (0: on the client's own clock)."""
+        return Window.around(sent_at, offset, self.settle, self.margin)
+
     async def _history(
         self, app_id: uuid.UUID, sent_at: datetime, skew: list[float]
     ) -> tuple[list[Deployment], bool, Window]:
@@ -228,13 +233,13 @@ class Reconciler:
         server's and the client's (``bool``: reached it), and the server's window."""
         found: list[Deployment] = []
         offset = 0
-        local = Window.around(sent_at, 0.0, self.settle, self.margin)
-        window = Window.around(sent_at, skew[0], self.settle, self.margin)
+        local = self._window(sent_at, 0.0)
+        window = self._window(sent_at, skew[0])
         for _ in range(_MAX_PAGES):
             data, total, measured = await self._page(app_id, offset)
             if measured is not None:  # a reply without a usable Date keeps the last offset
                 skew[0] = measured
-            window = Window.around(sent_at, skew[0], self.settle, self.margin)
+            window = self._window(sent_at, skew[0])
             found.extend(data)
             offset += len(data)
             start = min(window.start, local.start)
@@ -247,7 +252,7 @@ class Reconciler:
     ) -> tuple[Build, Window] | None:
         """The source's build and the window on the client's clock; ``None`` when they are
         the server's or the source had no successful deployment by then."""
-        local = Window.around(sent_at, 0.0, self.settle, self.margin)
+        local = self._window(sent_at, 0.0)
         local_build = source_build(source, local)
         if local_build is None or not local_build.known or (local_build, local) == (build, window):
             return None

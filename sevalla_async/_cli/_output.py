@@ -176,9 +176,7 @@ def outcome_json(outcome: PlanOutcome, *, waits: bool = False) -> dict[str, Any]
     request = outcome.request
     data: dict[str, Any] = {"index": outcome.index}
     if isinstance(request, PromoteRequest):
-        data["pipeline_id"] = str(request.pipeline_id)
-        data["source_app_id"] = str(request.source_app_id)
-        data["target_app_ids"] = [str(t) for t in request.target_app_ids]
+        data.update(promote_request_json(request))
     data["ok"] = outcome.ok
     data["promotions"] = (
         None
