@@ -55,6 +55,7 @@ from ._options import (
     WaitKeywords,
 )
 from ._outcomes import PromotionState
+from ._record import TargetOutcome
 from ._releases import (
     DeploymentProgress,
     ReleaseLedger,
@@ -121,6 +122,7 @@ __all__ = [
     "RollbackOutcome",
     "SevallaClient",
     "SevallaError",
+    "TargetOutcome",
     "TargetVerdict",
     "Transport",
     "TransportRequest",

@@ -16,9 +16,10 @@ import attrs
 from ._errors import APIError, ClientRateLimitError
 from ._hooks import Hooks, RequestEvent, ResponseEvent, path_template
 from ._logsafe import printable
-from ._outcomes import current_mark, settle_state, utc_from_unix
+from ._outcomes import settle_state
 from ._protocol import Request, decode, error_from_response, parse_rate_limit
 from ._ratelimit import RateLimiter, RateLimitHoldError
+from ._record import Send
 from ._retry import RetryPolicy
 from ._transport import Transport, TransportRequest, TransportResponse
 
@@ -119,16 +120,31 @@ class Core:
         extra = request.headers
         return self._headers if extra is None else {**self._headers, **extra}
 
-    async def request(self, req: Request, into: type[T], *, deadline: float | None = None) -> T:
+    async def request(
+        self,
+        req: Request,
+        into: type[T],
+        *,
+        deadline: float | None = None,
+        send: Send | None = None,
+    ) -> T:
         """Send ``req`` with retries and return the reply structured as ``into``.
 
         ``deadline`` is a time on :attr:`clock`; default: now + :attr:`call_timeout`.
+        ``send`` (writes): the caller's mark, set when an attempt may reach the API and
+        cleared when the API certainly did not act on it, so that the caller knows after a
+        reply, an error or a cancellation whether its write left (and when).
         """
-        result, _ = await self.request_with_reply(req, into, deadline=deadline)
+        result, _ = await self.request_with_reply(req, into, deadline=deadline, send=send)
         return result
 
     async def request_with_reply(
-        self, req: Request, into: type[T], *, deadline: float | None = None
+        self,
+        req: Request,
+        into: type[T],
+        *,
+        deadline: float | None = None,
+        send: Send | None = None,
     ) -> tuple[T, TransportResponse]:
         """Like :meth:`request`, with the 2xx reply it was decoded from (its headers)."""
         method = req.method
@@ -147,7 +163,7 @@ class Core:
         started = 0.0
         # Promotion accounting (writes only): when an attempt may have reached the API.
         write = not req.idempotent
-        mark = current_mark() if write else None
+        mark = send if write else None
         sent_wall: float | None = None
         cap = max(self._max_response_size, req.reply_size)
         while True:
@@ -167,7 +183,9 @@ class Core:
                     attempts=attempt - 1,
                 )
                 if write:
-                    settle_state(held, None, mark)
+                    settle_state(held, None)
+                    if mark is not None:
+                        mark.clear()
                 raise held from None
             info = None
             response: TransportResponse | None = None
@@ -180,7 +198,7 @@ class Core:
                 if write:
                     sent_wall = self.wall_clock()
                     if mark is not None:
-                        mark.sent_at = utc_from_unix(sent_wall)
+                        mark.mark(sent_wall, self.clock())
                 if hooks is not None:
                     started = self.clock()
                 response = await self.transport.send(
@@ -193,7 +211,7 @@ class Core:
                 error = exc
             except RuntimeError:  # refused before sending (e.g. a session of another loop)
                 if mark is not None:
-                    mark.sent_at = None
+                    mark.clear()
                 raise
             finally:
                 budget.release(bucket, seq, info, replied=response is not None)
@@ -218,7 +236,7 @@ class Core:
                     )
                 except APIError as exc:
                     if write:
-                        settle_state(exc, sent_wall, mark)
+                        settle_state(exc, sent_wall)
                     raise
                 return result, response
             else:
@@ -246,11 +264,11 @@ class Core:
                 rid = response.request_id if response is not None else None
                 _log_attempt(req, attempt, status, rid, wait)
             if wait is None:
-                if write:
-                    settle_state(error, sent_wall, mark)
+                if write and settle_state(error, sent_wall) and mark is not None:
+                    mark.clear()
                 raise error
             if mark is not None:  # retried: the API did not act on this attempt
-                mark.sent_at = None
+                mark.clear()
             logger.warning(
                 "%s %s failed (%s); retry %d of %d in %.2fs",
                 method,

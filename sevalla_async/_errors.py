@@ -38,6 +38,7 @@ from typing import Any
 
 from ._models import Deployment, PromoteOutcome, Promotion, TargetVerdict
 from ._outcomes import PromotionState
+from ._record import TargetOutcome
 
 __all__ = [
     "APIConnectionError",
@@ -110,6 +111,10 @@ class APIError(SevallaError):
         sent_at: for an ``unknown`` promotion, when the request was sent (an aware UTC
             datetime from the client's wall clock); pass it to
             :meth:`Pipelines.reconcile`. ``None`` otherwise.
+        targets: for an error raised by a promote that reconciled (``reconcile=True``,
+            :meth:`Pipelines.resume`), every target's :class:`TargetOutcome` when they differ
+            (a promotion found before a later step failed is kept there); ``None`` when
+            every target shares ``promotion_state`` and ``sent_at``.
 
     Every field is set at construction, except ``promotion_state`` and ``sent_at``: the
     client's request loop sets those on the error it is about to raise from a promote,
@@ -124,6 +129,7 @@ class APIError(SevallaError):
     attempts: int
     promotion_state: PromotionState | None = None
     sent_at: datetime | None = None
+    targets: tuple[TargetOutcome, ...] | None = None
 
     def __init__(
         self,

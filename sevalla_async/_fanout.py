@@ -51,8 +51,9 @@ from typing import Any, Protocol
 import attrs
 
 from ._errors import APIError, FanoutError
-from ._models import PromoteOutcome, PromoteRequest
-from ._outcomes import PromotionState, SendMark, install_mark, state_of
+from ._models import Deployment, PromoteOutcome, PromoteRequest, Promotion
+from ._outcomes import PromotionState, state_of
+from ._record import WriteRecord, combined_state
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -70,8 +71,9 @@ __all__ = [
 DEFAULT_CONCURRENCY = 32
 """Requests in flight when ``concurrency`` is not given (capped by the connection pool)."""
 
-Call = Callable[[PromoteRequest, int], Awaitable[PromoteOutcome]]
-"""The work for one valid request (and its input index): returns its outcome or raises."""
+Call = Callable[[PromoteRequest, int, WriteRecord], Awaitable[PromoteOutcome]]
+"""The work for one valid request (its input index, and the write record the fan-out
+keeps for it and passes down): returns its outcome or raises."""
 
 _SKIP_YIELD_EVERY = 256  # let the loop breathe while fail_fast skips a long input
 
@@ -266,6 +268,78 @@ def repeat_error(first: int) -> ValueError:
     )
 
 
+def done_outcome(
+    request: PromoteRequest,
+    index: int,
+    record: WriteRecord,
+    promotions: list[Promotion],
+    error: BaseException | None = None,
+    deployments: list[Deployment] | None = None,
+) -> PromoteOutcome:
+    """The outcome of a request whose promotions came back (found or made); with
+    ``wait=True``, its ``deployments`` and the wait's ``error``."""
+    waited = deployments is not None or error is not None
+    if record.per_target:  # reconciled: the targets' sends differ
+        targets = record.outcomes()
+        return PromoteOutcome(
+            request,
+            promotions,
+            error,
+            index,
+            True,
+            deployments if waited else None,
+            state=PromotionState.PROMOTED,
+            sent_at=targets[0].sent_at,
+            per_target=targets,
+        )
+    if waited:
+        return PromoteOutcome(
+            request,
+            promotions,
+            error,
+            index,
+            True,
+            deployments,
+            state=PromotionState.PROMOTED,
+            sent_at=record.send.sent_at,
+        )
+    return PromoteOutcome(request, promotions, None, index, sent_at=record.send.sent_at)
+
+
+def failed_outcome(
+    request: PromoteRequest, index: int, record: WriteRecord, error: Exception | None
+) -> PromoteOutcome:
+    """The outcome of a request that raised ``error`` (``None``: cancelled in flight), from
+    its write record: per target when a promotion was found before the failure, so that
+    nothing found is lost."""
+    if record.per_target:
+        targets = record.outcomes()
+        made = [
+            Promotion(t.target_app_id, t.deployment_id)
+            for t in targets
+            if t.deployment_id is not None
+        ]
+        state = combined_state(targets)
+        sent_at = next((t.sent_at for t in targets if t.sent_at is not None), None)
+        return PromoteOutcome(
+            request,
+            made or None,
+            error,
+            index,
+            True,
+            state=state,
+            sent_at=sent_at,
+            per_target=targets,
+        )
+    sent_at = record.send.sent_at
+    if isinstance(error, (APIError, ValueError)):
+        state = state_of(error)
+    else:  # cancelled, or not the API's answer (e.g. the client was closed): did it leave?
+        state = PromotionState.UNKNOWN if sent_at else PromotionState.NOT_SENT
+    sent = state is not PromotionState.NOT_SENT
+    return PromoteOutcome(request, None, error, index, sent, state=state, sent_at=sent_at)
+
+
 class _Source:
     """Hands out ``(index, item)`` from a sync or async iterable, one pull at a time.
 
@@ -351,7 +425,7 @@ class Fanout:
         # Without a ledger nothing keeps an outcome once it is handed on (bounded memory
         # for promote_iter); entries read and not yet settled are in _requests_read.
         self.ledger: FanoutLedger | None = ledger
-        self._marks: dict[int, SendMark] = {}
+        self._records: dict[int, WriteRecord] = {}  # in flight
         self._requests = requests
         self._call = call
         self._concurrency = concurrency
@@ -387,27 +461,17 @@ class Fanout:
         if self._stopping:
             return PromoteOutcome(request, None, None, index, sent=False)
         self._in_flight += 1
-        mark = self._marks[index] = install_mark()
+        record = self._records[index] = WriteRecord(request.target_app_ids)
         try:
-            outcome = await self._call(request, index)
-            if outcome.sent_at is None and mark.sent_at is not None:
-                outcome = attrs.evolve(outcome, sent_at=mark.sent_at)
-            return outcome
+            return await self._call(request, index, record)
         except asyncio.CancelledError:
             self._account_for_the_rest()  # this entry (and any other read) in the ledger
             raise
         except Exception as exc:  # one failure never stops the others
-            if isinstance(exc, (APIError, ValueError)):
-                state = state_of(exc)
-            else:  # not the API's answer (e.g. the client was closed): did it leave?
-                state = PromotionState.UNKNOWN if mark.sent_at else PromotionState.NOT_SENT
-            sent = state is not PromotionState.NOT_SENT
-            return PromoteOutcome(
-                request, None, exc, index, sent, state=state, sent_at=mark.sent_at
-            )
+            return failed_outcome(request, index, record, exc)
         finally:
             self._in_flight -= 1
-            del self._marks[index]
+            del self._records[index]
 
     def _account_for_the_rest(self) -> None:
         """After a cancellation: an outcome in the ledger for every entry read that has
@@ -419,20 +483,12 @@ class Fanout:
         for index, item in self._requests_read.items():
             if self.ledger.has(index):
                 continue
-            mark = self._marks.get(index)
-            sent_at = mark.sent_at if mark is not None else None
-            state = PromotionState.UNKNOWN if sent_at else PromotionState.NOT_SENT
-            self.ledger.record(
-                PromoteOutcome(
-                    item,
-                    None,
-                    None,
-                    index,
-                    sent_at is not None,
-                    state=state,
-                    sent_at=sent_at,
-                )
-            )
+            record = self._records.get(index)
+            if record is None or not isinstance(item, PromoteRequest):
+                outcome = PromoteOutcome(item, None, None, index, False)
+            else:
+                outcome = failed_outcome(item, index, record, None)
+            self.ledger.record(outcome)
         self._requests_read.clear()
 
     def _record(self, outcome: PromoteOutcome) -> None:

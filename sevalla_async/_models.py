@@ -17,6 +17,7 @@ import attrs
 
 from ._ids import to_uuid, to_uuid_list
 from ._outcomes import PromotionState, state_of
+from ._record import TargetOutcome
 
 __all__ = [
     "Deployment",
@@ -159,6 +160,10 @@ class PromoteOutcome:
     sent_at: datetime | None = None
     """When the request was sent (an aware UTC datetime), for ``unknown`` outcomes (and
     every outcome whose request left); ``None`` when it never left."""
+    per_target: tuple[TargetOutcome, ...] | None = None
+    """Every target's outcome when they differ (a promotion found by reconciling, then a
+    re-send that failed or was cancelled); ``None`` when every target shares ``state``
+    and ``sent_at``. Read :attr:`targets` rather than this."""
 
     def __attrs_post_init__(self) -> None:
         if cast("PromotionState | None", self.state) is None:  # not given: derive it
@@ -173,6 +178,27 @@ class PromoteOutcome:
             sent = getattr(self.error, "sent_at", None)
             if isinstance(sent, datetime):
                 object.__setattr__(self, "sent_at", sent)
+
+    @property
+    def targets(self) -> tuple[TargetOutcome, ...]:
+        """Every target's :class:`TargetOutcome` (state, ``sent_at``, deployment), in
+        target order: what a journal must keep so that no target is promoted twice.
+        Empty for an invalid entry."""
+        if self.per_target is not None:
+            return self.per_target
+        request = self.request
+        if not isinstance(request, PromoteRequest):
+            return ()
+        made = {p.target_app_id: p.deployment_id for p in self.promotions or ()}
+        return tuple(
+            TargetOutcome(
+                t,
+                PromotionState.PROMOTED if t in made else self.state,
+                self.sent_at,
+                made.get(t),
+            )
+            for t in request.target_app_ids
+        )
 
     @property
     def ok(self) -> bool:

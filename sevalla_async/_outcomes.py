@@ -2,13 +2,12 @@
 that map the facts of a failed call to one of them.
 
 Nothing here does I/O. The request loop records *when* an attempt may have reached the API
-(:class:`SendMark`, a per-task context variable, so that a fan-out can tell, even after a
-cancellation, whether its request left) and asks :func:`state_of` what an error means.
+on the caller's write record (:mod:`._record`, passed down explicitly) and asks
+:func:`state_of` what an error means.
 """
 
 from __future__ import annotations
 
-import contextvars
 import enum
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -18,9 +17,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PromotionState",
-    "SendMark",
-    "current_mark",
-    "install_mark",
     "settle_state",
     "state_of",
     "utc_from_unix",
@@ -84,44 +80,13 @@ def utc_from_unix(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, tz=timezone.utc)
 
 
-class SendMark:
-    """Set by the request loop when a write attempt may reach the API: its wall time.
-
-    A fan-out installs one per request (:func:`current_mark`), so that after a cancellation
-    it knows whether the request had left (``unknown``, with ``sent_at``) or not
-    (``not_sent``).
-    """
-
-    __slots__ = ("sent_at",)
-
-    def __init__(self) -> None:
-        self.sent_at: datetime | None = None
-
-
-_MARK: contextvars.ContextVar[SendMark | None] = contextvars.ContextVar(
-    "sevalla_async_send_mark", default=None
-)
-
-
-def current_mark() -> SendMark | None:
-    """The mark of the running task's promotion, if a fan-out installed one."""
-    return _MARK.get()
-
-
-def install_mark() -> SendMark:
-    """A fresh mark for the running task's next promotion."""
-    mark = SendMark()
-    _MARK.set(mark)
-    return mark
-
-
-def settle_state(error: APIError, sent_wall: float | None, mark: SendMark | None) -> None:
-    """Record on ``error`` (raised by a write) the state it leaves the promotion in, and
-    ``sent_at`` when that is ``unknown``; a ``not_sent`` error clears ``mark``."""
+def settle_state(error: APIError, sent_wall: float | None) -> bool:
+    """Record on ``error`` (raised by a write, about to leave the request loop) the state
+    it leaves the promotion in, and ``sent_at`` when that is ``unknown``: the one place an
+    error's ``promotion_state`` is set. True when the write was certainly not acted on
+    (``not_sent``)."""
     state = state_of(error)
     error.promotion_state = state
-    if state is PromotionState.UNKNOWN:
-        if sent_wall is not None and error.sent_at is None:
-            error.sent_at = utc_from_unix(sent_wall)
-    elif mark is not None and state is PromotionState.NOT_SENT:
-        mark.sent_at = None
+    if state is PromotionState.UNKNOWN and sent_wall is not None and error.sent_at is None:
+        error.sent_at = utc_from_unix(sent_wall)
+    return state is PromotionState.NOT_SENT

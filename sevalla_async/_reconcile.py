@@ -34,17 +34,16 @@ it changes nothing then.)
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 import attrs
 
 from . import _protocol
 from ._errors import APIError
-from ._models import Deployment, PromoteRequest, Promotion, TargetVerdict
-from ._outcomes import PromotionState
+from ._models import Deployment, PromoteRequest, TargetVerdict
 from ._transport import TransportResponse
 
 T = TypeVar("T")
@@ -263,6 +262,8 @@ class Reconciler:
         request: PromoteRequest,
         sent_at: datetime,
         targets: Sequence[uuid.UUID] | None = None,
+        *,
+        sent_clock: float | None = None,
     ) -> list[TargetVerdict]:
         """One verdict per target of ``request`` (or of ``targets``), in target order.
         The source's build is read once per request and reused by later looks."""
@@ -312,8 +313,6 @@ class Reconciler:
 DEFAULT_RECONCILE_TIMEOUT = 300.0
 """Seconds ``reconcile=True`` keeps looking before raising :class:`PromotionUnresolvedError`."""
 
-_POLL = 15.0  # seconds between looks while the settle period runs
-
 
 def check_reconcile_options(
     settle: float, timeout: float, *, settle_name: str = "reconcile_settle"
@@ -322,67 +321,3 @@ def check_reconcile_options(
     for name, value in ((settle_name, settle), ("reconcile_timeout", timeout)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
             raise ValueError(f"{name}: must be a number of seconds >= 0, got {value!r}")
-
-
-async def resolve(
-    request: PromoteRequest,
-    error: APIError,
-    *,
-    promote: Callable[[PromoteRequest], Awaitable[list[Promotion]]],
-    reconciler: Reconciler,
-    clock: Callable[[], float],
-    sleep: Callable[[float], Awaitable[Any]],
-    timeout: float,
-) -> list[Promotion]:
-    """Settle an ``unknown`` promotion: look until every target is decided (or ``timeout``
-    runs out: :class:`PromotionUnresolvedError`), then promote again, in one request, only
-    the targets verified not promoted. The promotions of every target, in target order."""
-    from ._errors import PromotionUnresolvedError
-
-    deadline = clock() + timeout
-    order = request.target_app_ids
-    found: dict[uuid.UUID, Promotion] = {}
-    decided: dict[uuid.UUID, TargetVerdict] = {}
-    while True:
-        sent_at = error.sent_at
-        if sent_at is None:  # cannot happen for an unknown write; never guess
-            raise error
-        looking = [t for t in request.target_app_ids if t not in decided]
-        latest = {v.target_app_id: v for v in await reconciler.look(request, sent_at, looking)}
-        verdicts = [decided.get(t) or latest[t] for t in request.target_app_ids]
-        decided.update((v.target_app_id, v) for v in verdicts if v.promoted is not None)
-        for verdict in verdicts:
-            if verdict.promoted and verdict.deployment is not None:
-                found[verdict.target_app_id] = Promotion(
-                    verdict.target_app_id, verdict.deployment.id
-                )
-        undecided = [v for v in verdicts if v.promoted is None]
-        if undecided:
-            now = clock()
-            if now >= deadline:
-                raise PromotionUnresolvedError(
-                    f"{len(undecided)} of {len(verdicts)} targets still undecided after "
-                    f"{timeout:g} s of reconciliation: {undecided[0].reason}",
-                    verdicts=verdicts,
-                    sent_at=sent_at,
-                    method=error.method,
-                    url=error.url,
-                ) from error
-            await sleep(min(_POLL, max(deadline - now, 0.0)))
-            continue
-        missing = tuple(v.target_app_id for v in verdicts if v.promoted is False)
-        if not missing:
-            return [found[t] for t in order]
-        again = PromoteRequest(request.pipeline_id, request.source_app_id, missing)
-        try:
-            for promotion in await promote(again):
-                found[promotion.target_app_id] = promotion
-            return [found[t] for t in order]
-        except APIError as exc:
-            if exc.promotion_state is not PromotionState.UNKNOWN:
-                raise
-            # reconcile the new attempt, within the same deadline
-            request, error = again, exc
-            decided.clear()
-            if clock() >= deadline:
-                raise

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -34,8 +35,11 @@ import attrs
 from ._errors import APIError, SevallaError, WaitAllError
 from ._fanout import FanoutLedger, as_request
 from ._models import Deployment, PromoteOutcome, PromoteRequest, Promotion
-from ._outcomes import PromotionState, SendMark, install_mark, state_of
+from ._outcomes import PromotionState, state_of
+from ._record import Send
 from ._wait import Waiter, WaitPlan
+
+logger = logging.getLogger("sevalla_async")
 
 __all__ = [
     "DeploymentProgress",
@@ -96,12 +100,16 @@ class WaveReport:
         rollbacks: the rollbacks made after its gate failed (``on_failure="rollback"``).
         passed: the gate's verdict (``None`` while the gate is deciding: that is the
             report a gate receives).
+        gate_error: what the gate raised (or the ``TypeError`` for a verdict that is not
+            a ``bool``): the gate then failed (``passed`` is false), the release stops
+            after rolling back as ``on_failure`` says, and the report is returned.
     """
 
     index: int
     outcomes: list[PromoteOutcome]
     rollbacks: list[RollbackOutcome] = attrs.field(factory=list)
     passed: bool | None = None
+    gate_error: Exception | None = None
 
     @property
     def deployments(self) -> list[Deployment]:
@@ -370,7 +378,7 @@ def _earlier_rollback(
     return RollbackOutcome(app, wave, None, None, state)
 
 
-Rollback = Callable[[uuid.UUID], Awaitable[Deployment]]
+Rollback = Callable[[uuid.UUID, Send], Awaitable[Deployment]]
 
 
 class Release:
@@ -454,12 +462,12 @@ class Release:
 
         outcomes = await self._promote(index, on_poll)
         report = WaveReport(index, outcomes)
-        passed = await self._decide(report)
+        passed, gate_error = await self._decide(report)
         self.ledger.gates[index] = passed
         rollbacks: list[RollbackOutcome] = []
         if not passed and self._on_failure == "rollback":
             rollbacks = await self._roll_back(index, rollback_targets(report))
-        report = attrs.evolve(report, rollbacks=rollbacks, passed=passed)
+        report = attrs.evolve(report, rollbacks=rollbacks, passed=passed, gate_error=gate_error)
         if self._on_wave is not None:
             self._on_wave(index, report)
         return report
@@ -545,15 +553,27 @@ class Release:
                 out[i] = PromoteOutcome(request, promotions, error, i, True, finished)
         return out
 
-    async def _decide(self, report: WaveReport) -> bool:
+    async def _decide(self, report: WaveReport) -> tuple[bool, Exception | None]:
+        """The gate's verdict, and what it raised: a gate that raises, or returns anything
+        but a ``bool``, has failed (its wave was promoted: the report and the rollback
+        must not be lost to the gate's bug)."""
         if self._gate is None:
-            return report.succeeded
-        verdict = self._gate(report)
-        if inspect.isawaitable(verdict):
-            verdict = await verdict
+            return report.succeeded, None
+        verdict: Any  # a gate is user code: it may return anything
+        try:
+            verdict = self._gate(report)
+            if inspect.isawaitable(verdict):
+                verdict = await verdict
+        except Exception as exc:
+            logger.warning(
+                "release: the gate of wave %d raised %r: the gate failed", report.index, exc
+            )
+            return False, exc
         if not isinstance(verdict, bool):
-            raise TypeError(f"gate: must return True or False, returned {verdict!r}")
-        return verdict
+            error = TypeError(f"gate: must return True or False, returned {verdict!r}")
+            logger.warning("release: wave %d: %s: the gate failed", report.index, error)
+            return False, error
+        return verdict, None
 
     # --- rollback -------------------------------------------------------------------------
 
@@ -565,7 +585,7 @@ class Release:
         earlier = {a: self._rolled_back[(wave, a)] for a in apps if (wave, a) in self._rolled_back}
         sending = [a for a in apps if a not in earlier]
         results: dict[int, RollbackOutcome] = {}
-        marks: dict[int, SendMark] = {}
+        marks: dict[int, Send] = {}
         pending = iter(range(len(sending)))
         on_send = self._on_rollback_send
 
@@ -573,9 +593,9 @@ class Release:
             for i in pending:
                 if on_send is not None:
                     on_send(wave, sending[i])
-                marks[i] = mark = install_mark()
+                marks[i] = mark = Send()
                 try:
-                    deployment = await self._rollback(sending[i])
+                    deployment = await self._rollback(sending[i], mark)
                 except (APIError, ValueError) as exc:
                     results[i] = RollbackOutcome(
                         sending[i], wave, None, exc, state_of(exc), getattr(exc, "sent_at", None)

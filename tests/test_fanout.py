@@ -26,6 +26,7 @@ from sevalla_async import (
     SevallaClient,
 )
 from sevalla_async._fanout import DEFAULT_CONCURRENCY, Fanout, resolve_concurrency
+from sevalla_async._record import WriteRecord
 from sevalla_async.testing import FakeClock, FakeSevalla, Fault, RateLimit
 
 # --- helpers ----------------------------------------------------------------------------
@@ -555,7 +556,7 @@ async def test_engine_cancels_and_awaits_every_worker() -> None:
     forever = asyncio.Event()
     requests = [PromoteRequest(uuid.uuid4(), uuid.uuid4(), [uuid.uuid4()]) for _ in range(100)]
 
-    async def call(request: PromoteRequest, index: int) -> PromoteOutcome:
+    async def call(request: PromoteRequest, index: int, record: WriteRecord) -> PromoteOutcome:
         started.append(index)
         try:
             await forever.wait()
@@ -578,7 +579,7 @@ async def test_engine_cancels_and_awaits_every_worker() -> None:
 async def test_engine_turns_any_exception_of_a_call_into_its_outcome() -> None:
     requests = [PromoteRequest(uuid.uuid4(), uuid.uuid4(), [uuid.uuid4()]) for _ in range(5)]
 
-    async def call(request: PromoteRequest, index: int) -> PromoteOutcome:
+    async def call(request: PromoteRequest, index: int, record: WriteRecord) -> PromoteOutcome:
         if index == 1:
             raise RuntimeError("boom")
         return PromoteOutcome(request, [], None, index)
@@ -592,7 +593,7 @@ async def test_engine_turns_any_exception_of_a_call_into_its_outcome() -> None:
 
 
 async def test_a_fanout_runs_once() -> None:
-    async def call(request: PromoteRequest, index: int) -> PromoteOutcome:
+    async def call(request: PromoteRequest, index: int, record: WriteRecord) -> PromoteOutcome:
         return PromoteOutcome(request, [], None, index)
 
     fanout = Fanout([], call, concurrency=1, clock=lambda: 0.0)

@@ -198,10 +198,45 @@ async def test_async_gate_can_stop_a_healthy_wave(
     assert promoted_targets(fake) == [t for w in waves[:2] for t in targets_of(w)]
 
 
-async def test_gate_must_answer_a_bool(fake: FakeSevalla, client: SevallaClient) -> None:
-    waves = make_waves(fake, [1])
-    with pytest.raises(TypeError, match="gate"):
-        await client.releases.run(waves, gate=lambda w: "yes")  # type: ignore[arg-type,return-value]
+async def test_a_gate_answering_no_bool_fails_its_wave_with_the_report(
+    fake: FakeSevalla, client: SevallaClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    waves = make_waves(fake, [1, 1])
+    report = await client.releases.run(waves, gate=lambda w: "yes")  # type: ignore[arg-type,return-value]
+    assert (report.completed, report.stopped_at) == (False, 0)
+    assert isinstance(report.waves[0].gate_error, TypeError)
+    assert "must return True or False" in str(report.waves[0].gate_error)
+    assert report.waves[0].outcomes[0].promotions  # the wave's deployments are reported
+    assert len(fake.requests_to("POST", PROMOTE)) == 1  # the next wave is not sent
+    assert "the gate failed" in caplog.text
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_a_gate_that_raises_is_a_failed_gate_and_rollback_runs(
+    fake: FakeSevalla, client: SevallaClient, kind: str
+) -> None:
+    """Regression: a gate raising after its wave was promoted made releases.run() raise
+    that bare exception: no report, no deployment ids, no rollback."""
+    waves = make_waves(fake, [2, 1])
+    bad = waves[0][1].target_app_ids[0]
+    fake.script_deployments(FAILING, app_id=bad)  # something to roll back
+
+    def gate(report: WaveReport) -> bool:
+        raise RuntimeError("metrics backend down")
+
+    async def agate(report: WaveReport) -> bool:
+        raise RuntimeError("metrics backend down")
+
+    report = await client.releases.run(
+        waves, gate=gate if kind == "sync" else agate, on_failure="rollback"
+    )
+    wave = report.waves[0]
+    assert (report.completed, report.stopped_at, wave.passed) == (False, 0, False)
+    assert isinstance(wave.gate_error, RuntimeError)
+    assert [p.deployment_id for o in wave.outcomes for p in o.promotions or ()]
+    assert [r.app_id for r in wave.rollbacks] == [bad]  # the failed target rolled back
+    assert rolled_back(fake) == [str(bad)]
+    assert len(fake.requests_to("POST", PROMOTE)) == 2  # wave 0's two entries only
 
 
 async def test_ambiguous_promote_in_a_wave_is_reconciled(

@@ -11,6 +11,7 @@ from .. import _protocol, _wait
 from .._ids import to_uuid
 from .._models import Deployment, Promotion
 from .._options import Unpack, WaitKeywords, WaitSettings, takes
+from .._record import Send
 from .._response import APIResponse
 from .._transport import TransportResponse
 from ._paging import check_page_size, iterate_pages
@@ -125,8 +126,12 @@ class Deployments:
         5xx or a connection lost once sent, with ``sent_at``: look at the app's deployments
         before rolling back again).
         """
+        return await self._rollback(app_id)
+
+    async def _rollback(self, app_id: uuid.UUID | str, send: Send | None = None) -> Deployment:
+        """:meth:`rollback`, noting on ``send`` (the caller's write record) when it left."""
         result: Deployment = await self._core.request(
-            _protocol.rollback_deployment_request(app_id), Deployment
+            _protocol.rollback_deployment_request(app_id), Deployment, send=send
         )
         return result
 

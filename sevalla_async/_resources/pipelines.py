@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from .. import _protocol, _wait
 from .._errors import APIError, WaitAllError
-from .._fanout import Call, Fanout, resolve_concurrency
+from .._fanout import Call, Fanout, done_outcome, resolve_concurrency
 from .._models import (
     Deployment,
     Pipeline,
@@ -36,14 +36,15 @@ from .._options import (
     WaitSettings,
     takes,
 )
-from .._outcomes import PromotionState, current_mark
+from .._outcomes import PromotionState
 from .._reconcile import (
     DEFAULT_RECONCILE_TIMEOUT,
     DEFAULT_SETTLE,
     Reconciler,
     check_reconcile_options,
-    resolve,
 )
+from .._record import Send, TargetOutcome, WriteRecord
+from .._resolve import resolve
 from .._response import APIResponse
 from .._transport import TransportResponse
 from ._paging import check_page_size, iterate_pages
@@ -111,21 +112,68 @@ class Pipelines:
         if not reconcile:
             return await self._send_promote(request)
         check_reconcile_options(reconcile_settle, reconcile_timeout)
+        settings = ReconcileSettings(True, reconcile_settle, reconcile_timeout)
+        record = WriteRecord(request.target_app_ids)
+        return await self._promote_recorded(request, record, settings)
+
+    async def _promote_recorded(
+        self, request: PromoteRequest, record: WriteRecord, reconcile: ReconcileSettings
+    ) -> list[Promotion]:
+        """Promote ``request``, noting on the caller's ``record`` when it left and, with
+        ``reconcile``, settling an ``unknown`` outcome target by target on it."""
         try:
-            return await self._send_promote(request)
+            return await self._send_promote(request, record.send)
         except APIError as error:
-            if error.promotion_state is not PromotionState.UNKNOWN:
+            if not reconcile.reconcile or error.promotion_state is not PromotionState.UNKNOWN:
                 raise
-            core = self._core
-            return await resolve(
-                request,
-                error,
-                promote=self._send_promote,
-                reconciler=Reconciler(core, core.wall_clock, settle=reconcile_settle),
-                clock=core.clock,
-                sleep=core.sleep,
-                timeout=reconcile_timeout,
-            )
+            return await self._resolve(request, record, reconcile)
+
+    async def _resolve(
+        self,
+        request: PromoteRequest,
+        record: WriteRecord,
+        reconcile: ReconcileSettings,
+        on_send: Callable[[PromoteRequest], object] | None = None,
+    ) -> list[Promotion]:
+        core = self._core
+        return await resolve(
+            request,
+            record,
+            promote=self._send_promote,
+            reconciler=Reconciler(core, core.wall_clock, settle=reconcile.settle),
+            clock=core.clock,
+            sleep=core.sleep,
+            timeout=reconcile.timeout,
+            on_send=on_send,
+        )
+
+    async def resume(
+        self,
+        request: PromoteRequest,
+        targets: Iterable[TargetOutcome],
+        *,
+        reconcile_settle: float = DEFAULT_SETTLE,
+        reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT,
+        on_send: Callable[[PromoteRequest], object] | None = None,
+    ) -> list[Promotion]:
+        """Finish ``request`` from its record (``targets``: one :class:`TargetOutcome`
+        per target, as a fan-out's :attr:`PromoteOutcome.targets` or a journal keeps them),
+        never promoting a target twice.
+
+        ``promoted`` targets are kept as they are; ``unknown`` ones are reconciled, each in
+        the window of its own ``sent_at``; then the targets verified not promoted and the
+        ``not_sent`` ones are promoted in one request (``on_send`` is called with it just
+        before it leaves, e.g. to journal it). A ``rejected`` target is an error
+        (``ValueError`` before any I/O: the API refused it; send it again yourself if you
+        mean it). Returns every target's promotion in target order; raises as
+        :meth:`promote` with ``reconcile=True`` does, each error carrying ``targets``.
+        """
+        if not isinstance(request, PromoteRequest):
+            raise ValueError(f"request: expected a PromoteRequest, got {type(request).__name__}")
+        check_reconcile_options(reconcile_settle, reconcile_timeout)
+        record = _record_of(request, targets)
+        settings = ReconcileSettings(True, reconcile_settle, reconcile_timeout)
+        return await self._resolve(request, record, settings, on_send)
 
     async def reconcile(
         self,
@@ -152,15 +200,17 @@ class Pipelines:
         reconciler = Reconciler(self._core, self._core.wall_clock, settle=settle)
         return await reconciler.look(request, sent_at)
 
-    async def _send_promote(self, request: PromoteRequest) -> list[Promotion]:
-        result, _ = await self._promote_reply(request)
+    async def _send_promote(
+        self, request: PromoteRequest, send: Send | None = None
+    ) -> list[Promotion]:
+        result, _ = await self._promote_reply(request, send)
         return result
 
     async def _promote_reply(
-        self, request: PromoteRequest
+        self, request: PromoteRequest, send: Send | None = None
     ) -> tuple[list[Promotion], TransportResponse]:
         reply: tuple[list[Promotion], TransportResponse] = await self._core.request_with_reply(
-            _protocol.build_promote(request), list[Promotion]
+            _protocol.build_promote(request), list[Promotion], send=send
         )
         return reply
 
@@ -369,20 +419,18 @@ class Pipelines:
         core = self._core
         limit = resolve_concurrency(concurrency, core.pool_limit)
         limiter = core.budget
-        promote = self._promoter(settings.reconcile)
+        reconcile = settings.reconcile
+        promote = self._promote_recorded
 
-        async def call(request: PromoteRequest, index: int) -> PromoteOutcome:
+        async def call(request: PromoteRequest, index: int, record: WriteRecord) -> PromoteOutcome:
             # Queue behind the write budget first, so the call's timeout starts when it
             # actually gets its turn.
             if not limiter.ready("write"):
                 await limiter.wait_ready("write", core.max_hold())
-            result = await promote(request)
-            # With sent_at already (the fan-out's mark), so it needn't rebuild the outcome.
-            mark = current_mark()
-            sent_at = None if mark is None else mark.sent_at
-            return PromoteOutcome(request, result, None, index, sent_at=sent_at)
+            result = await promote(request, record, reconcile)
+            return done_outcome(request, index, record, result)
 
-        work: Call = self._waiting_call(settings, promote) if settings.wait else call
+        work: Call = self._waiting_call(settings) if settings.wait else call
 
         return Fanout(
             requests,
@@ -394,26 +442,24 @@ class Pipelines:
             ledger=settings.ledger,
         )
 
-    def _waiting_call(
-        self,
-        settings: FanoutSettings,
-        promote: Callable[[PromoteRequest], Awaitable[list[Promotion]]],
-    ) -> Call:
+    def _waiting_call(self, settings: FanoutSettings) -> Call:
         """The fan-out's work for ``wait=True``: promote, then wait."""
-        plan, on_poll = settings.plan, settings.on_poll
+        plan, on_poll, reconcile = settings.plan, settings.on_poll, settings.reconcile
         limiter = self._core.budget
         run = self._waiter.promote_then_wait
+        recorded = self._promote_recorded
 
-        async def call(request: PromoteRequest, index: int) -> PromoteOutcome:
+        async def call(request: PromoteRequest, index: int, record: WriteRecord) -> PromoteOutcome:
             if not limiter.ready("write"):  # only the promotion queues for the write budget
                 await limiter.wait_ready("write", self._core.max_hold())
             hook = None if on_poll is None else functools.partial(on_poll, index)
+            promote = functools.partial(recorded, record=record, reconcile=reconcile)
             try:
                 promotions, deployments = await run(promote, request, plan, on_poll=hook)
             except WaitAllError as error:
                 finished = list(error.deployments.values())
-                return PromoteOutcome(request, error.promotions, error, index, True, finished)
-            return PromoteOutcome(request, promotions, None, index, True, deployments)
+                return done_outcome(request, index, record, error.promotions, error, finished)
+            return done_outcome(request, index, record, promotions, None, deployments)
 
         return call
 
@@ -491,3 +537,28 @@ class PipelinesWithRawResponse:
     async def get(self, pipeline_id: uuid.UUID | str) -> APIResponse[Pipeline]:
         """:meth:`Pipelines.get`, with the reply."""
         return APIResponse(*await self._pipelines._get_reply(pipeline_id))
+
+
+def _record_of(request: PromoteRequest, targets: Iterable[TargetOutcome]) -> WriteRecord:
+    """The write record ``targets`` describe, checked against ``request`` (``ValueError``
+    naming the problem, before any I/O)."""
+    given = list(targets)
+    if any(not isinstance(t, TargetOutcome) for t in given):
+        raise ValueError("targets: expected TargetOutcome objects (e.g. outcome.targets)")
+    if sorted(t.target_app_id.int for t in given) != sorted(t.int for t in request.target_app_ids):
+        raise ValueError("targets: expected one TargetOutcome per target of the request")
+    by_target = {t.target_app_id: t for t in given}
+    ordered = [by_target[t] for t in request.target_app_ids]
+    for outcome in ordered:
+        if outcome.state is PromotionState.REJECTED:
+            raise ValueError(
+                f"targets: {outcome.target_app_id} was rejected by the API; nothing to resume"
+            )
+        if outcome.state is PromotionState.PROMOTED and outcome.deployment_id is None:
+            raise ValueError(f"targets: {outcome.target_app_id} is promoted without a deployment")
+        if outcome.state is PromotionState.UNKNOWN and outcome.sent_at is None:
+            raise ValueError(
+                f"targets: {outcome.target_app_id} is unknown without sent_at: the window to "
+                "look in cannot be bounded"
+            )
+    return WriteRecord.of(ordered)

@@ -128,8 +128,7 @@ class Releases:
         ) -> list[PromoteOutcome]:
             return await promote_many(requests, on_poll=on_poll, ledger=wave_ledger)
 
-        async def rollback(app_id: uuid.UUID) -> Deployment:
-            return await self._deployments.rollback(app_id)
+        rollback = self._deployments._rollback
 
         release = Release(
             waves,
