@@ -12,6 +12,13 @@ build, a person's manual deploy of another build) landing on targets during the 
     python benchmarks/fault_matrix.py                    # 2,000 promotions, 30 % faults
     python benchmarks/fault_matrix.py --requests 200     # quicker
 
+Besides those, the 0.3 faults: the re-send of the missing targets refused by 429s past
+every retry (``act-subset+500+resend-429``), a ``Date`` header an hour off on some targets'
+reads only and deployment lists served oldest first for some apps (``--hostile``, the
+share of apps), and the whole fan-out cancelled part way (``--cancel-at``, the share of
+entries done): every entry of its ledger is then finished from its per-target record
+(``pipelines.resume``), as a resumed journal does, and every entry never read is sent.
+
 Exit status 0 only when every check holds.
 """
 
@@ -20,16 +27,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import json
 import random
 import sys
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
-from _fake_client import fake_client
+from multidict import CIMultiDict, CIMultiDictProxy
 
-from sevalla_async import PromotionState
+from sevalla_async import (
+    FanoutLedger,
+    FanoutProgress,
+    PromoteOutcome,
+    PromotionState,
+    SevallaClient,
+    SevallaError,
+    TransportRequest,
+    TransportResponse,
+)
 from sevalla_async.testing import FakeClock, FakeSevalla, Fault
 from sevalla_async.testing._clock import WALL_EPOCH
 
@@ -47,7 +65,39 @@ KINDS = {
     "no-act+500": lambda r, rng: Fault.fail_without_acting("error"),
     "no-act+drop": lambda r, rng: Fault.fail_without_acting("disconnect"),
     "no-act+stall": lambda r, rng: Fault.fail_without_acting("stall", stall=2.5),
+    "act-subset+500+resend-429": lambda r, rng: Fault.act_then_fail(
+        "error", targets=rng.sample(list(r.target_app_ids), k=1)
+    ),
 }
+RESEND_REFUSED = "act-subset+500+resend-429"  # then 429s past every retry on the re-send
+
+
+class Hostile:
+    """The in-memory transport with two lies: a ``Date`` an hour ahead on the deployment
+    reads of the apps in ``lying`` (a stale cache in front of them), and the deployment
+    lists of the apps in ``oldest`` served oldest first."""
+
+    def __init__(self, inner: Any, lying: set[str], oldest: set[str]) -> None:
+        self._inner, self._lying, self._oldest = inner, lying, oldest
+
+    async def send(self, request: TransportRequest) -> TransportResponse:
+        reply = await self._inner.send(request)
+        if request.method != "GET" or "/deployments" not in request.url:
+            return reply
+        app = request.url.split("/applications/")[-1].split("/")[0]
+        headers = CIMultiDict(reply.headers)
+        body = reply.body
+        if app in self._lying and "date" in headers:
+            moment = parsedate_to_datetime(headers["date"]) + timedelta(hours=1)
+            headers["Date"] = format_datetime(moment, usegmt=True)
+        if app in self._oldest and reply.status == 200:
+            page = json.loads(body)
+            page["data"] = list(reversed(page["data"]))
+            body = json.dumps(page).encode()
+        return TransportResponse(reply.status, CIMultiDictProxy(headers), body)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 def _explain(
@@ -63,18 +113,35 @@ def _explain(
     print(f"  outcome: {outcome.state} sent_at={outcome.sent_at} error={outcome.error!r}")
 
 
-async def run(requests: int, share: float, seed: int, skew: float, targets: int) -> int:
+async def run(
+    requests: int,
+    share: float,
+    seed: int,
+    skew: float,
+    targets: int,
+    hostile: float,
+    cancel_at: float,
+) -> int:
     rng = random.Random(seed)
     clock = FakeClock()
     async with FakeSevalla(clock=clock, skew=skew) as fake:
         plan = fake.promote_requests(requests, targets=targets)
         kinds: dict[uuid.UUID, str] = {}
+        lying: set[str] = set()
+        oldest: set[str] = set()
         for request in plan:
             if rng.random() < share:
                 kind = rng.choice(sorted(KINDS))
                 kinds[request.pipeline_id] = kind
                 path = f"/pipelines/{request.pipeline_id}/promote"
                 fake.inject(KINDS[kind](request, rng), method="POST", path=path)
+                if kind == RESEND_REFUSED:  # 1 + max_retries attempts, all 429
+                    fake.inject(Fault.rate_limited(1), times=6, method="POST", path=path)
+            for app in request.target_app_ids:
+                if rng.random() < hostile:
+                    lying.add(str(app))
+                if rng.random() < hostile:
+                    oldest.add(str(app))
             if rng.random() < 0.1:  # a git push deploys the same build on a target
                 fake.deploy(
                     rng.choice(request.target_app_ids),
@@ -86,9 +153,17 @@ async def run(requests: int, share: float, seed: int, skew: float, targets: int)
                 fake.deploy(rng.choice(request.target_app_ids), late=rng.uniform(0, 60))
         started = time.perf_counter()
         # timeout: 2 (virtual) seconds per call, so a stall of 2.5 s outlasts it
-        async with fake_client(fake, clock, timeout=2.0, max_retries=5) as client:
+        async with SevallaClient(
+            fake.api_key,
+            transport=Hostile(fake.transport(), lying, oldest),
+            sleep=clock.sleep,
+            clock=clock,
+            wall_clock=clock.wall,
+            timeout=2.0,
+            max_retries=5,
+        ) as client:
             virtual0 = clock()
-            outcomes = await client.pipelines.promote_many(plan, concurrency=32, reconcile=True)
+            outcomes, resumed = await _run_and_resume(client, plan, cancel_at, clock.sleep)
             virtual = clock() - virtual0
         real = time.perf_counter() - started
 
@@ -117,9 +192,12 @@ async def run(requests: int, share: float, seed: int, skew: float, targets: int)
     for kind in sorted(fired):
         print(f"  {kind:22s} {fired[kind]}")
     print(f"outcome states: {dict(sorted(states.items()))}")
+    print(f"apps with a lying Date: {len(lying)}, served oldest first: {len(oldest)}")
+    print(f"entries resumed from their record after the cancel: {resumed}")
     print(f"POSTs: {posts} (re-promotions: {posts - requests}), GETs (reconcile reads): {reads}")
+    unknown = states.get(PromotionState.UNKNOWN.value, 0)
     print(
-        f"targets promoted twice: {twice}, never: {never}, "
+        f"targets promoted twice: {twice}, never: {never}, unknown left: {unknown}, "
         f"outcome ids not made by a promotion: {wrong_id}"
     )
     print(f"virtual time: {virtual:.0f} s; real time: {real:.1f} s")
@@ -133,6 +211,63 @@ async def run(requests: int, share: float, seed: int, skew: float, targets: int)
     return 0 if ok else 1
 
 
+async def _run_and_resume(
+    client: SevallaClient, plan: list[Any], cancel_at: float, sleep: Any
+) -> tuple[list[PromoteOutcome], int]:
+    """The fan-out, cancelled once ``cancel_at`` of its entries are done (1: never), then
+    every entry finished as a resumed journal would: an entry with an outcome other than
+    ``promoted`` from its per-target record, an entry never read by sending it. The final
+    outcome of every entry, and how many entries were resumed."""
+    ledger = FanoutLedger()
+    task: asyncio.Task[Any] | None = None
+
+    def progress(p: FanoutProgress) -> None:
+        if task is not None and p.done >= cancel_at * len(plan):
+            task.cancel()
+
+    on_progress = progress if cancel_at < 1 else None
+    task = asyncio.ensure_future(
+        client.pipelines.promote_many(
+            plan, concurrency=32, reconcile=True, ledger=ledger, on_progress=on_progress
+        )
+    )
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    final = {o.index: o for o in ledger.outcomes}
+    unread = [i for i in range(len(plan)) if i not in final]
+    again = [o for o in final.values() if o.state is not PromotionState.PROMOTED]
+    gate = asyncio.Semaphore(8)
+    patient = client.with_options(timeout=60.0)  # a resume may queue for the write budget
+
+    async def resume(outcome: PromoteOutcome) -> None:
+        request = plan[outcome.index]
+        async with gate:
+            try:
+                made = await patient.pipelines.resume(request, outcome.targets)
+            except SevallaError as exc:
+                targets = getattr(exc, "targets", None)
+                final[outcome.index] = PromoteOutcome(
+                    request, None, exc, outcome.index, per_target=targets
+                )
+                return
+        final[outcome.index] = PromoteOutcome(request, made, None, outcome.index)
+
+    resumed = len(again)
+    for _ in range(100):  # a resume refused for now (a 429) is run again, as a user would
+        await asyncio.gather(*(resume(o) for o in again))
+        again = [o for o in again if final[o.index].state is PromotionState.NOT_SENT]
+        if not again:
+            break
+        again = [final[o.index] for o in again]
+        await sleep(2.0)  # virtual: the rate-limit budget resets
+    rest = await client.pipelines.promote_many([plan[i] for i in unread], reconcile=True)
+    for i, outcome in zip(unread, rest, strict=True):
+        final[i] = outcome
+    return [final[i] for i in range(len(plan))], resumed
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=2000)
@@ -140,8 +275,20 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=9)
     parser.add_argument("--skew", type=float, default=437.0)
     parser.add_argument("--targets", type=int, default=2)
+    parser.add_argument("--hostile", type=float, default=0.0, help="share of lying apps")
+    parser.add_argument("--cancel-at", type=float, default=1.0, help="1: never cancel")
     args = parser.parse_args()
-    return asyncio.run(run(args.requests, args.share, args.seed, args.skew, args.targets))
+    return asyncio.run(
+        run(
+            args.requests,
+            args.share,
+            args.seed,
+            args.skew,
+            args.targets,
+            args.hostile,
+            args.cancel_at,
+        )
+    )
 
 
 if __name__ == "__main__":
