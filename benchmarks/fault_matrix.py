@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import json
 import random
 import sys
@@ -231,10 +232,8 @@ async def _run_and_resume(
             plan, concurrency=32, reconcile=True, ledger=ledger, on_progress=on_progress
         )
     )
-    try:
+    with contextlib.suppress(asyncio.CancelledError):
         await task
-    except asyncio.CancelledError:
-        pass
     final = {o.index: o for o in ledger.outcomes}
     unread = [i for i in range(len(plan)) if i not in final]
     again = [o for o in final.values() if o.state is not PromotionState.PROMOTED]
