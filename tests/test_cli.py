@@ -579,7 +579,7 @@ async def test_promote_many_reports_every_bad_entry_and_sends_nothing(
     run = await cli("promote-many", plan)
 
     assert run.code == 2
-    assert run.out == ""
+    assert [line["error"]["type"] for line in run.lines()] == ["PlanError"]  # piped: JSON
     problems = [line for line in run.err.splitlines() if "entry" in line]
     assert problems == [
         "sevalla-async: entry 1: target_app_ids[1]: 'not-an-id' is not a valid UUID "

@@ -45,8 +45,11 @@ from ._output import (
     OUTCOME_COLUMNS,
     PIPELINE_COLUMNS,
     WAITED_OUTCOME_COLUMNS,
+    clean_text,
     deployment_json,
     deployment_row,
+    error_hint,
+    error_json,
     format_row,
     json_line,
     outcome_json,
@@ -56,7 +59,6 @@ from ._output import (
     promotion_json,
     render_table,
     tally,
-    version_hint,
 )
 from ._plan import PlanError, parse_plan, read_plan_text
 from ._plan_runner import PlanOutcome, run_plan
@@ -256,6 +258,8 @@ async def promote_many(args: argparse.Namespace, console: Console) -> int:
         for problem in exc.problems:
             console.note(problem)
         console.note("the plan is invalid: nothing was sent")
+        message = clean_text(f"the plan is invalid: {'; '.join(exc.problems)}")
+        console.error_line(error_json(type="PlanError", message=message, state="not_sent"))
         return EXIT_USAGE
     options = wait_options(args)
     client = make_client(args)  # a bad key or URL is found before anything is sent
@@ -366,7 +370,7 @@ async def promote_many(args: argparse.Namespace, console: Console) -> int:
         console.note(f"{recorded} taken from the journal, not sent again")
     if options is not None:
         console.note(tally([w for o in finished.values() for w in o.waited or ()]))
-    hint = next(filter(None, (version_hint(o.error) for o in finished.values() if o.error)), None)
+    hint = next(filter(None, (error_hint(o.error) for o in finished.values() if o.error)), None)
     if hint:
         console.note(hint)
     return EXIT_FAILED if failed else EXIT_OK

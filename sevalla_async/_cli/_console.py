@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Literal, TextIO, TypeVar
 
 import attrs
 
 from .. import SevallaClient
+from ._output import json_line
 
 __all__ = [
     "EXIT_FAILED",
@@ -74,6 +76,13 @@ class Console:
         redact the key: an error may quote what was typed, the key in the wrong place)."""
         self.err.write(f"sevalla-async: {text}\n")
         self.err.flush()
+
+    def error_line(self, error: Mapping[str, object]) -> None:
+        """With ``--output json``, ``{"error": {...}}`` on stdout (an ``error_json``): the
+        failure as data for the script reading stdout; a closed stdout is not an error."""
+        if self.json:
+            with contextlib.suppress(BrokenPipeError):
+                self.line(json_line({"error": error}))
 
     @property
     def out_is_tty(self) -> bool:

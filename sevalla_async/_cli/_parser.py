@@ -324,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="an app to promote to (repeat for several)",
     )
     _wait_options(p, flag=True)
-    p.set_defaults(handler=promote)
+    p.set_defaults(handler=promote, writes=True)
 
     p = command(
         commands,
@@ -343,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _wait_options(p, flag=True)
     _journal_options(p)
-    p.set_defaults(handler=promote_many)
+    p.set_defaults(handler=promote_many, writes=True)
 
     p = command(
         commands,
@@ -388,7 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
         "are sent; the others are sent. Finished waves pass again without a promotion. The "
         "journal goes on in FILE",
     )
-    p.set_defaults(handler=release)
+    p.set_defaults(handler=release, writes=True)
 
     p = command(
         commands,
