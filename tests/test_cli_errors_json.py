@@ -34,7 +34,7 @@ def the_error(out: str) -> dict[str, Any]:
     lines = [line for line in out.splitlines() if '"error"' in line]
     assert len(lines) == 1, out
     error: dict[str, Any] = json.loads(lines[0])["error"]
-    assert ERROR_KEYS <= set(error), error
+    assert set(error) >= ERROR_KEYS, error
     assert set(error) - ERROR_KEYS <= {"retry_after"}, error
     return error
 

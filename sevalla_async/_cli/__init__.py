@@ -20,8 +20,9 @@ from typing import TextIO
 
 from .. import APIConnectionError, InternalServerError, SevallaError
 from ._console import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Console, UsageError, resolve_console
+from ._hints import error_hint
 from ._logging import configure_logging, remove_handler
-from ._output import clean_text, error_hint, error_json, short_error
+from ._output import clean_text, error_json, short_error
 from ._parser import build_parser
 from ._redact import RedactingStream, parse_redacted, secrets_of
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Literal, TextIO, TypeVar
 
 import attrs
 
 from .. import SevallaClient
-from ._output import json_line
+from ._output import clean_text, error_json, json_line
 
 __all__ = [
     "EXIT_FAILED",
@@ -83,6 +83,15 @@ class Console:
         if self.json:
             with contextlib.suppress(BrokenPipeError):
                 self.line(json_line({"error": error}))
+
+    def plan_invalid(self, problems: Sequence[str]) -> None:
+        """A plan that cannot be used: every problem on stderr (and, with ``--output json``,
+        one ``PlanError`` on stdout); nothing was sent."""
+        for problem in problems:
+            self.note(problem)
+        self.note("the plan is invalid: nothing was sent")
+        message = clean_text(f"the plan is invalid: {'; '.join(problems)}")
+        self.error_line(error_json(type="PlanError", message=message, state="not_sent"))
 
     @property
     def out_is_tty(self) -> bool:

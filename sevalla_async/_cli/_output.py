@@ -9,7 +9,6 @@ from __future__ import annotations
 import enum
 import json
 import re
-import urllib.parse
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -21,9 +20,7 @@ from .. import (
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
-    AuthenticationError,
     Deployment,
-    NotFoundError,
     Pipeline,
     PromoteRequest,
     Promotion,
@@ -40,13 +37,13 @@ __all__ = [
     "deployment_json",
     "deployment_row",
     "describe_waited",
-    "error_hint",
     "error_json",
     "json_line",
     "outcome_json",
     "outcome_rows",
     "pipeline_json",
     "pipeline_row",
+    "plural",
     "promote_request_json",
     "promotion_json",
     "render_table",
@@ -95,6 +92,14 @@ def clean_text(text: object, limit: int = MAX_TEXT) -> str:
         return value
     value = _SURROGATE.sub("\ufffd", value).translate(_CONTROL)
     return "".join(ch if ch.isprintable() or ch == " " else f"\\u{ord(ch):04x}" for ch in value)
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """``1 entry``, ``2 entries``: ``count`` and the word in the right number (``words``:
+    the plural when it is not ``word + "s"``)."""
+    if count == 1:
+        return f"{count} {word}"
+    return f"{count} {words or word + 's'}"
 
 
 def json_line(data: Any) -> str:
@@ -168,40 +173,6 @@ def short_error(error: BaseException) -> str:
     )
     request_id = getattr(error, "request_id", None)
     return f"{text} [request id {_clean_id(request_id)}]" if request_id else text
-
-
-def error_hint(error: BaseException) -> str | None:
-    """What to check after ``error``, when the API's message does not say: a 401 (the key,
-    and the base URL it is sent to), or a 404 from a base URL without the API version
-    (every path of the API is under ``/v3``, so ``https://api.sevalla.com`` answers 404 to
-    everything)."""
-    url = getattr(error, "url", None)
-    if isinstance(error, AuthenticationError):
-        return (
-            "hint: the API did not accept the API key: check the key given by --api-key or "
-            "SEVALLA_API_KEY (the flag wins) is a Sevalla API key that is still valid, and "
-            f"that the base URL in use, {_base_url(url)}, is the API it belongs to "
-            "(--base-url or SEVALLA_BASE_URL)"
-        )
-    if not isinstance(error, NotFoundError) or not url:
-        return None
-    path = urllib.parse.urlsplit(url).path
-    if "/v3/" in path + "/":
-        return None
-    return (
-        f"hint: the URL {clean_text(url)} has no API version; the base URL must end in /v3 "
-        "(e.g. https://api.sevalla.com/v3): check --base-url or SEVALLA_BASE_URL"
-    )
-
-
-def _base_url(url: str | None) -> str:
-    """The base URL a request went to (its URL up to ``/v3``), or ``unknown``."""
-    if not url:
-        return "unknown"
-    parts = urllib.parse.urlsplit(url)
-    head, version, _ = parts.path.partition("/v3")
-    path = head + version if version else ""
-    return clean_text(urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", "")), 200)
 
 
 def outcome_json(outcome: PlanOutcome, *, waits: bool = False) -> dict[str, Any]:

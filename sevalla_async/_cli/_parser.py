@@ -11,6 +11,7 @@ from typing import Any
 
 from .._reconcile import DEFAULT_RECONCILE_TIMEOUT, DEFAULT_SETTLE
 from .._version import __version__
+from . import _reconcile_command
 from ._commands import deployments_list, pipelines_list, promote, promote_many
 from ._demo import demo
 from ._fake_server import fake_server
@@ -33,6 +34,7 @@ exit status:
        wait and --wait: a deployment did not end in success, or the wait timed out
   2    bad arguments or input (nothing was sent)
   (release: 0 every wave passed, 1 stopped by a failed wave, 2 invalid plan)
+  (reconcile: 0 every target decided, 1 some target undecided: run it again later)
   130  interrupted (Ctrl-C); what was already sent is reported on stderr
   143  stopped by SIGTERM (reported as for Ctrl-C)
 
@@ -45,6 +47,7 @@ examples:
   sevalla-async release waves.json --on-failure rollback
   sevalla-async promote-many plan.json --journal run.jsonl      # resumable
   sevalla-async promote-many plan.json --resume run.jsonl       # after a crash
+  sevalla-async reconcile --pipeline P --source S --target T --sent-at 2025-01-31T09:30:00Z
   sevalla-async fake-server      # a local fake API to try all of this
   sevalla-async demo             # a fan-out, a wait and a release on an embedded fake API
 """
@@ -389,6 +392,15 @@ def build_parser() -> argparse.ArgumentParser:
         "journal goes on in FILE",
     )
     p.set_defaults(handler=release, writes=True)
+
+    p = command(
+        commands,
+        "reconcile",
+        "decide whether a promotion whose outcome is unknown was made (reads only)",
+        "Decide whether a promotion whose outcome is unknown was made.\n\n"
+        + _reconcile_command.HELP,
+    )
+    _reconcile_command.configure(p)
 
     p = command(
         commands,
