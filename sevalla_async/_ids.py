@@ -40,17 +40,30 @@ def is_api_id(value: Any) -> bool:
     return isinstance(value, uuid.UUID) and _api_accepts(value.int)
 
 
+MAX_SHOWN = 100
+"""Characters of an invalid id quoted in an error message; the rest is counted, not shown
+(an id read from a file or a command line can be megabytes long)."""
+
+
+def shown(value: str) -> str:
+    """``value`` quoted for an error message (``repr``), cut after :data:`MAX_SHOWN`
+    characters: ``'aaaa...' (1048476 more characters)``."""
+    if len(value) <= MAX_SHOWN:
+        return repr(value)
+    return f"{value[:MAX_SHOWN]!r}... ({len(value) - MAX_SHOWN} more characters)"
+
+
 def to_uuid(value: Any, field: str) -> uuid.UUID:
     """Return ``value`` as a :class:`uuid.UUID` the API accepts, or raise ``ValueError``.
 
     ``value`` may be a ``UUID`` or its canonical string (any case). The error names
-    ``field`` and the offending value.
+    ``field`` and the offending value (cut short past :data:`MAX_SHOWN` characters).
     """
     if isinstance(value, str):
         if _UUID_RE.fullmatch(value) is not None:
             return uuid.UUID(value)
         raise ValueError(
-            f"{field}: {value!r} is not a valid UUID "
+            f"{field}: {shown(value)} is not a valid UUID "
             "(expected the canonical form, e.g. 'fb5e5168-4281-4bec-94c5-0d1584e9e657')"
         )
     if isinstance(value, uuid.UUID):

@@ -361,7 +361,8 @@ async def resolve(
             now = clock()
             if now >= deadline:
                 raise PromotionUnresolvedError(
-                    f"{len(undecided)} of {len(verdicts)} targets still undecided after "
+                    f"{len(undecided)} of {len(verdicts)} "
+                    f"{'target' if len(verdicts) == 1 else 'targets'} still undecided after "
                     f"{timeout:g} s of reconciliation: {undecided[0].reason}",
                     verdicts=verdicts,
                     sent_at=sent_at,

@@ -869,7 +869,7 @@ async def test_demo_runs_a_fanout_then_waits_with_scripted_failures() -> None:
     for output in (run.out, lines.err):
         assert "Release stopped at wave 0: 1 target rolled back" in output
         assert "wave 1 was never sent (4 of its 4 targets untouched)" in output
-    assert "wave 0: failed (1/2 deployments succeeded); 1/1 failed targets rolled back" in run.out
+    assert "wave 0: failed (1/2 deployments succeeded); 1/1 failed target rolled back" in run.out
     canary = run.out.split("the canary's deployment on app ")[1].split()[0]
     trail = [
         line.split(None, 2)[2]

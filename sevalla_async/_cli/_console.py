@@ -106,11 +106,14 @@ def _isatty(stream: TextIO) -> bool:
 
 
 def resolve_console(args: argparse.Namespace, out: TextIO, err: TextIO) -> Console:
-    """``--output auto`` is a table on a terminal and JSON lines otherwise (some commands
-    default to a table always); ``--progress`` defaults to "stderr is a terminal"."""
-    output = args.output
+    """``--output auto`` (the default) is a table on a terminal and JSON lines otherwise;
+    a command whose default is a table (``human_default``) follows ``auto`` only when it is
+    given. ``--progress`` defaults to "stderr is a terminal"."""
+    output = args.output  # None: not given
+    if output is None:
+        output = "table" if getattr(args, "human_default", False) else "auto"
     if output == "auto":
-        output = "table" if _isatty(out) or getattr(args, "human_default", False) else "json"
+        output = "table" if _isatty(out) else "json"
     progress = args.progress if args.progress is not None else _isatty(err)
     return Console(out=out, err=err, output=output, progress=progress)
 

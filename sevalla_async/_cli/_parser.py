@@ -9,6 +9,7 @@ import textwrap
 from collections.abc import Callable
 from typing import Any
 
+from .._ids import shown
 from .._reconcile import DEFAULT_RECONCILE_TIMEOUT, DEFAULT_SETTLE
 from .._version import __version__
 from . import _reconcile_command
@@ -112,7 +113,9 @@ def _whole_number(minimum: int, rule: str) -> Callable[[str], int]:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number, got {shown(text)}"
+            ) from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{rule}, got {value}")
         return value
@@ -129,7 +132,7 @@ def _seconds(text: str, *, zero: bool = False) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected seconds, got {shown(text)}") from None
     if zero and not value >= 0:
         raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
     if not zero and not value > 0:
@@ -199,7 +202,7 @@ def _global_options(
     group.add_argument(
         "--output",
         choices=("auto", "json", "table"),
-        default=default("auto"),
+        default=default(None),  # None: not given (auto, or a command's own default)
         help="json: one JSON object per line; table: aligned columns; "
         "auto (default): a table on a terminal, JSON otherwise",
     )
@@ -441,7 +444,8 @@ def build_parser() -> argparse.ArgumentParser:
             """\
             Run FakeSevalla, the SDK's fake of the Sevalla API, until Ctrl-C. It seeds a few
             pipelines and prints its URL, its key and commands to copy. With --output json
-            it prints one JSON line: base_url, api_key and the seeded pipelines."""
+            (or --output auto when stdout is not a terminal) it prints one JSON line:
+            base_url, api_key and the seeded pipelines."""
         ),
         api=False,
         progress=False,

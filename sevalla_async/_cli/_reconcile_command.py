@@ -21,6 +21,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .. import PromoteRequest, TargetVerdict
+from .._ids import shown
 from .._reconcile import DEFAULT_SETTLE
 from ._console import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Console, UsageError, make_client
 from ._output import clean_text, format_row, json_line, plural, promote_request_json
@@ -75,11 +76,12 @@ def _sent_at(text: str) -> datetime:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected an ISO 8601 time such as 2025-01-31T09:30:00Z, got {clean_text(text, 100)!r}"
+            f"expected an ISO 8601 time such as 2025-01-31T09:30:00Z, got {shown(text)}"
         ) from None
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError(
-            f"{text!r} has no UTC offset: add Z (UTC) or +HH:MM, as the Ctrl-C report prints it"
+            f"{shown(text)} has no UTC offset: add Z (UTC) or +HH:MM, as the Ctrl-C report "
+            "prints it"
         )
     return moment
 
@@ -88,7 +90,7 @@ def _settle(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected seconds, got {shown(text)}") from None
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
     return value
