@@ -9,8 +9,30 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, Protocol, TypeAlias, TypeVar
+
+_T_co = TypeVar("_T_co", covariant=True)
+
+
+class IdCollection(Protocol[_T_co]):
+    """A sized collection of ids that is not a ``str``: a list, tuple, set, dict keys...
+
+    For type checkers only: a ``str`` is a sequence of ``str`` too, so ``Iterable[str]``
+    would take ``target_app_ids="<uuid>"`` (a run-time ``ValueError``). ``str.__contains__``
+    accepts only ``str`` where this protocol's accepts any object, so mypy and pyright both
+    refuse a ``str`` (and ``bytes``) here, and accept every real collection.
+    """
+
+    def __contains__(self, value: object, /) -> bool: ...
+    def __iter__(self) -> Iterator[_T_co]: ...
+    def __len__(self) -> int: ...
+
+
+TargetAppIds: TypeAlias = IdCollection[str | uuid.UUID] | Iterator[str | uuid.UUID]
+"""What ``target_app_ids`` accepts: a collection of ids (``str`` or :class:`uuid.UUID`) or
+an iterator of them (a generator); a plain ``str`` is refused by type checkers (and with a
+``ValueError`` at run time)."""
 
 # The pattern of every ``format: uuid`` string in the official OpenAPI document.
 UUID_PATTERN = (
