@@ -459,9 +459,10 @@ class WaitAllError(SevallaError):
         errors = self.errors
         index, first = next(iter(errors.items()))
         super().__init__(
-            f"{len(errors)} of {len(self.results)} deployments could not be waited for to "
-            f"the end; the first, #{index} (deployment {self.promotions[index].deployment_id}"
-            f"): {type(first).__name__}: {first}"
+            f"{len(errors)} of {len(self.results)} "
+            f"{'deployment' if len(self.results) == 1 else 'deployments'} could not be waited "
+            f"for to the end; the first, #{index} (deployment "
+            f"{self.promotions[index].deployment_id}): {type(first).__name__}: {first}"
         )
 
     @property

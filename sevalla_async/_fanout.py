@@ -570,7 +570,8 @@ class Fanout:
         """Raise :class:`FanoutError` with ``outcomes`` if the input raised."""
         if source.failure is not None:
             raise FanoutError(
-                f"the input raised after {source.pulled} entries: "
+                f"the input raised after {source.pulled} "
+                f"{'entry' if source.pulled == 1 else 'entries'}: "
                 f"{type(source.failure).__name__}: {source.failure}",
                 outcomes,
             ) from source.failure

@@ -9,8 +9,30 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, Protocol, TypeAlias, TypeVar
+
+_T_co = TypeVar("_T_co", covariant=True)
+
+
+class IdCollection(Protocol[_T_co]):
+    """A sized collection of ids that is not a ``str``: a list, tuple, set, dict keys...
+
+    For type checkers only: a ``str`` is a sequence of ``str`` too, so ``Iterable[str]``
+    would take ``target_app_ids="<uuid>"`` (a run-time ``ValueError``). ``str.__contains__``
+    accepts only ``str`` where this protocol's accepts any object, so mypy and pyright both
+    refuse a ``str`` (and ``bytes``) here, and accept every real collection.
+    """
+
+    def __contains__(self, value: object, /) -> bool: ...
+    def __iter__(self) -> Iterator[_T_co]: ...
+    def __len__(self) -> int: ...
+
+
+TargetAppIds: TypeAlias = IdCollection[str | uuid.UUID] | Iterator[str | uuid.UUID]
+"""What ``target_app_ids`` accepts: a collection of ids (``str`` or :class:`uuid.UUID`) or
+an iterator of them (a generator); a plain ``str`` is refused by type checkers (and with a
+``ValueError`` at run time)."""
 
 # The pattern of every ``format: uuid`` string in the official OpenAPI document.
 UUID_PATTERN = (
@@ -40,17 +62,30 @@ def is_api_id(value: Any) -> bool:
     return isinstance(value, uuid.UUID) and _api_accepts(value.int)
 
 
+MAX_SHOWN = 100
+"""Characters of an invalid id quoted in an error message; the rest is counted, not shown
+(an id read from a file or a command line can be megabytes long)."""
+
+
+def shown(value: str) -> str:
+    """``value`` quoted for an error message (``repr``), cut after :data:`MAX_SHOWN`
+    characters: ``'aaaa...' (1048476 more characters)``."""
+    if len(value) <= MAX_SHOWN:
+        return repr(value)
+    return f"{value[:MAX_SHOWN]!r}... ({len(value) - MAX_SHOWN} more characters)"
+
+
 def to_uuid(value: Any, field: str) -> uuid.UUID:
     """Return ``value`` as a :class:`uuid.UUID` the API accepts, or raise ``ValueError``.
 
     ``value`` may be a ``UUID`` or its canonical string (any case). The error names
-    ``field`` and the offending value.
+    ``field`` and the offending value (cut short past :data:`MAX_SHOWN` characters).
     """
     if isinstance(value, str):
         if _UUID_RE.fullmatch(value) is not None:
             return uuid.UUID(value)
         raise ValueError(
-            f"{field}: {value!r} is not a valid UUID "
+            f"{field}: {shown(value)} is not a valid UUID "
             "(expected the canonical form, e.g. 'fb5e5168-4281-4bec-94c5-0d1584e9e657')"
         )
     if isinstance(value, uuid.UUID):

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypedDict, cast
 
 import attrs
 
-from ._ids import to_uuid, to_uuid_list
+from ._ids import IdCollection, TargetAppIds, to_uuid, to_uuid_list
 from ._outcomes import PromotionState, state_of
 from ._record import TargetOutcome
 
@@ -51,7 +51,7 @@ def _source_app_id(value: str | uuid.UUID) -> uuid.UUID:
     return to_uuid(value, "source_app_id")
 
 
-def _target_app_ids(value: Iterable[str | uuid.UUID]) -> tuple[uuid.UUID, ...]:
+def _target_app_ids(value: TargetAppIds) -> tuple[uuid.UUID, ...]:
     return to_uuid_list(value, "target_app_ids")
 
 
@@ -66,7 +66,7 @@ class PromoteRequestDict(TypedDict):
 
     pipeline_id: str | uuid.UUID
     source_app_id: str | uuid.UUID
-    target_app_ids: Sequence[str | uuid.UUID]
+    target_app_ids: IdCollection[str | uuid.UUID]
 
 
 @attrs.frozen(slots=True)

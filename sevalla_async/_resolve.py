@@ -148,7 +148,8 @@ def _unresolved(
     ]
     first = record.send_of(pending[0]) if pending else record.send
     error = PromotionUnresolvedError(
-        f"{len(pending)} of {len(request.target_app_ids)} targets still undecided after "
+        f"{len(pending)} of {len(request.target_app_ids)} "
+        f"{'target' if len(request.target_app_ids) == 1 else 'targets'} still undecided after "
         f"{timeout:g} s of reconciliation: {why}",
         verdicts=every,
         sent_at=first.sent_at,

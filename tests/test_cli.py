@@ -541,7 +541,7 @@ async def test_promote_many_exits_1_when_any_failed(
     assert failed["error"]["type"] == "InternalServerError"
     assert failed["error"]["status"] == 503
     assert failed["error"]["request_id"] in {r.request_id for r in fake.requests}
-    assert "4 promotions: 3 ok, 1 failed (entries 2)" in run.err
+    assert "4 promotions: 3 ok, 1 failed (entry 2)" in run.err
 
 
 async def test_promote_many_table_and_stdin(fake: FakeSevalla, cli: Cli) -> None:
@@ -579,7 +579,7 @@ async def test_promote_many_reports_every_bad_entry_and_sends_nothing(
     run = await cli("promote-many", plan)
 
     assert run.code == 2
-    assert run.out == ""
+    assert [line["error"]["type"] for line in run.lines()] == ["PlanError"]  # piped: JSON
     problems = [line for line in run.err.splitlines() if "entry" in line]
     assert problems == [
         "sevalla-async: entry 1: target_app_ids[1]: 'not-an-id' is not a valid UUID "
@@ -681,7 +681,14 @@ async def test_ctrl_c_stops_and_reports_what_was_sent(fake: FakeSevalla, tmp_pat
     *results, report = run.lines()
     assert sorted(line["index"] for line in results) == [0, 1]
     assert all(line["ok"] for line in results)
-    # --output json (the default when piped): the report is data too, after the results
+    # --output json (the default when piped): the report is data too, after the results;
+    # each entry sent without a reply comes with the command that decides it
+    reconcile = report.pop("reconcile")
+    assert [r["index"] for r in reconcile] == [2, 3]
+    for r in reconcile:
+        pipeline = requests[r["index"]].pipeline_id
+        assert r["command"].startswith(f"sevalla-async reconcile --pipeline {pipeline} ")
+        assert r["command"].endswith(f" --sent-at {r['sent_at']}")
     assert report == {
         "interrupted": True,
         "finished": 2,
@@ -724,16 +731,21 @@ async def test_ctrl_c_during_promote(fake: FakeSevalla) -> None:
     run = await finish(proc)
 
     assert run.code == 130
-    assert f"the promotion of pipeline {request.pipeline_id} may have been sent" in run.err
-    # piped: the record of what may have happened is on stdout too, as data
-    assert run.lines() == [
-        {
-            "pipeline_id": str(request.pipeline_id),
-            "source_app_id": str(request.source_app_id),
-            "target_app_ids": [str(t) for t in request.target_app_ids],
-            "state": "unknown",
-        }
-    ]
+    assert f"the promotion of pipeline {request.pipeline_id} was sent at " in run.err
+    assert "it may have been made" in run.err
+    # piped: the record of what may have happened is on stdout too, as data (with the
+    # command that decides it: tests/test_cli_reconcile.py runs it)
+    (line,) = run.lines()
+    assert line["reconcile"].startswith("sevalla-async reconcile ")
+    assert line["reconcile"] in run.err
+    assert line == {
+        "pipeline_id": str(request.pipeline_id),
+        "source_app_id": str(request.source_app_id),
+        "target_app_ids": [str(t) for t in request.target_app_ids],
+        "state": "unknown",
+        "sent_at": line["sent_at"],
+        "reconcile": line["reconcile"],
+    }
 
 
 # --- fake-server, demo, misc ---------------------------------------------------------------
@@ -857,7 +869,7 @@ async def test_demo_runs_a_fanout_then_waits_with_scripted_failures() -> None:
     for output in (run.out, lines.err):
         assert "Release stopped at wave 0: 1 target rolled back" in output
         assert "wave 1 was never sent (4 of its 4 targets untouched)" in output
-    assert "wave 0: failed (1/2 deployments succeeded); 1/1 failed targets rolled back" in run.out
+    assert "wave 0: failed (1/2 deployments succeeded); 1/1 failed target rolled back" in run.out
     canary = run.out.split("the canary's deployment on app ")[1].split()[0]
     trail = [
         line.split(None, 2)[2]

@@ -173,6 +173,7 @@ def test_outcome_json_success_and_failure() -> None:
         "status": 404,
         "code": "err-1",
         "request_id": "req_1",
+        "state": None,
     }
     assert outcome_rows(ok) == [("3", "ok", A, C, D)]
     assert outcome_rows(failed) == [
@@ -184,7 +185,14 @@ def test_error_json_and_short_error_for_other_errors() -> None:
     limited = RateLimitError("slow down", status_code=429, retry_after=120.0)
     lost = APIConnectionError("connection lost", request_sent=True)
     assert error_json(limited)["retry_after"] == 120.0
-    assert error_json(lost) == {"type": "APIConnectionError", "message": "connection lost"}
+    assert error_json(lost) == {
+        "type": "APIConnectionError",
+        "message": "connection lost",
+        "status": None,
+        "code": None,
+        "request_id": None,
+        "state": None,
+    }
     assert short_error(lost) == "APIConnectionError: connection lost"
     assert short_error(ValueError("x: bad")) == "ValueError: x: bad"
 
@@ -323,17 +331,19 @@ def _main(*argv: str) -> tuple[int, str, str]:
 def test_main_usage_errors_name_the_field(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SEVALLA_API_KEY", "secret-from-env")
     monkeypatch.delenv("SEVALLA_BASE_URL", raising=False)
-    assert _main("promote", A, "--source", B, "--target", "nah") == (
-        2,
-        "",
-        "sevalla-async: error: --target: target_app_ids[0]: 'nah' is not a valid UUID "
-        "(expected the canonical form, e.g. 'fb5e5168-4281-4bec-94c5-0d1584e9e657')\n",
+    message = (
+        "--target: target_app_ids[0]: 'nah' is not a valid UUID "
+        "(expected the canonical form, e.g. 'fb5e5168-4281-4bec-94c5-0d1584e9e657')"
     )
+    code, out, err = _main("promote", A, "--source", B, "--target", "nah")
+    assert (code, err) == (2, f"sevalla-async: error: {message}\n")
+    assert json.loads(out)["error"]["message"] == message  # not a terminal: JSON too
     code, _, err = _main("deployments", "list", "x", "--base-url", "ftp://h")
     assert code == 2
     assert "base_url: expected an https:// URL" in err
-    code, _, err = _main("promote", "secret-from-env", "--source", B, "--target", C)
+    code, out, err = _main("promote", "secret-from-env", "--source", B, "--target", C)
     assert code == 2
+    assert "secret-from-env" not in out
     assert err == (
         "sevalla-async: error: PIPELINE: pipeline_id: '***' is not a valid UUID "
         "(expected the canonical form, e.g. 'fb5e5168-4281-4bec-94c5-0d1584e9e657')\n"

@@ -58,7 +58,7 @@ def test_plan_as_json_lines_groups_by_wave(fake: FakeSevalla) -> None:
         ('"waves"', "plan: line 1: expected a JSON object"),
         ("[]", "plan: the plan has no wave"),
         ("[[]]", "wave 0: a wave needs at least one entry"),
-        ('[{"pipeline_id": "x"}]', "wave 0: expected a list of objects"),
+        ('[{"pipeline_id": "x"}]', "plan: expected waves (a list of lists of entries)"),
         ("[[", "plan: not valid JSON"),
         ('{"pipeline_id": "x"}', "plan: line 1: wave: expected a whole number >= 0, got None"),
         ('{"wave": -1}', "plan: line 1: wave: expected a whole number >= 0"),

@@ -401,4 +401,4 @@ async def test_ctrl_c_during_promote_many_wait(fake: FakeSevalla, tmp_path: Path
     assert "sevalla-async: 1 sent without a reply yet: they may have happened, check before " in (
         run.err
     )
-    assert "sevalla-async: 1 not sent: entries 2" in err
+    assert "sevalla-async: 1 not sent: entry 2" in err

@@ -23,6 +23,7 @@ from sevalla_async._cli._console import UsageError
 from sevalla_async._cli._output import (
     WAITED_OUTCOME_COLUMNS,
     describe_waited,
+    error_json,
     outcome_json,
     outcome_rows,
     tally,
@@ -144,7 +145,14 @@ def test_outcome_json_and_rows_with_wait() -> None:
             "app_id": str(T2),
             "deployment_id": str(D2),
             "status": "inProgress",
-            "error": {"type": "APITimeoutError", "message": str(timeout(None))},
+            "error": {
+                "type": "APITimeoutError",
+                "message": str(timeout(None)),
+                "status": None,
+                "code": None,
+                "request_id": None,
+                "state": None,
+            },
         },
     ]
     assert outcome_json(all_done, waits=True)["ok"] is True
@@ -167,7 +175,7 @@ def test_outcome_json_and_rows_with_wait() -> None:
         "deployment_id": str(D2),
         "status": "inProgress",
         "ok": False,
-        "error": {"type": "APITimeoutError", "message": str(timeout(None))},
+        "error": {**error_json(timeout(None)), "type": "APITimeoutError", "state": None},
     }
 
 

@@ -20,8 +20,9 @@ from typing import TextIO
 
 from .. import APIConnectionError, InternalServerError, SevallaError
 from ._console import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Console, UsageError, resolve_console
+from ._hints import error_hint
 from ._logging import configure_logging, remove_handler
-from ._output import error_json, json_line, short_error, version_hint
+from ._output import clean_text, error_json, short_error
 from ._parser import build_parser
 from ._redact import RedactingStream, parse_redacted, secrets_of
 
@@ -69,12 +70,10 @@ async def _run(handler: Handler, args: argparse.Namespace, console: Console) -> 
 def _api_error(console: Console, error: SevallaError) -> int:
     """One line on stderr (and, with ``--output json``, ``{"error": {...}}`` on stdout)."""
     console.note(f"error: {short_error(error)}")
-    hint = version_hint(error)
+    hint = error_hint(error)
     if hint:
         console.note(hint)
-    if console.json:
-        with contextlib.suppress(BrokenPipeError):
-            console.line(json_line({"error": error_json(error)}))
+    console.error_line(error_json(error))
     method = getattr(error, "method", None)
     maybe_sent = isinstance(error, InternalServerError) or (
         isinstance(error, APIConnectionError) and error.request_sent
@@ -104,6 +103,8 @@ def main(
         return asyncio.run(_run(args.handler, args, console))
     except UsageError as exc:
         console.note(f"error: {exc}")
+        state = "not_sent" if getattr(args, "writes", False) else None
+        console.error_line(error_json(type="UsageError", message=clean_text(exc), state=state))
         return EXIT_USAGE
     except SevallaError as exc:
         return _api_error(console, exc)

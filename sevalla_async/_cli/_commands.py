@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import functools
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import aclosing
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -39,6 +39,7 @@ from ._console import (
     make_client,
     take,
 )
+from ._hints import error_hint
 from ._journal import Journal, JournalEntry
 from ._output import (
     DEPLOYMENT_COLUMNS,
@@ -53,14 +54,22 @@ from ._output import (
     outcome_rows,
     pipeline_json,
     pipeline_row,
+    plural,
     promotion_json,
     render_table,
     tally,
-    version_hint,
 )
 from ._plan import PlanError, parse_plan, read_plan_text
 from ._plan_runner import PlanOutcome, run_plan
 from ._progress import ProgressLine
+from ._reports import (
+    OnePromote,
+    entry_list,
+    format_indexes,
+    report_interrupted,
+    report_promote_interrupted,
+    report_unknown,
+)
 from ._resume import (
     Recorder,
     Settled,
@@ -69,8 +78,8 @@ from ._resume import (
     settle_unknown,
     undecided_error,
 )
-from ._wait_commands import promote_and_wait, report_promote_interrupted
-from ._waiting import status_name, wait_options
+from ._wait_commands import promote_and_wait
+from ._waiting import wait_options
 
 __all__ = [
     "deployments_list",
@@ -97,10 +106,11 @@ async def promote(args: argparse.Namespace, console: Console) -> int:
     async with make_client(args) as client:
         if options is not None:
             return await promote_and_wait(client, request, options, console)
+        mark = OnePromote()  # when the request leaves, for the report of a Ctrl-C
         try:
-            promotions = await client.pipelines.promote_request(request)
+            promotions = await mark.send(client, request)
         except asyncio.CancelledError:
-            report_promote_interrupted(console, request)
+            report_promote_interrupted(console, request, mark.sent_at)
             raise
     if console.json:
         for p in promotions:
@@ -128,88 +138,6 @@ def emit_outcome(
     else:
         for row in outcome_rows(outcome, waits=waits):
             console.line(format_row(row, widths))
-
-
-def format_indexes(indexes: Iterable[int]) -> str:
-    """``0-3, 7, 9-10``: sorted indexes with runs collapsed."""
-    runs: list[list[int]] = []
-    for i in sorted(set(indexes)):
-        if runs and i == runs[-1][1] + 1:
-            runs[-1][1] = i
-        else:
-            runs.append([i, i])
-    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
-
-
-def report_interrupted(
-    console: Console,
-    requests: Sequence[PromoteRequest],
-    started: set[int],
-    finished: Mapping[int, PlanOutcome],
-    polled: Mapping[int, Mapping[uuid.UUID, Deployment]] | None = None,
-) -> None:
-    """Tell which promotions finished, which were sent without a reply, which were not sent;
-    with ``--wait`` (``polled``: the deployments seen of each entry) also which were
-    promoted and still being waited for."""
-    ok = sum(1 for o in finished.values() if o.ok)
-    console.note(
-        f"interrupted: {len(finished)} of {len(requests)} promotions finished "
-        f"({ok} ok, {len(finished) - ok} failed; their results are above)"
-    )
-    in_flight = sorted(started - set(finished))
-    polled = polled or {}
-    waited_for = [i for i in in_flight if polled.get(i)]
-    if waited_for:
-        console.note(
-            f"{len(waited_for)} promoted and being waited for: stopping the wait does not "
-            "cancel their deployments, last seen:"
-        )
-        for i in waited_for:
-            for d in polled[i].values():
-                console.err.write(
-                    f"  entry {i}: app {d.app_id}: deployment {d.id} {status_name(d)}\n"
-                )
-    in_flight = [i for i in in_flight if not polled.get(i)]
-    if in_flight:
-        console.note(
-            f"{len(in_flight)} sent without a reply yet: they may have happened, check "
-            "before retrying them:"
-        )
-        for i in in_flight:
-            r = requests[i]
-            targets = ", ".join(str(t) for t in r.target_app_ids)
-            console.err.write(
-                f"  entry {i}: pipeline {r.pipeline_id}, source {r.source_app_id} -> {targets}\n"
-            )
-    not_sent = [i for i in range(len(requests)) if i not in started]
-    if console.json:  # the same report as data, on stdout after the results
-        report = {
-            "interrupted": True,
-            "finished": len(finished),
-            "ok": ok,
-            "failed": len(finished) - ok,
-            "waiting": [
-                {"index": i, "deployments": [_seen_json(d) for d in polled[i].values()]}
-                for i in waited_for
-            ],
-            "sent_without_reply": in_flight,
-            "not_sent": not_sent,
-        }
-        with contextlib.suppress(BrokenPipeError):
-            console.line(json_line(report))
-    if not_sent:
-        console.note(f"{len(not_sent)} not sent: entries {format_indexes(not_sent)}")
-    else:
-        console.note("every promotion of the plan was sent")
-    console.err.flush()
-
-
-def _seen_json(deployment: Deployment) -> dict[str, str | None]:
-    return {
-        "app_id": str(deployment.app_id),
-        "deployment_id": str(deployment.id),
-        "status": status_name(deployment),
-    }
 
 
 def _open_journal(
@@ -253,9 +181,7 @@ async def promote_many(args: argparse.Namespace, console: Console) -> int:
     try:
         requests = parse_plan(text, source=source)
     except PlanError as exc:
-        for problem in exc.problems:
-            console.note(problem)
-        console.note("the plan is invalid: nothing was sent")
+        console.plan_invalid(exc.problems)
         return EXIT_USAGE
     options = wait_options(args)
     client = make_client(args)  # a bad key or URL is found before anything is sent
@@ -274,6 +200,7 @@ async def promote_many(args: argparse.Namespace, console: Console) -> int:
         options.apply(client)
     recorder = Recorder(journal, requests)
     finished: dict[int, PlanOutcome] = {}
+    unknown_sent: dict[int, tuple[PromoteRequest, datetime]] = {}
     polled: dict[int, dict[uuid.UUID, Deployment]] = {}
 
     progress = ProgressLine(
@@ -308,9 +235,11 @@ async def promote_many(args: argparse.Namespace, console: Console) -> int:
         recorder.sent(to_send[position][0])
 
     def on_outcome(outcome: PromoteOutcome) -> None:
-        index, _, found = to_send[outcome.index]
+        index, sent, found = to_send[outcome.index]
         made = _merge(requests[index], found, outcome.promotions)
         recorder.outcome(index, outcome, made or None)
+        if outcome.state is PromotionState.UNKNOWN and outcome.sent_at is not None:
+            unknown_sent[index] = (sent, outcome.sent_at)  # what a reconcile looks for
 
     if not console.json:
         console.line(format_row(columns, widths))
@@ -344,7 +273,7 @@ async def promote_many(args: argparse.Namespace, console: Console) -> int:
                     show(attrs.evolve(outcome, index=index, request=request, promotions=promotions))
     except (asyncio.CancelledError, Exception):
         progress.clear()
-        report_interrupted(console, requests, recorder.started, finished, polled)
+        report_interrupted(console, requests, recorder.started, finished, polled, unknown_sent)
         if journal is not None:
             console.note(f"to continue: the same command with --resume {journal.path}")
         raise
@@ -357,16 +286,28 @@ async def promote_many(args: argparse.Namespace, console: Console) -> int:
             )
     progress.finish()
     failed = sorted(i for i, o in finished.items() if not o.ok)
-    which = f" (entries {format_indexes(failed)})" if failed else ""
+    which = f" ({entry_list(failed)})" if failed else ""
     console.note(
-        f"{len(requests)} promotions: {len(requests) - len(failed)} ok, {len(failed)} failed{which}"
+        f"{plural(len(requests), 'promotion')}: {len(requests) - len(failed)} ok, "
+        f"{len(failed)} failed{which}"
     )
+    maybe = {
+        i: unknown_sent.get(i, (o.request, o.sent_at))
+        for i, o in finished.items()
+        if o.state is PromotionState.UNKNOWN and o.sent_at is not None
+    }
+    if maybe:
+        console.note(
+            f"{plural(len(maybe), 'entry', 'entries')} may have been promoted (outcome "
+            "unknown): find out before retrying with:"
+        )
+        report_unknown(console, maybe)
     recorded = sum(1 for o in finished.values() if o.recorded)
     if recorded:
         console.note(f"{recorded} taken from the journal, not sent again")
     if options is not None:
         console.note(tally([w for o in finished.values() for w in o.waited or ()]))
-    hint = next(filter(None, (version_hint(o.error) for o in finished.values() if o.error)), None)
+    hint = next(filter(None, (error_hint(o.error) for o in finished.values() if o.error)), None)
     if hint:
         console.note(hint)
     return EXIT_FAILED if failed else EXIT_OK

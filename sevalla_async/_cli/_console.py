@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Literal, TextIO, TypeVar
 
 import attrs
 
 from .. import SevallaClient
+from ._output import clean_text, error_json, json_line
 
 __all__ = [
     "EXIT_FAILED",
@@ -75,6 +77,22 @@ class Console:
         self.err.write(f"sevalla-async: {text}\n")
         self.err.flush()
 
+    def error_line(self, error: Mapping[str, object]) -> None:
+        """With ``--output json``, ``{"error": {...}}`` on stdout (an ``error_json``): the
+        failure as data for the script reading stdout; a closed stdout is not an error."""
+        if self.json:
+            with contextlib.suppress(BrokenPipeError):
+                self.line(json_line({"error": error}))
+
+    def plan_invalid(self, problems: Sequence[str]) -> None:
+        """A plan that cannot be used: every problem on stderr (and, with ``--output json``,
+        one ``PlanError`` on stdout); nothing was sent."""
+        for problem in problems:
+            self.note(problem)
+        self.note("the plan is invalid: nothing was sent")
+        message = clean_text(f"the plan is invalid: {'; '.join(problems)}")
+        self.error_line(error_json(type="PlanError", message=message, state="not_sent"))
+
     @property
     def out_is_tty(self) -> bool:
         return _isatty(self.out)
@@ -88,11 +106,14 @@ def _isatty(stream: TextIO) -> bool:
 
 
 def resolve_console(args: argparse.Namespace, out: TextIO, err: TextIO) -> Console:
-    """``--output auto`` is a table on a terminal and JSON lines otherwise (some commands
-    default to a table always); ``--progress`` defaults to "stderr is a terminal"."""
-    output = args.output
+    """``--output auto`` (the default) is a table on a terminal and JSON lines otherwise;
+    a command whose default is a table (``human_default``) follows ``auto`` only when it is
+    given. ``--progress`` defaults to "stderr is a terminal"."""
+    output = args.output  # None: not given
+    if output is None:
+        output = "table" if getattr(args, "human_default", False) else "auto"
     if output == "auto":
-        output = "table" if _isatty(out) or getattr(args, "human_default", False) else "json"
+        output = "table" if _isatty(out) else "json"
     progress = args.progress if args.progress is not None else _isatty(err)
     return Console(out=out, err=err, output=output, progress=progress)
 

@@ -39,6 +39,20 @@ FAILING_SCRIPT = ["waiting", "inProgress", "failed"]
 WAIT_COLUMNS = ("ENTRY", "TARGET APP", "DEPLOYMENT", "STATUSES SEEN")
 
 
+def _story_teller(console: Console) -> Callable[[str], None]:
+    """Print the story as it is written on stdout; with ``--output json``, on stderr, a
+    note per line without the blank lines that space it out on a terminal."""
+    if not console.json:
+        return console.line
+
+    def note(text: str) -> None:
+        for line in text.splitlines():
+            if line.strip():
+                console.note(line)
+
+    return note
+
+
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
@@ -48,7 +62,7 @@ async def demo(args: argparse.Namespace, console: Console) -> int:
 
     # The story goes to stdout for people; with --output json it moves to stderr so that
     # stdout stays JSON lines.
-    say = console.note if console.json else console.line
+    say = _story_teller(console)
     async with FakeSevalla() as fake:
         requests = fake.promote_requests(args.pipelines, targets=args.targets)
         say(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import enum
 import json
 import re
-import urllib.parse
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -22,7 +21,6 @@ from .. import (
     APIStatusError,
     APITimeoutError,
     Deployment,
-    NotFoundError,
     Pipeline,
     PromoteRequest,
     Promotion,
@@ -34,6 +32,7 @@ if TYPE_CHECKING:
     from ._waiting import Waited
 
 __all__ = [
+    "ERROR_KEYS",
     "clean_text",
     "deployment_json",
     "deployment_row",
@@ -44,12 +43,12 @@ __all__ = [
     "outcome_rows",
     "pipeline_json",
     "pipeline_row",
+    "plural",
     "promote_request_json",
     "promotion_json",
     "render_table",
     "short_error",
     "tally",
-    "version_hint",
     "waited_json",
     "waited_promotion_json",
 ]
@@ -95,6 +94,14 @@ def clean_text(text: object, limit: int = MAX_TEXT) -> str:
     return "".join(ch if ch.isprintable() or ch == " " else f"\\u{ord(ch):04x}" for ch in value)
 
 
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """``1 entry``, ``2 entries``: ``count`` and the word in the right number (``words``:
+    the plural when it is not ``word + "s"``)."""
+    if count == 1:
+        return f"{count} {word}"
+    return f"{count} {words or word + 's'}"
+
+
 def json_line(data: Any) -> str:
     """One JSON document on one line (no trailing newline)."""
     return json.dumps(data, ensure_ascii=False, separators=(", ", ": "))
@@ -119,22 +126,35 @@ def promotion_json(request: PromoteRequest, promotion: Promotion) -> dict[str, A
     }
 
 
-def error_json(error: BaseException) -> dict[str, Any]:
-    """An error as data: its type, message and what the API said about it."""
-    message = getattr(error, "message", None)
-    data: dict[str, Any] = {
-        "type": type(error).__name__,
-        "message": clean_text(str(error) if message is None else message),
-    }
-    if isinstance(error, APIStatusError):
-        data["status"] = error.status_code
-        data["code"] = None if error.code is None else clean_text(error.code)
-        data["request_id"] = _clean_id(error.request_id)
-    elif isinstance(error, APIResponseValidationError):
-        data["status"] = error.status_code
-        data["request_id"] = _clean_id(error.request_id)
-    if isinstance(error, RateLimitError):
-        data["retry_after"] = error.retry_after
+ERROR_KEYS = ("type", "message", "status", "code", "request_id", "state")
+"""The keys of every error the CLI prints as JSON, each always present (``null`` when
+unknown); a rate-limit error adds ``retry_after``."""
+
+
+def error_json(error: BaseException | None = None, /, **known: Any) -> dict[str, Any]:
+    """An error as data, in the one shape every ``--output json`` failure has: ``type``,
+    ``message``, ``status`` (HTTP), ``code`` (the API's), ``request_id`` and ``state`` (the
+    :class:`PromotionState` a write's error leaves its promotion in: ``not_sent`` for a
+    connection refused before sending; ``null`` for a read), each ``null`` when unknown.
+
+    ``known`` overrides or fills keys (an error recorded in a journal as a dict, a usage
+    error that is no exception of the SDK's): ``error_json(type="UsageError", message=m)``.
+    """
+    data: dict[str, Any] = dict.fromkeys(ERROR_KEYS)
+    if error is not None:
+        message = getattr(error, "message", None)
+        data["type"] = type(error).__name__
+        data["message"] = clean_text(str(error) if message is None else message)
+        if isinstance(error, (APIStatusError, APIResponseValidationError)):
+            data["status"] = error.status_code
+            data["request_id"] = _clean_id(error.request_id)
+        if isinstance(error, APIStatusError):
+            data["code"] = None if error.code is None else clean_text(error.code)
+        state = getattr(error, "promotion_state", None)
+        data["state"] = state.value if isinstance(state, enum.Enum) else state
+        if isinstance(error, RateLimitError):
+            data["retry_after"] = error.retry_after
+    data.update(known)
     return data
 
 
@@ -153,20 +173,6 @@ def short_error(error: BaseException) -> str:
     )
     request_id = getattr(error, "request_id", None)
     return f"{text} [request id {_clean_id(request_id)}]" if request_id else text
-
-
-def version_hint(error: BaseException) -> str | None:
-    """A hint for a 404 from a base URL without the API version: every path of the API is
-    under ``/v3``, so ``https://api.sevalla.com`` answers 404 to everything."""
-    if not isinstance(error, NotFoundError) or not error.url:
-        return None
-    path = urllib.parse.urlsplit(error.url).path
-    if "/v3/" in path + "/":
-        return None
-    return (
-        f"hint: the URL {error.url} has no API version; the base URL must end in /v3 "
-        "(e.g. https://api.sevalla.com/v3): check --base-url or SEVALLA_BASE_URL"
-    )
 
 
 def outcome_json(outcome: PlanOutcome, *, waits: bool = False) -> dict[str, Any]:
@@ -190,11 +196,14 @@ def outcome_json(outcome: PlanOutcome, *, waits: bool = False) -> dict[str, Any]
         data["deployments"] = (
             None if outcome.waited is None else [waited_json(w) for w in outcome.waited]
         )
-    data["error"] = None if outcome.error is None else error_json(outcome.error)
-    if outcome.recorded_error is not None:
-        data["error"] = dict(outcome.recorded_error)
-    if outcome.state is not None:
-        data["state"] = outcome.state.value
+    state = None if outcome.state is None else outcome.state.value
+    data["error"] = None
+    if outcome.error is not None or outcome.recorded_error is not None:
+        data["error"] = error_json(outcome.error, **(outcome.recorded_error or {}))
+        if data["error"]["state"] is None:
+            data["error"]["state"] = state
+    if state is not None:
+        data["state"] = state
     if outcome.recorded:
         data["from_journal"] = True
     return data

@@ -9,8 +9,10 @@ import textwrap
 from collections.abc import Callable
 from typing import Any
 
+from .._ids import shown
 from .._reconcile import DEFAULT_RECONCILE_TIMEOUT, DEFAULT_SETTLE
 from .._version import __version__
+from . import _reconcile_command
 from ._commands import deployments_list, pipelines_list, promote, promote_many
 from ._demo import demo
 from ._fake_server import fake_server
@@ -33,6 +35,7 @@ exit status:
        wait and --wait: a deployment did not end in success, or the wait timed out
   2    bad arguments or input (nothing was sent)
   (release: 0 every wave passed, 1 stopped by a failed wave, 2 invalid plan)
+  (reconcile: 0 every target decided, 1 some target undecided: run it again later)
   130  interrupted (Ctrl-C); what was already sent is reported on stderr
   143  stopped by SIGTERM (reported as for Ctrl-C)
 
@@ -45,6 +48,7 @@ examples:
   sevalla-async release waves.json --on-failure rollback
   sevalla-async promote-many plan.json --journal run.jsonl      # resumable
   sevalla-async promote-many plan.json --resume run.jsonl       # after a crash
+  sevalla-async reconcile --pipeline P --source S --target T --sent-at 2025-01-31T09:30:00Z
   sevalla-async fake-server      # a local fake API to try all of this
   sevalla-async demo             # a fan-out, a wait and a release on an embedded fake API
 """
@@ -109,7 +113,9 @@ def _whole_number(minimum: int, rule: str) -> Callable[[str], int]:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number, got {shown(text)}"
+            ) from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{rule}, got {value}")
         return value
@@ -126,7 +132,7 @@ def _seconds(text: str, *, zero: bool = False) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected seconds, got {shown(text)}") from None
     if zero and not value >= 0:
         raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
     if not zero and not value > 0:
@@ -196,7 +202,7 @@ def _global_options(
     group.add_argument(
         "--output",
         choices=("auto", "json", "table"),
-        default=default("auto"),
+        default=default(None),  # None: not given (auto, or a command's own default)
         help="json: one JSON object per line; table: aligned columns; "
         "auto (default): a table on a terminal, JSON otherwise",
     )
@@ -324,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="an app to promote to (repeat for several)",
     )
     _wait_options(p, flag=True)
-    p.set_defaults(handler=promote)
+    p.set_defaults(handler=promote, writes=True)
 
     p = command(
         commands,
@@ -343,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _wait_options(p, flag=True)
     _journal_options(p)
-    p.set_defaults(handler=promote_many)
+    p.set_defaults(handler=promote_many, writes=True)
 
     p = command(
         commands,
@@ -388,7 +394,16 @@ def build_parser() -> argparse.ArgumentParser:
         "are sent; the others are sent. Finished waves pass again without a promotion. The "
         "journal goes on in FILE",
     )
-    p.set_defaults(handler=release)
+    p.set_defaults(handler=release, writes=True)
+
+    p = command(
+        commands,
+        "reconcile",
+        "decide whether a promotion whose outcome is unknown was made (reads only)",
+        "Decide whether a promotion whose outcome is unknown was made.\n\n"
+        + _reconcile_command.HELP,
+    )
+    _reconcile_command.configure(p)
 
     p = command(
         commands,
@@ -429,7 +444,8 @@ def build_parser() -> argparse.ArgumentParser:
             """\
             Run FakeSevalla, the SDK's fake of the Sevalla API, until Ctrl-C. It seeds a few
             pipelines and prints its URL, its key and commands to copy. With --output json
-            it prints one JSON line: base_url, api_key and the seeded pipelines."""
+            (or --output auto when stdout is not a terminal) it prints one JSON line:
+            base_url, api_key and the seeded pipelines."""
         ),
         api=False,
         progress=False,

@@ -33,7 +33,7 @@ from .. import (
     WaveReport,
 )
 from ._console import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Console, make_client
-from ._output import error_json, format_row, json_line, short_error
+from ._output import error_json, format_row, json_line, plural, short_error
 from ._plan import load_plan
 from ._release_journal import ReleaseRecorder, open_release_journal, resumed_done
 from ._release_plan import parse_release_plan
@@ -138,10 +138,10 @@ class ReleaseView:
         )
         good = total - len(report.failed_targets)
         status = "passed" if report.passed else "failed"
-        text = f"wave {index}: {status} ({good}/{total} deployments succeeded)"
+        text = f"wave {index}: {status} ({good}/{plural(total, 'deployment')} succeeded)"
         if report.rollbacks:
             back = sum(1 for r in report.rollbacks if r.succeeded)
-            text += f"; {back}/{len(report.rollbacks)} failed targets rolled back"
+            text += f"; {back}/{plural(len(report.rollbacks), 'failed target')} rolled back"
         self._emit(
             {
                 "event": "wave",
@@ -251,7 +251,8 @@ async def release(args: argparse.Namespace, console: Console) -> int:
                     if done is None:
                         return EXIT_FAILED
                     console.note(
-                        f"resuming: {len(done)} entries already promoted are not sent again"
+                        f"resuming: {plural(len(done), 'entry', 'entries')} already promoted "
+                        f"{'is' if len(done) == 1 else 'are'} not sent again"
                     )
                 completed, stopped_at = await run_release(
                     client,
@@ -279,7 +280,7 @@ async def release(args: argparse.Namespace, console: Console) -> int:
             json_line({"event": "release", "completed": completed, "stopped_at": stopped_at})
         )
     if completed:
-        console.note(f"release completed: {len(waves)} waves")
+        console.note(f"release completed: {plural(len(waves), 'wave')}")
         return EXIT_OK
     console.note(f"release stopped at wave {stopped_at}; later waves were not sent")
     return EXIT_FAILED

@@ -28,7 +28,7 @@ from .. import (
 )
 from ._console import Console, UsageError
 from ._journal import Journal, JournalEntry, JournalError, fingerprint, load_rollbacks
-from ._output import error_json
+from ._output import error_json, plural
 from ._resume import open_run_journal, settle_unknown
 
 __all__ = ["ReleaseRecorder", "check_release_journal", "open_release_journal", "resumed_done"]
@@ -169,8 +169,9 @@ async def resumed_done(
         settled = await settle_unknown(client, request, sent_at, settle=settle, timeout=timeout)
         if settled.undecided:
             console.note(
-                f"wave {wave}, entry {entry.index}: {len(settled.undecided)} target(s) still "
-                "undecided: nothing was sent; resume again later"
+                f"wave {wave}, entry {entry.index}: "
+                f"{plural(len(settled.undecided), 'target')} still undecided: nothing was "
+                "sent; resume again later"
             )
             return None
         found = [settled.found[t] for t in request.target_app_ids if t in settled.found]

@@ -72,6 +72,13 @@ Raw = list[tuple[str, list[tuple[str, Any]]]]
 def _nested(data: Any, source: str) -> Raw:
     if not isinstance(data, list):
         raise PlanError([f"{source}: expected a JSON list of waves (lists of objects)"])
+    if data and all(isinstance(wave, dict) for wave in data):  # a promote-many plan
+        raise PlanError(
+            [
+                f"{source}: expected waves (a list of lists of entries), got a flat list of "
+                "entries (a promote-many plan): wrap it in [ ] to release it as one wave"
+            ]
+        )
     raw: Raw = []
     problems: list[str] = []
     for w, wave in enumerate(data):

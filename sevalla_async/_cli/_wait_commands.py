@@ -29,12 +29,12 @@ from ._output import (
     deployment_row,
     describe_waited,
     json_line,
-    promote_request_json,
     promotion_json,
     render_table,
     tally,
     waited_promotion_json,
 )
+from ._reports import OnePromote, report_promote_interrupted
 from ._waiting import (
     OnChange,
     StatusWatch,
@@ -47,7 +47,7 @@ from ._waiting import (
     waited_from_error,
 )
 
-__all__ = ["change_printer", "promote_and_wait", "report_promote_interrupted", "wait"]
+__all__ = ["change_printer", "promote_and_wait", "wait"]
 
 WAITED_COLUMNS = ("TARGET APP", "DEPLOYMENT", "STATUS")
 
@@ -138,8 +138,9 @@ async def promote_and_wait(
     watch = StatusWatch(change_printer(console, with_app=True))
     options.apply(client)
     promotions: list[Promotion] | None = None
+    mark = OnePromote()  # when the request leaves, for the report of a Ctrl-C
     try:
-        promotions = await client.pipelines.promote_request(request)
+        promotions = await mark.send(client, request)
         deployments = await client.deployments.wait_all(
             promotions, on_poll=watch, **options.kwargs()
         )
@@ -148,7 +149,7 @@ async def promote_and_wait(
         waited = waited_from_error(exc)
     except asyncio.CancelledError:
         if promotions is None:
-            report_promote_interrupted(console, request)
+            report_promote_interrupted(console, request, mark.sent_at)
         else:
             _report_wait_interrupted(console, request, promotions, watch)
         raise
@@ -167,17 +168,6 @@ def _print_waited(console: Console, request: PromoteRequest, waited: Sequence[Wa
             for w in waited
         ]
         console.line(render_table(WAITED_COLUMNS, rows))
-
-
-def report_promote_interrupted(console: Console, request: PromoteRequest) -> None:
-    """Ctrl-C while the promote request was in flight: it may have been made (stderr, and a
-    JSON line with ``state`` ``unknown`` on stdout with ``--output json``)."""
-    console.note(
-        f"interrupted: the promotion of pipeline {request.pipeline_id} may have been "
-        "sent; check the target apps' deployments before retrying"
-    )
-    if console.json:
-        console.line(json_line({**promote_request_json(request), "state": "unknown"}))
 
 
 def _report_wait_interrupted(

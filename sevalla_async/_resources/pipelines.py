@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 from .. import _protocol, _wait
 from .._errors import APIError, WaitAllError
 from .._fanout import Call, Fanout, done_outcome, resolve_concurrency
+from .._ids import TargetAppIds
 from .._models import (
     Deployment,
     Pipeline,
@@ -70,7 +71,7 @@ class Pipelines:
         pipeline_id: uuid.UUID | str,
         *,
         source_app_id: uuid.UUID | str,
-        target_app_ids: Iterable[uuid.UUID | str],
+        target_app_ids: TargetAppIds,
         reconcile: bool = False,
         reconcile_settle: float = DEFAULT_SETTLE,
         reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT,
@@ -220,7 +221,7 @@ class Pipelines:
         pipeline_id: uuid.UUID | str,
         *,
         source_app_id: uuid.UUID | str,
-        target_app_ids: Iterable[uuid.UUID | str],
+        target_app_ids: TargetAppIds,
         timeout: float | None = _wait.DEFAULT_TIMEOUT,
         concurrency: int = _wait.DEFAULT_WAIT_CONCURRENCY,
         poll_interval: float = _wait.DEFAULT_POLL_INTERVAL,
@@ -522,7 +523,7 @@ class PipelinesWithRawResponse:
         pipeline_id: uuid.UUID | str,
         *,
         source_app_id: uuid.UUID | str,
-        target_app_ids: Iterable[uuid.UUID | str],
+        target_app_ids: TargetAppIds,
     ) -> APIResponse[list[Promotion]]:
         """:meth:`Pipelines.promote`, with the reply."""
         request = PromoteRequest(pipeline_id, source_app_id, target_app_ids)

@@ -59,11 +59,61 @@ def request_construction() -> None:
 def request_misuse() -> None:
     PromoteRequest(123, None, [TARGET])  # type: ignore[arg-type]
     PromoteRequest(PIPELINE, SOURCE, [1, 2])  # type: ignore[list-item]
-    PromoteRequest(PIPELINE, SOURCE, TARGET, "extra")  # type: ignore[call-arg]
+    PromoteRequest(PIPELINE, SOURCE, [TARGET], "extra")  # type: ignore[call-arg]
     PromoteRequest(PIPELINE, SOURCE)  # type: ignore[call-arg]
     request = PromoteRequest(PIPELINE, SOURCE, [TARGET])
     text: str = request.pipeline_id  # type: ignore[assignment]
     print(text)
+
+
+# --- target_app_ids: any collection (or iterator) of ids, never one plain str ---------------
+
+
+async def target_ids(client: SevallaClient, ids: list[uuid.UUID], named: dict[str, int]) -> None:
+    PromoteRequest(PIPELINE, SOURCE, ids)
+    PromoteRequest(PIPELINE, SOURCE, (TARGET, SOURCE))
+    PromoteRequest(PIPELINE, SOURCE, {TARGET})
+    PromoteRequest(PIPELINE, SOURCE, named.keys())
+    PromoteRequest(PIPELINE, SOURCE, iter([TARGET]))
+    entry: PromoteRequestDict = {
+        "pipeline_id": PIPELINE,
+        "source_app_id": SOURCE,
+        "target_app_ids": ids,
+    }
+    await client.pipelines.promote(PIPELINE, source_app_id=SOURCE, target_app_ids=(TARGET,))
+    await client.pipelines.promote_and_wait(PIPELINE, source_app_id=SOURCE, target_app_ids=ids)
+    await client.pipelines.with_raw_response.promote(
+        PIPELINE, source_app_id=SOURCE, target_app_ids=[SOURCE]
+    )
+    print(entry)
+
+
+async def target_ids_misuse(client: SevallaClient) -> None:
+    # A plain str is a sequence of one-character strs: refused, not split into ids.
+    PromoteRequest(PIPELINE, SOURCE, TARGET)  # type: ignore[arg-type]
+    PromoteRequest(PIPELINE, SOURCE, target_app_ids=TARGET)  # type: ignore[arg-type]
+    PromoteRequest(PIPELINE, SOURCE, TARGET.encode())  # type: ignore[arg-type]
+    entry: PromoteRequestDict = {
+        "pipeline_id": PIPELINE,
+        "source_app_id": SOURCE,
+        "target_app_ids": TARGET,  # type: ignore[typeddict-item]
+    }
+    await client.pipelines.promote(
+        PIPELINE,
+        source_app_id=SOURCE,
+        target_app_ids=TARGET,  # type: ignore[arg-type]
+    )
+    await client.pipelines.promote_and_wait(
+        PIPELINE,
+        source_app_id=SOURCE,
+        target_app_ids=TARGET,  # type: ignore[arg-type]
+    )
+    await client.pipelines.with_raw_response.promote(
+        PIPELINE,
+        source_app_id=SOURCE,
+        target_app_ids=TARGET,  # type: ignore[arg-type]
+    )
+    print(entry)
 
 
 # --- plan entries: PromoteRequest or PromoteRequestDict -------------------------------------
