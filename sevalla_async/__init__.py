@@ -37,8 +37,10 @@ from ._errors import (
 from ._fanout import FanoutLedger, FanoutProgress, ProgressHook
 from ._hooks import EventHooks, RequestEvent, RequestHook, ResponseEvent, ResponseHook
 from ._models import (
+    Build,
     Deployment,
     DeploymentStatus,
+    LogEntry,
     Pipeline,
     PipelineStage,
     PromoteOutcome,
@@ -81,6 +83,7 @@ __all__ = [
     "AiohttpTransport",
     "AuthenticationError",
     "BadRequestError",
+    "Build",
     "ClientRateLimitError",
     "ConflictError",
     "Deployment",
@@ -93,6 +96,7 @@ __all__ = [
     "FanoutLedger",
     "FanoutProgress",
     "InternalServerError",
+    "LogEntry",
     "NotFoundError",
     "OnIndexedPoll",
     "OnPoll",

@@ -1,10 +1,11 @@
 """The fake's logs route (``getApplicationDeploymentLogsV3``), with the spec's query rules:
-``from``/``to`` date-times (default: the last hour of the server's clock), ``limit``
+``from``/``to`` date-times (default: from an hour before the server's clock, to now), ``limit``
 1-5000 (default 1000), ``filters`` a JSON array of ``{key, operator, value|values}``."""
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -25,10 +26,10 @@ _DATE_TIME = re.compile(
 _KEYS = ("severity", "message", "service", "id")
 
 
-def _moment(request: FakeRequest, name: str, default: datetime) -> int:
+def _moment(request: FakeRequest, name: str, default: datetime | None) -> int | None:
     raw = request.query.get(name)
     if raw is None:
-        return micros_of(default)
+        return None if default is None else micros_of(default)
     if not _DATE_TIME.match(raw):
         raise FakeAPIError(400, f'querystring/{name} must match format "date-time"')
     date, _, clock = raw[:-1].partition("T")
@@ -95,8 +96,8 @@ def get_logs(request: FakeRequest) -> Reply:
     deployment_id = path_uuid(request, "deployment_id")
     limit = _limit(request)
     now = state.server_now()
-    start = _moment(request, "from", now - timedelta(hours=1))
-    end = _moment(request, "to", now)
+    start = _moment(request, "from", now - timedelta(hours=1)) or 0
+    end = _moment(request, "to", None)  # "now": no entry is later than the server's now
     tests = _filters(request)
     state.materialize()
     if app_id not in state.app_deployments:
@@ -107,7 +108,8 @@ def get_logs(request: FakeRequest) -> Reply:
     chosen = [
         entry
         for entry in state.logs.get(deployment_id, [])
-        if start <= entry["unix_timestamp"] <= end and all(test(entry) for test in tests)
+        if start <= entry["unix_timestamp"] <= (end if end is not None else math.inf)
+        and all(test(entry) for test in tests)
     ]
     return json_reply(newest(chosen, limit))
 
