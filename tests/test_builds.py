@@ -63,7 +63,7 @@ def test_a_build_without_sha_matches_no_sha() -> None:
 
 @pytest.mark.parametrize("text", ["a1b2c3", "", "   ", "main", "zzzzzzzz", " a1b2c3d4 x"])
 def test_matches_refuses_what_names_no_build_naming_expect_build(text: str) -> None:
-    with pytest.raises(ValueError, match="^expect_build: "):
+    with pytest.raises(ValueError, match=r"^expect_build: "):
         Build(SHA, IMAGE).matches(text)
 
 
@@ -88,7 +88,8 @@ async def test_current_build_reads_past_failures(fake: FakeSevalla, client: Seva
 
     build = await client.deployments.current_build(str(app))
 
-    assert build is not None and build == good
+    assert build is not None
+    assert build == good
     sizes = [r.query["limit"] for r in fake.requests_to("GET", "/deployments")]
     assert sizes == ["10", "100"]
     assert {r.method for r in fake.requests} == {"GET"}
@@ -126,7 +127,7 @@ async def test_current_build_stops_at_the_page_cap(
 async def test_current_build_checks_the_id_before_sending(
     fake: FakeSevalla, client: SevallaClient
 ) -> None:
-    with pytest.raises(ValueError, match="^app_id: "):
+    with pytest.raises(ValueError, match=r"^app_id: "):
         await client.deployments.current_build("nope")
     assert fake.requests == []
     with pytest.raises(NotFoundError):
@@ -176,5 +177,6 @@ async def test_deploy_while_a_promotion_is_waited_for(
     assert deployment.build == before  # the promotion carried the build of its time
     assert fake.current_build(target) == before
     now = fake.current_build(source)
-    assert now is not None and now != before
+    assert now is not None
+    assert now != before
     assert await client.deployments.current_build(source) == now

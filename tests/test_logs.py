@@ -69,7 +69,8 @@ async def test_severity_and_limit_go_as_the_spec_says(
     assert json.loads(query["filters"]) == [
         {"key": "severity", "operator": "EQUALS", "value": "ERROR"}
     ]
-    assert "from" not in query and "to" not in query
+    assert "from" not in query
+    assert "to" not in query
 
 
 async def test_the_default_range_is_the_last_hour_since_reaches_older(
@@ -85,7 +86,8 @@ async def test_the_default_range_is_the_last_hour_since_reaches_older(
     [entry] = await client.deployments.logs(app, dep, since=since, until=until)
     assert entry.message == "built"
     query = fake.requests[-1].query
-    assert query["from"].endswith("Z") and "T" in query["from"]
+    assert query["from"].endswith("Z")
+    assert "T" in query["from"]
     assert datetime.fromisoformat(query["to"][:-1] + "+00:00") == until
 
 
@@ -109,13 +111,13 @@ async def test_arguments_breaking_the_spec_are_refused_before_sending(
     fake: FakeSevalla, client: SevallaClient, kwargs: dict[str, Any], field: str
 ) -> None:
     app, dep = a_deployment(fake)
-    with pytest.raises(ValueError, match=f"^{field}: "):
+    with pytest.raises(ValueError, match=rf"^{field}: "):
         await client.deployments.logs(app, dep, **kwargs)
     assert fake.requests == []
 
 
 async def test_bad_ids_are_refused_before_sending(fake: FakeSevalla, client: SevallaClient) -> None:
-    with pytest.raises(ValueError, match="^deployment_id: "):
+    with pytest.raises(ValueError, match=r"^deployment_id: "):
         await client.deployments.logs(uuid.uuid4(), "nope")
     assert fake.requests == []
     with pytest.raises(NotFoundError):

@@ -341,6 +341,8 @@ def failing_logs(fake: FakeSevalla) -> Call:
 UNKNOWN = uuid.UUID("0b5e5168-4281-4bec-94c5-0d1584e9e657")
 LOGS = "getApplicationDeploymentLogsV3"
 ERRORS_ONLY = '[{"key":"severity","operator":"EQUALS","value":"ERROR"}]'
+LIKE = '[{"key":"severity","operator":"LIKE","value":"E"}]'
+RANGE = {"from": "2026-01-01T00:00Z", "to": "2027-01-01T00:00:00.5Z"}
 
 # Every operation, for each route a success and the errors the fake can give.
 CASES: list[Case] = [
@@ -474,13 +476,18 @@ CASES: list[Case] = [
     Case(LOGS, 200, "ok", logs),
     Case(LOGS, 200, "failing-app", failing_logs),
     Case(LOGS, 200, "filtered", lambda f: logs(f, filters=ERRORS_ONLY, limit="1")),
-    Case(LOGS, 200, "range", lambda f: logs(f, **{"from": "2026-01-01T00:00Z", "to": "2027-01-01T00:00:00.5Z"})),
+    Case(LOGS, 200, "range", lambda f: logs(f, **RANGE)),
     Case(LOGS, 400, "limit-5001", lambda f: logs(f, limit="5001")),
     Case(LOGS, 400, "from-not-utc", lambda f: logs(f, **{"from": "2026-01-01T00:00:00+01:00"})),
     Case(LOGS, 400, "filters-not-json", lambda f: logs(f, filters="severity=ERROR")),
-    Case(LOGS, 400, "filter-operator", lambda f: logs(f, filters='[{"key":"severity","operator":"LIKE","value":"E"}]')),
+    Case(LOGS, 400, "filter-operator", lambda f: logs(f, filters=LIKE)),
     Case(LOGS, 401, "no-key", with_key(None, logs)),
-    Case(LOGS, 404, "unknown", lambda f: Call("GET", path(LOGS, id=UNKNOWN, deployment_id=UNKNOWN))),
+    Case(
+        LOGS,
+        404,
+        "unknown",
+        lambda f: Call("GET", path(LOGS, id=f.add_app(), deployment_id=UNKNOWN)),
+    ),
     Case(LOGS, 429, "fault", with_fault(Fault.rate_limited(1), logs)),
 ]
 
