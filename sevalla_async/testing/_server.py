@@ -30,6 +30,8 @@ from ._state import PromotePlan, State
 
 __all__ = ["FakeSevalla", "RecordedRequest"]
 
+_Window = Window  # the old name, still imported by benchmarks/_fake_server_proc.py
+
 
 @attrs.frozen
 class RecordedRequest:
