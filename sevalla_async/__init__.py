@@ -37,8 +37,10 @@ from ._errors import (
 from ._fanout import FanoutLedger, FanoutProgress, ProgressHook
 from ._hooks import EventHooks, RequestEvent, RequestHook, ResponseEvent, ResponseHook
 from ._models import (
+    Build,
     Deployment,
     DeploymentStatus,
+    LogEntry,
     Pipeline,
     PipelineStage,
     PromoteOutcome,
@@ -82,6 +84,7 @@ __all__ = [
     "AiohttpTransport",
     "AuthenticationError",
     "BadRequestError",
+    "Build",
     "ClientRateLimitError",
     "ConflictError",
     "Deployment",
@@ -94,6 +97,7 @@ __all__ = [
     "FanoutLedger",
     "FanoutProgress",
     "InternalServerError",
+    "LogEntry",
     "NotFoundError",
     "OnIndexedPoll",
     "OnPoll",

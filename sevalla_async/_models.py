@@ -15,13 +15,16 @@ from typing import Any, TypedDict, cast
 
 import attrs
 
+from ._build import Build
 from ._ids import IdCollection, TargetAppIds, to_uuid, to_uuid_list
 from ._outcomes import PromotionState, state_of
 from ._record import TargetOutcome
 
 __all__ = [
+    "Build",
     "Deployment",
     "DeploymentStatus",
+    "LogEntry",
     "Pipeline",
     "PipelineStage",
     "PromoteOutcome",
@@ -308,6 +311,34 @@ class Deployment:
         """True only when the deployment finished with ``success``; ``False`` while it
         runs and when it ended failed, cancelled or skipped."""
         return self.status is DeploymentStatus.SUCCESS
+
+    @property
+    def build(self) -> Build:
+        """What it deploys: its ``commit_sha`` and ``docker_image_url`` as a :class:`Build`."""
+        return Build(self.commit_sha, self.docker_image_url)
+
+
+@attrs.frozen(slots=True)
+class LogEntry:
+    """One line of a deployment's build and rollout log (:meth:`Deployments.logs`).
+
+    Log text is the server's and untrusted: every control character in it is written as
+    an escape (``\\n``, ``\\x1b``), and ``message`` is cut at 4,096 characters (``id``,
+    ``severity``, ``service``, tag and attribute keys at 256, their values at 1,024), the
+    cut marked ``... [truncated, N characters]``. ``timestamp`` is an aware UTC datetime
+    (from the API's ``unix_timestamp``); ``severity`` is the API's text (``INFO``,
+    ``WARN``, ``ERROR``, ``DEBUG``...) and ``service`` the producing service
+    (``APP_DEPLOYMENT``...). ``tags`` and ``attributes`` map names to text: a value that
+    is not a string is given as its compact JSON. They are left out of ``hash()``.
+    """
+
+    id: str
+    timestamp: datetime
+    severity: str
+    message: str
+    service: str
+    tags: Mapping[str, str] = attrs.field(hash=False)
+    attributes: Mapping[str, str] = attrs.field(hash=False)
 
 
 @attrs.frozen(slots=True)

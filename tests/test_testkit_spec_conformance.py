@@ -108,6 +108,10 @@ def test_copied_schemas_cover_the_operations_and_their_paths() -> None:
         "getDeploymentV3": ("GET", "/applications/{id}/deployments/{deployment_id}"),
         "cancelDeploymentV3": ("POST", "/applications/{id}/deployments/{deployment_id}/cancel"),
         "rollbackDeploymentV3": ("POST", "/applications/{id}/deployments/rollback"),
+        "getApplicationDeploymentLogsV3": (
+            "GET",
+            "/applications/{id}/deployments/{deployment_id}/logs",
+        ),
     }
 
 
@@ -318,7 +322,27 @@ def get_pipeline(fake: FakeSevalla) -> Call:
     return Call("GET", path("getPipelineV3", id=pipeline.id))
 
 
+def logs(fake: FakeSevalla, **params: str) -> Call:
+    app, dep = a_deployment(fake, ["failed"])
+    entries = [{"message": "ok", "tags": {"n": 1}}, {"message": "no", "severity": "ERROR"}]
+    fake.set_logs(dep, entries)
+    path_ = path("getApplicationDeploymentLogsV3", id=app, deployment_id=dep)
+    return Call("GET", path_, params=params or None)
+
+
+def failing_logs(fake: FakeSevalla) -> Call:
+    pipeline = fake.add_pipeline()
+    app = pipeline.stages[1].app_ids[0]
+    fake.fail_deployments(app)
+    dep = fake.deploy(app).id
+    return Call("GET", path("getApplicationDeploymentLogsV3", id=app, deployment_id=dep))
+
+
 UNKNOWN = uuid.UUID("0b5e5168-4281-4bec-94c5-0d1584e9e657")
+LOGS = "getApplicationDeploymentLogsV3"
+ERRORS_ONLY = '[{"key":"severity","operator":"EQUALS","value":"ERROR"}]'
+LIKE = '[{"key":"severity","operator":"LIKE","value":"E"}]'
+RANGE = {"from": "2026-01-01T00:00Z", "to": "2027-01-01T00:00:00.5Z"}
 
 # Every operation, for each route a success and the errors the fake can give.
 CASES: list[Case] = [
@@ -448,6 +472,23 @@ CASES: list[Case] = [
     ),
     Case("rollbackDeploymentV3", 404, "nothing-to-roll-back-to", rollback_without_success),
     Case("rollbackDeploymentV3", 429, "fault", with_fault(Fault.rate_limited(1), rollback)),
+    # getApplicationDeploymentLogsV3
+    Case(LOGS, 200, "ok", logs),
+    Case(LOGS, 200, "failing-app", failing_logs),
+    Case(LOGS, 200, "filtered", lambda f: logs(f, filters=ERRORS_ONLY, limit="1")),
+    Case(LOGS, 200, "range", lambda f: logs(f, **RANGE)),
+    Case(LOGS, 400, "limit-5001", lambda f: logs(f, limit="5001")),
+    Case(LOGS, 400, "from-not-utc", lambda f: logs(f, **{"from": "2026-01-01T00:00:00+01:00"})),
+    Case(LOGS, 400, "filters-not-json", lambda f: logs(f, filters="severity=ERROR")),
+    Case(LOGS, 400, "filter-operator", lambda f: logs(f, filters=LIKE)),
+    Case(LOGS, 401, "no-key", with_key(None, logs)),
+    Case(
+        LOGS,
+        404,
+        "unknown",
+        lambda f: Call("GET", path(LOGS, id=f.add_app(), deployment_id=UNKNOWN)),
+    ),
+    Case(LOGS, 429, "fault", with_fault(Fault.rate_limited(1), logs)),
 ]
 
 
@@ -493,6 +534,7 @@ RATE_LIMITED: list[tuple[str, Act]] = [
     ("getDeploymentV3", get_deployment(["success"])),
     ("cancelDeploymentV3", cancel),
     ("rollbackDeploymentV3", rollback),
+    (LOGS, logs),
 ]
 
 

@@ -1,7 +1,8 @@
 """``sevalla-async fake-server``: FakeSevalla as a local development server.
 
 It seeds a few pipelines, prints the base URL, the key and ready-to-copy commands, and
-serves until Ctrl-C or SIGTERM (a normal stop: exit status 0).
+serves until Ctrl-C or SIGTERM (a normal stop: exit status 0). A scenario can be played
+on it (:mod:`._fake_scenario`): failing apps, slow replies, builds pushed later.
 """
 
 from __future__ import annotations
@@ -9,21 +10,34 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ._console import EXIT_OK, Console
+from ._fake_scenario import Scenario, scenario_lines
 from ._output import json_line
 
-__all__ = ["fake_server"]
+__all__ = ["fake_server", "serve"]
 
 SEED_NAMES = ("web", "api", "worker", "billing", "search", "admin", "docs", "mobile")
 
 
 async def fake_server(args: argparse.Namespace, console: Console) -> int:
+    return await serve(args, console)
+
+
+async def serve(
+    args: argparse.Namespace, console: Console, *, clock: Callable[[], float] = time.monotonic
+) -> int:
+    """Run the fake until cancelled; ``clock`` is its clock (tests pass a FakeClock: the
+    ``--slow`` replies and ``--push-after`` builds then follow it)."""
     from ..testing import FakeSevalla
 
-    fake = FakeSevalla(api_key=args.key, host=args.host, port=args.port)
+    fake = FakeSevalla(
+        api_key=args.key, host=args.host, port=args.port, clock=clock, latency=args.slow
+    )
     async with fake:
         pipelines = [
             fake.add_pipeline(
@@ -32,6 +46,8 @@ async def fake_server(args: argparse.Namespace, console: Console) -> int:
             )
             for i in range(args.pipelines)
         ]
+        scenario = Scenario.from_args(args, pipelines)
+        scenario.play(fake)
         if args.plan_file is not None:
             plan = [
                 {
@@ -44,9 +60,11 @@ async def fake_server(args: argparse.Namespace, console: Console) -> int:
             text = json.dumps(plan, indent=2) + "\n"
             await asyncio.to_thread(Path(args.plan_file).write_text, text, encoding="utf-8")
         if console.json:
-            console.line(json_line(_seeded_fake_document(fake.base_url, fake.api_key, pipelines)))
+            document = _seeded_fake_document(fake.base_url, fake.api_key, pipelines)
+            console.line(json_line({**document, "scenario": scenario.as_json()}))
         else:
-            console.line(_instructions(fake.base_url, fake.api_key, pipelines, args.plan_file))
+            text = _instructions(fake.base_url, fake.api_key, pipelines, args.plan_file)
+            console.line("\n".join([text, *scenario_lines(scenario)]))
         await asyncio.Event().wait()  # until the runner cancels us on a signal
     return EXIT_OK  # pragma: no cover - only a signal ends the wait
 

@@ -15,6 +15,8 @@ from .._version import __version__
 from . import _reconcile_command
 from ._commands import deployments_list, pipelines_list, promote, promote_many
 from ._demo import demo
+from ._diff import add_diff_command
+from ._fake_scenario import add_scenario_options
 from ._fake_server import fake_server
 from ._release import release
 from ._wait_commands import wait
@@ -436,6 +438,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_count, metavar="N", help="stop after N deployments")
     p.set_defaults(handler=deployments_list)
 
+    add_diff_command(commands, command)  # sevalla-async diff PIPELINE (_diff.py)
+
     p = command(
         commands,
         "fake-server",
@@ -468,6 +472,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="also write a promote-many plan for the seeded pipelines to PATH",
     )
+    add_scenario_options(p)  # --fail-app, --slow, --push-after (_fake_scenario.py)
     p.set_defaults(handler=fake_server, human_default=True, interrupt_status=0)
 
     p = command(

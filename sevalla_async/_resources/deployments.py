@@ -5,11 +5,12 @@ from __future__ import annotations
 import builtins
 import uuid
 from collections.abc import AsyncIterator, Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from .. import _protocol, _wait
+from .. import _logs, _protocol, _wait
 from .._ids import to_uuid
-from .._models import Deployment, Promotion
+from .._models import Build, Deployment, LogEntry, Promotion
 from .._options import Unpack, WaitKeywords, WaitSettings, takes
 from .._record import Send
 from .._response import APIResponse
@@ -19,11 +20,30 @@ from ._paging import check_page_size, iterate_pages
 if TYPE_CHECKING:
     from .._core import Core
 
-__all__ = ["Deployments", "DeploymentsWithRawResponse"]
+__all__ = ["CURRENT_BUILD_SCAN", "Deployments", "DeploymentsWithRawResponse", "latest_success"]
+
+CURRENT_BUILD_SCAN = 1000
+"""Deployments :meth:`Deployments.current_build` reads at most (newest first)."""
+_FIRST_PAGE = 10  # the latest success is usually among the last few: a small first page
 
 
 def _deployment_id(deployment: Deployment) -> uuid.UUID:
     return deployment.id
+
+
+async def latest_success(
+    deployments: AsyncIterator[Deployment], *, scan: int = CURRENT_BUILD_SCAN
+) -> Deployment | None:
+    """The first deployment that succeeded among the first ``scan`` of ``deployments``
+    (an app's history, newest first), or ``None``."""
+    seen = 0
+    async for deployment in deployments:
+        if deployment.succeeded:
+            return deployment
+        seen += 1
+        if seen >= scan:
+            break
+    return None
 
 
 class Deployments:
@@ -88,6 +108,73 @@ class Deployments:
             return page.data, page.total
 
         return iterate_pages(fetch, page_size=page_size, key=_deployment_id)
+
+    async def current_build(self, app_id: uuid.UUID | str) -> Build | None:
+        """The build the app runs: that of its latest *successful* deployment (what a
+        promotion from it would deploy), or ``None`` when it never succeeded.
+
+        ::
+
+            build = await client.deployments.current_build(staging)
+            print(build)  # the short commit sha, e.g. 'a1b2c3d'
+
+        Reads the app's deployments newest first (GETs only: a first page of 10, then
+        pages of 100), past failed, cancelled and running ones, and stops at the first
+        success; it reads at most 1,000 deployments, and answers ``None`` when none of them
+        succeeded. An invalid id raises ``ValueError`` before anything is sent.
+        """
+        app = to_uuid(app_id, "app_id")
+
+        async def fetch(limit: int, offset: int) -> tuple[list[Deployment], int]:
+            size = min(limit, _FIRST_PAGE) if offset == 0 else limit
+            page: _protocol.DeploymentPage = await self._core.request(
+                _protocol.list_deployments_request(app, limit=size, offset=offset),
+                _protocol.DeploymentPage,
+            )
+            return page.data, page.total
+
+        found = await latest_success(iterate_pages(fetch, page_size=100, key=_deployment_id))
+        return None if found is None else found.build
+
+    async def logs(
+        self,
+        app_id: uuid.UUID | str,
+        deployment_id: uuid.UUID | str,
+        *,
+        severity: str | None = None,
+        limit: int = _logs.DEFAULT_LIMIT,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> builtins.list[LogEntry]:
+        """The build and rollout log of a deployment, oldest first
+        (``GET /applications/{app_id}/deployments/{deployment_id}/logs``).
+
+        ::
+
+            for line in await client.deployments.logs(app_id, deployment_id, severity="ERROR"):
+                print(line.timestamp, line.message)
+
+        Args:
+            severity: only entries of this level (``"ERROR"``, ``"WARN"``, ``"INFO"``,
+                ``"DEBUG"``...; letters only, any case), sent as the API's ``filters``.
+            limit: the most entries to return, 1-5000 (the spec's bounds; default 100).
+            since, until: the time range, as timezone-aware datetimes (sent as the
+                API's ``from`` and ``to``). The API's default range is the last hour
+                (until now): give ``since`` for an older deployment.
+
+        Log text is untrusted: control characters come escaped and each message is cut
+        at 4,096 characters (see :class:`LogEntry`). Arguments that break the spec's
+        rules raise ``ValueError`` naming the argument, before anything is sent; a reply
+        that is not a list of log entries, or holds more than ``limit`` of them, raises
+        :class:`APIResponseValidationError`. It is a GET: transient faults are retried.
+        """
+        request = _logs.logs_request(
+            app_id, deployment_id, severity=severity, limit=limit, since=since, until=until
+        )
+        entries: builtins.list[LogEntry] = await self._core.request(
+            request, builtins.list[LogEntry]
+        )
+        return entries
 
     async def cancel(self, app_id: uuid.UUID | str, deployment_id: uuid.UUID | str) -> str:
         """Ask the API to cancel a waiting or running deployment; returns the API's message.

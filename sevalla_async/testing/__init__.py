@@ -19,7 +19,8 @@ package) do the set-up for you.
 
 from ._clock import FakeClock
 from ._faults import Fault
-from ._server import FakeSevalla, RateLimit, RecordedRequest
+from ._ratewindow import RateLimit
+from ._server import FakeSevalla, RecordedRequest
 from ._state import FakeDeployment, FakePipeline, FakeStage
 
 __all__ = [

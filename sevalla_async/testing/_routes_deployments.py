@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ._http import FakeAPIError, FakeRequest, Reply, Route, json_reply, page_query, path_uuid
-from ._state import Build, FakeDeployment
+from ._state import FakeDeployment, fresh_build
 
 __all__ = ["routes"]
 
@@ -60,7 +60,7 @@ def rollback(request: FakeRequest) -> Reply:
     if not good:
         raise FakeAPIError(404, "No successful deployment to roll back to")
     last = state.deployments[good[-1]]
-    build = last.build or Build.fresh(app_id)
+    build = last.build or fresh_build(app_id)
     deployment = state.add_deployment(app_id, trigger="ROLLBACK_DEPLOYMENT", build=build)
     return json_reply(deployment.to_json())
 

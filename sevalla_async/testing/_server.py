@@ -6,13 +6,11 @@ import asyncio
 import contextlib
 import email.utils
 import json
-import math
 import secrets
 import ssl
 import threading
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from http import HTTPStatus
 from types import TracebackType
@@ -22,22 +20,17 @@ import attrs
 from aiohttp import web
 from multidict import CIMultiDictProxy
 
-from .._models import PromoteRequest
-from . import _routes_deployments, _routes_pipelines
+from . import _routes_deployments, _routes_logs, _routes_pipelines
+from ._fake_data import FakeData
 from ._faults import Fault, FaultQueue
 from ._http import Dropped, FakeAPIError, FakeRequest, Incoming, Reply, error_body, json_reply
 from ._memory import MemoryTransport
-from ._state import Build, FakeDeployment, FakePipeline, PromotePlan, State
+from ._ratewindow import RateLimit, Window
+from ._state import PromotePlan, State
 
-__all__ = ["FakeSevalla", "RateLimit", "RecordedRequest"]
+__all__ = ["FakeSevalla", "RecordedRequest"]
 
-
-@attrs.frozen
-class RateLimit:
-    """A fixed-window limit: ``requests`` per ``window`` seconds."""
-
-    requests: int
-    window: float = 60.0
+_Window = Window  # the old name, still imported by benchmarks/_fake_server_proc.py
 
 
 @attrs.frozen
@@ -57,40 +50,12 @@ class RecordedRequest:
         return json.loads(self.body)
 
 
-class _Window:
-    """One fixed-window counter on the fake's clock."""
-
-    def __init__(self, limit: RateLimit, clock: Callable[[], float]) -> None:
-        self.limit = limit
-        self.clock = clock
-        self.start = clock()
-        self.used = 0
-
-    def take(self) -> tuple[bool, dict[str, str]]:
-        now = self.clock()
-        if now >= self.start + self.limit.window:
-            elapsed = now - self.start
-            self.start += self.limit.window * math.floor(elapsed / self.limit.window)
-            self.used = 0
-        allowed = self.used < self.limit.requests
-        if allowed:
-            self.used += 1
-        reset = max(0, math.ceil(self.start + self.limit.window - now))
-        headers = {
-            "x-ratelimit-limit": str(self.limit.requests),
-            "x-ratelimit-remaining": str(self.limit.requests - self.used),
-            "x-ratelimit-reset": str(reset),
-        }
-        if not allowed:
-            headers["Retry-After"] = str(reset)
-        return allowed, headers
-
-
-class FakeSevalla:
+class FakeSevalla(FakeData):
     """A faithful fake of the Sevalla v3 API for tests, demos and benchmarks.
 
-    It serves promote, pipelines (list, get) and deployments (get, list, cancel, rollback:
-    a new ``ROLLBACK_DEPLOYMENT`` of the app's last successful build) on a random
+    It serves promote, pipelines (list, get), deployments (get, list, cancel, rollback:
+    a new ``ROLLBACK_DEPLOYMENT`` of the app's last successful build) and their logs
+    (:meth:`set_logs`, :meth:`fail_deployments`) on a random
     port of 127.0.0.1, checks the bearer token and request bodies as the API does, answers
     errors with the API's error body, and puts ``x-request-id`` and ``x-ratelimit-*`` on
     every reply. Deployments it creates move ``waiting -> inProgress -> success``, one step
@@ -119,6 +84,9 @@ class FakeSevalla:
             :func:`time.time`).
         skew: seconds the server's clock runs ahead of ``wall_clock`` (negative: behind);
             changeable later as :attr:`clock_skew`.
+        latency: every reply comes this many seconds late (changeable later as
+            :attr:`latency`), on the fake's clock: a :class:`FakeClock`'s ``sleep`` when
+            ``clock`` is one, else real time.
         host, port: where to listen (default 127.0.0.1 and a free port).
         ssl_context: serve https with this server-side context (to test TLS set-ups).
     """
@@ -135,10 +103,13 @@ class FakeSevalla:
         ssl_context: ssl.SSLContext | None = None,
         wall_clock: Callable[[], float] | None = None,
         skew: float = 0.0,
+        latency: float = 0.0,
     ) -> None:
         self.api_key: str = api_key or f"fake-{secrets.token_urlsafe(16)}"
         self.state: State = State(clock, wall_clock or getattr(clock, "wall", None))
         self.state.skew = skew
+        self.latency: float = latency
+        """Seconds every reply takes (see the ``latency`` argument)."""
         self.requests: list[RecordedRequest] = []
         self.in_flight: int = 0
         self.max_in_flight: int = 0
@@ -149,15 +120,19 @@ class FakeSevalla:
         self._clock = clock
         self._sleep: Callable[[float], Awaitable[Any]] = getattr(clock, "sleep", asyncio.sleep)
         self._windows = {
-            "read": _Window(read_limit or RateLimit(100_000), clock),
-            "write": _Window(write_limit or RateLimit(100_000), clock),
+            "read": Window(read_limit or RateLimit(100_000), clock),
+            "write": Window(write_limit or RateLimit(100_000), clock),
         }
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()
         self._url: str | None = None
         self._counter = 0
         self._lock = threading.Lock()  # the state is shared with other threads' loops
-        self._routes = [*_routes_pipelines.routes("/v3"), *_routes_deployments.routes("/v3")]
+        self._routes = [
+            *_routes_pipelines.routes("/v3"),
+            *_routes_deployments.routes("/v3"),
+            *_routes_logs.routes("/v3"),
+        ]
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -210,106 +185,6 @@ class FakeSevalla:
     def __repr__(self) -> str:
         return f"<FakeSevalla {self._url or 'not started'} requests={len(self.requests)}>"
 
-    # --- data -----------------------------------------------------------------------------
-
-    def add_pipeline(
-        self,
-        *,
-        name: str | None = None,
-        stages: Iterable[str] = ("Staging", "Production"),
-        apps_per_stage: int = 1,
-    ) -> FakePipeline:
-        """A new pipeline whose stages hold ``apps_per_stage`` apps each; every app has a
-        successful deployment, so it can be promoted from."""
-        return self.state.add_pipeline(name=name, stages=stages, apps_per_stage=apps_per_stage)
-
-    def promote_requests(self, count: int, *, targets: int = 2) -> list[PromoteRequest]:
-        """``count`` new pipelines and, for each, a valid request promoting its first
-        stage to the ``targets`` apps of its second."""
-        return [
-            self.add_pipeline(apps_per_stage=targets).promote_request(0, 1) for _ in range(count)
-        ]
-
-    def add_app(self, *, deployed: bool = True) -> uuid.UUID:
-        """An app outside any pipeline (with one successful deployment if ``deployed``)."""
-        return self.state.add_app(deployed=deployed)
-
-    def add_deployment(
-        self,
-        app_id: uuid.UUID,
-        *,
-        script: list[str | None] | None = None,
-        every: float | None = None,
-    ) -> FakeDeployment:
-        """A deployment of ``app_id`` that shows ``script``'s statuses in turn: one per GET,
-        or one per ``every`` seconds of the fake's clock (default: the script and pacing
-        of :meth:`script_deployments`)."""
-        return self.state.add_deployment(app_id, script=script, every=every)
-
-    def deployment(self, deployment_id: uuid.UUID | str) -> FakeDeployment:
-        """The fake's record of a deployment (its status, polls, cancellation)."""
-        return self.state.deployments[uuid.UUID(str(deployment_id))]
-
-    def script_deployments(
-        self,
-        statuses: Iterable[str | None],
-        *,
-        app_id: uuid.UUID | str | None = None,
-        every: float | None = None,
-    ) -> None:
-        """The statuses the next deployments will show in turn (the last one sticks): one
-        step per GET of the deployment, or, with ``every``, one step per ``every`` seconds
-        of the fake's clock since the deployment was created. ``None`` is a status too (the
-        API's ``null``), and so is any string, to mimic a status the SDK does not know.
-
-        With ``app_id``, only that app's next deployment; otherwise every later one::
-
-            fake.script_deployments(["waiting", "inProgress", "failed"], app_id=target)
-            fake.script_deployments(["waiting", "inProgress", "success"], every=30)
-        """
-        script = list(statuses)
-        if not script:
-            raise ValueError("statuses: at least one status is required")
-        if every is not None and not every > 0:
-            raise ValueError(f"every: must be a positive number of seconds, got {every!r}")
-        if app_id is None:
-            self.state.default_script = (script, every)
-        else:
-            self.state.next_scripts[uuid.UUID(str(app_id))] = (script, every)
-
-    @property
-    def clock_skew(self) -> float:
-        """Seconds the server's clock (``Date``, ``created_at``) runs ahead of the wall
-        clock; negative when behind."""
-        return self.state.skew
-
-    @clock_skew.setter
-    def clock_skew(self, seconds: float) -> None:
-        self.state.skew = float(seconds)
-
-    def deploy(
-        self,
-        app_id: uuid.UUID | str,
-        *,
-        build_of: uuid.UUID | str | None = None,
-        automatic: bool = False,
-        late: float = 0.0,
-    ) -> FakeDeployment:
-        """A deployment that is not a promotion: a git push's automatic deploy
-        (``automatic=True``) or a person's manual deploy, of the latest successful build
-        of ``build_of`` (e.g. the promotion's source app) or of a new build."""
-        app = uuid.UUID(str(app_id))
-        build = None
-        if build_of is not None:
-            build = self.state.latest_build(uuid.UUID(str(build_of)))
-        return self.state.add_deployment(
-            app,
-            build=build or Build.fresh(app),
-            type="automatic" if automatic else "manual",
-            trigger="AUTO_DEPLOY_ON_PUSH" if automatic else "MANUAL_DEPLOY",
-            late=late,
-        )
-
     # --- faults and recording -------------------------------------------------------------
 
     def inject(
@@ -356,10 +231,15 @@ class FakeSevalla:
         return f"req_{self._counter:06d}_{secrets.token_hex(4)}"
 
     async def dispatch(
-        self, request: Incoming, *, wait: Callable[[float], Awaitable[None]]
+        self,
+        request: Incoming,
+        *,
+        wait: Callable[[float], Awaitable[None]],
+        pause: Callable[[float], Awaitable[Any]] | None = None,
     ) -> Reply | Dropped:
         """Answer one request: record it, apply a scripted fault, auth and the rate limits,
-        run the route; ``wait(seconds)`` carries out a fault's delay."""
+        run the route; ``wait(seconds)`` carries out a fault's delay, ``pause(seconds)``
+        (default ``wait``) the :attr:`latency`."""
         with self._lock:
             request_id = self._next_request_id()
             record = RecordedRequest(
@@ -374,6 +254,8 @@ class FakeSevalla:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
+            if self.latency > 0:
+                await (pause or wait)(self.latency)
             reply = await self._answer(request, wait)
             if isinstance(reply, Dropped):
                 return reply
@@ -475,7 +357,8 @@ class FakeSevalla:
     async def _serve(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         incoming = Incoming(request.method, request.path, request.query, request.headers, body)
-        reply = await self.dispatch(incoming, wait=self._real_wait)
+        pause = self._real_wait if self._sleep is asyncio.sleep else self._sleep
+        reply = await self.dispatch(incoming, wait=self._real_wait, pause=pause)
         if isinstance(reply, Dropped):
             transport = request.transport
             if transport is not None:

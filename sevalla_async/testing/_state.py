@@ -11,9 +11,17 @@ from typing import Any
 
 import attrs
 
-from .._models import PromoteRequest
+from .._models import Build, PromoteRequest
+from ._logs import failure_lines
 
-__all__ = ["Build", "FakeDeployment", "FakePipeline", "FakeStage", "PromotePlan", "State"]
+__all__ = [
+    "FakeDeployment",
+    "FakePipeline",
+    "FakeStage",
+    "PromotePlan",
+    "State",
+    "fresh_build",
+]
 
 _EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -100,17 +108,10 @@ class FakePipeline:
         }
 
 
-@attrs.frozen
-class Build:
-    """What a deployment runs: a commit and the image built from it."""
-
-    commit_sha: str
-    docker_image_url: str
-
-    @classmethod
-    def fresh(cls, app_id: uuid.UUID) -> Build:
-        sha = uuid.uuid4().hex + uuid.uuid4().hex[:8]
-        return cls(sha, f"registry.example/app/{app_id.hex[:8]}:{sha[:12]}")
+def fresh_build(app_id: uuid.UUID) -> Build:
+    """A new build for ``app_id``: a random 40-character commit sha and its image."""
+    sha = uuid.uuid4().hex + uuid.uuid4().hex[:8]
+    return Build(sha, f"registry.example/app/{app_id.hex[:8]}:{sha[:12]}")
 
 
 @attrs.define
@@ -237,6 +238,10 @@ class State:
         # (statuses, seconds per step or None for one step per GET)
         self.next_scripts: dict[uuid.UUID, Script] = {}
         self.default_script: Script = (list(DEFAULT_SCRIPT), None)
+        self.logs: dict[uuid.UUID, list[dict[str, Any]]] = {}
+        """Each deployment's log entries (the spec's log objects), in time order."""
+        self.failing: dict[uuid.UUID, str] = {}
+        """Apps whose next deployments fail, and why (their ERROR log lines say it)."""
         self._counter = itertools.count(1)
         self._ids: Callable[[], uuid.UUID] = uuid.uuid4
 
@@ -287,7 +292,7 @@ class State:
             self.app_pipeline[app_id] = pipeline_id
         if deployed:
             self.add_deployment(
-                app_id, script=["success"], trigger="MANUAL_DEPLOY", build=Build.fresh(app_id)
+                app_id, script=["success"], trigger="MANUAL_DEPLOY", build=fresh_build(app_id)
             )
         return app_id
 
@@ -329,7 +334,10 @@ class State:
     ) -> FakeDeployment:
         """A new deployment of ``app_id``; with ``late``, it appears in the app's history
         (and its ``created_at`` is set) only ``late`` seconds of the fake's clock later."""
-        if script is None:
+        reason = self.failing.get(app_id) if script is None else None
+        if reason is not None:
+            script, every = ["waiting", "inProgress", "failed"], None
+        elif script is None:
             script, every = self.next_scripts.pop(app_id, self.default_script)
         deployment = FakeDeployment(
             self._ids(),
@@ -343,6 +351,8 @@ class State:
             type=type,
             build=build,
         )
+        if reason is not None:
+            self.logs[deployment.id] = failure_lines(deployment.created_at, build, reason)
         if late > 0:
             self.pending.append((self.clock() + late, deployment))
             return deployment

@@ -25,6 +25,7 @@ OPERATIONS = (
     "getDeploymentV3",
     "cancelDeploymentV3",
     "rollbackDeploymentV3",
+    "getApplicationDeploymentLogsV3",
 )
 
 HERE = Path(__file__).resolve().parent
