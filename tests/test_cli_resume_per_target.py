@@ -205,3 +205,58 @@ async def test_wait_resume_waits_for_entries_from_the_journal_and_reconciled(
         statuses = [d["status"] for d in lines[index]["deployments"]]
         assert statuses == ["failed"], lines[index]
     assert "2 ok" not in run.err
+
+
+def test_a_journal_without_targets_loads_per_target(fake: FakeSevalla, tmp_path: Path) -> None:
+    # 0.2: reconciling found A and wrote a step; B was then sent again (no targets named)
+    request = fake.promote_requests(1, targets=2)[0]
+    a, b = request.target_app_ids
+    first = _now() - timedelta(minutes=10)
+    again = first + timedelta(minutes=5)
+    journal = tmp_path / "run.jsonl"
+    deployment = uuid.uuid4()
+    write_journal(
+        journal,
+        sent(request, first),
+        result(request, "unknown", {a: deployment}, first),
+        sent(request, again),
+    )
+
+    outcomes = load(journal)["0"].outcomes(request)
+
+    assert [(o.target_app_id, o.state.value, o.deployment_id) for o in outcomes] == [
+        (a, "promoted", deployment),
+        (b, "unknown", None),
+    ]
+    assert outcomes[1].sent_at == again  # the re-send's window, not the first request's
+
+
+def test_a_resend_naming_its_targets_overrides_only_those(
+    fake: FakeSevalla, tmp_path: Path
+) -> None:
+    request = fake.promote_requests(1, targets=2)[0]
+    a, b = request.target_app_ids
+    first = _now() - timedelta(minutes=10)
+    again = first + timedelta(minutes=5)
+    deployment = uuid.uuid4()
+    step = result(request, "unknown", {a: deployment}, first)
+    step["targets"] = [
+        {
+            "target_app_id": str(a),
+            "state": "promoted",
+            "sent_at": first.isoformat(),
+            "deployment_id": str(deployment),
+        },
+        {"target_app_id": str(b), "state": "not_sent", "sent_at": None, "deployment_id": None},
+    ]
+    journal = tmp_path / "run.jsonl"
+    write_journal(
+        journal, sent(request, first), step, {**sent(request, again), "targets": [str(b)]}
+    )
+
+    outcomes = load(journal)["0"].outcomes(request)
+
+    assert [(o.state.value, o.sent_at) for o in outcomes] == [
+        ("promoted", first),
+        ("unknown", again),
+    ]

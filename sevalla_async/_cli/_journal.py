@@ -97,7 +97,9 @@ class JournalEntry:
     def outcomes(self, request: PromoteRequest) -> tuple[TargetOutcome, ...]:
         """Every target's :class:`TargetOutcome` (in target order): the per-target record,
         else (a 0.2 journal) derived from ``promotions``, ``state`` and ``sent_at``."""
-        since = self.sent_at or self.noted_at
+        # sent again after a verdict (state None): the latest send is the one noted
+        latest = (self.noted_at, self.sent_at) if self.state is None else (self.sent_at,)
+        since = next((t for t in (*latest, self.noted_at) if t is not None), None)
         made = self.promotions or ()
         return derive_outcomes(request, self.targets, made, self.effective_state, since)
 
