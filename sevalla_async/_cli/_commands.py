@@ -12,7 +12,7 @@ import argparse
 import asyncio
 import functools
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import aclosing
 from datetime import datetime
 from pathlib import Path
@@ -25,9 +25,7 @@ from .. import (
     FanoutLedger,
     PromoteOutcome,
     PromoteRequest,
-    Promotion,
     PromotionState,
-    SevallaClient,
 )
 from ._console import (
     EXIT_FAILED,
@@ -70,14 +68,7 @@ from ._reports import (
     report_promote_interrupted,
     report_unknown,
 )
-from ._resume import (
-    Recorder,
-    Settled,
-    check_journal,
-    open_run_journal,
-    settle_unknown,
-    undecided_error,
-)
+from ._resume import Recorder, check_journal, finish_recorded, open_run_journal
 from ._wait_commands import promote_and_wait
 from ._waiting import wait_options
 
@@ -155,26 +146,6 @@ def _open_journal(
     )
 
 
-def _from_journal(index: int, request: PromoteRequest, entry: JournalEntry) -> PlanOutcome:
-    """An entry a resumed run does not send again: its recorded result."""
-    promotions = None if entry.promotions is None else list(entry.promotions)
-    return PlanOutcome(
-        index,
-        request,
-        promotions,
-        state=entry.state,
-        sent_at=entry.sent_at,
-        recorded=True,
-        recorded_error=entry.error,
-    )
-
-
-def _merge(request: PromoteRequest, *parts: Iterable[Promotion] | None) -> list[Promotion]:
-    """The promotions of ``parts`` in the target order of ``request``."""
-    by_target = {p.target_app_id: p for part in parts for p in part or ()}
-    return [by_target[t] for t in request.target_app_ids if t in by_target]
-
-
 async def promote_many(args: argparse.Namespace, console: Console) -> int:
     text = _read_plan(args.plan)
     source = "stdin" if args.plan == "-" else args.plan
@@ -215,48 +186,53 @@ async def promote_many(args: argparse.Namespace, console: Console) -> int:
         emit = functools.partial(emit_outcome, console, outcome, widths, waits=options is not None)
         progress.advance(ok=outcome.ok, write=emit)
 
-    # what is sent: (plan index, the request to send, promotions already found for it)
-    to_send: list[tuple[int, PromoteRequest, list[Promotion]]] = []
-    unknown: list[tuple[int, JournalEntry]] = []
+    # what is sent afresh (plan indexes); the entries the journal records are finished
+    # from it (reconciled per target, the rest promoted, waited for with --wait)
+    to_send: list[int] = []
+    journaled: dict[int, tuple[PromoteRequest, JournalEntry]] = {}
     for index, request in enumerate(requests):
         entry = entries.get(str(index))
-        state = None if entry is None else entry.effective_state
-        if entry is None or state is PromotionState.NOT_SENT:
-            to_send.append((index, request, []))
-        elif state is PromotionState.UNKNOWN:
-            unknown.append((index, entry))
-        else:  # promoted or rejected: reported as the journal has it
-            recorder.reported.add(index)
+        if entry is None or all(
+            o.state is PromotionState.NOT_SENT for o in entry.outcomes(request)
+        ):
+            to_send.append(index)
+        else:
+            journaled[index] = (request, entry)
 
     def record(position: int, deployment: Deployment) -> None:
-        polled.setdefault(to_send[position][0], {})[deployment.id] = deployment
+        polled.setdefault(to_send[position], {})[deployment.id] = deployment
 
     def on_start(position: int) -> None:
-        recorder.sent(to_send[position][0])
+        recorder.sent(to_send[position])
 
     def on_outcome(outcome: PromoteOutcome) -> None:
-        index, sent, found = to_send[outcome.index]
-        made = _merge(requests[index], found, outcome.promotions)
-        recorder.outcome(index, outcome, made or None)
+        index = to_send[outcome.index]
+        recorder.outcome(index, outcome)
         if outcome.state is PromotionState.UNKNOWN and outcome.sent_at is not None:
-            unknown_sent[index] = (sent, outcome.sent_at)  # what a reconcile looks for
+            unknown_sent[index] = (requests[index], outcome.sent_at)  # what to reconcile
 
     if not console.json:
         console.line(format_row(columns, widths))
     try:
         async with client:
-            for index, request in enumerate(requests):
-                entry = entries.get(str(index))
-                if index in recorder.reported and entry is not None:
-                    recorder.started.add(index)
-                    show(_from_journal(index, request, entry))
-            if unknown:
-                to_send += await _reconcile_entries(client, args, requests, unknown, recorder, show)
-            sending = [r for _, r, _ in to_send]
+            if journaled:
+                async with aclosing(
+                    finish_recorded(
+                        client,
+                        journaled,
+                        recorder,
+                        concurrency=args.concurrency,
+                        settle=args.reconcile_settle,
+                        timeout=args.reconcile_timeout,
+                        wait=options,
+                    )
+                ) as done:
+                    async for outcome in done:
+                        show(outcome)
             async with aclosing(
                 run_plan(
                     client,
-                    sending,
+                    [requests[i] for i in to_send],
                     concurrency=args.concurrency,
                     on_start=on_start,
                     wait=options,
@@ -265,12 +241,7 @@ async def promote_many(args: argparse.Namespace, console: Console) -> int:
                 )
             ) as outcomes:
                 async for outcome in outcomes:
-                    index, _, found = to_send[outcome.index]
-                    request = requests[index]  # the whole entry, not the re-sent part
-                    promotions = outcome.promotions
-                    if found and promotions is not None:
-                        promotions = _merge(request, found, promotions)
-                    show(attrs.evolve(outcome, index=index, request=request, promotions=promotions))
+                    show(attrs.evolve(outcome, index=to_send[outcome.index]))
     except (asyncio.CancelledError, Exception):
         progress.clear()
         report_interrupted(console, requests, recorder.started, finished, polled, unknown_sent)
@@ -311,71 +282,6 @@ async def promote_many(args: argparse.Namespace, console: Console) -> int:
     if hint:
         console.note(hint)
     return EXIT_FAILED if failed else EXIT_OK
-
-
-async def _reconcile_entries(
-    client: SevallaClient,
-    args: argparse.Namespace,
-    requests: Sequence[PromoteRequest],
-    unknown: Sequence[tuple[int, JournalEntry]],
-    recorder: Recorder,
-    show: Callable[[PlanOutcome], None],
-) -> list[tuple[int, PromoteRequest, list[Promotion]]]:
-    """Settle the entries a journal left ``unknown`` (``concurrency`` at a time): report
-    the ones found made, leave the undecided ones ``unknown``, and return what must be sent
-    (the targets verified not promoted, with the promotions found for the others)."""
-    limit = asyncio.Semaphore(args.concurrency)
-    to_send: list[tuple[int, PromoteRequest, list[Promotion]]] = []
-
-    async def one(index: int, entry: JournalEntry) -> None:
-        request = requests[index]
-        since = entry.sent_at or entry.noted_at
-        known = entry.promotions or ()  # found by an earlier resume: not looked for again
-        done = {p.target_app_id for p in known}
-        rest = tuple(t for t in request.target_app_ids if t not in done)
-        if not rest:
-            settled = Settled({}, (), ())
-        elif since is None:  # a journal line without a time: cannot bound the window
-            settled = Settled({}, (), rest)
-        else:
-            async with limit:
-                settled = await settle_unknown(
-                    client,
-                    PromoteRequest(request.pipeline_id, request.source_app_id, rest),
-                    since,
-                    settle=args.reconcile_settle,
-                    timeout=args.reconcile_timeout,
-                )
-        found = _merge(request, known, settled.found.values())
-        if settled.undecided:
-            error = undecided_error(settled, args.reconcile_timeout)
-            recorder.result(
-                index, PromotionState.UNKNOWN, promotions=found or None, sent_at=since, error=error
-            )
-            outcome = PlanOutcome(
-                index,
-                request,
-                found or None,
-                state=PromotionState.UNKNOWN,
-                sent_at=since,
-                recorded_error=error,
-            )
-            show(outcome)
-        elif settled.missing:
-            missing = PromoteRequest(request.pipeline_id, request.source_app_id, settled.missing)
-            # what reconciling found, before sending the rest (a resume after a crash then
-            # looks only for the rest, from the time it is sent again)
-            state = PromotionState.UNKNOWN if found else PromotionState.NOT_SENT
-            recorder.result(index, state, promotions=found or None, sent_at=since, final=False)
-            to_send.append((index, missing, found))
-        else:
-            recorder.result(index, PromotionState.PROMOTED, promotions=found, sent_at=since)
-            show(PlanOutcome(index, request, found, state=PromotionState.PROMOTED, sent_at=since))
-
-    for index, _ in unknown:
-        recorder.carried.add(index)
-    await asyncio.gather(*(one(index, entry) for index, entry in unknown))
-    return sorted(to_send, key=lambda item: item[0])
 
 
 # --- listing ------------------------------------------------------------------------------

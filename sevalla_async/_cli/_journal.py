@@ -4,18 +4,20 @@ run stopped any way at all (``kill -9`` included) can be resumed.
 Events (each a JSON object on its own line, ``"event"`` first):
 
 - ``{"event": "plan", "entries": N}``: a run starts (one per run; a resumed run appends);
-- ``{"event": "sent", "key": K, "index": I, "fingerprint": F}``: entry ``K`` is about to be
-  sent (written *before* the request leaves, so a crash after it reads as "maybe sent");
+- ``{"event": "sent", "key": K, "index": I, "fingerprint": F, "targets": [...]}``: entry
+  ``K`` is about to be sent (written *before* the request leaves, so a crash after it reads
+  as "maybe sent"); ``targets`` (app ids) only for a resume's re-send of some targets;
 - ``{"event": "result", "key": K, ..., "state": S, "promotions": [...], "sent_at": T,
-  "error": {...}}``: what the entry came to (``S`` a :class:`PromotionState` value);
+  "targets": [...], "error": {...}}``: what the entry came to (``S`` a
+  :class:`PromotionState` value; ``targets``: per target, see ``_journal_targets``);
 - ``{"event": "rollback_sent", "wave": W, "app_id": A, "at": T}``: a release is about to
   roll back app ``A`` after wave ``W`` failed (written before the request leaves);
 - ``{"event": "rollback_result", "wave": W, "app_id": A, "state": S, "deployment_id": D,
   "error": {...}}``: what that rollback came to (``D`` its deployment, when started);
 - ``{"event": "error", "message": M}``: the run itself failed (not one entry).
 
-Each line is written with one ``write`` call, flushed and ``os.fsync``'d: a crash loses at
-most the line being written, and :func:`load` ignores a torn last line. An entry's key is
+Each line is written with one ``write`` call, flushed and ``os.fsync``'d; :func:`load`
+ignores a torn last line. An entry's key is
 its position (``index``) and, for a multi-wave run, its ``wave``; its ``fingerprint`` (a
 hash of the request) lets a resume refuse a plan that changed under the journal.
 
@@ -38,7 +40,9 @@ from typing import IO, Any
 
 import attrs
 
-from .. import PromoteRequest, Promotion, PromotionState
+from .. import PromoteRequest, Promotion, PromotionState, TargetOutcome
+from ._journal_targets import derive_outcomes, parse_targets, resent, target_json
+from ._journal_targets import when as _when
 
 __all__ = [
     "Journal",
@@ -86,6 +90,18 @@ class JournalEntry:
     sent_at: datetime | None = None
     noted_at: datetime | None = None
     error: Mapping[str, Any] | None = None
+    targets: tuple[TargetOutcome, ...] = ()
+    """The per-target record (each target's own state and send), where the journal holds
+    one; targets not in it are derived from the fields above (see :meth:`outcomes`)."""
+
+    def outcomes(self, request: PromoteRequest) -> tuple[TargetOutcome, ...]:
+        """Every target's :class:`TargetOutcome` (in target order): the per-target record,
+        else (a 0.2 journal) derived from ``promotions``, ``state`` and ``sent_at``."""
+        # sent again after a verdict (state None): the latest send is the one noted
+        latest = (self.noted_at, self.sent_at) if self.state is None else (self.sent_at,)
+        since = next((t for t in (*latest, self.noted_at) if t is not None), None)
+        made = self.promotions or ()
+        return derive_outcomes(request, self.targets, made, self.effective_state, since)
 
     @property
     def key(self) -> str:
@@ -150,19 +166,27 @@ class Journal:
         self._write({"event": "plan", "format": _FORMAT, "entries": entries, "resumed": resumed})
 
     def record_sent(
-        self, index: int, request: PromoteRequest, noted_at: datetime, *, wave: int | None = None
+        self,
+        index: int,
+        request: PromoteRequest,
+        noted_at: datetime,
+        *,
+        wave: int | None = None,
+        targets: Iterable[uuid.UUID] | None = None,
     ) -> None:
-        """Entry ``index`` (of ``wave``) is about to be sent, at ``noted_at`` (wall clock)."""
-        self._write(
-            {
-                "event": "sent",
-                "key": _key(index, wave),
-                "index": index,
-                "wave": wave,
-                "fingerprint": fingerprint(request),
-                "at": _iso(noted_at),
-            }
-        )
+        """Entry ``index`` (of ``wave``) is about to be sent, at ``noted_at`` (wall clock);
+        ``targets``: only these targets of it (a resume's re-send)."""
+        event: dict[str, Any] = {
+            "event": "sent",
+            "key": _key(index, wave),
+            "index": index,
+            "wave": wave,
+            "fingerprint": fingerprint(request),
+            "at": _iso(noted_at),
+        }
+        if targets is not None:
+            event["targets"] = [str(t) for t in targets]
+        self._write(event)
 
     def record_result(
         self,
@@ -174,27 +198,29 @@ class Journal:
         sent_at: datetime | None = None,
         error: Mapping[str, Any] | None = None,
         wave: int | None = None,
+        targets: Iterable[TargetOutcome] | None = None,
     ) -> None:
         """What entry ``index`` came to; ``error`` is the error as data (type, status,
-        request id, message)."""
-        self._write(
-            {
-                "event": "result",
-                "key": _key(index, wave),
-                "index": index,
-                "wave": wave,
-                "fingerprint": fingerprint(request),
-                "state": state.value,
-                "promotions": None
-                if promotions is None
-                else [
-                    {"target_app_id": str(p.target_app_id), "deployment_id": str(p.deployment_id)}
-                    for p in promotions
-                ],
-                "sent_at": None if sent_at is None else _iso(sent_at),
-                "error": None if error is None else dict(error),
-            }
-        )
+        request id, message); ``targets`` each target's outcome."""
+        event: dict[str, Any] = {
+            "event": "result",
+            "key": _key(index, wave),
+            "index": index,
+            "wave": wave,
+            "fingerprint": fingerprint(request),
+            "state": state.value,
+            "promotions": None
+            if promotions is None
+            else [
+                {"target_app_id": str(p.target_app_id), "deployment_id": str(p.deployment_id)}
+                for p in promotions
+            ],
+            "sent_at": None if sent_at is None else _iso(sent_at),
+            "error": None if error is None else dict(error),
+        }
+        if targets is not None:
+            event["targets"] = [target_json(t) for t in targets]
+        self._write(event)
 
     def record_rollback_sent(self, wave: int, app_id: uuid.UUID, noted_at: datetime) -> None:
         """A rollback of ``app_id`` (after wave ``wave`` failed) is about to be sent."""
@@ -240,16 +266,6 @@ class Journal:
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat()
-
-
-def _when(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
 
 
 def _promotions(value: Any) -> tuple[Promotion, ...] | None:
@@ -313,7 +329,11 @@ def load(path: str | os.PathLike[str]) -> dict[str, JournalEntry]:
                 raise JournalError(
                     f"{where}:{number}: entry {key} is recorded for two different requests"
                 )
-            if kind == "sent":
+            if kind == "sent" and event.get("targets") is not None:  # a re-send of some
+                at = _when(event.get("at"))
+                start = previous or JournalEntry(index, wave, found, noted_at=at)
+                entries[key] = attrs.evolve(start, targets=resent(start.targets, event))
+            elif kind == "sent":
                 if previous is None or previous.state is None:
                     noted = previous.noted_at if previous is not None else None
                     entries[key] = JournalEntry(
@@ -323,7 +343,7 @@ def load(path: str | os.PathLike[str]) -> dict[str, JournalEntry]:
                     entries[key] = JournalEntry(index, wave, found, noted_at=_when(event.get("at")))
                 else:  # sent again after a verdict (a resume re-promoting): maybe sent
                     entries[key] = attrs.evolve(
-                        previous, state=None, noted_at=_when(event.get("at"))
+                        previous, state=None, noted_at=_when(event.get("at")), targets=()
                     )
             elif kind == "result":
                 entries[key] = JournalEntry(
@@ -335,6 +355,7 @@ def load(path: str | os.PathLike[str]) -> dict[str, JournalEntry]:
                     _when(event.get("sent_at")),
                     previous.noted_at if previous is not None else None,
                     event.get("error"),
+                    parse_targets(event.get("targets")),
                 )
             else:
                 raise ValueError(f"unknown event {kind!r}")

@@ -14,6 +14,7 @@ would go one deployment further back); it waits for it when its deployment is kn
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
@@ -28,8 +29,8 @@ from .. import (
 )
 from ._console import Console, UsageError
 from ._journal import Journal, JournalEntry, JournalError, fingerprint, load_rollbacks
-from ._output import error_json, plural
-from ._resume import open_run_journal, settle_unknown
+from ._output import error_json
+from ._resume import Resumed, open_run_journal, resumable, resume_entry, resume_error
 
 __all__ = ["ReleaseRecorder", "check_release_journal", "open_release_journal", "resumed_done"]
 
@@ -113,6 +114,7 @@ class ReleaseRecorder:
             sent_at=outcome.sent_at,
             error=None if outcome.error is None else error_json(outcome.error),
             wave=wave,
+            targets=outcome.targets,
         )
 
     def rollback_sent(self, wave: int, app_id: uuid.UUID) -> None:
@@ -127,12 +129,24 @@ class ReleaseRecorder:
             error=None if rollback.error is None else error_json(rollback.error),
         )
 
-    def found(self, entry: JournalEntry, promotions: Sequence[Promotion]) -> None:
-        """What reconciling an ``unknown`` entry found (a step, before sending the rest)."""
+    def resent(self, entry: JournalEntry, again: PromoteRequest) -> None:
+        """Some targets of a resumed entry (``again``) are about to be sent again."""
         request = self._waves[entry.wave or 0][entry.index]
-        state = PromotionState.PROMOTED if promotions else PromotionState.NOT_SENT
+        targets = again.target_app_ids
+        self._journal.record_sent(entry.index, request, _now(), wave=entry.wave, targets=targets)
+
+    def resumed(self, entry: JournalEntry, resumed: Resumed) -> None:
+        """What resuming an entry came to."""
+        request = self._waves[entry.wave or 0][entry.index]
         self._journal.record_result(
-            entry.index, request, state, promotions=promotions, wave=entry.wave
+            entry.index,
+            request,
+            resumed.state,
+            promotions=resumed.promotions or None,
+            sent_at=resumed.sent_at,
+            error=resume_error(resumed),
+            wave=entry.wave,
+            targets=resumed.targets,
         )
 
 
@@ -146,37 +160,47 @@ async def resumed_done(
     timeout: float,
     recorder: ReleaseRecorder | None,
 ) -> dict[tuple[int, int], list[Promotion]] | None:
-    """The promotions the journal proves made, by ``(wave, entry)``, unknown entries
-    reconciled first; ``None`` (nothing may be sent) when one stays undecided."""
+    """The promotions the journal proves made, by ``(wave, entry)``; an entry left
+    ``unknown`` (or partly promoted) is finished from its per-target record first
+    (``client.pipelines.resume``); ``None`` (nothing more may be sent) when one is not."""
     done: dict[tuple[int, int], list[Promotion]] = {}
     for entry in sorted(entries.values(), key=lambda e: (e.wave or 0, e.index)):
         wave = entry.wave or 0
-        state = entry.effective_state
-        if state is PromotionState.PROMOTED and entry.promotions:
-            done[(wave, entry.index)] = list(entry.promotions)
-            continue
-        if state is not PromotionState.UNKNOWN:
-            continue  # rejected or not sent: sent (again)
-        sent_at = entry.sent_at or entry.noted_at
         request = waves[wave][entry.index]
-        if sent_at is None:
-            console.note(f"wave {wave}, entry {entry.index}: unknown, with no time recorded")
-            return None
+        outcomes = entry.outcomes(request)
+        if all(o.state is PromotionState.PROMOTED for o in outcomes):
+            done[(wave, entry.index)] = [
+                Promotion(o.target_app_id, o.deployment_id)
+                for o in outcomes
+                if o.deployment_id is not None
+            ]
+            continue
+        if not resumable(outcomes):
+            continue  # rejected or not sent: sent (again)
         console.note(
             f"wave {wave}, entry {entry.index}: sent without a reply before; reconciling from "
             "the target apps' deployment histories"
         )
-        settled = await settle_unknown(client, request, sent_at, settle=settle, timeout=timeout)
-        if settled.undecided:
+        resumed = await resume_entry(
+            client,
+            request,
+            outcomes,
+            settle=settle,
+            timeout=timeout,
+            on_send=_noop if recorder is None else functools.partial(recorder.resent, entry),
+        )
+        if recorder is not None:
+            recorder.resumed(entry, resumed)
+        error = resume_error(resumed)
+        if error is not None:
             console.note(
-                f"wave {wave}, entry {entry.index}: "
-                f"{plural(len(settled.undecided), 'target')} still undecided: nothing was "
-                "sent; resume again later"
+                f"wave {wave}, entry {entry.index}: {resumed.state}: {error['message']}; "
+                "nothing more was sent"
             )
             return None
-        found = [settled.found[t] for t in request.target_app_ids if t in settled.found]
-        if recorder is not None:
-            recorder.found(entry, found)
-        if found:
-            done[(wave, entry.index)] = found
+        done[(wave, entry.index)] = resumed.promotions
     return done
+
+
+def _noop(_request: PromoteRequest) -> None:
+    return None

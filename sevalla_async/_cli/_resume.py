@@ -5,44 +5,48 @@ entry, the ``result`` event as each outcome is recorded by the SDK's ledger, on 
 path) and, at the end, a ``not_sent`` result for every entry the run never reached.
 
 :func:`check_journal` matches a journal to the plan (same entries, same requests);
-:func:`settle_unknown` decides an entry whose outcome the journal left ``unknown``, from
-the target apps' deployment histories (``client.pipelines.reconcile``), looking again
-until every target is decided or the time is up.
+:func:`resume_entry` finishes an entry the journal left ``unknown`` (or partly promoted)
+from its per-target record, with ``client.pipelines.resume``: the one settle loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 import attrs
 
 from .. import (
+    APIError,
     PromoteOutcome,
     PromoteRequest,
     Promotion,
     PromotionState,
     SevallaClient,
     SevallaError,
+    TargetOutcome,
+    WaitAllError,
 )
 from ._console import UsageError
 from ._journal import Journal, JournalEntry, JournalError, fingerprint, load
 from ._output import clean_text, error_json
+from ._plan_runner import PlanOutcome
+from ._waiting import Waited, WaitOptions, waited_from_deployments, waited_from_error
 
 __all__ = [
     "Recorder",
-    "Settled",
+    "Resumed",
     "check_journal",
+    "finish_recorded",
     "open_run_journal",
-    "settle_unknown",
-    "undecided_error",
+    "resumable",
+    "resume_entry",
+    "resume_error",
 ]
-
-LOOK_EVERY = 15.0
-"""Most seconds between two looks at an entry's deployment histories while it settles."""
 
 
 def check_journal(
@@ -87,6 +91,12 @@ class Recorder:
         if self._journal is not None:
             self._journal.record_sent(index, self._requests[index], _now())
 
+    def resent(self, index: int, again: PromoteRequest) -> None:
+        """Some targets of entry ``index`` (``again``) are about to be sent again."""
+        if self._journal is not None:
+            request = self._requests[index]
+            self._journal.record_sent(index, request, _now(), targets=again.target_app_ids)
+
     def result(
         self,
         index: int,
@@ -95,15 +105,14 @@ class Recorder:
         promotions: Sequence[Promotion] | None = None,
         sent_at: datetime | None = None,
         error: Mapping[str, Any] | None = None,
-        final: bool = True,
+        targets: Sequence[TargetOutcome] | None = None,
     ) -> None:
-        """What entry ``index`` came to (once per entry and run: a second is ignored).
-        ``final=False`` records a step (what reconciling found, before sending the rest)."""
+        """What entry ``index`` came to (once per entry and run: a second is ignored);
+        ``targets``: each target's outcome."""
         if index in self.reported:
             return
-        if final:
-            self.reported.add(index)
-            self.carried.discard(index)
+        self.reported.add(index)
+        self.carried.discard(index)
         if self._journal is not None:
             self._journal.record_result(
                 index,
@@ -112,15 +121,30 @@ class Recorder:
                 promotions=promotions,
                 sent_at=sent_at,
                 error=error,
+                targets=targets,
             )
 
-    def outcome(
-        self, index: int, outcome: PromoteOutcome, promotions: Sequence[Promotion] | None
-    ) -> None:
+    def outcome(self, index: int, outcome: PromoteOutcome) -> None:
         """Record an outcome of the SDK's fan-out as entry ``index``'s result."""
         error = None if outcome.error is None else error_json(outcome.error)
         self.result(
-            index, outcome.state, promotions=promotions, sent_at=outcome.sent_at, error=error
+            index,
+            outcome.state,
+            promotions=outcome.promotions,
+            sent_at=outcome.sent_at,
+            error=error,
+            targets=outcome.targets,
+        )
+
+    def resumed(self, index: int, resumed: Resumed) -> None:
+        """Record what resuming entry ``index`` came to."""
+        self.result(
+            index,
+            resumed.state,
+            promotions=resumed.promotions or None,
+            sent_at=resumed.sent_at,
+            error=resume_error(resumed),
+            targets=resumed.targets,
         )
 
     def close(self) -> None:
@@ -136,70 +160,115 @@ class Recorder:
 
 
 @attrs.frozen
-class Settled:
-    """What reconciling an ``unknown`` entry found.
+class Resumed:
+    """What resuming an entry from its per-target record came to: every target's outcome
+    (``targets``, in target order) and, unless every target ends promoted, why not
+    (``error``: the re-send's refusal, an unreadable history, or still undecided)."""
 
-    ``found``: the promotions made (by target); ``missing``: the targets verified not
-    promoted (to promote again); ``undecided``: targets the evidence cannot decide yet;
-    ``error``: why the histories could not be read, if they could not.
-    """
-
-    found: Mapping[uuid.UUID, Promotion]
-    missing: tuple[uuid.UUID, ...]
-    undecided: tuple[uuid.UUID, ...]
+    targets: tuple[TargetOutcome, ...]
     error: SevallaError | None = None
+    note: str | None = None  # why nothing was tried (no error to tell it)
+
+    @property
+    def state(self) -> PromotionState:
+        """The entry's state from its targets'."""
+        states = [o.state for o in self.targets]
+        if all(s is PromotionState.PROMOTED for s in states):
+            return PromotionState.PROMOTED
+        if PromotionState.UNKNOWN in states:
+            return PromotionState.UNKNOWN
+        return next(s for s in states if s is not PromotionState.PROMOTED)
+
+    @property
+    def promotions(self) -> list[Promotion]:
+        """The promotions of the targets promoted, in target order."""
+        return [
+            Promotion(o.target_app_id, o.deployment_id)
+            for o in self.targets
+            if o.deployment_id is not None and o.state is PromotionState.PROMOTED
+        ]
+
+    @property
+    def sent_at(self) -> datetime | None:
+        """The latest send of any target."""
+        return max((o.sent_at for o in self.targets if o.sent_at is not None), default=None)
 
 
-async def settle_unknown(
+def resumable(outcomes: Sequence[TargetOutcome]) -> bool:
+    """Whether an entry is finished by :func:`resume_entry`: some target is ``unknown`` or
+    some promoted and some not, and none was refused (``rejected``: reported as is)."""
+    states = {o.state for o in outcomes}
+    if PromotionState.REJECTED in states:
+        return False
+    return PromotionState.UNKNOWN in states or (
+        PromotionState.PROMOTED in states and len(states) > 1
+    )
+
+
+async def resume_entry(
     client: SevallaClient,
     request: PromoteRequest,
-    sent_at: datetime,
+    outcomes: Sequence[TargetOutcome],
     *,
     settle: float,
     timeout: float,
-) -> Settled:
-    """Look at the targets' histories until every target of ``request`` (sent at
-    ``sent_at``) is decided or ``timeout`` seconds have passed."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        try:
-            verdicts = await client.pipelines.reconcile(request, sent_at=sent_at, settle=settle)
-        except SevallaError as exc:
-            return Settled({}, (), tuple(request.target_app_ids), exc)
-        found = {
-            v.target_app_id: Promotion(v.target_app_id, v.deployment.id)
-            for v in verdicts
-            if v.promoted and v.deployment is not None
-        }
-        missing = tuple(v.target_app_id for v in verdicts if v.promoted is False)
-        undecided = tuple(
-            v.target_app_id
-            for v in verdicts
-            if v.promoted is not False and v.target_app_id not in found
+    on_send: Callable[[PromoteRequest], object],
+) -> Resumed:
+    """Finish ``request`` from its per-target record with ``client.pipelines.resume``
+    (promoted targets kept, unknown ones reconciled each in its own send's window, the
+    rest promoted in one request, ``on_send`` called just before it leaves)."""
+    if any(o.state is PromotionState.UNKNOWN and o.sent_at is None for o in outcomes):
+        note = "sent, with no time recorded: the window cannot be bounded; nothing was sent"
+        return Resumed(tuple(outcomes), note=note)
+    resent: dict[uuid.UUID, datetime] = {}
+
+    def sending(again: PromoteRequest) -> None:
+        now = _now()
+        resent.update(dict.fromkeys(again.target_app_ids, now))
+        on_send(again)
+
+    try:
+        promotions = await client.pipelines.resume(
+            request,
+            outcomes,
+            reconcile_settle=settle,
+            reconcile_timeout=timeout,
+            on_send=sending,
         )
-        left = deadline - loop.time()
-        if not undecided or left <= 0:
-            return Settled(found, missing, undecided)
-        settled_at = (sent_at - _now()).total_seconds() + settle  # when "not made" may be said
-        await asyncio.sleep(min(max(settled_at, 1.0), LOOK_EVERY, left))
+    except SevallaError as exc:
+        found = getattr(exc, "targets", None)
+        if found is None:  # failed before it could say (e.g. a history unreadable)
+            found = tuple(
+                TargetOutcome(o.target_app_id, PromotionState.UNKNOWN, resent[o.target_app_id])
+                if o.target_app_id in resent and o.state is not PromotionState.PROMOTED
+                else o
+                for o in outcomes
+            )
+        return Resumed(tuple(found), exc)
+    made = {p.target_app_id: p.deployment_id for p in promotions}
+    return Resumed(
+        tuple(
+            TargetOutcome(
+                o.target_app_id,
+                PromotionState.PROMOTED,
+                resent.get(o.target_app_id, o.sent_at),
+                made[o.target_app_id],
+            )
+            for o in outcomes
+        )
+    )
 
 
-def undecided_error(settled: Settled, timeout: float) -> dict[str, Any]:
-    """The recorded error of an entry still ``unknown`` after reconciling."""
-    if settled.error is not None:
-        data = error_json(settled.error)
-        data["message"] = clean_text(
-            f"could not read the deployment histories: {data['message']}; resume again later"
-        )
-        return data
-    return {
-        "type": "PromotionUnresolvedError",
-        "message": (
-            f"{len(settled.undecided)} target(s) still undecided after reconciling for "
-            f"{timeout:g} s: nothing was sent again; resume again later"
-        ),
-    }
+def resume_error(resumed: Resumed) -> dict[str, Any] | None:
+    """The recorded error of an entry a resume did not finish (``None``: it did)."""
+    if resumed.error is None:
+        if resumed.note is None:
+            return None
+        return {"type": "PromotionUnresolvedError", "message": resumed.note}
+    data = error_json(resumed.error)
+    if not isinstance(resumed.error, APIError) or resumed.state is PromotionState.UNKNOWN:
+        data["message"] = clean_text(f"{data['message']}; resume again later")
+    return data
 
 
 def open_run_journal(
@@ -229,3 +298,86 @@ def open_run_journal(
     if journal is not None:
         journal.record_plan(entries_in_plan, resumed=resume is not None)
     return journal, entries
+
+
+async def waited_for(
+    client: SevallaClient, promotions: Sequence[Promotion], options: WaitOptions
+) -> tuple[list[Waited], SevallaError | None]:
+    """Wait for the deployments of ``promotions``: each one's final (or last seen) state,
+    and the error when some could not be waited for to the end."""
+    try:
+        deployments = await client.deployments.wait_all(promotions, **options.kwargs())
+    except WaitAllError as exc:
+        return waited_from_error(exc), exc
+    return waited_from_deployments(deployments, [p.target_app_id for p in promotions]), None
+
+
+async def finish_recorded(
+    client: SevallaClient,
+    entries: Mapping[int, tuple[PromoteRequest, JournalEntry]],
+    recorder: Recorder,
+    *,
+    concurrency: int,
+    settle: float,
+    timeout: float,
+    wait: WaitOptions | None,
+) -> AsyncGenerator[PlanOutcome, None]:
+    """The outcome of every entry the journal records (by plan index): an ``unknown`` or
+    partly promoted one finished by :func:`resume_entry`, the others (promoted, rejected)
+    as recorded; with ``wait``, every entry with promotions is waited for."""
+    limit = asyncio.Semaphore(concurrency)
+
+    async def one(index: int, request: PromoteRequest, entry: JournalEntry) -> PlanOutcome:
+        outcomes = entry.outcomes(request)
+        async with limit:
+            if not resumable(outcomes):
+                recorder.reported.add(index)
+                outcome = _from_journal(index, request, entry)
+            else:
+                resumed = await resume_entry(
+                    client,
+                    request,
+                    outcomes,
+                    settle=settle,
+                    timeout=timeout,
+                    on_send=functools.partial(recorder.resent, index),
+                )
+                recorder.resumed(index, resumed)
+                outcome = PlanOutcome(
+                    index,
+                    request,
+                    resumed.promotions or None,
+                    state=resumed.state,
+                    sent_at=resumed.sent_at,
+                    recorded_error=resume_error(resumed),
+                )
+            if wait is None or not outcome.promotions:
+                return outcome
+            waited, error = await waited_for(client, outcome.promotions, wait)
+            return attrs.evolve(outcome, waited=waited, error=error)
+
+    for index in entries:
+        recorder.carried.add(index)
+        recorder.started.add(index)
+    tasks = [asyncio.ensure_future(one(i, r, e)) for i, (r, e) in entries.items()]
+    try:
+        for next_done in asyncio.as_completed(tasks):
+            yield await next_done
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _from_journal(index: int, request: PromoteRequest, entry: JournalEntry) -> PlanOutcome:
+    """An entry a resumed run does not send again: its recorded result."""
+    promotions = None if entry.promotions is None else list(entry.promotions)
+    return PlanOutcome(
+        index,
+        request,
+        promotions,
+        state=entry.state,
+        sent_at=entry.sent_at,
+        recorded=True,
+        recorded_error=entry.error,
+    )
