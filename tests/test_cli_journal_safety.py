@@ -247,3 +247,19 @@ async def test_a_torn_last_line_is_cut_so_every_later_resume_reads_the_journal(
         states == ["promoted"] for states in results_by_index(journal_events(journal)).values()
     )
     assert all(promotions_of(fake, t) == 1 for r in requests for t in r.target_app_ids)
+
+
+async def test_a_release_whose_journal_cannot_record_stops_sending(
+    fake: FakeSevalla, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waves = [fake.promote_requests(1, targets=1), fake.promote_requests(2, targets=1)]
+    plan = write_plan(tmp_path / "waves.json", [plan_of(w) for w in waves])
+    journal = tmp_path / "run.jsonl"
+    _fail_after(monkeypatch, 3)  # plan, sent 0:0, result 0:0: wave 1 cannot be recorded
+
+    run = await cli("release", plan, "--journal", str(journal), *FAST)
+
+    assert run.code == 1
+    assert "No space left on device" in run.err
+    assert "JournalWriteError" in run.err
+    assert len(fake.requests_to("POST", "/promote")) == 1  # wave 1 was not sent
