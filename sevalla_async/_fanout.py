@@ -265,16 +265,21 @@ class RepeatGuard:
     def earlier(self, request: PromoteRequest, index: int) -> Repeat | None:
         """Which earlier entry already promotes a target of ``request`` (``None`` when none
         does); when none does, remembers this one's targets."""
-        prefix = request.pipeline_id.bytes + request.source_app_id.bytes
+        seen = self._seen
+        prefix = hashlib.blake2b(
+            request.pipeline_id.bytes + request.source_app_id.bytes, digest_size=16
+        )
         digests = []
         for target in request.target_app_ids:
-            digest = hashlib.blake2b(prefix + target.bytes, digest_size=16).digest()
-            first = self._seen.get(digest)
+            one = prefix.copy()
+            one.update(target.bytes)
+            digest = one.digest()
+            first = seen.get(digest)
             if first is not None:
                 return Repeat(first, target)
             digests.append(digest)
         for digest in digests:
-            self._seen[digest] = index
+            seen[digest] = index
         return None
 
 
