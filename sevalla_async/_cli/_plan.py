@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .. import PromoteRequest
-from .._fanout import RepeatGuard, repeat_error
+from .._repeats import RepeatGuard, repeat_error
 from ._console import Console, UsageError
 
 __all__ = ["PlanError", "load_plan", "parse_json", "parse_plan", "read_plan_text"]
