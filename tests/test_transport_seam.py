@@ -123,7 +123,7 @@ _LAYERS = [
     {"_protocol", "_retry", "_response"},
     {"_ratelimit", "_hooks"},
     {"_core"},
-    {"_fanout", "_wait", "_reconcile", "_releases", "_options"},
+    {"_fanout", "_repeats", "_wait", "_reconcile", "_releases", "_options"},
     {"_resources"},
     {"_client"},
     {"__init__", "__main__", "_cli", "testing"},
