@@ -17,10 +17,11 @@ Variants:
 - ``promote_iter``: ``client.pipelines.promote_iter(generator, concurrency=...)``.
 
 Every request variant gets the same input: plain-string ids from the plan, cycled to
-``--requests`` entries (each pass with another subset of the targets, so no entry
-repeats). ``cpu`` is :func:`time.process_time` over the measured part only (after
-``--warmup`` requests that open the connections), ``maxrss_kb`` the process's peak RSS,
-``rss_kb`` the current RSS sampled at 0 %, 10 %, 50 % and 100 % of a stream.
+``--requests`` entries (bench_promote seeds a pipeline per entry, so no target
+repeats: the SDK would refuse it). ``cpu`` is :func:`time.process_time` over the
+measured part only (after ``--warmup`` requests that open the connections),
+``maxrss_kb`` the process's peak RSS, ``rss_kb`` the current RSS sampled at 0 %, 10 %,
+50 % and 100 % of a stream.
 """
 
 from __future__ import annotations
@@ -54,9 +55,10 @@ def _subset(targets: list[str], n: int) -> list[str]:
 
 
 def _dicts(plan: Plan, n: int) -> Iterator[dict[str, Any]]:
-    # A fan-out refuses an entry that repeats an earlier one (it would deploy twice), so
-    # each pass over the plan promotes a different subset of the targets: the input does
-    # not repeat for 2**targets - 1 passes (bench_promote seeds enough pipelines for that).
+    # A fan-out refuses an entry with a target an earlier one promotes from the same
+    # pipeline and source (it would deploy twice): bench_promote seeds a pipeline per
+    # entry, so the first pass (every target of each) is the whole input. A longer input
+    # (by hand) goes on with other subsets of the targets, which the SDK refuses.
     size = len(plan)
     for i in range(n):
         pid, src, targets = plan[i % size]

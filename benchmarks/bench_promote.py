@@ -382,9 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="sevalla-bench-") as tmp:
         workdir = Path(tmp)
         pipelines = min(max(args.requests, args.rate_requests), 2000)
-        if "stream" in sections:  # enough for a stream that never repeats an entry
-            passes = (1 << args.targets) - 1  # each pass over the plan: other targets
-            pipelines = max(pipelines, -(-args.stream_requests // passes))
+        if "stream" in sections:  # a pipeline per entry: a stream never repeats a target
+            pipelines = max(pipelines, args.stream_requests)
         if sections & {"batch", "stream", "rate"}:
             with fake_server(pipelines, args.targets, workdir) as server:
                 if "batch" in sections:

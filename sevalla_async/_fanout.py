@@ -12,10 +12,11 @@ The engine behind :meth:`Pipelines.promote_many` and :meth:`Pipelines.promote_it
   requests already in flight finish);
 - **isolated**: an exception of one request becomes that request's outcome; the others go
   on. An invalid entry is refused before it is scheduled (an outcome with the
-  ``ValueError``); so is an entry that repeats an earlier one (same pipeline, source and
-  set of targets: a promotion is not idempotent, the repeat would deploy twice), with
-  ``same request as entry N``. With ``fail_fast`` the first failure stops sending: every later input
-  gets a ``sent=False`` outcome, without a request;
+  ``ValueError``); so is an entry with a target an earlier one already promotes (same
+  pipeline and source: a promotion is not idempotent, that target would be deployed
+  twice), with ``... is already a target of entry N``. With ``fail_fast`` the first
+  failure stops sending: every later input gets a ``sent=False`` outcome, without a
+  request;
 - **cancellable**: whatever ends the run early (the caller cancelled, the stream closed, the
   progress hook raising) cancels the workers and waits for them, so no task is left behind
   and every connection goes back to the pool;
@@ -34,7 +35,6 @@ request (promote, then wait for the deployments) plugs in without touching the s
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -54,6 +54,7 @@ from ._errors import APIError, FanoutError
 from ._models import Deployment, PromoteOutcome, PromoteRequest, Promotion
 from ._outcomes import PromotionState, state_of
 from ._record import WriteRecord, combined_state
+from ._repeats import Repeat, RepeatGuard, repeat_error
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -62,9 +63,11 @@ __all__ = [
     "FanoutLedger",
     "FanoutProgress",
     "ProgressHook",
+    "Repeat",
     "RepeatGuard",
     "as_request",
     "check_requests",
+    "repeat_error",
     "resolve_concurrency",
 ]
 
@@ -228,43 +231,6 @@ def as_request(item: object) -> PromoteRequest:
     raise ValueError(
         "expected a PromoteRequest or a dict with pipeline_id, source_app_id and "
         f"target_app_ids, got {type(item).__name__}"
-    )
-
-
-class RepeatGuard:
-    """Tells when a request of a fan-out repeats an earlier one: same pipeline, same source
-    and the same set of targets (in any order).
-
-    Memory stays bounded per entry, whatever the entry's size: each request is remembered
-    by a 16-byte BLAKE2b digest of its ids (a chance collision, which would refuse a valid
-    entry, is about 2**-128 per pair) mapped to its input position: about 135 bytes an
-    entry in CPython (the dict slot, a 16-byte ``bytes`` key and the index), so 100,000
-    entries hold about 13 MB, and nothing of the requests themselves.
-    """
-
-    __slots__ = ("_seen",)
-
-    def __init__(self) -> None:
-        self._seen: dict[bytes, int] = {}
-
-    def earlier(self, request: PromoteRequest, index: int) -> int | None:
-        """The input position of an earlier entry with the same request (``None`` when this
-        is the first); remembers this one."""
-        ids = sorted(target.bytes for target in request.target_app_ids)
-        digest = hashlib.blake2b(
-            b"".join((request.pipeline_id.bytes, request.source_app_id.bytes, *ids)),
-            digest_size=16,
-        ).digest()
-        first = self._seen.setdefault(digest, index)
-        return None if first == index else first
-
-
-def repeat_error(first: int) -> ValueError:
-    """The error of an entry that repeats entry ``first``."""
-    return ValueError(
-        f"same request as entry {first} (pipeline_id, source_app_id and target_app_ids "
-        "repeat it; a promotion is not idempotent, so it would deploy twice): remove the "
-        "duplicate"
     )
 
 

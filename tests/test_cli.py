@@ -589,8 +589,9 @@ async def test_promote_many_reports_every_bad_entry_and_sends_nothing(
         "target_app_ids, got str",
         "sevalla-async: entry 4: target_app_ids: at least one id is required",
         "sevalla-async: entry 5: colour: unknown field",
-        "sevalla-async: entry 6: repeats entry 0 exactly (a promotion is not idempotent; "
-        "remove the duplicate)",
+        f"sevalla-async: entry 6: target_app_ids: {good[0]['target_app_ids'][0]} is already a "
+        "target of entry 0 (same pipeline and source): a promotion is not idempotent, so it "
+        "would be deployed twice; remove it from one of them",
     ]
     assert "the plan is invalid: nothing was sent" in run.err
     assert fake.requests == []

@@ -125,7 +125,7 @@ _LAYERS = [
     {"_protocol", "_logs", "_retry", "_response"},
     {"_ratelimit", "_hooks"},
     {"_core"},
-    {"_fanout", "_wait", "_reconcile", "_resolve", "_releases", "_options"},
+    {"_fanout", "_repeats", "_wait", "_reconcile", "_resolve", "_releases", "_options"},
     {"_resources"},
     {"_client"},
     {"__init__", "__main__", "_cli", "testing"},

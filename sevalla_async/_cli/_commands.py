@@ -252,8 +252,9 @@ async def promote_many(args: argparse.Namespace, console: Console) -> int:
         recorder.close()
         if journal is not None and journal.failure is not None:
             console.note(
-                f"journal: writing {journal.path} failed ({journal.failure}); it is "
-                "incomplete, do not --resume from it"
+                f"journal: writing {journal.path} failed ({journal.failure}): no entry was "
+                "sent after that; once there is room, --resume it (every entry sent is "
+                "recorded as sent, and one whose result is missing is reconciled)"
             )
     progress.finish()
     failed = sorted(i for i, o in finished.items() if not o.ok)

@@ -16,14 +16,24 @@ Events (each a JSON object on its own line, ``"event"`` first):
   "error": {...}}``: what that rollback came to (``D`` its deployment, when started);
 - ``{"event": "error", "message": M}``: the run itself failed (not one entry).
 
-Each line is written with one ``write`` call, flushed and ``os.fsync``'d; :func:`load`
-ignores a torn last line. An entry's key is
-its position (``index``) and, for a multi-wave run, its ``wave``; its ``fingerprint`` (a
-hash of the request) lets a resume refuse a plan that changed under the journal.
+Each line is appended whole and ``os.fsync``'d: a crash loses at most the line being
+written, and :func:`load` ignores a torn last line. An entry's key is its position
+(``index``) and, for a multi-wave run, its ``wave``; its ``fingerprint`` (a hash of the
+request) lets a resume refuse a plan that changed under the journal.
 
-:class:`Journal` writes, :func:`load` folds the events into the latest state per entry
-(:class:`JournalEntry`) and :func:`load_rollbacks` into the rollbacks sent. They are
-independent of the command that uses them.
+The rules that keep "never sent twice" (see ``docs/guides/cli.md``):
+
+- one run at a time: the file is locked while a run has it open (``_journal_file``); a
+  second run of it is refused (:class:`JournalBusyError`) before it reads anything;
+- a journal records one run and its resumes: ``Journal.open(new=True)`` (``--journal``)
+  refuses a file that is not empty;
+- a torn last line is cut (under the lock) before anything is appended after it;
+- a ``sent`` line that cannot be written raises :class:`JournalWriteError`: the entry is
+  not sent, and nothing after it (the journal stops at its first failed write).
+
+:class:`Journal` writes; :func:`load` folds the events into the latest state per entry
+(:class:`JournalEntry`) and :func:`load_rollbacks` into the rollbacks sent (both in
+``_journal_read``, re-exported here). They are independent of the command that uses them.
 """
 
 from __future__ import annotations
@@ -33,31 +43,34 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
-
-import attrs
+from typing import Any
 
 from .. import PromoteRequest, Promotion, PromotionState, TargetOutcome
-from ._journal_targets import derive_outcomes, parse_targets, resent, target_json
-from ._journal_targets import when as _when
+from . import _journal_file as _file
+from ._journal_read import FORMAT, JournalEntry, JournalError, entry_key, load, load_rollbacks
+from ._journal_targets import target_json
 
 __all__ = [
     "Journal",
+    "JournalBusyError",
     "JournalEntry",
     "JournalError",
+    "JournalWriteError",
     "fingerprint",
     "load",
     "load_rollbacks",
 ]
 
-_FORMAT = 1
+
+class JournalBusyError(JournalError):
+    """Another run holds the journal (its lock): this one must not read or write it."""
 
 
-class JournalError(Exception):
-    """A journal that cannot be used (unreadable, of another plan, of another format)."""
+class JournalWriteError(JournalError):
+    """The journal cannot record that something is about to be sent: it must not be."""
 
 
 def fingerprint(request: PromoteRequest) -> str:
@@ -69,101 +82,105 @@ def fingerprint(request: PromoteRequest) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _key(index: int, wave: int | None) -> str:
-    return str(index) if wave is None else f"{wave}:{index}"
-
-
-@attrs.frozen
-class JournalEntry:
-    """The latest state of one entry of a journal.
-
-    ``state`` is ``None`` while only ``sent`` was recorded (it may have happened: treat it
-    as ``unknown`` with ``sent_at`` unknown, hence reconcile from the first ``sent``
-    event's time, ``noted_at``).
-    """
-
-    index: int
-    wave: int | None
-    fingerprint: str
-    state: PromotionState | None = None
-    promotions: tuple[Promotion, ...] | None = None
-    sent_at: datetime | None = None
-    noted_at: datetime | None = None
-    error: Mapping[str, Any] | None = None
-    targets: tuple[TargetOutcome, ...] = ()
-    """The per-target record (each target's own state and send), where the journal holds
-    one; targets not in it are derived from the fields above (see :meth:`outcomes`)."""
-
-    def outcomes(self, request: PromoteRequest) -> tuple[TargetOutcome, ...]:
-        """Every target's :class:`TargetOutcome` (in target order): the per-target record,
-        else (a 0.2 journal) derived from ``promotions``, ``state`` and ``sent_at``."""
-        # sent again after a verdict (state None): the latest send is the one noted
-        latest = (self.noted_at, self.sent_at) if self.state is None else (self.sent_at,)
-        since = next((t for t in (*latest, self.noted_at) if t is not None), None)
-        made = self.promotions or ()
-        return derive_outcomes(request, self.targets, made, self.effective_state, since)
-
-    @property
-    def key(self) -> str:
-        return _key(self.index, self.wave)
-
-    @property
-    def effective_state(self) -> PromotionState:
-        """``state``, or ``unknown`` for an entry that was only recorded as sent."""
-        return self.state if self.state is not None else PromotionState.UNKNOWN
-
-
 class Journal:
-    """An append-only journal file; :meth:`open` it, ``record_*``, then :meth:`close`.
+    """An append-only journal file, locked for one run; :meth:`open` it, ``record_*``,
+    then :meth:`close`.
 
     ``durable`` (default ``True``) ``os.fsync``\\ s every line: a machine that loses power
-    keeps the record, not only a killed process (which loses nothing that was flushed).
+    keeps the record, not only a killed process (which loses nothing that was written).
+
+    A line that cannot be written (a full disk: any ``OSError`` of the write or the
+    ``fsync``) stops the journal: :attr:`failure` says why, later events are not written,
+    and every ``record_*_sent`` from then on raises :class:`JournalWriteError`: what the
+    journal cannot record as sent must not be sent (a resume would send it again).
     """
 
-    def __init__(self, stream: IO[str], path: Path, *, durable: bool = True) -> None:
-        self._stream = stream
+    def __init__(self, fd: int, path: Path, *, durable: bool = True) -> None:
+        self._fd: int | None = fd
         self.path = path
         self._durable = durable
+        self._end = _file.size(fd)
         self.failure: OSError | None = None
         """Why writing stopped, if it did (later events are then not recorded)."""
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, durable: bool = True) -> Journal:
-        """Open ``path`` for appending (created if missing)."""
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        new: bool = False,
+        create: bool = True,
+        durable: bool = True,
+    ) -> Journal:
+        """Open ``path`` for appending (created if missing and ``create``), locked until
+        :meth:`close`, its torn last line cut (see ``_journal_file``).
+
+        :class:`JournalBusyError` when another run holds it; :class:`JournalError` when it
+        cannot be opened, or (``new``) when it is not empty: a journal records one run and
+        its resumes, never a second run of the plan.
+        """
         target = Path(path)
         try:
-            stream = target.open("a", encoding="utf-8", newline="\n")
+            fd = _file.open_locked(target, create=create)
+        except _file.BusyError:
+            raise JournalBusyError(
+                f"{target}: another run holds this journal (it is locked): wait for that run "
+                "to end; nothing was sent"
+            ) from None
         except OSError as exc:
-            message = f"{target}: cannot write the journal ({exc.strerror or exc})"
-            raise JournalError(message) from None
-        journal = cls(stream, target, durable=durable)
-        if stream.tell() > 0:  # a torn last line of a killed run must not swallow ours
-            with target.open("rb") as existing:
-                existing.seek(-1, os.SEEK_END)
-                if existing.read(1) != b"\n":
-                    journal._write_raw("\n")
-        return journal
-
-    def _write_raw(self, text: str) -> None:
-        self._stream.write(text)
-        self._stream.flush()
-        if self._durable:
-            os.fsync(self._stream.fileno())
-
-    def _write(self, event: Mapping[str, Any]) -> None:
-        if self._stream.closed:
-            return
-        line = json.dumps(event, ensure_ascii=True, separators=(",", ":")) + "\n"
+            verb = "write" if create else "read"
+            raise JournalError(f"{target}: cannot {verb} the journal ({_reason(exc)})") from None
         try:
-            self._write_raw(line)
-        except OSError as exc:  # a full disk must not stop the run: it is reported after
+            if new and _file.size(fd) > 0:
+                raise JournalError(
+                    f"{target} exists and is not empty: use --resume {target} to continue "
+                    "that run, or remove it; nothing was sent"
+                )
+            _file.cut_torn_tail(fd)
+        except OSError as exc:
+            _file.close(fd)
+            raise JournalError(f"{target}: cannot write the journal ({_reason(exc)})") from None
+        except BaseException:
+            _file.close(fd)
+            raise
+        return cls(fd, target, durable=durable)
+
+    def _write_raw(self, data: bytes) -> None:
+        """Append ``data`` and make it durable (the one place bytes reach the file)."""
+        assert self._fd is not None
+        _file.append(self._fd, data)
+        if self._durable:
+            os.fsync(self._fd)
+
+    def _write(self, event: Mapping[str, Any]) -> bool:
+        """Write one event as a line; ``False`` when it was not (closed, or failed)."""
+        if self._fd is None or self.failure is not None:
+            return False
+        line = json.dumps(event, ensure_ascii=True, separators=(",", ":")) + "\n"
+        data = line.encode("ascii")
+        try:
+            self._write_raw(data)
+        except OSError as exc:  # reported by the caller; nothing more is written
             self.failure = exc
-            with contextlib.suppress(OSError):
-                self._stream.close()
+            with contextlib.suppress(OSError):  # leave no torn line behind, if we can
+                os.ftruncate(self._fd, self._end)
+            return False
+        self._end += len(data)
+        return True
+
+    def _write_before_send(self, event: Mapping[str, Any]) -> None:
+        if not self._write(event):
+            why = "it is closed" if self.failure is None else _reason(self.failure)
+            raise JournalWriteError(
+                f"{self.path}: cannot write the journal ({why}): nothing more is sent"
+            )
 
     def record_plan(self, entries: int, *, resumed: bool = False) -> None:
-        """A run of ``entries`` entries starts (``resumed``: continuing this journal)."""
-        self._write({"event": "plan", "format": _FORMAT, "entries": entries, "resumed": resumed})
+        """A run of ``entries`` entries starts (``resumed``: continuing this journal);
+        :class:`JournalWriteError` if that cannot be recorded (nothing is sent then)."""
+        self._write_before_send(
+            {"event": "plan", "format": FORMAT, "entries": entries, "resumed": resumed}
+        )
 
     def record_sent(
         self,
@@ -175,10 +192,11 @@ class Journal:
         targets: Iterable[uuid.UUID] | None = None,
     ) -> None:
         """Entry ``index`` (of ``wave``) is about to be sent, at ``noted_at`` (wall clock);
+        :class:`JournalWriteError` if that cannot be recorded: then it must not be sent.
         ``targets``: only these targets of it (a resume's re-send)."""
         event: dict[str, Any] = {
             "event": "sent",
-            "key": _key(index, wave),
+            "key": entry_key(index, wave),
             "index": index,
             "wave": wave,
             "fingerprint": fingerprint(request),
@@ -186,7 +204,7 @@ class Journal:
         }
         if targets is not None:
             event["targets"] = [str(t) for t in targets]
-        self._write(event)
+        self._write_before_send(event)
 
     def record_result(
         self,
@@ -204,7 +222,7 @@ class Journal:
         request id, message); ``targets`` each target's outcome."""
         event: dict[str, Any] = {
             "event": "result",
-            "key": _key(index, wave),
+            "key": entry_key(index, wave),
             "index": index,
             "wave": wave,
             "fingerprint": fingerprint(request),
@@ -223,8 +241,9 @@ class Journal:
         self._write(event)
 
     def record_rollback_sent(self, wave: int, app_id: uuid.UUID, noted_at: datetime) -> None:
-        """A rollback of ``app_id`` (after wave ``wave`` failed) is about to be sent."""
-        self._write(
+        """A rollback of ``app_id`` (after wave ``wave`` failed) is about to be sent
+        (:class:`JournalWriteError` if that cannot be recorded: then it must not be)."""
+        self._write_before_send(
             {"event": "rollback_sent", "wave": wave, "app_id": str(app_id), "at": _iso(noted_at)}
         )
 
@@ -254,8 +273,10 @@ class Journal:
         self._write({"event": "error", "message": message})
 
     def close(self) -> None:
-        if not self._stream.closed:
-            self._stream.close()
+        """Release the lock and close the file (later events are ignored)."""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            _file.close(fd)
 
     def __enter__(self) -> Journal:
         return self
@@ -264,134 +285,9 @@ class Journal:
         self.close()
 
 
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
 def _iso(moment: datetime) -> str:
     return moment.isoformat()
-
-
-def _promotions(value: Any) -> tuple[Promotion, ...] | None:
-    if not isinstance(value, list):
-        return None
-    return tuple(
-        Promotion(uuid.UUID(p["target_app_id"]), uuid.UUID(p["deployment_id"])) for p in value
-    )
-
-
-def _events(path: str | os.PathLike[str]) -> Iterator[tuple[str, int, dict[str, Any]]]:
-    """Every event of the journal at ``path``: ``(where, line number, event)``.
-
-    A last line without its newline (the process was killed while writing it) is
-    ignored; any other line that is not a JSON object with an ``event`` is a
-    :class:`JournalError` naming its line number, as is a journal of another format.
-    """
-    target = Path(path)
-    try:
-        text = target.read_text(encoding="utf-8", errors="strict")
-    except OSError as exc:
-        raise JournalError(f"{target}: cannot read the journal ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise JournalError(f"{target}: the journal is not UTF-8 text") from None
-    lines = text.split("\n")
-    lines.pop()  # "" when the file ends with a newline; else a line cut short
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            event = json.loads(line)
-            kind = event["event"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise JournalError(f"{target}:{number}: not a journal line ({exc})") from None
-        if kind == "plan" and event.get("format", _FORMAT) != _FORMAT:
-            raise JournalError(f"{target}: journal format {event.get('format')!r} is not supported")
-        yield str(target), number, event
-
-
-_OTHER_EVENTS = frozenset({"plan", "error"})
-_ROLLBACK_EVENTS = frozenset({"rollback_sent", "rollback_result"})
-
-
-def load(path: str | os.PathLike[str]) -> dict[str, JournalEntry]:
-    """The latest state of every entry of the journal at ``path``, by key (see
-    :func:`_events` for what is refused)."""
-    entries: dict[str, JournalEntry] = {}
-    for where, number, event in _events(path):
-        kind = event["event"]
-        if kind in _OTHER_EVENTS or kind in _ROLLBACK_EVENTS:
-            continue
-        try:
-            index = event["index"]
-            wave = event.get("wave")
-            if type(index) is not int or (wave is not None and type(wave) is not int):
-                raise ValueError("bad index or wave")
-            key = _key(index, wave)
-            found = event["fingerprint"]
-            previous = entries.get(key)
-            if previous is not None and previous.fingerprint != found:
-                raise JournalError(
-                    f"{where}:{number}: entry {key} is recorded for two different requests"
-                )
-            if kind == "sent" and event.get("targets") is not None:  # a re-send of some
-                at = _when(event.get("at"))
-                start = previous or JournalEntry(index, wave, found, noted_at=at)
-                entries[key] = attrs.evolve(start, targets=resent(start.targets, event))
-            elif kind == "sent":
-                if previous is None or previous.state is None:
-                    noted = previous.noted_at if previous is not None else None
-                    entries[key] = JournalEntry(
-                        index, wave, found, noted_at=noted or _when(event.get("at"))
-                    )
-                elif previous.state is PromotionState.NOT_SENT:  # re-sent by a resume
-                    entries[key] = JournalEntry(index, wave, found, noted_at=_when(event.get("at")))
-                else:  # sent again after a verdict (a resume re-promoting): maybe sent
-                    entries[key] = attrs.evolve(
-                        previous, state=None, noted_at=_when(event.get("at")), targets=()
-                    )
-            elif kind == "result":
-                entries[key] = JournalEntry(
-                    index,
-                    wave,
-                    found,
-                    PromotionState(event["state"]),
-                    _promotions(event.get("promotions")),
-                    _when(event.get("sent_at")),
-                    previous.noted_at if previous is not None else None,
-                    event.get("error"),
-                    parse_targets(event.get("targets")),
-                )
-            else:
-                raise ValueError(f"unknown event {kind!r}")
-        except JournalError:
-            raise
-        except (ValueError, KeyError, TypeError) as exc:
-            raise JournalError(f"{where}:{number}: not a journal line ({exc})") from None
-    return entries
-
-
-def load_rollbacks(path: str | os.PathLike[str]) -> dict[tuple[int, uuid.UUID], uuid.UUID | None]:
-    """The rollbacks the journal at ``path`` shows sent and possibly acted on, by ``(wave,
-    app id)``: the rollback's deployment id, or ``None`` when its outcome was not recorded
-    or is ``unknown`` (it may have happened). A rollback recorded ``not_sent`` or
-    ``rejected`` is left out: the API did not act on it."""
-    found: dict[tuple[int, uuid.UUID], uuid.UUID | None] = {}
-    for where, number, event in _events(path):
-        kind = event["event"]
-        if kind not in _ROLLBACK_EVENTS:
-            continue
-        try:
-            wave = event["wave"]
-            if type(wave) is not int:
-                raise ValueError("bad wave")
-            key = (wave, uuid.UUID(event["app_id"]))
-            if kind == "rollback_sent":
-                found[key] = None
-                continue
-            state = PromotionState(event["state"])
-            deployment = event.get("deployment_id")
-            if state in (PromotionState.NOT_SENT, PromotionState.REJECTED):
-                found.pop(key, None)
-            elif deployment is not None:
-                found[key] = uuid.UUID(deployment)
-            else:  # a later result without the deployment does not forget one recorded
-                found[key] = found.get(key)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise JournalError(f"{where}:{number}: not a journal line ({exc})") from None
-    return found

@@ -62,7 +62,8 @@ line):
   [{"pipeline_id": "...", "source_app_id": "...", "target_app_ids": ["...", "..."]}]
 
 The whole plan is checked first; any bad entry is reported with its index (from 0) and
-field, and nothing is sent (exit status 2). Results are printed as each promotion
+field, and nothing is sent (exit status 2); so is an entry with a target an earlier entry
+already promotes (same pipeline and source). Results are printed as each promotion
 finishes: with --output json one line per entry with its "index", "ok", "promotions" and
 "error". With --wait each entry is promoted, then its deployments are waited for (the
 --wait-timeout counts per entry); its line gains "deployments" (each one's "app_id",
@@ -255,7 +256,10 @@ def _journal_options(p: argparse.ArgumentParser, resume_help: str | None = None)
         metavar="FILE",
         help="append one JSON line per event (sent, result) to FILE as it happens, flushed "
         "and synced, so a run stopped any way (kill -9 included) can be resumed; off by "
-        "default (see below)",
+        "default (see below). FILE must be new or empty: a journal records one run (to "
+        "continue it: --resume FILE; else remove it); one run at a time holds it (a second "
+        "is refused, exit status 2). If FILE cannot be written (a full disk), nothing more "
+        "is sent: what it could not record as sent is reported not_sent (exit status 1)",
     )
     group.add_argument(
         "--resume",

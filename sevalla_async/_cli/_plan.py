@@ -12,7 +12,8 @@ non-blank character is not ``[`` is read as JSON Lines.
 
 Every entry is checked (with :meth:`PromoteRequest.from_dict`) and every problem is
 reported at once, each with the entry's index (counted from 0, like the ``index`` of the
-JSON output) and the field: ``entry 3: target_app_ids[1]: 'x' is not a valid UUID ...``.
+JSON output) and the field: ``entry 3: target_app_ids[1]: 'x' is not a valid UUID ...``;
+so is an entry that would promote a target of an earlier entry again.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .. import PromoteRequest
+from .._repeats import RepeatGuard, repeat_error
 from ._console import Console, UsageError
 
 __all__ = ["PlanError", "load_plan", "parse_json", "parse_plan", "read_plan_text"]
@@ -39,15 +41,14 @@ class PlanError(ValueError):
         self.problems = problems
 
 
-def _key(request: PromoteRequest) -> tuple[Any, ...]:
-    return (request.pipeline_id, request.source_app_id, request.target_app_ids)
-
-
 def parse_plan(text: str, *, source: str = "plan") -> list[PromoteRequest]:
     """The plan's requests, in order; raises :class:`PlanError` listing every bad entry.
 
-    Besides each entry's own fields, an entry that repeats an earlier one exactly is an
-    error: a promotion is not idempotent, so a duplicate would deploy twice.
+    Besides each entry's own fields, an entry with a target an earlier entry already
+    promotes (same pipeline and source; an exact repeat, in any order, is one) is an error:
+    a promotion is not idempotent, so that target would be deployed twice. The rule is the
+    SDK fan-out's own (:class:`RepeatGuard`), so a plan that passes is never refused half
+    way through the run.
     """
     bracketed = text.lstrip().startswith("[")
     data: Any = parse_json(text, source) if bracketed else _json_lines(text, source)
@@ -60,19 +61,16 @@ def parse_plan(text: str, *, source: str = "plan") -> list[PromoteRequest]:
         )
     problems: list[str] = []
     requests: list[PromoteRequest] = []
-    seen: dict[tuple[Any, ...], int] = {}
+    guard = RepeatGuard()
     for index, entry in enumerate(data):
         try:
             request = PromoteRequest.from_dict(entry)
         except ValueError as exc:
             problems.append(f"entry {index}: {exc}")
             continue
-        first = seen.setdefault(_key(request), index)
-        if first != index:
-            problems.append(
-                f"entry {index}: repeats entry {first} exactly (a promotion is not "
-                "idempotent; remove the duplicate)"
-            )
+        repeat = guard.earlier(request, index)
+        if repeat is not None:
+            problems.append(f"entry {index}: {repeat_error(repeat)}")
             continue
         requests.append(request)
     if problems:

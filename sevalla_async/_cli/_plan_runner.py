@@ -2,6 +2,8 @@
 every request (and, with ``--wait``, wait for its deployments) with bounded concurrency,
 results as they come, as the CLI's :class:`PlanOutcome`.
 
+A journal that cannot record an entry as sent stops the run sending (see :func:`run_plan`).
+
 What the CLI reports on Ctrl-C comes from the same run: ``on_start(index)`` is called as
 the fan-out pulls each entry from the plan (just before it is sent), so "started but not
 finished" is exactly what was in flight; with ``--wait`` the SDK's
@@ -27,6 +29,8 @@ from .. import (
     SevallaError,
     WaitAllError,
 )
+from ._journal import JournalWriteError
+from ._output import clean_text
 from ._waiting import (
     DEFAULT_POLL_INTERVAL,
     Waited,
@@ -98,13 +102,39 @@ def plan_outcome(outcome: PromoteOutcome) -> PlanOutcome:
     )
 
 
-def _marking(
-    requests: Sequence[PromoteRequest], on_start: Callable[[int], None]
-) -> Iterator[PromoteRequest]:
-    """The plan, calling ``on_start(index)`` as the fan-out pulls each entry."""
-    for index, request in enumerate(requests):
-        on_start(index)
-        yield request
+class _Marking:
+    """The plan, calling ``on_start(index)`` as the fan-out pulls each entry. When
+    ``on_start`` raises :class:`JournalWriteError` (the entry's ``sent`` line could not be
+    written), the plan ends there: that entry and every later one are not sent
+    (``stopped``: from which index, and why)."""
+
+    def __init__(self, requests: Sequence[PromoteRequest], on_start: Callable[[int], None]):
+        self._requests = requests
+        self._on_start = on_start
+        self.stopped: tuple[int, JournalWriteError] | None = None
+
+    def __iter__(self) -> Iterator[PromoteRequest]:
+        for index, request in enumerate(self._requests):
+            try:
+                self._on_start(index)
+            except JournalWriteError as exc:
+                self.stopped = (index, exc)
+                return
+            yield request
+
+    def not_sent(self) -> Iterator[PlanOutcome]:
+        """A ``not_sent`` outcome, with the journal's error, for every entry not sent."""
+        if self.stopped is None:
+            return
+        first, exc = self.stopped
+        error = {"type": type(exc).__name__, "message": clean_text(str(exc))}
+        for index in range(first, len(self._requests)):
+            yield PlanOutcome(
+                index,
+                self._requests[index],
+                state=PromotionState.NOT_SENT,
+                recorded_error=error,
+            )
 
 
 async def run_plan(
@@ -124,11 +154,14 @@ async def run_plan(
     ``error`` and never stops the others. Anything else (a bug) stops the run and is
     raised. Closing the iterator cancels what is in flight. ``ledger`` is the SDK's
     :class:`FanoutLedger` (its ``on_outcome`` sees every outcome, on every exit path).
+    ``on_start`` raising :class:`JournalWriteError` stops the sending: the entries in
+    flight finish, then every entry not sent is yielded ``not_sent`` with that error.
     """
     if concurrency < 1:
         raise ValueError(f"concurrency: must be >= 1, got {concurrency!r}")
+    marking = _Marking(requests, on_start)
     outcomes = client.pipelines.promote_iter(
-        _marking(requests, on_start),
+        iter(marking),
         concurrency=concurrency,
         wait=wait is not None,
         wait_timeout=None if wait is None else wait.timeout,
@@ -141,3 +174,5 @@ async def run_plan(
             yield plan_outcome(outcome)
     finally:
         await outcomes.aclose()
+    for unsent in marking.not_sent():  # the requests in flight have finished
+        yield unsent

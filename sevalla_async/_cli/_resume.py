@@ -280,23 +280,35 @@ def open_run_journal(
     run: str = "run",
 ) -> tuple[Journal | None, dict[str, JournalEntry]]:
     """The journal a command writes (``--journal``, or the ``--resume`` journal it appends
-    to) and, to resume, what that journal holds, checked against the plan by ``check``
-    (which says what does not match): a :class:`UsageError` before anything is sent."""
+    to), locked for the whole run, and, to resume, what that journal holds, checked against
+    the plan by ``check`` (which says what does not match). Everything refused is a
+    :class:`UsageError` before anything is sent: another run holding the journal, a
+    ``--journal`` that is not empty (it records a run already: ``--resume`` it), a journal
+    of another plan, one that cannot be written."""
     if resume is not None and journal_path is not None and journal_path != resume:
         raise UsageError(f"--journal: a resumed {run} appends to its --resume journal; give one")
-    entries: dict[str, JournalEntry] = {}
+    target = resume or journal_path
+    if target is None:
+        return None, {}
+    flag = "--resume" if resume is not None else "--journal"
     try:
-        if resume is not None:
+        journal = Journal.open(target, new=resume is None, create=resume is None)
+    except JournalError as exc:
+        raise UsageError(f"{flag}: {exc}") from None
+    try:
+        entries: dict[str, JournalEntry] = {}
+        if resume is not None:  # read under the lock, the torn tail cut
             entries = load(resume)
             problem = check(resume, entries)
             if problem:
                 raise UsageError(f"--resume: {problem}; nothing was sent")
-        target = resume or journal_path
-        journal = None if target is None else Journal.open(target)
-    except JournalError as exc:
-        raise UsageError(f"--{'resume' if resume else 'journal'}: {exc}") from None
-    if journal is not None:
         journal.record_plan(entries_in_plan, resumed=resume is not None)
+    except JournalError as exc:
+        journal.close()
+        raise UsageError(f"{flag}: {exc}") from None
+    except BaseException:
+        journal.close()
+        raise
     return journal, entries
 
 
