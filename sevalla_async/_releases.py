@@ -589,17 +589,26 @@ class Release:
         pending = iter(range(len(sending)))
         on_send = self._on_rollback_send
 
+        refused: list[Exception] = []  # on_rollback_send raised: send nothing more
+
         async def worker() -> None:
             for i in pending:
-                if on_send is not None:
-                    on_send(wave, sending[i])
+                if on_send is not None and not refused:
+                    try:
+                        on_send(wave, sending[i])  # e.g. journal it before it leaves
+                    except Exception as exc:
+                        refused.append(exc)
+                if refused:
+                    state = PromotionState.NOT_SENT
+                    results[i] = RollbackOutcome(sending[i], wave, None, refused[0], state)
+                    continue
                 marks[i] = mark = Send()
                 try:
                     deployment = await self._rollback(sending[i], mark)
                 except (APIError, ValueError) as exc:
-                    results[i] = RollbackOutcome(
-                        sending[i], wave, None, exc, state_of(exc), getattr(exc, "sent_at", None)
-                    )
+                    state = state_of(exc)
+                    sent_at = mark.sent_at if state is PromotionState.UNKNOWN else None
+                    results[i] = RollbackOutcome(sending[i], wave, None, exc, state, sent_at)
                 else:
                     results[i] = RollbackOutcome(sending[i], wave, deployment, sent_at=mark.sent_at)
 

@@ -502,6 +502,31 @@ async def test_rollbacks_an_earlier_run_sent_are_not_sent_again(
     assert new.succeeded
 
 
+async def test_a_rollback_that_cannot_be_journaled_is_not_sent_nor_any_after_it(
+    fake: FakeSevalla, client: SevallaClient
+) -> None:
+    """A journal that cannot record a rollback before it leaves must stop new rollbacks:
+    they are reported ``not_sent`` with the journal's error, and the report is returned
+    (it raised out of the rollback workers)."""
+    waves = make_waves(fake, [1], targets=3)
+    for app in waves[0][0].target_app_ids:
+        fake.script_deployments(FAILING, app_id=app)
+    calls: list[uuid.UUID] = []
+
+    def journal(wave: int, app: uuid.UUID) -> None:
+        calls.append(app)
+        raise OSError(28, "No space left on device")
+
+    report = await client.releases.run(waves, on_failure="rollback", on_rollback_send=journal)
+
+    assert rolled_back(fake) == []
+    assert len(calls) == 1  # nothing tried after the first refusal
+    rollbacks = report.waves[0].rollbacks
+    assert len(rollbacks) == 3
+    assert all(r.state is PromotionState.NOT_SENT for r in rollbacks)
+    assert all(isinstance(r.error, OSError) for r in rollbacks)
+
+
 @pytest.mark.parametrize(
     "rolled",
     [{(1, uuid.uuid4()): None}, {(0, uuid.uuid4()): None}, {"0": None}],
