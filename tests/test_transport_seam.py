@@ -120,7 +120,7 @@ _LAYERS = [
         "_convert",
         "_transport",
     },
-    {"_protocol", "_retry", "_response"},
+    {"_protocol", "_retry", "_response", "_evidence"},
     {"_ratelimit", "_hooks"},
     {"_core"},
     {"_fanout", "_wait", "_reconcile", "_releases", "_options"},
