@@ -189,7 +189,8 @@ def build_at_send(source: History, server_sent: datetime, margin: float) -> Sour
     ``server_sent`` (the earliest the send can have been, on the server's clock). A success
     that ended less than ``margin`` seconds after it may have been what the API promoted
     (it acts on a request a little after the send): if its build differs, the build is
-    ``"unsure"``."""
+    ``"unsure"``. (With none before it, one that ended around it is the build: the API
+    promotes nothing from an app without a successful deployment.)"""
     early, late = server_sent, server_sent + timedelta(seconds=margin)
     chosen: Deployment | None = None
     unsure: list[Deployment] = []
@@ -202,18 +203,21 @@ def build_at_send(source: History, server_sent: datetime, margin: float) -> Sour
                 chosen = deployment
         elif (finished or deployment.created_at) <= late:
             unsure.append(deployment)
-    if chosen is None:
-        if source.whole:
-            return SourceBuild(None, "none", "no successful deployment before the request")
+    if chosen is None and not source.whole:
         return SourceBuild(None, "unsure", "its history was not read back to the request")
     if not (source.whole or source.ordered):
         return SourceBuild(None, "unsure", "its history is not newest first and was cut short")
-    build = Build.of(chosen)
-    if not build.known:
-        return SourceBuild(None, "unsure", "its deployment names no commit and no image")
-    if any(d.created_at > chosen.created_at and Build.of(d) != build for d in unsure):
+    # the latest success at the send: one of those that ended around it, or else ``chosen``
+    around = [d for d in unsure if chosen is None or d.created_at > chosen.created_at]
+    builds = {Build.of(d) for d in (*around, *([chosen] if chosen else []))}
+    if not builds:
+        return SourceBuild(None, "none", "no successful deployment before the request")
+    if len(builds) > 1:
         why = "a successful deployment of another build ended around the time of the request"
         return SourceBuild(None, "unsure", why)
+    build = builds.pop()
+    if not build.known:
+        return SourceBuild(None, "unsure", "its deployment names no commit and no image")
     return SourceBuild(build, "known")
 
 
