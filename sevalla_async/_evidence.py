@@ -192,28 +192,29 @@ def build_at_send(source: History, server_sent: datetime, margin: float) -> Sour
     ``"unsure"``. (With none before it, one that ended around it is the build: the API
     promotes nothing from an app without a successful deployment.)"""
     early, late = server_sent, server_sent + timedelta(seconds=margin)
-    chosen: Deployment | None = None
+    before: list[Deployment] = []
     unsure: list[Deployment] = []
     for deployment in source.deployments:
         if not deployment.succeeded:  # not a success now, so not at the send either
             continue
         finished = deployment.finished_at
         if finished is not None and finished <= early:
-            if chosen is None or deployment.created_at > chosen.created_at:
-                chosen = deployment
+            before.append(deployment)
         elif (finished or deployment.created_at) <= late:
             unsure.append(deployment)
-    if chosen is None and not source.whole:
+    if not before and not source.whole:
         return SourceBuild(None, "unsure", "its history was not read back to the request")
     if not (source.whole or source.ordered):
         return SourceBuild(None, "unsure", "its history is not newest first and was cut short")
-    # the latest success at the send: one of those that ended around it, or else ``chosen``
-    around = [d for d in unsure if chosen is None or d.created_at > chosen.created_at]
-    builds = {Build.of(d) for d in (*around, *([chosen] if chosen else []))}
+    # the latest success at the send: one of those that ended around it, or the latest
+    # created before it (all of them when created in the same instant)
+    latest = max((d.created_at for d in before), default=None)
+    candidates = [d for d in (*before, *unsure) if latest is None or d.created_at >= latest]
+    builds = {Build.of(d) for d in candidates}
     if not builds:
         return SourceBuild(None, "none", "no successful deployment before the request")
     if len(builds) > 1:
-        why = "a successful deployment of another build ended around the time of the request"
+        why = "successful deployments of different builds may each have been the latest"
         return SourceBuild(None, "unsure", why)
     build = builds.pop()
     if not build.known:
