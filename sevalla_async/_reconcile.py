@@ -1,48 +1,37 @@
 """Reconciliation: was an ``unknown`` promotion made? Decided from each target's history.
 
-The rules are pure functions over deployment lists (:func:`judge_target`,
-:func:`source_build`); :class:`Reconciler` is the thin driver that reads the lists through
-the client's request function (GETs: the read budget, never the write budget).
+The evidence rules are pure functions in :mod:`._evidence` (:func:`judge_target`, whose
+docstring states them); :class:`Reconciler` is the thin driver that reads the deployment
+lists through the client's request function (GETs: the read budget, never the write
+budget), and :func:`resolve` settles an ``unknown`` promotion with it.
 
-The evidence for "target T was promoted by the request sent at ``sent_at``" is a deployment
-of T that is:
-
-- created inside the window ``[sent_at - margin, sent_at + settle + margin]``, with
-  ``sent_at`` moved to the server's clock by the offset the ``Date`` header of the reads
-  shows (client and API clocks disagree);
-- ``manual`` and not a rollback or restart (a git push's ``automatic`` deployment of the
-  same build can land in the window; it is not the promotion);
-- of the same build (``commit_sha`` and ``docker_image_url``) as the source app's latest
-  successful deployment created before the request (a person's manual deployment of
-  another build is not the promotion).
-
-"Not promoted" (``False``) needs more: no such deployment, the settle period after
-``sent_at`` over (the API may still create the deployments of a request it was processing
-when the client gave up), and the history read back past the window's start (it pages most
-recent first; reading stops at the first entry older than the window). A read that fails
-leaves ``None``, never ``False``.
-
-A ``Date`` header can lie (a caching proxy, a misconfigured front end), and a window moved
-by a wrong offset would miss the promotion and call it not made: it would then be made
-twice. So the same rules are also applied with no offset, on the client's own clock (the
-window there, and the source's build as of that window): a promotion found only on the
-client's clock makes the verdict ``None``, undecided, so nothing is sent again. (A real
-skew, where the ``Date`` is right, leaves the client-clock window empty of such evidence:
-it changes nothing then.)
+Reading: the source's history back to its last success before the send (on every clock the
+reads suggest), a target's back past the window's start; a list is read further, to its
+end (within :data:`_MAX_PAGES`), when its ``created_at`` are not newest first. Time since
+the send is measured on the monotonic clock too when the caller knows the monotonic time of
+the send (``sent_clock``): a step of the wall clock then neither ends the settle period nor
+moves the window. A read that fails leaves ``None``, never ``False``.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
-
-import attrs
 
 from . import _protocol
 from ._errors import APIError
+from ._evidence import (
+    Build,
+    Evidence,
+    History,
+    Reply,
+    Window,
+    judge_target,
+    newest_first,
+    server_offset,
+)
 from ._models import Deployment, PromoteRequest, TargetVerdict
 from ._transport import TransportResponse
 
@@ -53,9 +42,9 @@ __all__ = [
     "DEFAULT_SETTLE",
     "Build",
     "Reconciler",
+    "Window",
     "judge_target",
     "server_offset",
-    "source_build",
 ]
 
 DEFAULT_SETTLE = 120.0
@@ -66,120 +55,10 @@ DEFAULT_MARGIN = 5.0
 """Seconds of slack on each side of the window: the ``Date`` header's one-second resolution
 and the latency of the read that measured the clock offset."""
 
-_NOT_PROMOTIONS = frozenset({"ROLLBACK_DEPLOYMENT", "RESTART", "AUTO_DEPLOY_ON_PUSH"})
 _PAGE = 100
 _MAX_PAGES = 20
 
-
-@attrs.frozen(slots=True)
-class Build:
-    """What a deployment runs: its commit and image."""
-
-    commit_sha: str | None
-    docker_image_url: str | None
-
-    @classmethod
-    def of(cls, deployment: Deployment) -> Build:
-        return cls(deployment.commit_sha, deployment.docker_image_url)
-
-    @property
-    def known(self) -> bool:
-        return self.commit_sha is not None or self.docker_image_url is not None
-
-
-@attrs.frozen(slots=True)
-class Window:
-    """Where the promotion's deployments must be, on the server's clock."""
-
-    start: datetime
-    end: datetime
-
-    @classmethod
-    def around(cls, sent_at: datetime, offset: float, settle: float, margin: float) -> Window:
-        server_sent = sent_at + timedelta(seconds=offset)
-        return cls(
-            server_sent - timedelta(seconds=margin),
-            server_sent + timedelta(seconds=settle + margin),
-        )
-
-
-def server_offset(date_header: str | None, wall_now: float) -> float | None:
-    """Seconds the server's clock is ahead of ours (negative: behind), from a reply's
-    ``Date`` header read at ``wall_now``; ``None`` when the header is absent or cannot be
-    read. (However far off, a readable ``Date`` is believed: it comes from the same clock
-    as the deployments' ``created_at`` it is compared with.)"""
-    if not date_header:
-        return None
-    try:
-        moment = parsedate_to_datetime(date_header)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
-        return moment.timestamp() - wall_now
-    except (TypeError, ValueError, IndexError, OverflowError, OSError):
-        return None
-
-
-def source_build(deployments: Sequence[Deployment], window: Window) -> Build | None:
-    """The build the promotion deployed: that of the source's latest successful deployment
-    created before the window ends (a newer build made later is not what was promoted)."""
-    for deployment in deployments:  # most recent first
-        if deployment.succeeded and deployment.created_at <= window.end:
-            return Build.of(deployment)
-    return None
-
-
-def _is_promotion_of(deployment: Deployment, build: Build, window: Window) -> bool:
-    return (
-        window.start <= deployment.created_at <= window.end
-        and deployment.type == "manual"
-        and (deployment.trigger or "") not in _NOT_PROMOTIONS
-        and Build.of(deployment) == build
-    )
-
-
-def judge_target(
-    target: uuid.UUID,
-    deployments: Sequence[Deployment],
-    *,
-    build: Build,
-    window: Window,
-    read_past_window: bool,
-    settled: bool,
-    local: tuple[Build, Window] | None = None,
-) -> TargetVerdict:
-    """The verdict for one target, from its history (most recent first, possibly only the
-    first pages).
-
-    ``read_past_window``: the history was read back to an entry older than the window (on
-    either clock), or to its end; ``settled``: the settle period after ``sent_at``
-    is over; ``local``: the source's build and the window on the client's own clock, when
-    they differ from the server's: a promotion found only there leaves the verdict
-    undecided.
-    """
-    found = [d for d in deployments if _is_promotion_of(d, build, window)]
-    if found:
-        chosen = min(found, key=lambda d: d.created_at)  # the first one in the window
-        extra = f" ({len(found)} candidates; the earliest)" if len(found) > 1 else ""
-        return TargetVerdict(
-            target, True, chosen, f"manual deployment of the source's build in the window{extra}"
-        )
-    if local is not None and any(_is_promotion_of(d, *local) for d in deployments):
-        return TargetVerdict(
-            target,
-            None,
-            None,
-            "a manual deployment of the source's build is in the window on the client's "
-            "clock but not on the server's (its Date header): the clocks disagree",
-        )
-    if not read_past_window:
-        return TargetVerdict(target, None, None, "history not read back to the window's start")
-    if not settled:
-        return TargetVerdict(
-            target, None, None, "no deployment yet, and the settle period is not over"
-        )
-    return TargetVerdict(
-        target, False, None, "no manual deployment of the source's build in the window"
-    )
+_Enough = Callable[[Sequence[Deployment], Sequence[Reply]], bool]
 
 
 class Reads(Protocol):
@@ -191,7 +70,11 @@ class Reads(Protocol):
 
 
 class Reconciler:
-    """Reads the evidence for one request and judges each target (one look, no waiting)."""
+    """Reads the evidence for one request and judges each target (one look, no waiting).
+
+    ``wall``: the Unix time; ``clock``: the client's monotonic clock (needed for the
+    ``sent_clock`` of :meth:`look`).
+    """
 
     def __init__(
         self,
@@ -200,62 +83,73 @@ class Reconciler:
         *,
         settle: float = DEFAULT_SETTLE,
         margin: float = DEFAULT_MARGIN,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self._core = core
         self._wall = wall
+        self._clock = clock
         self.settle = settle
         self.margin = margin
-        # per (source, sent_at): the build, the clock offset, the client-clock evidence
-        self._builds: dict[
-            tuple[uuid.UUID, datetime], tuple[Build, float, tuple[Build, Window] | None]
-        ] = {}
+        # per (source, sent_at): the source's history and the replies it came in
+        self._sources: dict[tuple[uuid.UUID, datetime], tuple[History, list[Reply]]] = {}
 
-    async def _page(
-        self, app_id: uuid.UUID, offset: int
-    ) -> tuple[list[Deployment], int, float | None]:
-        page, reply = await self._core.request_with_reply(
-            _protocol.list_deployments_request(app_id, limit=_PAGE, offset=offset),
-            _protocol.DeploymentPage,
-        )
-        measured = server_offset(reply.headers.get("date"), self._wall())
-        return page.data, page.total, measured
+    def _elapsed(self, sent_at: datetime, sent_clock: float | None) -> tuple[float, float]:
+        """Seconds since the send: on the monotonic clock when ``sent_clock`` is known
+        (else the wall's), and the smaller of that and the wall's (for the settle period)."""
+        wall = self._wall() - sent_at.timestamp()
+        if sent_clock is None or self._clock is None:
+            return wall, wall
+        steady = self._clock() - sent_clock
+        return steady, min(steady, wall)
 
-    def _window(self, sent_at: datetime, offset: float) -> Window:
-        """Where the promotion's deployments must be, with the server's clock ``offset``
-        seconds ahead of ours (0: on the client's own clock)."""
-        return Window.around(sent_at, offset, self.settle, self.margin)
-
-    async def _history(
-        self, app_id: uuid.UUID, sent_at: datetime, skew: list[float]
-    ) -> tuple[list[Deployment], bool, Window]:
-        """The app's deployments back to the start of the window on either clock, the
-        server's and the client's (``bool``: reached it), and the server's window."""
+    async def _read(
+        self, app_id: uuid.UUID, sent_at: datetime, sent_clock: float | None, enough: _Enough
+    ) -> tuple[History, list[Reply]]:
+        """Pages of the app's history until ``enough`` says so (and they are newest first),
+        to its end, or to the page cap."""
         found: list[Deployment] = []
-        offset = 0
-        local = self._window(sent_at, 0.0)
-        window = self._window(sent_at, skew[0])
+        replies: list[Reply] = []
+        ordered = True
         for _ in range(_MAX_PAGES):
-            data, total, measured = await self._page(app_id, offset)
-            if measured is not None:  # a reply without a usable Date keeps the last offset
-                skew[0] = measured
-            window = self._window(sent_at, skew[0])
-            found.extend(data)
-            offset += len(data)
-            start = min(window.start, local.start)
-            if not data or offset >= total or data[-1].created_at < start:
-                return found, True, window
-        return found, False, window
+            page, reply = await self._core.request_with_reply(
+                _protocol.list_deployments_request(app_id, limit=_PAGE, offset=len(found)),
+                _protocol.DeploymentPage,
+            )
+            replies.append(Reply.of(reply.headers, self._elapsed(sent_at, sent_clock)[0]))
+            ordered = ordered and newest_first(page.data, found[-1] if found else None)
+            found.extend(page.data)
+            if len(found) >= page.total:
+                return History(found, True, ordered), replies
+            if not page.data:  # fewer than its total: cannot read the rest
+                break
+            if ordered and enough(found, replies):
+                break
+        return History(found, False, ordered), replies
 
-    def _local(
-        self, source: Sequence[Deployment], sent_at: datetime, window: Window, build: Build
-    ) -> tuple[Build, Window] | None:
-        """The source's build and the window on the client's clock; ``None`` when they are
-        the server's or the source had no successful deployment by then."""
-        local = self._window(sent_at, 0.0)
-        local_build = source_build(source, local)
-        if local_build is None or not local_build.known or (local_build, local) == (build, window):
-            return None
-        return local_build, local
+    def _earliest(self, sent_at: datetime, replies: Sequence[Reply]) -> datetime:
+        """The earliest the send can be on the server's clock: the client's clock and every
+        offset the replies show."""
+        sent = sent_at.timestamp()
+        offsets = [o for o in (r.offset(sent) for r in replies) if o is not None]
+        return sent_at + timedelta(seconds=min(0.0, *offsets))
+
+    async def _source(
+        self, app_id: uuid.UUID, sent_at: datetime, sent_clock: float | None
+    ) -> tuple[History, list[Reply]]:
+        """The source's history back to its latest success before the send (cached)."""
+        key = (app_id, sent_at)
+        cached = self._sources.get(key)
+        if cached is None:
+
+            def enough(found: Sequence[Deployment], replies: Sequence[Reply]) -> bool:
+                before = self._earliest(sent_at, replies)
+                return any(
+                    d.succeeded and d.finished_at is not None and d.finished_at <= before
+                    for d in found
+                )
+
+            cached = self._sources[key] = await self._read(app_id, sent_at, sent_clock, enough)
+        return cached
 
     async def look(
         self,
@@ -266,48 +160,52 @@ class Reconciler:
         sent_clock: float | None = None,
     ) -> list[TargetVerdict]:
         """One verdict per target of ``request`` (or of ``targets``), in target order.
-        The source's build is read once per request and reused by later looks."""
+        ``sent_clock``: the monotonic time of the send, when known (this process sent it).
+        The source's history is read once per request and reused by later looks."""
+        if sent_clock is not None and self._clock is None:
+            raise ValueError("sent_clock: the Reconciler was given no monotonic clock")
         if targets is None:
             targets = request.target_app_ids
-        key = (request.source_app_id, sent_at)
-        cached = self._builds.get(key)
-        if cached is None:
-            skew = [0.0]
-            try:
-                source, _, window = await self._history(request.source_app_id, sent_at, skew)
-            except APIError as exc:
-                why = f"could not read the source app's deployments: {exc.message}"
-                return [TargetVerdict(t, None, None, why) for t in targets]
-            build = source_build(source, window)
-            if build is None or not build.known:
-                why = "the source app's promoted build is unknown (no successful deployment)"
-                return [TargetVerdict(t, None, None, why) for t in targets]
-            local = self._local(source, sent_at, window, build)
-            self._builds[key] = (build, skew[0], local)
-        else:
-            build, offset, local = cached
-            skew = [offset]
-        settled = self._wall() - sent_at.timestamp() >= self.settle
+        try:
+            source, source_replies = await self._source(request.source_app_id, sent_at, sent_clock)
+        except APIError as exc:
+            why = f"could not read the source app's deployments: {exc.message}"
+            return [TargetVerdict(t, None, None, why) for t in targets]
         verdicts = []
         for target in targets:
             try:
-                history, complete, window = await self._history(target, sent_at, skew)
+                history, replies = await self._target(target, sent_at, sent_clock, source_replies)
             except APIError as exc:
                 why = f"could not read the target's deployments: {exc.message}"
                 verdicts.append(TargetVerdict(target, None, None, why))
                 continue
-            verdicts.append(
-                judge_target(
-                    target,
-                    history,
-                    build=build,
-                    window=window,
-                    read_past_window=complete,
-                    settled=settled,
-                    local=local,
-                )
+            evidence = Evidence(
+                sent_at,
+                source,
+                history,
+                source_replies,
+                replies,
+                elapsed=self._elapsed(sent_at, sent_clock)[1],
+                settle=self.settle,
+                margin=self.margin,
             )
+            verdicts.append(judge_target(target, evidence))
         return verdicts
+
+    async def _target(
+        self,
+        app_id: uuid.UUID,
+        sent_at: datetime,
+        sent_clock: float | None,
+        source_replies: Sequence[Reply],
+    ) -> tuple[History, list[Reply]]:
+        """The target's history back past the window's start on every clock."""
+
+        def enough(found: Sequence[Deployment], replies: Sequence[Reply]) -> bool:
+            start = self._earliest(sent_at, [*source_replies, *replies])
+            return found[-1].created_at < start - timedelta(seconds=self.margin)
+
+        return await self._read(app_id, sent_at, sent_clock, enough)
 
 
 DEFAULT_RECONCILE_TIMEOUT = 300.0

@@ -122,7 +122,7 @@ _LAYERS = [
         "_convert",
         "_transport",
     },
-    {"_protocol", "_logs", "_retry", "_response"},
+    {"_protocol", "_logs", "_retry", "_response", "_evidence"},
     {"_ratelimit", "_hooks"},
     {"_core"},
     {"_fanout", "_repeats", "_wait", "_reconcile", "_resolve", "_releases", "_options"},

@@ -141,7 +141,7 @@ class Pipelines:
             request,
             record,
             promote=self._send_promote,
-            reconciler=Reconciler(core, core.wall_clock, settle=reconcile.settle),
+            reconciler=Reconciler(core, core.wall_clock, settle=reconcile.settle, clock=core.clock),
             clock=core.clock,
             sleep=core.sleep,
             timeout=reconcile.timeout,

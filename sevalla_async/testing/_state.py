@@ -127,6 +127,9 @@ class PromotePlan:
     late: float = 0.0
 
 
+_ENDED = ("success", "failed", "cancelled", "skipped")
+
+
 @attrs.define
 class FakeDeployment:
     """A fake deployment that moves through ``script``, one status per step (the last one
@@ -149,6 +152,8 @@ class FakeDeployment:
     ended_as: str | None = None
     type: str = "manual"
     build: Build | None = None
+    finished_at: datetime | None = None
+    """When it first showed a terminal status (set then; ``finished_at`` in replies)."""
 
     @property
     def step(self) -> int:
@@ -180,11 +185,25 @@ class FakeDeployment:
         """End it as cancelled (skipped when it had not started)."""
         self.ended_as = "cancelled" if self.status == "inProgress" else "skipped"
 
+    def _finished(self) -> datetime:
+        """When it ended: at its creation if the script starts finished, at the step's
+        time when paced by ``every``, else (per GET, or cancelled) when first seen ended."""
+        if self.finished_at is None:
+            first = next((i for i, s in enumerate(self.script) if s in _ENDED), None)
+            if self.ended_as is None and first == 0:
+                self.finished_at = self.created_at
+            elif self.ended_as is None and first is not None and self.every is not None:
+                self.finished_at = self.created_at + timedelta(seconds=first * self.every)
+            else:
+                seconds = self.clock() - self.born if self.clock is not None else 0.0
+                self.finished_at = self.created_at + timedelta(seconds=max(seconds, 0.0))
+        return self.finished_at
+
     def to_json(self) -> dict[str, Any]:
         """The deployment as ``getDeploymentV3`` shows it."""
         status = self.status
         started = status not in ("waiting", "skipped", None)
-        finished = status in ("success", "failed", "cancelled", "skipped")
+        finished = status in _ENDED
         return {
             "id": str(self.id),
             "app_id": str(self.app_id),
@@ -203,7 +222,7 @@ class FakeDeployment:
             "author_login": None,
             "author_img": None,
             "started_at": _iso(self.created_at) if started else None,
-            "finished_at": _iso(self.created_at + timedelta(seconds=30)) if finished else None,
+            "finished_at": _iso(self._finished()) if finished else None,
             "created_at": _iso(self.created_at),
             "updated_at": _iso(self.created_at + timedelta(seconds=self.polls)),
         }
