@@ -32,8 +32,12 @@ from sevalla_async import (
     RetryPolicy,
     SevallaClient,
     WaitOptions,
+    _client,
+    _fanout,
+    _reconcile,
+    _releases,
+    _wait,
 )
-from sevalla_async import _client, _fanout, _reconcile, _releases, _wait
 from sevalla_async._cli import _demo, _waiting
 from sevalla_async._cli._parser import build_parser
 from sevalla_async._options import DEFAULTS
@@ -56,7 +60,7 @@ CONSTANT_NAMES = {
 FLAGS = {"--polls-per-minute": "max_polls_per_minute"}
 # Plain words the prose uses for an option.
 WORDS = {"poll": "poll_interval", "polls": "poll_interval", "polling": "poll_interval"}
-# Options whose default is stated with the words of a unit the test does not convert.
+# The units a stated default may carry: seconds, bytes, a fraction.
 UNITS = {"s": 1, "sec": 1, "second": 1, "seconds": 1, "minute": 60, "minutes": 60}
 UNITS |= {"mib": 1024 * 1024, "%": 0.01}
 
@@ -171,7 +175,8 @@ def stated(source: str, text: str) -> Iterator[Stated]:
     for paragraph in re.split(r"\n\s*\n", text):
         flat = " ".join(paragraph.split())
         for match in _STATED.finditer(flat):
-            clause = re.split(r"[.;] |\. ?\(|\)\.", flat[max(0, match.start() - 120) : match.start()])[-1]
+            before = flat[max(0, match.start() - 120) : match.start()]
+            clause = re.split(r"[.;] |\. ?\(|\)\.", before)[-1]
             names = list(_NAME.finditer(clause))
             named = [n for n in names if not n["word"]]  # a name wins over a plain word
             names = named or names

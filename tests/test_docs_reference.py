@@ -30,7 +30,8 @@ def documented() -> set[str]:
 def test_every_public_name_is_in_the_api_reference() -> None:
     public = {name for name in sevalla_async.__all__ if not name.startswith("__")}
     missing = sorted(public - documented())
-    assert not missing, f"add to docs/reference/*.md: {', '.join(f'::: sevalla_async.{n}' for n in missing)}"
+    directives = ", ".join(f"::: sevalla_async.{n}" for n in missing)
+    assert not missing, f"add to docs/reference/*.md: {directives}"
 
 
 def test_the_reference_renders_public_objects_only_once() -> None:

@@ -53,7 +53,8 @@ def test_no_paragraph_is_both_in_the_readme_and_in_the_docs() -> None:
 def test_the_readme_is_the_short_path() -> None:
     readme = README.read_text(encoding="utf-8")
     assert len(readme.splitlines()) < 250
-    for use in ["Promote", "Promote and wait", "Fan out", "Release in waves", "Testing", "Command line"]:
+    uses = ["Promote", "Promote and wait", "Fan out", "Release in waves", "Testing", "Command line"]
+    for use in uses:
         assert re.search(rf"^## {use}", readme, re.M), use
 
 
