@@ -78,6 +78,12 @@ def _resolve_base_url(base_url: str | None) -> URL:
     return url.with_query(None).with_fragment(None)
 
 
+def _served_at(transport: object) -> str | None:
+    """The base URL a transport serves itself at (``base_url``), if it declares one."""
+    declared = getattr(transport, "base_url", None)
+    return declared.rstrip("/") if isinstance(declared, str) and declared else None
+
+
 class _NotGiven:
     """The default of an option that :meth:`SevallaClient.with_options` keeps."""
 
@@ -151,7 +157,10 @@ class SevallaClient:
             :class:`AiohttpTransport` (e.g. ``FakeSevalla().transport()`` in tests); then
             ``session``, ``connection_limit``, ``ssl``, ``proxy`` and ``trust_env`` must not
             be given (configure the transport instead). The client owns the transport it is
-            given, as httpx does: :meth:`aclose` closes it.
+            given, as httpx does: :meth:`aclose` closes it. A transport that serves
+            itself and says where (a ``base_url`` attribute: the in-memory fake's is
+            ``fake://sevalla/v3``) gives the client that base URL unless ``base_url`` is
+            passed, so errors never name the production API for a call that never left.
 
     :meth:`with_options` gives a client with another ``timeout`` or ``max_retries`` that
     shares this one's transport, rate-limit budget, poll pacing and hooks.
@@ -186,7 +195,9 @@ class SevallaClient:
         event_hooks: EventHooks | None = None,
     ) -> None:
         key = _resolve_key(api_key)
-        base = str(_resolve_base_url(base_url)).rstrip("/")
+        base = (None if base_url is not None else _served_at(transport)) or str(
+            _resolve_base_url(base_url)
+        ).rstrip("/")
         attempt_timeout: aiohttp.ClientTimeout | None = None
         call_timeout: float | None = None
         if isinstance(timeout, aiohttp.ClientTimeout):

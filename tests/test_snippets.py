@@ -12,7 +12,10 @@ for the seeded pipeline, source and target.
 An HTML comment on the line before a block changes how it runs:
 
 - ``<!-- snippet: skip REASON -->``: not run (REASON says why; kept to a few);
-- ``<!-- snippet: pytest -->``: a test file, run by pytest in a temporary directory;
+- ``<!-- snippet: pytest -->``: a test file, run by pytest in a temporary directory
+  (``<!-- snippet: pytest test_app.py -->``: under that name);
+- ``<!-- snippet: file NAME.py -->``: a module the page's test files import (a recipe's
+  ``app.py``), written next to them as printed; not run on its own;
 - ``<!-- snippet: continues -->``: the block goes on from the previous block of its page
   (which runs first, in the same namespace).
 """
@@ -167,13 +170,30 @@ async def _run(snippet: Snippet, code: str, monkeypatch: pytest.MonkeyPatch) -> 
                 await asyncio.to_thread(exec, compiled, namespace)
 
 
-@pytest.mark.parametrize(
-    "snippet", [s for s in ALL if s.directive == "pytest"], ids=lambda s: s.name
-)
+def _words(snippet: Snippet) -> list[str]:
+    return snippet.directive.split()
+
+
+TEST_FILES = [s for s in ALL if _words(s)[:1] == ["pytest"]]
+MODULES = [s for s in ALL if _words(s)[:1] == ["file"]]
+
+
+def test_every_module_of_a_page_is_imported_by_its_test_files() -> None:
+    for module in MODULES:
+        (name,) = _words(module)[1:]
+        tests = [t for t in TEST_FILES if t.path == module.path]
+        assert any(f"from {name.removesuffix('.py')} import" in t.code for t in tests), module.name
+
+
+@pytest.mark.parametrize("snippet", TEST_FILES, ids=lambda s: s.name)
 def test_snippet_test_files_pass(
     snippet: Snippet, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytester.makepyfile(test_snippet=snippet.code)
+    (name,) = _words(snippet)[1:] or ["test_snippet.py"]
+    files = {name: snippet.code}
+    files |= {_words(m)[1]: m.code for m in MODULES if m.path == snippet.path}
+    for filename, code in files.items():
+        pytester.path.joinpath(filename).write_text(code, encoding="utf-8")
     # A fresh project: pytest-asyncio's defaults (strict mode, so the test files must mark
     # their async tests), only stricter about warnings (but for pytest-asyncio's own
     # reminder to configure its fixture loop scope, which a fresh project gets). Run by

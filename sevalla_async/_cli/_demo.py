@@ -4,8 +4,9 @@ waves whose canary wave fails and is rolled back.
 
 No account and no network: a :class:`FakeSevalla` runs inside the process. Its deployments
 move one status per poll (``waiting``, ``inProgress``, then ``success``), so the wait polls
-every :data:`POLL_INTERVAL` seconds instead of the client's default 2 s growing to 15 s,
-and the whole demo takes about a second.
+every :data:`POLL_INTERVAL` seconds instead of the client's ``poll_interval`` (default 1 s,
+less often when many waits share half the read budget), and the whole demo takes about a
+second.
 """
 
 from __future__ import annotations
@@ -116,7 +117,8 @@ async def demo(args: argparse.Namespace, console: Console) -> int:
             say(
                 f"\nWaiting for the {_plural(len(started), 'deployment')}: on the fake each moves "
                 f"one status per poll, and polls start every {POLL_INTERVAL:g}s here\n"
-                "(the client's default starts at 2s and grows to 15s).\n"
+                "(the client's poll_interval defaults to 1 s; with many waits each is polled "
+                "less often, all of them sharing half the API's read budget).\n"
                 f"Scripted: the deployment on app {doomed} (entry 0) ends failed."
             )
             before = len(fake.requests)

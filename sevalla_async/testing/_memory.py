@@ -1,5 +1,7 @@
 """The fake served in memory: a :class:`~sevalla_async.Transport` that hands each request
-to the fake's dispatcher, with no socket, from any event loop or thread."""
+to the fake's dispatcher, with no socket, from any event loop or thread. Its
+:data:`BASE_URL` (``fake://sevalla/v3``) becomes the client's, so an error says the fake
+answered, never the production API."""
 
 from __future__ import annotations
 
@@ -18,7 +20,11 @@ from .._errors import (
 from .._transport import TransportRequest, TransportResponse
 from ._http import Dispatch, Dropped, Incoming
 
-__all__ = ["MemoryTransport"]
+__all__ = ["BASE_URL", "MemoryTransport"]
+
+BASE_URL = "fake://sevalla/v3"
+"""Where the in-memory fake is served: the base URL of a client on its transport (unless
+the client is given another), and so the URL its errors and events name."""
 
 
 class MemoryTransport:
@@ -28,6 +34,11 @@ class MemoryTransport:
         self._dispatch = dispatch
         self._sleep = sleep
         self._closed = False
+
+    @property
+    def base_url(self) -> str:
+        """:data:`BASE_URL`: the client takes it as its own base URL unless given one."""
+        return BASE_URL
 
     @property
     def pool_limit(self) -> int | None:
@@ -52,7 +63,9 @@ class MemoryTransport:
             if timeout is not None and seconds >= timeout:
                 await self._sleep(timeout)
                 raise APITimeoutError(
-                    "no reply within the timeout", method=request.method, url=request.url
+                    "no reply from the in-memory FakeSevalla within the timeout",
+                    method=request.method,
+                    url=request.url,
                 )
             await self._sleep(seconds)
 
@@ -66,15 +79,16 @@ class MemoryTransport:
         reply = await self._dispatch(incoming, wait=wait)
         if isinstance(reply, Dropped):
             raise APIConnectionError(
-                "connection failed: the server closed the connection without replying",
+                "connection failed: the in-memory FakeSevalla closed the connection without "
+                "replying",
                 method=request.method,
                 url=request.url,
             )
         reply_headers = CIMultiDictProxy(CIMultiDict(reply.headers))
         if len(reply.body) > request.max_response_size:
             raise APIResponseValidationError(
-                f"the reply body exceeds max_response_size ({request.max_response_size} "
-                "bytes); refused",
+                "the in-memory FakeSevalla's reply body exceeds max_response_size "
+                f"({request.max_response_size} bytes); refused",
                 status_code=reply.status,
                 request_id=reply_headers.get("x-request-id"),
                 headers=reply_headers,
