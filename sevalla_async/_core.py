@@ -8,7 +8,7 @@ on failure ask the retry policy -> wait -> again, all inside the call's deadline
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import attrs
@@ -20,6 +20,7 @@ from ._outcomes import current_mark, settle_state, utc_from_unix
 from ._protocol import Request, decode, error_from_response, parse_rate_limit
 from ._ratelimit import RateLimiter, RateLimitHoldError
 from ._retry import RetryPolicy
+from ._secret import AuthorizedHeaders
 from ._transport import Transport, TransportRequest, TransportResponse
 
 __all__ = ["CallOptions", "Core", "Shared"]
@@ -40,7 +41,7 @@ class Shared:
         *,
         transport: Transport,
         base_url: str,
-        headers: Mapping[str, str],
+        headers: AuthorizedHeaders,
         clock: Callable[[], float],
         sleep: Callable[[float], Awaitable[Any]],
         wall_clock: Callable[[], float],
@@ -59,7 +60,8 @@ class Shared:
         self.max_response_size = max_response_size
         self.pool_limit = pool_limit
         self.hooks = hooks
-        self.headers: dict[str, str] = dict(headers)
+        # The key stays in its Secret: the transport builds the Authorization header.
+        self.headers = headers
 
 
 @attrs.frozen(slots=True)
@@ -115,9 +117,8 @@ class Core:
         """The time on :attr:`clock` ``timeout`` seconds from now (``None``: no limit)."""
         return None if timeout is None else self.clock() + timeout
 
-    def _headers_for(self, request: Request) -> Mapping[str, str]:
-        extra = request.headers
-        return self._headers if extra is None else {**self._headers, **extra}
+    def _headers_for(self, request: Request) -> AuthorizedHeaders:
+        return self._headers.plus(request.headers)
 
     async def request(self, req: Request, into: type[T], *, deadline: float | None = None) -> T:
         """Send ``req`` with retries and return the reply structured as ``into``.

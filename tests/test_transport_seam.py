@@ -119,6 +119,8 @@ _LAYERS = [
         "_models",
         "_convert",
         "_transport",
+        "_proxy",
+        "_secret",
     },
     {"_protocol", "_retry", "_response"},
     {"_ratelimit", "_hooks"},

@@ -15,10 +15,12 @@ from .._errors import (
     APITimeoutError,
     ClientClosedError,
 )
-from .._transport import TransportRequest, TransportResponse
+from .._transport import TransportRequest, TransportResponse, wire_headers
 from ._http import Dispatch, Dropped, Incoming
 
 __all__ = ["MemoryTransport"]
+
+_NONE: dict[str, str] = {}
 
 
 class MemoryTransport:
@@ -45,7 +47,8 @@ class MemoryTransport:
                 "the client is closed", request_sent=False, method=request.method, url=request.url
             )
         parts = urlsplit(request.url)
-        headers = CIMultiDictProxy(CIMultiDict(request.headers))
+        # The Authorization header is built here, from the key the request holds.
+        headers = CIMultiDictProxy(CIMultiDict(wire_headers(request.headers, _NONE)))
 
         async def wait(seconds: float) -> None:
             timeout = request.timeout
