@@ -51,14 +51,18 @@ class Secret:
     with locals nor a walk over attributes (``__dict__``/``__slots__``) reaches it.
     """
 
-    __slots__ = ("_bytes", "_text")
+    __slots__ = ("_bearer", "_bytes", "_text")
 
     _text: Callable[[], str]
     _bytes: Callable[[], bytes | None]
+    _bearer: Callable[[], HiddenStr]
 
     def __init__(self, value: str) -> None:
         # Shorter keys are not redacted from replies (see MIN_REDACTED_LENGTH).
         needle = value.encode() if len(value) >= MIN_REDACTED_LENGTH else None
+        # One header value for every request: instances of a str subclass are tracked by
+        # the garbage collector, one a request would make its collections slower.
+        header = HiddenStr("Bearer " + value)
 
         def text() -> str:
             return value
@@ -66,8 +70,12 @@ class Secret:
         def data() -> bytes | None:
             return needle
 
+        def bearer() -> HiddenStr:
+            return header
+
         self._text = text
         self._bytes = data
+        self._bearer = bearer
 
     def reveal(self) -> str:
         """The key itself: use it at the last moment, never keep it in a variable."""
@@ -75,7 +83,7 @@ class Secret:
 
     def bearer(self) -> HiddenStr:
         """The ``Authorization`` header value, ``Bearer <key>``, as a :class:`HiddenStr`."""
-        return HiddenStr("Bearer " + self._text())
+        return self._bearer()
 
     def __repr__(self) -> str:
         return repr(REDACTED)
