@@ -131,7 +131,10 @@ class SevallaClient:
         event_hooks: ``{"request": [...], "response": [...]}``, lists of functions or
             ``async def`` called once per attempt with a :class:`RequestEvent` /
             :class:`ResponseEvent` (for metrics and tracing; a hook that raises is logged
-            and ignored). See the Observability guide.
+            and ignored). Hooks run under the call's ``timeout``: an ``async`` hook still
+            running at the deadline is cancelled and logged; a request hook's then stops
+            the call (:class:`APITimeoutError`, nothing sent), a response hook's leaves the
+            result as it was. See the Observability guide.
         sleep, clock: injectable ``await sleep(seconds)`` and monotonic ``clock()`` (tests
             pass fakes so no test waits for real).
         wall_clock: the current Unix time in seconds (default :func:`time.time`), read
@@ -183,7 +186,9 @@ class SevallaClient:
             attempt_timeout = timeout
         else:
             call_timeout = _check_timeout(timeout)
-        hooks = Hooks.check(event_hooks)
+        clock = clock or time.monotonic
+        sleep = sleep or asyncio.sleep
+        hooks = Hooks.check(event_hooks, clock=clock, sleep=sleep)
         if type(max_response_size) is not int or max_response_size < 1:
             raise ValueError(
                 f"max_response_size: must be a positive integer, got {max_response_size!r}"
@@ -229,8 +234,8 @@ class SevallaClient:
             headers=AuthorizedHeaders(
                 {"Accept": "application/json", "User-Agent": USER_AGENT}, key
             ),
-            clock=clock or time.monotonic,
-            sleep=sleep or asyncio.sleep,
+            clock=clock,
+            sleep=sleep,
             wall_clock=wall_clock or time.time,
             # An aiohttp.ClientTimeout applies per attempt: the default transport was given
             # it whole; a caller's transport gets its total as each request's timeout.

@@ -175,8 +175,10 @@ class Core:
             try:
                 if hooks is not None:  # inside the try: the budget is released whatever
                     started = self.clock()
-                    await hooks.on_request(
-                        RequestEvent(method, req.path, path_template(req.path), attempt, started)
+                    await hooks.on_request(  # raises APITimeoutError past the deadline
+                        RequestEvent(method, req.path, path_template(req.path), attempt, started),
+                        deadline,
+                        url_text,
                     )
                 if write:
                     sent_wall = self.wall_clock()
@@ -203,7 +205,8 @@ class Core:
             elif 200 <= response.status < 300:
                 if hooks is not None:
                     await hooks.on_response(
-                        _response_event(req, attempt, response, self.clock() - started, None)
+                        _response_event(req, attempt, response, self.clock() - started, None),
+                        deadline,
                     )
                 if logger.isEnabledFor(logging.DEBUG):
                     _log_attempt(req, attempt, response.status, response.request_id, None)
@@ -226,7 +229,8 @@ class Core:
                 error = error_from_response(response, method=method, url=url_text, attempts=attempt)
             if hooks is not None:
                 await hooks.on_response(
-                    _response_event(req, attempt, response, self.clock() - started, error)
+                    _response_event(req, attempt, response, self.clock() - started, error),
+                    deadline,
                 )
             if schedule is None:
                 schedule = self.policy.schedule()
