@@ -17,11 +17,13 @@ from yarl import URL
 
 from ._core import CallOptions, Core, Shared
 from ._hooks import EventHooks, Hooks
+from ._proxy import is_loopback
 from ._resources.deployments import Deployments
 from ._resources.pipelines import Pipelines
 from ._resources.releases import Releases
 from ._retry import RetryPolicy
-from ._transport import AiohttpTransport, Transport, is_loopback
+from ._secret import AuthorizedHeaders, RedactingTransport, Secret
+from ._transport import AiohttpTransport, Transport
 from ._version import __version__
 from ._wait import Waiter
 
@@ -34,33 +36,20 @@ USER_AGENT = (
 )
 
 
-class _Secret:
-    """Holds the API key; never shows it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "'***'"
-
-    __str__ = __repr__
-
-
-def _resolve_key(api_key: str | None) -> _Secret:
+def _resolve_key(api_key: str | None) -> Secret:
+    """The key, held as a :class:`Secret`; no frame keeps it once this returns (a
+    traceback rendered with locals shows every variable of its frames)."""
     key = api_key if api_key is not None else os.environ.get("SEVALLA_API_KEY")
+    del api_key
     if key is None or not key.strip():
         raise ValueError(
             "api_key: no API key given; pass api_key=... or set the SEVALLA_API_KEY "
             "environment variable"
         )
     if any(c in key for c in "\r\n\0"):
+        del key
         raise ValueError("api_key: contains a control character")
-    return _Secret(key.strip())
+    return Secret(key.strip())
 
 
 def _resolve_base_url(base_url: str | None) -> URL:
@@ -148,7 +137,10 @@ class SevallaClient:
         event_hooks: ``{"request": [...], "response": [...]}``, lists of functions or
             ``async def`` called once per attempt with a :class:`RequestEvent` /
             :class:`ResponseEvent` (for metrics and tracing; a hook that raises is logged
-            and ignored). See the Observability guide.
+            and ignored). Hooks run under the call's ``timeout``: an ``async`` hook still
+            running at the deadline is cancelled and logged; a request hook's then stops
+            the call (:class:`APITimeoutError`, nothing sent), a response hook's leaves the
+            result as it was. See the Observability guide.
         sleep, clock: injectable ``await sleep(seconds)`` and monotonic ``clock()`` (tests
             pass fakes so no test waits for real).
         wall_clock: the current Unix time in seconds (default :func:`time.time`), read
@@ -195,6 +187,7 @@ class SevallaClient:
         event_hooks: EventHooks | None = None,
     ) -> None:
         key = _resolve_key(api_key)
+        del api_key  # held by ``key`` alone from here on
         base = (None if base_url is not None else _served_at(transport)) or str(
             _resolve_base_url(base_url)
         ).rstrip("/")
@@ -204,7 +197,9 @@ class SevallaClient:
             attempt_timeout = timeout
         else:
             call_timeout = _check_timeout(timeout)
-        hooks = Hooks.check(event_hooks)
+        clock = clock or time.monotonic
+        sleep = sleep or asyncio.sleep
+        hooks = Hooks.check(event_hooks, clock=clock, sleep=sleep)
         if type(max_response_size) is not int or max_response_size < 1:
             raise ValueError(
                 f"max_response_size: must be a positive integer, got {max_response_size!r}"
@@ -243,15 +238,15 @@ class SevallaClient:
             max_retries=max_retries, max_rate_limit_wait=max_rate_limit_wait
         )
         shared = Shared(
-            transport=transport,
+            # Replies and transport errors have the key redacted before anything reads them.
+            transport=RedactingTransport(transport, key),
             base_url=base,
-            headers={
-                "Authorization": f"Bearer {key.reveal()}",
-                "Accept": "application/json",
-                "User-Agent": USER_AGENT,
-            },
-            clock=clock or time.monotonic,
-            sleep=sleep or asyncio.sleep,
+            # Authorization is added by the transport when it sends (see TransportRequest).
+            headers=AuthorizedHeaders(
+                {"Accept": "application/json", "User-Agent": USER_AGENT}, key
+            ),
+            clock=clock,
+            sleep=sleep,
             wall_clock=wall_clock or time.time,
             # An aiohttp.ClientTimeout applies per attempt: the default transport was given
             # it whole; a caller's transport gets its total as each request's timeout.
@@ -263,16 +258,19 @@ class SevallaClient:
             hooks=hooks,
         )
         core = Core(shared, CallOptions(call_timeout, policy))
-        self._bind(core, Waiter(core), owner=True, owns_session=owns_session)
+        self._bind(core, Waiter(core), transport, owner=True, owns_session=owns_session)
 
-    def _bind(self, core: Core, waiter: Waiter, *, owner: bool, owns_session: bool) -> None:
+    def _bind(
+        self, core: Core, waiter: Waiter, transport: Transport, *, owner: bool, owns_session: bool
+    ) -> None:
         """Attach the core and build the resources over it (the constructor, and
-        :meth:`with_options` for a derived client)."""
+        :meth:`with_options` for a derived client); ``transport`` is the one the core's
+        sends reach (the core's own wraps it)."""
         self._core = core
         self._waiter = waiter
         self._owner = owner  # only the client built with the transport closes it
         self._owns_session = owns_session
-        self._transport = core.transport
+        self._transport = transport
         self._base = core.base_url
         self._policy = core.policy
         self.deployments = Deployments(core, waiter)
@@ -316,7 +314,9 @@ class SevallaClient:
             policy = attrs.evolve(policy, max_retries=max_retries)
         core = self._core.with_options(CallOptions(call_timeout, policy))
         derived = SevallaClient.__new__(SevallaClient)
-        derived._bind(core, self._waiter.bound_to(core), owner=False, owns_session=False)
+        derived._bind(
+            core, self._waiter.bound_to(core), self._transport, owner=False, owns_session=False
+        )
         return derived
 
     # --- lifecycle ------------------------------------------------------------------------

@@ -8,7 +8,7 @@ on failure ask the retry policy -> wait -> again, all inside the call's deadline
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import attrs
@@ -21,6 +21,7 @@ from ._protocol import Request, decode, error_from_response, parse_rate_limit
 from ._ratelimit import RateLimiter, RateLimitHoldError
 from ._record import Send
 from ._retry import RetryPolicy
+from ._secret import AuthorizedHeaders
 from ._transport import Transport, TransportRequest, TransportResponse
 
 __all__ = ["CallOptions", "Core", "Shared"]
@@ -41,7 +42,7 @@ class Shared:
         *,
         transport: Transport,
         base_url: str,
-        headers: Mapping[str, str],
+        headers: AuthorizedHeaders,
         clock: Callable[[], float],
         sleep: Callable[[float], Awaitable[Any]],
         wall_clock: Callable[[], float],
@@ -60,7 +61,8 @@ class Shared:
         self.max_response_size = max_response_size
         self.pool_limit = pool_limit
         self.hooks = hooks
-        self.headers: dict[str, str] = dict(headers)
+        # The key stays in its Secret: the transport builds the Authorization header.
+        self.headers = headers
 
 
 @attrs.frozen(slots=True)
@@ -116,9 +118,8 @@ class Core:
         """The time on :attr:`clock` ``timeout`` seconds from now (``None``: no limit)."""
         return None if timeout is None else self.clock() + timeout
 
-    def _headers_for(self, request: Request) -> Mapping[str, str]:
-        extra = request.headers
-        return self._headers if extra is None else {**self._headers, **extra}
+    def _headers_for(self, request: Request) -> AuthorizedHeaders:
+        return self._headers.plus(request.headers)
 
     async def request(
         self,
@@ -192,8 +193,10 @@ class Core:
             try:
                 if hooks is not None:  # inside the try: the budget is released whatever
                     started = self.clock()
-                    await hooks.on_request(
-                        RequestEvent(method, req.path, path_template(req.path), attempt, started)
+                    await hooks.on_request(  # raises APITimeoutError past the deadline
+                        RequestEvent(method, req.path, path_template(req.path), attempt, started),
+                        deadline,
+                        url_text,
                     )
                 if write:
                     sent_wall = self.wall_clock()
@@ -220,7 +223,8 @@ class Core:
             elif 200 <= response.status < 300:
                 if hooks is not None:
                     await hooks.on_response(
-                        _response_event(req, attempt, response, self.clock() - started, None)
+                        _response_event(req, attempt, response, self.clock() - started, None),
+                        deadline,
                     )
                 if logger.isEnabledFor(logging.DEBUG):
                     _log_attempt(req, attempt, response.status, response.request_id, None)
@@ -243,7 +247,8 @@ class Core:
                 error = error_from_response(response, method=method, url=url_text, attempts=attempt)
             if hooks is not None:
                 await hooks.on_response(
-                    _response_event(req, attempt, response, self.clock() - started, error)
+                    _response_event(req, attempt, response, self.clock() - started, error),
+                    deadline,
                 )
             if schedule is None:
                 schedule = self.policy.schedule()

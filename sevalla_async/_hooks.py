@@ -13,22 +13,39 @@ broken metrics exporter never turns a promotion that happened into an error, nor
 the rate-limit budget or a promotion's accounting half-done. ``asyncio.CancelledError``
 (not an ``Exception``) is never swallowed.
 
-With no hooks registered the request loop does no extra work.
+Hooks run under the call's deadline (its ``timeout``), on the client's ``clock`` and
+``sleep``: an ``async`` hook still running when the deadline comes is cancelled and
+logged (WARNING, naming the hook), never a hang.
+
+- A ``request`` hook that runs out the call's time stops the call before anything is
+  sent: it raises :class:`APITimeoutError` with ``request_sent=False`` (a promote's
+  ``promotion_state`` is ``not_sent``).
+- A ``response`` hook cannot undo what the API did: a late one is cancelled and logged,
+  and the attempt's outcome stands (a promotion that succeeded is returned). Response
+  hooks get at least :data:`RESPONSE_HOOK_GRACE` seconds, so the event of an attempt
+  that ended at the deadline is still reported.
+
+A plain function cannot be interrupted; it runs to its end. With ``timeout=None`` (or
+only a per-attempt :class:`aiohttp.ClientTimeout`) the call has no deadline and neither
+do its hooks. With no hooks registered the request loop does no extra work.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol, TypedDict
 
 import attrs
 
-from ._errors import APIError
+from ._errors import APIError, APITimeoutError
 
 __all__ = [
+    "RESPONSE_HOOK_GRACE",
     "EventHooks",
     "Hooks",
     "RequestEvent",
@@ -39,6 +56,12 @@ __all__ = [
 ]
 
 logger = logging.getLogger("sevalla_async")
+
+RESPONSE_HOOK_GRACE = 1.0
+"""Seconds response hooks may run even once the call's deadline has passed."""
+
+# Turns of the event loop an async hook gets before its time starts to count.
+_FREE_TURNS = 3
 
 _ID_SEGMENT = re.compile(
     r"/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?=/|$)"
@@ -121,18 +144,31 @@ class EventHooks(TypedDict, total=False):
 
 class Hooks:
     """The checked hooks of one client family (the client and its ``with_options``
-    copies share them)."""
+    copies share them), with the clock and sleep that bound them."""
 
-    __slots__ = ("request_hooks", "response_hooks")
+    __slots__ = ("_clock", "_sleep", "request_hooks", "response_hooks")
 
     def __init__(
-        self, request: Sequence[RequestHook] = (), response: Sequence[ResponseHook] = ()
+        self,
+        request: Sequence[RequestHook] = (),
+        response: Sequence[ResponseHook] = (),
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
         self.request_hooks: tuple[RequestHook, ...] = tuple(request)
         self.response_hooks: tuple[ResponseHook, ...] = tuple(response)
+        self._clock = clock
+        self._sleep = sleep
 
     @classmethod
-    def check(cls, config: EventHooks | Mapping[str, object] | None) -> Hooks | None:
+    def check(
+        cls,
+        config: EventHooks | Mapping[str, object] | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> Hooks | None:
         """``event_hooks`` as given to the client, checked; ``None`` when there is none
         (then the request loop skips the hooks entirely)."""
         if config is None:
@@ -157,30 +193,108 @@ class Hooks:
             lists[name] = tuple(given)
         if not lists["request"] and not lists["response"]:
             return None
-        return cls(lists["request"], lists["response"])
+        return cls(lists["request"], lists["response"], clock=clock, sleep=sleep)
 
-    async def on_request(self, event: RequestEvent) -> None:
-        """Call every request hook with ``event``."""
+    async def on_request(self, event: RequestEvent, deadline: float | None, url: str) -> None:
+        """Call every request hook with ``event`` before ``deadline`` (on the clock);
+        one still running then is cancelled and :class:`APITimeoutError` raised (nothing
+        was sent to ``url``)."""
         for hook in self.request_hooks:
-            await _call(hook, event)
+            if not await self._call(hook, event, deadline):
+                raise APITimeoutError(
+                    f"the call's timeout ran out in event hook {_name(hook)}, before the "
+                    "request was sent",
+                    request_sent=False,
+                    method=event.method,
+                    url=url,
+                )
 
-    async def on_response(self, event: ResponseEvent) -> None:
-        """Call every response hook with ``event``."""
+    async def on_response(self, event: ResponseEvent, deadline: float | None) -> None:
+        """Call every response hook with ``event`` before ``deadline`` (at least
+        :data:`RESPONSE_HOOK_GRACE` seconds from now); a late one is cancelled, logged."""
+        limit = None if deadline is None else max(deadline, self._clock() + RESPONSE_HOOK_GRACE)
         for hook in self.response_hooks:
-            await _call(hook, event)
+            await self._call(hook, event, limit)
 
+    async def _call(
+        self,
+        hook: Callable[[Any], object],
+        event: RequestEvent | ResponseEvent,
+        limit: float | None,
+    ) -> bool:
+        """Call ``hook``; False when it was still running at ``limit`` (then cancelled)."""
+        try:
+            result = hook(event)
+            if inspect.isawaitable(result):
+                if limit is None:
+                    await result
+                else:
+                    return await self._bounded(hook, event, result, limit)
+        except Exception:  # an observer's failure is not the call's; CancelledError passes
+            logger.warning(
+                "event hook %s raised on %s %s (attempt %d); ignored",
+                _name(hook),
+                event.method,
+                event.path_template,
+                event.attempt,
+                exc_info=True,
+            )
+        return True
 
-async def _call(hook: Callable[[Any], object], event: RequestEvent | ResponseEvent) -> None:
-    try:
-        result = hook(event)
-        if inspect.isawaitable(result):
-            await result
-    except Exception:  # an observer's failure is not the call's; CancelledError passes
+    async def _bounded(
+        self,
+        hook: Callable[[Any], object],
+        event: RequestEvent | ResponseEvent,
+        result: Awaitable[Any],
+        limit: float,
+    ) -> bool:
+        task = asyncio.ensure_future(result)
+        timer: asyncio.Future[Any] | None = None
+        try:
+            # Most hooks wait on nothing and finish in the turns they are given before
+            # their time starts to count: no timer then. (Under a virtual clock the clock
+            # jumps as soon as only sleepers are left: such a hook must not lose to it.)
+            for _ in range(_FREE_TURNS):
+                await asyncio.sleep(0)
+                if task.done():
+                    break
+            else:
+                timer = asyncio.ensure_future(self._sleep(max(0.0, limit - self._clock())))
+                await asyncio.wait((task, timer), return_when=asyncio.FIRST_COMPLETED)
+        finally:  # also when the call itself is cancelled
+            if timer is not None:
+                timer.cancel()
+            if not task.done():
+                task.cancel()
+                _abandon(task)
+        if task.done():
+            task.result()  # the hook's own exception, if any, goes to _call
+            return True
         logger.warning(
-            "event hook %s raised on %s %s (attempt %d); ignored",
-            getattr(hook, "__qualname__", repr(hook)),
+            "event hook %s was still running at the call's deadline on %s %s (attempt %d); "
+            "cancelled",
+            _name(hook),
             event.method,
             event.path_template,
             event.attempt,
-            exc_info=True,
         )
+        return False
+
+
+# Cancelled hooks not waited for: kept referenced until they end, their outcome read.
+_abandoned: set[asyncio.Future[Any]] = set()
+
+
+def _abandon(task: asyncio.Future[Any]) -> None:
+    _abandoned.add(task)
+    task.add_done_callback(_forget)
+
+
+def _forget(task: asyncio.Future[Any]) -> None:
+    _abandoned.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved: a hook that failed while cancelled is not an error
+
+
+def _name(hook: object) -> str:
+    return str(getattr(hook, "__qualname__", None) or repr(hook))

@@ -12,9 +12,7 @@ releases the connection whatever happens.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import ssl as _ssl
-import urllib.request
 from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
@@ -29,8 +27,17 @@ from ._errors import (
     ClientClosedError,
 )
 from ._inflate import ACCEPT_ENCODING, BodyDecoder, BodyTooLargeError, UndecodableBodyError
+from ._proxy import ProxyInfo, env_proxy, is_loopback
+from ._secret import AuthorizedHeaders
 
-__all__ = ["AiohttpTransport", "Transport", "TransportRequest", "TransportResponse"]
+__all__ = [
+    "AiohttpTransport",
+    "Transport",
+    "TransportRequest",
+    "TransportResponse",
+    "is_loopback",
+    "wire_headers",
+]
 
 
 @attrs.frozen(slots=True)
@@ -40,7 +47,13 @@ class TransportRequest:
     Attributes:
         method: the HTTP method (``"GET"``, ``"POST"``).
         url: the full URL, query string included, already encoded.
-        headers: the request headers (authorization, user agent, content type...).
+        headers: the request headers (authorization, user agent, content type...). For
+            a request the client makes, a read-only mapping that builds the
+            ``Authorization`` value from the API key each time it is read, as a ``str``
+            whose ``repr`` is ``'[redacted]'``; its own ``repr`` hides the key too. Read
+            it as late as you can (:func:`wire_headers` gives a plain dict to hand to the
+            HTTP library), and keep no copy: a traceback rendered with locals shows
+            every variable.
         body: the request body, or ``None`` for none.
         timeout: seconds this attempt may take, connecting and reading included
             (``None``: no limit from the caller).
@@ -76,8 +89,9 @@ class Transport(Protocol):
 
     ``send(request)`` must:
 
-    - send exactly one attempt of ``request`` and never follow redirects (a 3xx is a reply
-      like any other);
+    - send exactly one attempt of ``request``, with all of ``request.headers``
+      (``Authorization`` included: see :class:`TransportRequest`), and never follow
+      redirects (a 3xx is a reply like any other);
     - read the whole reply body, but refuse one larger than ``request.max_response_size``
       bytes by raising :class:`APIResponseValidationError` (with the status and headers);
     - give up after ``request.timeout`` seconds (when not ``None``) by raising
@@ -90,11 +104,12 @@ class Transport(Protocol):
     - let ``asyncio.CancelledError`` pass through, releasing whatever it holds.
 
     Any status is returned as a :class:`TransportResponse`, never raised: mapping statuses
-    to errors is the client's job. ``aclose()`` releases the transport's resources; the
-    client calls it from its own ``aclose()``, also for a transport it was given (as httpx
-    does): a transport belongs to one client. A ``send`` after ``aclose()`` (or one still
-    queued for a connection when it runs) raises :class:`APIConnectionError` with
-    ``request_sent=False``.
+    to errors is the client's job, as is redacting the API key from whatever the server
+    sends back (a reply, or the text of an error the transport raises). ``aclose()``
+    releases the transport's resources; the client calls it from its own ``aclose()``,
+    also for a transport it was given (as httpx does): a transport belongs to one client.
+    A ``send`` after ``aclose()`` (or one still queued for a connection when it runs)
+    raises :class:`APIConnectionError` with ``request_sent=False``.
     """
 
     async def send(self, request: TransportRequest) -> TransportResponse:
@@ -156,7 +171,7 @@ class AiohttpTransport:
         self._trust_env = trust_env
         self._proxy = URL(proxy) if proxy is not None else None
         # The proxy of each origin, worked out once (see _route).
-        self._routes: dict[tuple[str, str | None, int | None], _ProxyInfo] = {}
+        self._routes: dict[tuple[str, str | None, int | None], ProxyInfo] = {}
         self._ssl_arg: _ssl.SSLContext | bool = ssl if ssl is not None else True
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop the session serves
@@ -178,7 +193,7 @@ class AiohttpTransport:
             )
         return self._session
 
-    async def _route(self, url: URL) -> _ProxyInfo:
+    async def _route(self, url: URL) -> ProxyInfo:
         """The proxy (and its credentials) for ``url``'s origin, worked out once per origin:
         none for loopback, else the explicit one, else (owned session) the environment's."""
         key = (url.scheme, url.host, url.port)
@@ -250,7 +265,7 @@ class AiohttpTransport:
             async with self.session.request(
                 method,
                 url,
-                headers={**request.headers, "Accept-Encoding": ACCEPT_ENCODING},
+                headers=wire_headers(request.headers, _ACCEPT),
                 data=request.body,
                 timeout=timeout,
                 allow_redirects=False,
@@ -332,40 +347,15 @@ class AiohttpTransport:
 
 
 _NO_TIMEOUT = aiohttp.ClientTimeout(total=None)
-
-_ProxyInfo = tuple[URL | None, aiohttp.BasicAuth | None]
-
-
-def env_proxy(url: URL) -> _ProxyInfo:
-    """The proxy that ``HTTP_PROXY`` / ``HTTPS_PROXY`` / ``NO_PROXY`` (and ``~/.netrc``
-    for the proxy's credentials) give for ``url``: the rules of aiohttp's ``trust_env``.
-    Reads files: call it off the event loop."""
-    try:
-        from aiohttp.helpers import get_env_proxy_for_url
-    except ImportError:  # pragma: no cover - an aiohttp without the helper
-        if url.host is None or urllib.request.proxy_bypass(url.host):
-            return None, None
-        raw = urllib.request.getproxies().get(url.scheme)
-        if not raw:
-            return None, None
-        proxy = URL(raw)
-        return proxy.with_user(None), aiohttp.BasicAuth.from_url(proxy)
-    try:
-        return get_env_proxy_for_url(url)
-    except LookupError:
-        return None, None
+_ACCEPT = {"Accept-Encoding": ACCEPT_ENCODING}
 
 
-def is_loopback(host: str | None) -> bool:
-    """Whether ``host`` is this machine (``localhost`` or a loopback address)."""
-    if host is None:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+def wire_headers(headers: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
+    """``headers`` and ``extra`` as a plain dict for the HTTP library: the moment the
+    ``Authorization`` header is built from the key (its value's ``repr`` stays hidden)."""
+    if isinstance(headers, AuthorizedHeaders):
+        return headers.build(extra)
+    return {**headers, **extra}
 
 
 def _being_cancelled() -> bool:

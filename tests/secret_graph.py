@@ -4,7 +4,13 @@ The walk follows ``__cause__``, ``__context__``, ``__notes__``, ``args`` and the
 (``__dict__`` and ``__slots__``) of every object it meets, and the items of containers and
 mappings, recursively, with a visited set. Tracebacks are not followed: their frames hold
 every local of the code that ran, the caller's own key included; an error reporter prints
-the chain of exceptions and their reprs, which is what this checks.
+the chain of exceptions and their reprs, which is what this checks (tracebacks rendered
+with their locals are checked by tests/test_secrets_tracebacks.py).
+
+The key's two holders, :class:`~sevalla_async._secret.Secret` and the
+:class:`~sevalla_async._secret.AuthorizedHeaders` a transport reads it from, are checked
+by their ``repr`` and ``str`` but not opened: reading their items is asking for the key
+(as the transport does when it sends), not something a report or a log does.
 """
 
 from __future__ import annotations
@@ -14,9 +20,12 @@ import types
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from sevalla_async._secret import AuthorizedHeaders, Secret
+
 __all__ = ["assert_secret_unreachable"]
 
 _ATOMS = (str, bytes, bytearray, int, float, complex, bool, type(None))
+_HOLDERS = (Secret, AuthorizedHeaders)
 _SKIP = (
     types.ModuleType,
     types.FunctionType,
@@ -46,7 +55,7 @@ def assert_secret_unreachable(root: object, secret: str, *, max_depth: int = 12)
             assert secret not in text, f"the secret is reachable at {path} ({show.__name__})"
         if isinstance(obj, (bytes, bytearray)):
             assert secret.encode() not in obj, f"the secret is reachable at {path} (bytes)"
-        if isinstance(obj, _ATOMS) or depth >= max_depth:
+        if isinstance(obj, (*_ATOMS, *_HOLDERS)) or depth >= max_depth:
             continue
         stack.extend((child, f"{path}{step}", depth + 1) for step, child in _children(obj))
     return len(seen)

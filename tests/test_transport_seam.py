@@ -121,6 +121,8 @@ _LAYERS = [
         "_models",
         "_convert",
         "_transport",
+        "_proxy",
+        "_secret",
     },
     {"_protocol", "_logs", "_retry", "_response", "_evidence"},
     {"_ratelimit", "_hooks"},

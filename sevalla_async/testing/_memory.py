@@ -17,7 +17,7 @@ from .._errors import (
     APITimeoutError,
     ClientClosedError,
 )
-from .._transport import TransportRequest, TransportResponse
+from .._transport import TransportRequest, TransportResponse, wire_headers
 from ._http import Dispatch, Dropped, Incoming
 
 __all__ = ["BASE_URL", "MemoryTransport"]
@@ -25,6 +25,8 @@ __all__ = ["BASE_URL", "MemoryTransport"]
 BASE_URL = "fake://sevalla/v3"
 """Where the in-memory fake is served: the base URL of a client on its transport (unless
 the client is given another), and so the URL its errors and events name."""
+
+_NONE: dict[str, str] = {}
 
 
 class MemoryTransport:
@@ -56,7 +58,8 @@ class MemoryTransport:
                 "the client is closed", request_sent=False, method=request.method, url=request.url
             )
         parts = urlsplit(request.url)
-        headers = CIMultiDictProxy(CIMultiDict(request.headers))
+        # The Authorization header is built here, from the key the request holds.
+        headers = CIMultiDictProxy(CIMultiDict(wire_headers(request.headers, _NONE)))
 
         async def wait(seconds: float) -> None:
             timeout = request.timeout
