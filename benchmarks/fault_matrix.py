@@ -14,8 +14,8 @@ build, a person's manual deploy of another build) landing on targets during the 
 
 Besides those, the 0.3 faults: the re-send of the missing targets refused by 429s past
 every retry (``act-subset+500+resend-429``), a ``Date`` header an hour off on some targets'
-reads only and deployment lists served oldest first for some apps (``--hostile``, the
-share of apps), and the whole fan-out cancelled part way (``--cancel-at``, the share of
+reads only (``--lying``, the share of target apps) and deployment lists served oldest
+first for some apps (``--oldest``), and the whole fan-out cancelled part way (``--cancel-at``, the share of
 entries done): every entry of its ledger is then finished from its per-target record
 (``pipelines.resume``), as a resumed journal does, and every entry never read is sent.
 
@@ -120,7 +120,8 @@ async def run(
     seed: int,
     skew: float,
     targets: int,
-    hostile: float,
+    lying_share: float,
+    oldest_share: float,
     cancel_at: float,
 ) -> int:
     rng = random.Random(seed)
@@ -139,9 +140,9 @@ async def run(
                 if kind == RESEND_REFUSED:  # 1 + max_retries attempts, all 429
                     fake.inject(Fault.rate_limited(1), times=6, method="POST", path=path)
             for app in request.target_app_ids:
-                if rng.random() < hostile:
+                if rng.random() < lying_share:
                     lying.add(str(app))
-                if rng.random() < hostile:
+                if rng.random() < oldest_share:
                     oldest.add(str(app))
             if rng.random() < 0.1:  # a git push deploys the same build on a target
                 fake.deploy(
@@ -273,7 +274,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=9)
     parser.add_argument("--skew", type=float, default=437.0)
     parser.add_argument("--targets", type=int, default=2)
-    parser.add_argument("--hostile", type=float, default=0.0, help="share of lying apps")
+    parser.add_argument("--lying", type=float, default=0.0, help="share of apps whose reads lie")
+    parser.add_argument("--oldest", type=float, default=0.05, help="share listed oldest first")
     parser.add_argument("--cancel-at", type=float, default=0.5, help="1: never cancel")
     args = parser.parse_args()
     return asyncio.run(
@@ -283,7 +285,8 @@ def main() -> int:
             args.seed,
             args.skew,
             args.targets,
-            args.hostile,
+            args.lying,
+            args.oldest,
             args.cancel_at,
         )
     )
