@@ -16,13 +16,14 @@ import attrs
 from ._errors import APIError, ClientRateLimitError
 from ._hooks import Hooks, RequestEvent, ResponseEvent, path_template
 from ._logsafe import printable
-from ._outcomes import settle_state
-from ._protocol import Request, decode, error_from_response, parse_rate_limit
+from ._promote_outcome import settle_state
+from ._protocol import Request, decode, error_from_response
+from ._rate_headers import parse_rate_limit
 from ._ratelimit import RateLimiter, RateLimitHoldError
 from ._record import Send
 from ._retry import RetryPolicy
 from ._secret import AuthorizedHeaders
-from ._transport import Transport, TransportRequest, TransportResponse
+from ._wire import Transport, TransportRequest, TransportResponse
 
 __all__ = ["CallOptions", "Core", "Shared"]
 

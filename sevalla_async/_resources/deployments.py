@@ -13,8 +13,9 @@ from .._ids import to_uuid
 from .._models import Build, Deployment, LogEntry, Promotion
 from .._options import Unpack, WaitKeywords, WaitSettings, takes
 from .._record import Send
+from .._replies import CancelReply, DeploymentPage
 from .._response import APIResponse
-from .._transport import TransportResponse
+from .._wire import TransportResponse
 from ._paging import check_page_size, iterate_pages
 
 if TYPE_CHECKING:
@@ -101,9 +102,9 @@ class Deployments:
         check_page_size(page_size)
 
         async def fetch(limit: int, offset: int) -> tuple[list[Deployment], int]:
-            page: _protocol.DeploymentPage = await self._core.request(
+            page: DeploymentPage = await self._core.request(
                 _protocol.list_deployments_request(app, limit=limit, offset=offset),
-                _protocol.DeploymentPage,
+                DeploymentPage,
             )
             return page.data, page.total
 
@@ -127,9 +128,9 @@ class Deployments:
 
         async def fetch(limit: int, offset: int) -> tuple[list[Deployment], int]:
             size = min(limit, _FIRST_PAGE) if offset == 0 else limit
-            page: _protocol.DeploymentPage = await self._core.request(
+            page: DeploymentPage = await self._core.request(
                 _protocol.list_deployments_request(app, limit=size, offset=offset),
-                _protocol.DeploymentPage,
+                DeploymentPage,
             )
             return page.data, page.total
 
@@ -191,7 +192,7 @@ class Deployments:
         self, app_id: uuid.UUID | str, deployment_id: uuid.UUID | str
     ) -> tuple[str, TransportResponse]:
         body, reply = await self._core.request_with_reply(
-            _protocol.cancel_deployment_request(app_id, deployment_id), _protocol.CancelReply
+            _protocol.cancel_deployment_request(app_id, deployment_id), CancelReply
         )
         return body.message, reply
 

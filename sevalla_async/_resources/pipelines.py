@@ -16,13 +16,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from .. import _protocol, _wait
-from .._errors import APIError, WaitAllError
+from .._errors import APIError
 from .._fanout import Call, Fanout, done_outcome, resolve_concurrency
 from .._ids import TargetAppIds
 from .._models import (
     Deployment,
     Pipeline,
-    PromoteOutcome,
     PromoteRequest,
     PromoteRequestDict,
     Promotion,
@@ -38,6 +37,7 @@ from .._options import (
     takes,
 )
 from .._outcomes import PromotionState
+from .._promote_outcome import PromoteOutcome
 from .._reconcile import (
     DEFAULT_RECONCILE_TIMEOUT,
     DEFAULT_SETTLE,
@@ -45,9 +45,11 @@ from .._reconcile import (
     check_reconcile_options,
 )
 from .._record import Send, TargetOutcome, WriteRecord
+from .._replies import PipelineDetail, PipelinePage
 from .._resolve import resolve
 from .._response import APIResponse
-from .._transport import TransportResponse
+from .._result_errors import WaitAllError
+from .._wire import TransportResponse
 from ._paging import check_page_size, iterate_pages
 
 if TYPE_CHECKING:
@@ -475,7 +477,7 @@ class Pipelines:
     async def _get_reply(self, pipeline_id: uuid.UUID | str) -> tuple[Pipeline, TransportResponse]:
         # PipelineDetail is a decode target that checks more keys and gives a Pipeline.
         detail, reply = await self._core.request_with_reply(
-            _protocol.get_pipeline_request(pipeline_id), _protocol.PipelineDetail
+            _protocol.get_pipeline_request(pipeline_id), PipelineDetail
         )
         return cast(Pipeline, detail), reply
 
@@ -494,9 +496,9 @@ class Pipelines:
         check_page_size(page_size)
 
         async def fetch(limit: int, offset: int) -> tuple[list[Pipeline], int]:
-            page: _protocol.PipelinePage = await self._core.request(
+            page: PipelinePage = await self._core.request(
                 _protocol.list_pipelines_request(limit=limit, offset=offset),
-                _protocol.PipelinePage,
+                PipelinePage,
             )
             return page.data, page.total
 
