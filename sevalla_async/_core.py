@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import attrs
 
@@ -156,9 +156,12 @@ class Core:
         if deadline is None:
             deadline = self.deadline(self.call_timeout)
         headers = self._headers_for(req)
-        call = _Call(req, url, url_text, headers, self._max_response_size, deadline, send)
+        cap = max(self._max_response_size, req.reply_size)
+        write = not req.idempotent
+        bucket = "write" if write else "read"
+        mark = send if write else None
+        call = _Call(req, url, url_text, headers, cap, deadline, write, bucket, mark)
         budget = self.budget
-        bucket = call.bucket
         schedule = None
         sent_wall: float | None = None
         attempt = 0
@@ -180,16 +183,15 @@ class Core:
                         wire=req.wire,
                     )
                 except APIError as exc:
-                    if call.write:
+                    if write:
                         settle_state(exc, sent_wall)
                     raise
                 return result, response
             if schedule is None:
                 schedule = self.policy.schedule()
             wait = self._retry_wait(call, error, response, attempt, schedule)
-            mark = call.mark
             if wait is None:
-                if call.write and settle_state(error, sent_wall) and mark is not None:
+                if write and settle_state(error, sent_wall) and mark is not None:
                     mark.clear()
                 raise error
             if mark is not None:  # retried: the API did not act on this attempt
@@ -328,33 +330,20 @@ class Core:
         return max(deadline - self.clock(), 0.001)
 
 
-class _Call:
+class _Call(NamedTuple):
     """What every attempt of one call shares: the request, the URL (with and without the
-    query), the headers, the reply size cap, the deadline, the rate-limit bucket and, for
-    a write, the caller's mark."""
+    query), the headers, the reply size cap, the deadline and, for a write (promotion
+    accounting: when an attempt may have reached the API), the caller's mark."""
 
-    __slots__ = ("bucket", "cap", "deadline", "headers", "mark", "req", "url", "url_text", "write")
-
-    def __init__(
-        self,
-        req: Request,
-        url: str,
-        url_text: str,
-        headers: AuthorizedHeaders,
-        max_response_size: int,
-        deadline: float | None,
-        send: Send | None,
-    ) -> None:
-        self.req = req
-        self.url = url
-        self.url_text = url_text
-        self.headers = headers
-        self.cap = max(max_response_size, req.reply_size)
-        self.deadline = deadline
-        # Promotion accounting (writes only): when an attempt may have reached the API.
-        self.write = write = not req.idempotent
-        self.bucket = "write" if write else "read"
-        self.mark = send if write else None
+    req: Request
+    url: str
+    url_text: str
+    headers: AuthorizedHeaders
+    cap: int
+    deadline: float | None
+    write: bool
+    bucket: str
+    mark: Send | None
 
 
 def _log_attempt(

@@ -244,16 +244,23 @@ def _invalid(
     data: Any = None,
 ) -> APIResponseValidationError:
     body = data if data is not None else response.body.decode("utf-8", "replace")
-    return APIResponseValidationError(
-        f"the reply does not match the API schema: {why}",
-        status_code=response.status,
-        request_id=response.request_id,
-        headers=response.headers,
-        body=body,
-        method=method,
-        url=url,
-        attempts=attempts,
-    )
+    fields = _reply_fields(response, body, method, url, attempts)
+    return APIResponseValidationError(f"the reply does not match the API schema: {why}", **fields)
+
+
+def _reply_fields(
+    response: TransportResponse, body: Any, method: str | None, url: str | None, attempts: int
+) -> dict[str, Any]:
+    """The keyword arguments every error raised with a reply in hand takes."""
+    return {
+        "status_code": response.status,
+        "request_id": response.request_id,
+        "headers": response.headers,
+        "body": body,
+        "method": method,
+        "url": url,
+        "attempts": attempts,
+    }
 
 
 def _validation_message(exc: BaseException) -> str:
@@ -291,17 +298,9 @@ def error_from_response(
         message = _REASONS.get(status) or (text.strip()[:200] if text.strip() else None)
         message = message or f"HTTP {status}"
     cls = status_error_class(status)
-    kwargs: dict[str, Any] = {
-        "status_code": status,
-        "code": code,
-        "detail": detail,
-        "request_id": response.request_id,
-        "headers": response.headers,
-        "body": body,
-        "method": method,
-        "url": url,
-        "attempts": attempts,
-    }
+    kwargs = _reply_fields(response, body, method, url, attempts)
+    kwargs["code"] = code
+    kwargs["detail"] = detail
     if cls is RateLimitError:
         kwargs["retry_after"] = parse_retry_after(response.headers)
     return cls(message, **kwargs)

@@ -127,8 +127,6 @@ class PipelinesFanout(Resource):
     ``promote_iter``), and the recorded promote they share with ``promote_request`` and
     ``resume``."""
 
-    _waiter: Waiter
-
     async def _promote_recorded(
         self, request: PromoteRequest, record: WriteRecord, reconcile: ReconcileSettings
     ) -> list[Promotion]:

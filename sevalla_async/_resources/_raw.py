@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .._core import Core
     from .._protocol import Request
     from .._record import Send
+    from .._wait import Waiter
     from .._wire import TransportResponse
 
 __all__ = ["RawView", "Resource"]
@@ -32,10 +33,18 @@ S = TypeVar("S", bound="Resource")
 
 
 class Resource:
-    """What every resource shares: the client's core, and :meth:`_call`."""
+    """What every resource shares: the client's core and waiter, its raw view, and
+    :meth:`_call`."""
 
-    _core: Core
     _replies: list[TransportResponse] | None = None  # set on a raw view's recording copy
+
+    def __init__(self, core: Core, waiter: Waiter) -> None:
+        self._core = core
+        self._waiter = waiter
+        self.with_raw_response = self._raw_view()
+
+    def _raw_view(self) -> RawView[Any]:
+        raise NotImplementedError
 
     async def _call(
         self, req: Request, into: type[T], *, send: Send | None = None

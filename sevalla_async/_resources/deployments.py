@@ -19,7 +19,7 @@ from ._paging import check_page_size, iterate_pages
 from ._raw import RawView, Resource
 
 if TYPE_CHECKING:
-    from .._core import Core
+    pass
 
 __all__ = ["CURRENT_BUILD_SCAN", "Deployments", "DeploymentsWithRawResponse", "latest_success"]
 
@@ -50,12 +50,12 @@ async def latest_success(
 class Deployments(Resource):
     """Deployment operations, reached as ``client.deployments``."""
 
-    def __init__(self, core: Core, waiter: _wait.Waiter) -> None:
-        self._core = core
-        self._waiter = waiter
-        self.with_raw_response: DeploymentsWithRawResponse = DeploymentsWithRawResponse(self)
-        """The same single-request methods, returning an :class:`APIResponse` (status,
-        headers, request id, body) whose ``parse()`` gives the usual result."""
+    with_raw_response: DeploymentsWithRawResponse
+    """The same single-request methods, returning an :class:`APIResponse` (status,
+    headers, request id, body) whose ``parse()`` gives the usual result."""
+
+    def _raw_view(self) -> DeploymentsWithRawResponse:
+        return DeploymentsWithRawResponse(self)
 
     @property
     def max_polls_per_minute(self) -> int | None:

@@ -43,7 +43,7 @@ from ._pipelines_fanout import PipelinesFanout, record_of
 from ._raw import RawView
 
 if TYPE_CHECKING:
-    from .._core import Core
+    pass
 
 __all__ = ["Pipelines", "PipelinesWithRawResponse"]
 
@@ -51,12 +51,12 @@ __all__ = ["Pipelines", "PipelinesWithRawResponse"]
 class Pipelines(PipelinesFanout):
     """Pipeline operations, reached as ``client.pipelines``."""
 
-    def __init__(self, core: Core, waiter: _wait.Waiter) -> None:
-        self._core = core
-        self._waiter = waiter
-        self.with_raw_response: PipelinesWithRawResponse = PipelinesWithRawResponse(self)
-        """The same single-request methods, returning an :class:`APIResponse` (status,
-        headers, request id, body) whose ``parse()`` gives the usual result."""
+    with_raw_response: PipelinesWithRawResponse
+    """The same single-request methods, returning an :class:`APIResponse` (status,
+    headers, request id, body) whose ``parse()`` gives the usual result."""
+
+    def _raw_view(self) -> PipelinesWithRawResponse:
+        return PipelinesWithRawResponse(self)
 
     async def promote(
         self,
