@@ -5,13 +5,14 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
     AsyncIterator,
     Awaitable,
     Callable,
     Iterable,
 )
-from datetime import datetime
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from .. import _protocol, _wait
 from .._ids import TargetAppIds
@@ -19,36 +20,35 @@ from .._models import (
     Deployment,
     Pipeline,
     PromoteRequest,
+    PromoteRequestDict,
     Promotion,
-    TargetVerdict,
 )
 from .._options import (
+    FanoutKeywords,
+    FanoutSettings,
     PromoteAndWaitKeywords,
     ReconcileSettings,
     Unpack,
     WaitSettings,
     takes,
 )
+from .._promote_outcome import PromoteOutcome
 from .._reconcile import (
     DEFAULT_RECONCILE_TIMEOUT,
     DEFAULT_SETTLE,
-    Reconciler,
     check_reconcile_options,
 )
-from .._record import TargetOutcome, WriteRecord
+from .._record import WriteRecord
 from .._replies import PipelineDetail, PipelinePage
 from .._response import APIResponse
 from ._paging import check_page_size, iterate_pages
-from ._pipelines_fanout import PipelinesFanout, record_of
+from ._pipelines_writes import PipelineWrites
 from ._raw import RawView
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["Pipelines", "PipelinesWithRawResponse"]
 
 
-class Pipelines(PipelinesFanout):
+class Pipelines(PipelineWrites):
     """Pipeline operations, reached as ``client.pipelines``."""
 
     with_raw_response: PipelinesWithRawResponse
@@ -108,59 +108,6 @@ class Pipelines(PipelinesFanout):
         settings = ReconcileSettings(True, reconcile_settle, reconcile_timeout)
         record = WriteRecord(request.target_app_ids)
         return await self._promote_recorded(request, record, settings)
-
-    async def resume(
-        self,
-        request: PromoteRequest,
-        targets: Iterable[TargetOutcome],
-        *,
-        reconcile_settle: float = DEFAULT_SETTLE,
-        reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT,
-        on_send: Callable[[PromoteRequest], object] | None = None,
-    ) -> list[Promotion]:
-        """Finish ``request`` from its record (``targets``: one :class:`TargetOutcome`
-        per target, as a fan-out's :attr:`PromoteOutcome.targets` or a journal keeps them),
-        never promoting a target twice.
-
-        ``promoted`` targets are kept as they are; ``unknown`` ones are reconciled, each in
-        the window of its own ``sent_at``; then the targets verified not promoted and the
-        ``not_sent`` ones are promoted in one request (``on_send`` is called with it just
-        before it leaves, e.g. to journal it). A ``rejected`` target is an error
-        (``ValueError`` before any I/O: the API refused it; send it again yourself if you
-        mean it). Returns every target's promotion in target order; raises as
-        :meth:`promote` with ``reconcile=True`` does, each error carrying ``targets``.
-        """
-        if not isinstance(request, PromoteRequest):
-            raise ValueError(f"request: expected a PromoteRequest, got {type(request).__name__}")
-        check_reconcile_options(reconcile_settle, reconcile_timeout)
-        record = record_of(request, targets)
-        settings = ReconcileSettings(True, reconcile_settle, reconcile_timeout)
-        return await self._resolve(request, record, settings, on_send)
-
-    async def reconcile(
-        self,
-        request: PromoteRequest,
-        *,
-        sent_at: datetime,
-        settle: float = DEFAULT_SETTLE,
-    ) -> list[TargetVerdict]:
-        """Was the ``unknown`` promotion ``request``, sent at ``sent_at``, made? One
-        :class:`TargetVerdict` per target, in target order, from one look at the source's
-        and the targets' deployment histories (GETs only: the read budget).
-
-        ``sent_at`` is an aware datetime (an ambiguous error carries it as ``.sent_at``).
-        ``promoted=True`` names the deployment the promotion created; ``False`` (safe to
-        promote that target again) is said only once ``settle`` seconds have passed since
-        ``sent_at`` with no sign of it; ``None``: cannot decide yet (look again later).
-        See the README, "When a promotion's outcome is unknown", for the rules.
-        """
-        if not isinstance(request, PromoteRequest):
-            raise ValueError(f"request: expected a PromoteRequest, got {type(request).__name__}")
-        if not isinstance(sent_at, datetime) or sent_at.tzinfo is None:
-            raise ValueError("sent_at: expected an aware datetime (e.g. error.sent_at)")
-        check_reconcile_options(settle, 0.0, settle_name="settle")
-        reconciler = Reconciler(self._core, self._core.wall_clock, settle=settle)
-        return await reconciler.look(request, sent_at)
 
     @takes(PromoteAndWaitKeywords)
     async def promote_and_wait(
@@ -260,6 +207,108 @@ class Pipelines(PipelinesFanout):
             reconcile_settle=reconcile.settle,
             reconcile_timeout=reconcile.timeout,
         )
+
+    @takes(FanoutKeywords)
+    async def promote_many(
+        self,
+        requests: Iterable[PromoteRequest | PromoteRequestDict]
+        | AsyncIterable[PromoteRequest | PromoteRequestDict],
+        *,
+        concurrency: int | None = None,
+        **keywords: Unpack[FanoutKeywords],
+    ) -> list[PromoteOutcome]:
+        """Promote many pipelines at once; one :class:`PromoteOutcome` per input, in input
+        order.
+
+        ``requests`` is any iterable or async iterable of :class:`PromoteRequest` objects or
+        dicts with the API's keys (``pipeline_id``, ``source_app_id``, ``target_app_ids``);
+        it is read lazily, as requests complete. At most ``concurrency`` requests are in
+        flight (default 32, never more than the connection pool allows). The other keyword
+        options (``fail_fast``, ``on_progress``, ``wait``, ``wait_timeout``,
+        ``poll_interval``, ``on_poll``, ``ledger``, ``reconcile``...) and their defaults are
+        those of :class:`FanoutKeywords`; every one is checked before anything is sent
+        (``ValueError``; an unknown keyword is a ``TypeError``). Each entry is validated
+        before it is scheduled: an invalid one becomes an outcome whose ``error`` is the
+        ``ValueError`` and whose ``request`` is the raw entry.
+
+        One failure never cancels the rest: each outcome carries its request and either its
+        promotions or its error. With ``fail_fast=True`` the first failure stops sending;
+        requests already in flight finish, and every later input gets a ``skipped``
+        outcome (``sent`` false), so you know exactly which were never sent.
+
+        ``on_progress`` is called with a :class:`FanoutProgress` after every outcome (done,
+        failed, total, rate, ETA...); keep it quick, it runs in the event loop.
+
+        Waiting for the API's rate limit does not count against each call's timeout: a
+        fan-out simply runs as fast as the budget allows. If the caller is cancelled, the
+        requests in flight are cancelled and awaited before the cancellation propagates.
+
+        **Promote, then wait.** With ``wait=True`` one unit of work is "promote this
+        request, then wait for its deployments to finish" (as
+        :meth:`promote_and_wait_request`), so ``concurrency`` bounds the requests being
+        promoted *or* waited for. Each outcome then has ``deployments`` (final states, in
+        target order): check :attr:`PromoteOutcome.succeeded` for "every deployment ended
+        ``success``"; ``ok`` stays "no error". A deployment that could not be waited for
+        to the end makes the outcome's ``error`` a :class:`WaitAllError`, with
+        ``promotions`` still set (the promotion happened). ``wait_timeout`` bounds each
+        request from its turn (after any rate-limit queueing), its promotion included;
+        polls of one deployment come at least ``poll_interval`` seconds apart.
+        ``on_poll(index, deployment)`` is called with the input position and each
+        deployment a poll returns. The polls of every request share the client's poll
+        budget (half the API's read limit, as for :meth:`Deployments.wait`), so a large
+        fan-out stays under the API's read limit. With ``fail_fast``, a failed deployment
+        is not a failure (only an ``error`` is). These options are used only with
+        ``wait`` (and checked always)::
+
+            outcomes = await client.pipelines.promote_many(plan, wait=True, wait_timeout=600)
+            failed = [o for o in outcomes if not o.succeeded]
+
+        **Every entry accounted for.** Each outcome has a ``state``
+        (:class:`PromotionState`) and, when its request left, ``sent_at``. If the input
+        raises, no further entry is read, the requests in flight finish, and
+        :class:`FanoutError` is raised with ``outcomes`` (every entry read, input order)
+        and the input's exception as ``__cause__``. If the fan-out is cancelled, the
+        ``CancelledError`` propagates unchanged; pass a :class:`FanoutLedger` as ``ledger``
+        to keep an outcome for every entry read (in flight at the cancel: ``unknown`` with
+        its ``sent_at``). ``reconcile``, ``reconcile_settle`` and ``reconcile_timeout`` are
+        those of :meth:`promote`, per entry (a target left undecided makes the entry's
+        error a :class:`PromotionUnresolvedError`).
+        """
+        settings = FanoutSettings.of(self.promote_many, keywords)
+        return await self._fanout(requests, concurrency, settings).collect()
+
+    @takes(FanoutKeywords)
+    def promote_iter(
+        self,
+        requests: Iterable[PromoteRequest | PromoteRequestDict]
+        | AsyncIterable[PromoteRequest | PromoteRequestDict],
+        *,
+        concurrency: int | None = None,
+        **keywords: Unpack[FanoutKeywords],
+    ) -> AsyncGenerator[PromoteOutcome, None]:
+        """Like :meth:`promote_many` (the same ``concurrency`` and :class:`FanoutKeywords`),
+        but yields each :class:`PromoteOutcome` as it completes (completion order;
+        ``outcome.index`` is the input position).
+
+        Memory stays bounded whatever the size of the input: the input is read only as
+        requests complete, and reading pauses while you are not consuming outcomes. Use it
+        for progress and for inputs too large to hold::
+
+            async with contextlib.aclosing(client.pipelines.promote_iter(plan)) as outcomes:
+                async for outcome in outcomes:
+                    print(outcome.index, "ok" if outcome.ok else outcome.error)
+
+        Without a ``ledger`` no outcome is kept once yielded, so if the input raises,
+        the :class:`FanoutError` (raised after every outcome was yielded) has empty
+        ``outcomes``; pass a :class:`FanoutLedger` to keep them all (memory then grows
+        with the input).
+
+        Closing the iterator early (``aclose()``, which ``aclosing`` does on ``break``)
+        cancels the requests in flight and waits for them (with ``wait=True``, stopping
+        the wait does not cancel the deployments).
+        """
+        settings = FanoutSettings.of(self.promote_iter, keywords)
+        return self._fanout(requests, concurrency, settings).stream()
 
     async def get(self, pipeline_id: uuid.UUID | str) -> Pipeline:
         """The pipeline with all its stages and their settings (``GET /pipelines/{id}``).
