@@ -33,7 +33,11 @@ if TYPE_CHECKING:
     from .._core import Core
     from .._wait import Waiter
 
-__all__ = ["PipelineWrites", "PromoteRecorded", "fanout_of", "record_of"]
+__all__ = ["PipelineWrites", "PromoteRecorded", "Promoter", "fanout_of", "record_of"]
+
+
+Promoter = Callable[[PromoteRequest], Awaitable[list[Promotion]]]
+"""Promote one request (with a caller's options bound)."""
 
 
 class PromoteRecorded(Protocol):

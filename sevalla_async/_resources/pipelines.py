@@ -8,8 +8,6 @@ from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
     AsyncIterator,
-    Awaitable,
-    Callable,
     Iterable,
 )
 from typing import cast
@@ -42,7 +40,7 @@ from .._record import WriteRecord
 from .._replies import PipelineDetail, PipelinePage
 from .._response import APIResponse
 from ._paging import check_page_size, iterate_pages
-from ._pipelines_writes import PipelineWrites
+from ._pipelines_writes import PipelineWrites, Promoter
 from ._raw import RawView
 
 __all__ = ["Pipelines", "PipelinesWithRawResponse"]
@@ -197,9 +195,7 @@ class Pipelines(PipelineWrites):
         )
         return deployments
 
-    def _promoter(
-        self, reconcile: ReconcileSettings
-    ) -> Callable[[PromoteRequest], Awaitable[list[Promotion]]]:
+    def _promoter(self, reconcile: ReconcileSettings) -> Promoter:
         """:meth:`promote_request` with these ``reconcile`` options."""
         return functools.partial(
             self.promote_request,
