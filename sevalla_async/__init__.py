@@ -24,15 +24,12 @@ from ._errors import (
     BadRequestError,
     ClientRateLimitError,
     ConflictError,
-    FanoutError,
     InternalServerError,
     NotFoundError,
     PermissionDeniedError,
-    PromotionUnresolvedError,
     RateLimitError,
     SevallaError,
     UnprocessableEntityError,
-    WaitAllError,
 )
 from ._fanout import FanoutLedger, FanoutProgress, ProgressHook
 from ._hooks import EventHooks, RequestEvent, RequestHook, ResponseEvent, ResponseHook
@@ -43,7 +40,6 @@ from ._models import (
     LogEntry,
     Pipeline,
     PipelineStage,
-    PromoteOutcome,
     PromoteRequest,
     PromoteRequestDict,
     Promotion,
@@ -57,6 +53,7 @@ from ._options import (
     WaitKeywords,
 )
 from ._outcomes import PromotionState
+from ._promote_outcome import PromoteOutcome
 from ._record import TargetOutcome
 from ._releases import (
     DeploymentProgress,
@@ -69,6 +66,7 @@ from ._resources.deployments import Deployments
 from ._resources.pipelines import Pipelines
 from ._resources.releases import Releases
 from ._response import APIResponse
+from ._result_errors import FanoutError, PromotionUnresolvedError, WaitAllError
 from ._retry import RetryPolicy
 from ._transport import AiohttpTransport, Transport, TransportRequest, TransportResponse
 from ._version import __version__

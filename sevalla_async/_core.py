@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import attrs
 
 from ._errors import APIError, ClientRateLimitError
-from ._hooks import Hooks, RequestEvent, ResponseEvent, path_template
+from ._hooks import Hooks, RequestEvent, path_template, response_event
 from ._logsafe import printable
-from ._outcomes import settle_state
-from ._protocol import Request, decode, error_from_response, parse_rate_limit
+from ._promote_outcome import settle_state
+from ._protocol import Request, decode, error_from_response
+from ._rate_headers import parse_rate_limit
 from ._ratelimit import RateLimiter, RateLimitHoldError
 from ._record import Send
 from ._retry import RetryPolicy
 from ._secret import AuthorizedHeaders
-from ._transport import Transport, TransportRequest, TransportResponse
+from ._wire import Transport, TransportRequest, TransportResponse
 
 __all__ = ["CallOptions", "Core", "Shared"]
 
@@ -148,91 +149,34 @@ class Core:
         send: Send | None = None,
     ) -> tuple[T, TransportResponse]:
         """Like :meth:`request`, with the 2xx reply it was decoded from (its headers)."""
-        method = req.method
         url_text = self.base_url + req.path  # errors carry the URL without the query
         url = url_text
         if req.params:
             url += "?" + "&".join(f"{k}={v}" for k, v in req.params.items())
         if deadline is None:
             deadline = self.deadline(self.call_timeout)
-        bucket = "read" if req.idempotent else "write"
         headers = self._headers_for(req)
-        schedule = None
-        attempt = 0
-        budget = self.budget
-        hooks = self._hooks
-        started = 0.0
-        # Promotion accounting (writes only): when an attempt may have reached the API.
-        write = not req.idempotent
-        mark = send if write else None
-        sent_wall: float | None = None
         cap = max(self._max_response_size, req.reply_size)
+        write = not req.idempotent
+        bucket = "write" if write else "read"
+        mark = send if write else None
+        call = _Call(req, url, url_text, headers, cap, deadline, write, bucket, mark)
+        budget = self.budget
+        schedule = None
+        sent_wall: float | None = None
+        attempt = 0
         while True:
             attempt += 1
-            error: APIError
-            try:
-                seq = budget.try_acquire(bucket)  # the usual case needs no coroutine
-                if seq is None:
-                    seq = await budget.acquire(bucket, self._hold_deadline(deadline))
-            except RateLimitHoldError as exc:
-                held = ClientRateLimitError(
-                    f"not sent: {exc}, and the call may not wait that long "
-                    "(its timeout, or max_rate_limit_wait)",
-                    retry_after=exc.wait,
-                    method=method,
-                    url=url_text,
-                    attempts=attempt - 1,
-                )
-                if write:
-                    settle_state(held, None)
-                    if mark is not None:
-                        mark.clear()
-                raise held from None
-            info = None
-            response: TransportResponse | None = None
-            try:
-                if hooks is not None:  # inside the try: the budget is released whatever
-                    started = self.clock()
-                    await hooks.on_request(  # raises APITimeoutError past the deadline
-                        RequestEvent(method, req.path, path_template(req.path), attempt, started),
-                        deadline,
-                        url_text,
-                    )
-                if write:
-                    sent_wall = self.wall_clock()
-                    if mark is not None:
-                        mark.mark(sent_wall, self.clock())
-                if hooks is not None:
-                    started = self.clock()
-                response = await self.transport.send(
-                    TransportRequest(
-                        method, url, headers, req.body, self._timeout_for(deadline), cap
-                    )
-                )
-                info = parse_rate_limit(response.headers, now=self.wall_clock())
-            except APIError as exc:
-                error = exc
-            except RuntimeError:  # refused before sending (e.g. a session of another loop)
-                if mark is not None:
-                    mark.clear()
-                raise
-            finally:
-                budget.release(bucket, seq, info, replied=response is not None)
-            if response is None:
-                error.attempts = attempt  # raised by the transport, which cannot count
-            elif 200 <= response.status < 300:
-                if hooks is not None:
-                    await hooks.on_response(
-                        _response_event(req, attempt, response, self.clock() - started, None),
-                        deadline,
-                    )
-                if logger.isEnabledFor(logging.DEBUG):
-                    _log_attempt(req, attempt, response.status, response.request_id, None)
+            seq = budget.try_acquire(bucket)  # the usual case needs no coroutine
+            if seq is None:
+                seq = await self._acquire(call, attempt)
+            response, error, sent_wall = await self._attempt(call, seq, attempt, sent_wall)
+            if error is None:
                 try:
                     result: T = decode(
                         response,
                         into,
-                        method=method,
+                        method=req.method,
                         url=url_text,
                         attempts=attempt,
                         accept=req.accept,
@@ -243,47 +187,127 @@ class Core:
                         settle_state(exc, sent_wall)
                     raise
                 return result, response
-            else:
-                error = error_from_response(response, method=method, url=url_text, attempts=attempt)
-            if hooks is not None:
-                await hooks.on_response(
-                    _response_event(req, attempt, response, self.clock() - started, error),
-                    deadline,
-                )
             if schedule is None:
                 schedule = self.policy.schedule()
-            wait = self.policy.decide(
-                error, idempotent=req.idempotent, retries_done=attempt - 1, schedule=schedule
-            )
-            if wait is not None and deadline is not None and self.clock() + wait >= deadline:
-                logger.warning(
-                    "%s %s: not retrying after %s: the next attempt would start after the "
-                    "call's timeout",
-                    method,
-                    req.path,
-                    _short(error),
-                )
-                wait = None
-            if logger.isEnabledFor(logging.DEBUG):
-                status = response.status if response is not None else _short(error)
-                rid = response.request_id if response is not None else None
-                _log_attempt(req, attempt, status, rid, wait)
+            wait = self._retry_wait(call, error, response, attempt, schedule)
             if wait is None:
                 if write and settle_state(error, sent_wall) and mark is not None:
                     mark.clear()
                 raise error
             if mark is not None:  # retried: the API did not act on this attempt
                 mark.clear()
+            await self.sleep(wait)
+
+    async def _acquire(self, call: _Call, attempt: int) -> int:
+        """Wait for the rate-limit budget (the slow path), or raise the
+        :class:`ClientRateLimitError` of a hold longer than the call may wait."""
+        try:
+            return await self.budget.acquire(call.bucket, self._hold_deadline(call.deadline))
+        except RateLimitHoldError as exc:
+            held = ClientRateLimitError(
+                f"not sent: {exc}, and the call may not wait that long "
+                "(its timeout, or max_rate_limit_wait)",
+                retry_after=exc.wait,
+                method=call.req.method,
+                url=call.url_text,
+                attempts=attempt - 1,
+            )
+            if call.write:
+                settle_state(held, None)
+                if call.mark is not None:
+                    call.mark.clear()
+            raise held from None
+
+    async def _attempt(
+        self, call: _Call, seq: int, attempt: int, sent_wall: float | None
+    ) -> tuple[Any, Any, float | None]:
+        """One attempt, the budget's ``seq`` released whatever happens: ``(reply, None,
+        sent_wall)`` for a 2xx, ``(reply or None, error, sent_wall)`` otherwise;
+        ``sent_wall`` is when a write's attempt last left (wall clock)."""
+        req, hooks, mark = call.req, self._hooks, call.mark
+        started = 0.0
+        info = None
+        response: TransportResponse | None = None
+        error: APIError | None
+        try:
+            if hooks is not None:  # inside the try: the budget is released whatever
+                started = self.clock()
+                await hooks.on_request(  # raises APITimeoutError past the deadline
+                    RequestEvent(req.method, req.path, path_template(req.path), attempt, started),
+                    call.deadline,
+                    call.url_text,
+                )
+            if call.write:
+                sent_wall = self.wall_clock()
+                if mark is not None:
+                    mark.mark(sent_wall, self.clock())
+            if hooks is not None:
+                started = self.clock()
+            timeout = self._timeout_for(call.deadline)
+            response = await self.transport.send(
+                TransportRequest(req.method, call.url, call.headers, req.body, timeout, call.cap)
+            )
+            info = parse_rate_limit(response.headers, now=self.wall_clock())
+        except APIError as exc:
+            exc.attempts = attempt  # raised by the transport (or a hook), which cannot count
+            error = exc
+        except RuntimeError:  # refused before sending (e.g. a session of another loop)
+            if mark is not None:
+                mark.clear()
+            raise
+        finally:
+            self.budget.release(call.bucket, seq, info, replied=response is not None)
+        if response is not None:
+            error = None
+            if not 200 <= response.status < 300:
+                error = error_from_response(
+                    response, method=req.method, url=call.url_text, attempts=attempt
+                )
+        if hooks is not None:
+            duration = self.clock() - started
+            event = response_event(req.method, req.path, attempt, response, duration, error)
+            await hooks.on_response(event, call.deadline)
+        if error is None and response is not None and logger.isEnabledFor(logging.DEBUG):
+            _log_attempt(req, attempt, response.status, response.request_id, None)
+        return response, error, sent_wall
+
+    def _retry_wait(
+        self,
+        call: _Call,
+        error: APIError,
+        response: TransportResponse | None,
+        attempt: int,
+        schedule: Any,
+    ) -> float | None:
+        """How long to wait before retrying after ``error`` (logged), or ``None``: raise."""
+        req, deadline = call.req, call.deadline
+        wait = self.policy.decide(
+            error, idempotent=req.idempotent, retries_done=attempt - 1, schedule=schedule
+        )
+        if wait is not None and deadline is not None and self.clock() + wait >= deadline:
+            logger.warning(
+                "%s %s: not retrying after %s: the next attempt would start after the "
+                "call's timeout",
+                req.method,
+                req.path,
+                _short(error),
+            )
+            wait = None
+        if logger.isEnabledFor(logging.DEBUG):
+            status = response.status if response is not None else _short(error)
+            rid = response.request_id if response is not None else None
+            _log_attempt(req, attempt, status, rid, wait)
+        if wait is not None:
             logger.warning(
                 "%s %s failed (%s); retry %d of %d in %.2fs",
-                method,
+                req.method,
                 req.path,
                 _short(error),
                 attempt,
                 self.policy.max_retries,
                 wait,
             )
-            await self.sleep(wait)
+        return wait
 
     def max_hold(self) -> float | None:
         """``max_rate_limit_wait`` when the policy sets it: the longest a fan-out queues
@@ -306,19 +330,20 @@ class Core:
         return max(deadline - self.clock(), 0.001)
 
 
-def _response_event(
-    req: Request,
-    attempt: int,
-    response: TransportResponse | None,
-    duration: float,
-    error: APIError | None,
-) -> ResponseEvent:
-    path = req.path
-    status = None if response is None else response.status
-    rid = None if response is None else response.request_id
-    return ResponseEvent(
-        req.method, path, path_template(path), attempt, status, rid, duration, error
-    )
+class _Call(NamedTuple):
+    """What every attempt of one call shares: the request, the URL (with and without the
+    query), the headers, the reply size cap, the deadline and, for a write (promotion
+    accounting: when an attempt may have reached the API), the caller's mark."""
+
+    req: Request
+    url: str
+    url_text: str
+    headers: AuthorizedHeaders
+    cap: int
+    deadline: float | None
+    write: bool
+    bucket: str
+    mark: Send | None
 
 
 def _log_attempt(

@@ -32,11 +32,11 @@ one function, :func:`format_error`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from ._models import Deployment, PromoteOutcome, Promotion, TargetVerdict
+from ._models import Deployment
 from ._outcomes import PromotionState
 from ._record import TargetOutcome
 
@@ -51,15 +51,12 @@ __all__ = [
     "ClientClosedError",
     "ClientRateLimitError",
     "ConflictError",
-    "FanoutError",
     "InternalServerError",
     "NotFoundError",
     "PermissionDeniedError",
-    "PromotionUnresolvedError",
     "RateLimitError",
     "SevallaError",
     "UnprocessableEntityError",
-    "WaitAllError",
 ]
 
 
@@ -366,53 +363,6 @@ class APIResponseValidationError(_ReplyError):
     """
 
 
-class PromotionUnresolvedError(APIError):
-    """A promotion's outcome stayed ``unknown``: reconciliation could not decide every
-    target within ``reconcile_timeout``.
-
-    Attributes:
-        verdicts: the last :class:`TargetVerdict` of every target, in target order (the
-            decided ones included: ``promoted=True`` names the deployment found).
-        promotion_state: always ``unknown``.
-        sent_at: when the ambiguous request was sent.
-    """
-
-    verdicts: list[TargetVerdict]
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        verdicts: Sequence[TargetVerdict],
-        sent_at: datetime | None,
-        method: str | None = None,
-        url: str | None = None,
-    ) -> None:
-        super().__init__(message, method=method, url=url, attempts=1)
-        self.verdicts = list(verdicts)
-        self.promotion_state: PromotionState | None = PromotionState.UNKNOWN
-        self.sent_at = sent_at
-
-
-class FanoutError(SevallaError):
-    """A fan-out stopped because its input raised while being read.
-
-    No further input was read; the requests in flight finished first. The input's
-    exception is chained as ``__cause__``.
-
-    Attributes:
-        outcomes: one :class:`PromoteOutcome` for every entry read, in input order; for
-            ``promote_iter`` without a ``ledger``, empty (every outcome had been yielded
-            before the error, and none is kept: its memory stays bounded).
-    """
-
-    outcomes: list[PromoteOutcome]
-
-    def __init__(self, message: str, outcomes: Sequence[PromoteOutcome]) -> None:
-        super().__init__(message)
-        self.outcomes = list(outcomes)
-
-
 STATUS_ERRORS: dict[int, type[APIStatusError]] = {
     400: BadRequestError,
     401: AuthenticationError,
@@ -429,48 +379,3 @@ def status_error_class(status: int) -> type[APIStatusError]:
     if status >= 500:
         return InternalServerError
     return STATUS_ERRORS.get(status, APIStatusError)
-
-
-class WaitAllError(SevallaError):
-    """Some deployments of :meth:`Deployments.wait_all` (or
-    :meth:`Pipelines.promote_and_wait`) could not be waited for to the end: the wait's
-    timeout ran out, or an API call failed after the client's retries.
-
-    Nothing is lost: every other deployment was still waited for, and :attr:`results` has,
-    in input order, the final :class:`Deployment` of each one that finished (successful or
-    not: a deployment that *failed* is a result, not an error) or the error of each one
-    that did not (an :class:`APITimeoutError` carries the last deployment seen in
-    ``last_result``).
-
-    Attributes:
-        results: one entry per input, in input order: a Deployment or a SevallaError.
-        promotions: what was waited for, as :class:`Promotion` (app id, deployment id), in
-            the same order.
-    """
-
-    results: list[Deployment | SevallaError]
-    promotions: list[Promotion]
-
-    def __init__(
-        self, results: Sequence[Deployment | SevallaError], promotions: Sequence[Promotion]
-    ) -> None:
-        self.results = list(results)
-        self.promotions = list(promotions)
-        errors = self.errors
-        index, first = next(iter(errors.items()))
-        super().__init__(
-            f"{len(errors)} of {len(self.results)} "
-            f"{'deployment' if len(self.results) == 1 else 'deployments'} could not be waited "
-            f"for to the end; the first, #{index} (deployment "
-            f"{self.promotions[index].deployment_id}): {type(first).__name__}: {first}"
-        )
-
-    @property
-    def errors(self) -> dict[int, SevallaError]:
-        """The errors, by input position."""
-        return {i: r for i, r in enumerate(self.results) if isinstance(r, SevallaError)}
-
-    @property
-    def deployments(self) -> dict[int, Deployment]:
-        """The deployments that finished, by input position."""
-        return {i: r for i, r in enumerate(self.results) if isinstance(r, Deployment)}

@@ -50,11 +50,13 @@ from typing import Any, Protocol
 
 import attrs
 
-from ._errors import APIError, FanoutError
-from ._models import Deployment, PromoteOutcome, PromoteRequest, Promotion
-from ._outcomes import PromotionState, state_of
+from ._errors import APIError
+from ._models import Deployment, PromoteRequest, Promotion
+from ._outcomes import PromotionState
+from ._promote_outcome import PromoteOutcome, state_of
 from ._record import WriteRecord, combined_state
 from ._repeats import Repeat, RepeatGuard, repeat_error
+from ._result_errors import FanoutError
 
 __all__ = [
     "DEFAULT_CONCURRENCY",

@@ -43,6 +43,7 @@ from typing import Any, Protocol, TypedDict
 import attrs
 
 from ._errors import APIError, APITimeoutError
+from ._wire import TransportResponse
 
 __all__ = [
     "RESPONSE_HOOK_GRACE",
@@ -53,6 +54,7 @@ __all__ = [
     "ResponseEvent",
     "ResponseHook",
     "path_template",
+    "response_event",
 ]
 
 logger = logging.getLogger("sevalla_async")
@@ -119,6 +121,20 @@ class ResponseEvent:
     request_id: str | None
     duration: float
     error: APIError | None = None
+
+
+def response_event(
+    method: str,
+    path: str,
+    attempt: int,
+    response: TransportResponse | None,
+    duration: float,
+    error: APIError | None,
+) -> ResponseEvent:
+    """The :class:`ResponseEvent` of one attempt (``response`` ``None``: no reply)."""
+    status = None if response is None else response.status
+    rid = None if response is None else response.request_id
+    return ResponseEvent(method, path, path_template(path), attempt, status, rid, duration, error)
 
 
 class RequestHook(Protocol):

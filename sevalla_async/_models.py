@@ -11,14 +11,12 @@ import enum
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypedDict, cast
+from typing import Any, TypedDict
 
 import attrs
 
 from ._build import Build
 from ._ids import IdCollection, TargetAppIds, to_uuid, to_uuid_list
-from ._outcomes import PromotionState, state_of
-from ._record import TargetOutcome
 
 __all__ = [
     "Build",
@@ -27,7 +25,6 @@ __all__ = [
     "LogEntry",
     "Pipeline",
     "PipelineStage",
-    "PromoteOutcome",
     "PromoteRequest",
     "PromoteRequestDict",
     "Promotion",
@@ -122,105 +119,6 @@ class PromoteRequest:
             unknown = sorted(set(data) - {"pipeline_id", "source_app_id", "target_app_ids"})
             raise ValueError(f"{unknown[0]}: unknown field")
         return cls(*values)
-
-
-@attrs.frozen(slots=True)
-class PromoteOutcome:
-    """The result of one request of a fan-out (:meth:`Pipelines.promote_many`,
-    :meth:`Pipelines.promote_iter`).
-
-    ``request`` is the validated :class:`PromoteRequest`, or the raw input when it was
-    invalid (typed ``object``: narrow it with ``isinstance(outcome.request,
-    PromoteRequest)``). ``index`` is the position of the request in the input. One of three cases:
-
-    - accepted: ``promotions`` is set, ``error`` is ``None`` (``ok`` is true);
-    - failed: ``error`` is set: the :class:`SevallaError` of the call, or the
-      ``ValueError`` of an invalid entry (which was never sent: ``sent`` is false);
-    - skipped: ``fail_fast`` stopped the run before this request's turn; ``promotions`` and
-      ``error`` are ``None`` and ``sent`` is false (``skipped`` is true).
-
-    With ``wait=True`` the fan-out also waits for each promotion's deployments:
-    ``deployments`` holds their final states, in the order of the request's targets. A
-    deployment that ended ``failed`` is a result, not an error: the outcome is ``ok`` but
-    not ``succeeded``. When some deployment could not be waited for to the end (the wait's
-    timeout, an API error), ``error`` is the :class:`WaitAllError` (every result is in its
-    ``results``), ``promotions`` still tells what was promoted, and ``deployments`` holds
-    those that finished; ``ok`` is then false.
-    """
-
-    request: PromoteRequest | object
-    promotions: list[Promotion] | None = None
-    error: BaseException | None = None
-    index: int = -1
-    sent: bool = True
-    """False when the SDK never tried to send the request (invalid, or skipped)."""
-    deployments: list[Deployment] | None = None
-    """With ``wait=True``: the final deployments, in target order (``None`` otherwise)."""
-    state: PromotionState = attrs.field(default=None)
-    """The :class:`PromotionState`: ``promoted`` when ``promotions`` is set; else that of
-    ``error`` (``error.promotion_state``); ``not_sent`` for an invalid or skipped entry;
-    ``unknown`` for a request in flight when the fan-out was cancelled."""
-    sent_at: datetime | None = None
-    """When the request was sent (an aware UTC datetime), for ``unknown`` outcomes (and
-    every outcome whose request left); ``None`` when it never left."""
-    per_target: tuple[TargetOutcome, ...] | None = None
-    """Every target's outcome when they differ (a promotion found by reconciling, then a
-    re-send that failed or was cancelled); ``None`` when every target shares ``state``
-    and ``sent_at``. Read :attr:`targets` rather than this."""
-
-    def __attrs_post_init__(self) -> None:
-        if cast("PromotionState | None", self.state) is None:  # not given: derive it
-            if self.promotions is not None:
-                state = PromotionState.PROMOTED
-            elif self.error is not None:
-                state = state_of(self.error)
-            else:
-                state = PromotionState.NOT_SENT
-            object.__setattr__(self, "state", state)
-        if self.sent_at is None and self.error is not None:
-            sent = getattr(self.error, "sent_at", None)
-            if isinstance(sent, datetime):
-                object.__setattr__(self, "sent_at", sent)
-
-    @property
-    def targets(self) -> tuple[TargetOutcome, ...]:
-        """Every target's :class:`TargetOutcome` (state, ``sent_at``, deployment), in
-        target order: what a journal must keep so that no target is promoted twice.
-        Empty for an invalid entry."""
-        if self.per_target is not None:
-            return self.per_target
-        request = self.request
-        if not isinstance(request, PromoteRequest):
-            return ()
-        made = {p.target_app_id: p.deployment_id for p in self.promotions or ()}
-        return tuple(
-            TargetOutcome(
-                t,
-                PromotionState.PROMOTED if t in made else self.state,
-                self.sent_at,
-                made.get(t),
-            )
-            for t in request.target_app_ids
-        )
-
-    @property
-    def ok(self) -> bool:
-        """True when the promotion was accepted by the API and nothing went wrong (with
-        ``wait=True``: and every deployment was waited for to the end, whatever its
-        status)."""
-        return self.error is None and self.promotions is not None
-
-    @property
-    def succeeded(self) -> bool:
-        """``ok``, and with ``wait=True`` every deployment also ended with ``success``."""
-        if not self.ok:
-            return False
-        return self.deployments is None or all(d.succeeded for d in self.deployments)
-
-    @property
-    def skipped(self) -> bool:
-        """True when ``fail_fast`` stopped the fan-out before this request was sent."""
-        return not self.sent and self.error is None
 
 
 class DeploymentStatus(str, enum.Enum):

@@ -1,9 +1,10 @@
 """The wire protocol, without I/O.
 
 Turns models into :class:`Request` values and :class:`TransportResponse` values into
-models or typed errors; reads the rate-limit headers. Nothing here touches the network,
-sleeps or reads a clock (the caller passes ``now``), so every rule is tested with plain
-values.
+models or typed errors. Nothing here touches the network, sleeps or reads a clock (the
+caller passes ``now``), so every rule is tested with plain values. The reply shapes that
+are not public models live in :mod:`._replies`, the rate-limit headers in
+:mod:`._rate_headers`.
 """
 
 from __future__ import annotations
@@ -11,18 +12,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import re
-import time
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import timezone
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import attrs
 import cattrs
 
-from ._convert import converter, structure_hook
+from ._convert import structure_hook
 from ._errors import (
     APIResponseValidationError,
     APIStatusError,
@@ -30,21 +27,15 @@ from ._errors import (
     status_error_class,
 )
 from ._ids import is_api_uuid, to_uuid
-from ._models import Deployment, Pipeline, PromoteRequest, Promotion
-from ._transport import TransportResponse
+from ._models import PromoteRequest, Promotion
+from ._rate_headers import parse_retry_after
+from ._wire import TransportResponse
 
 __all__ = [
-    "CancelReply",
-    "DeploymentPage",
-    "PipelineDetail",
-    "PipelinePage",
-    "RateLimitInfo",
     "Request",
     "build_promote",
     "decode",
     "error_from_response",
-    "parse_rate_limit",
-    "parse_retry_after",
 ]
 
 _JSON_HEADERS = {"Content-Type": "application/json"}
@@ -77,80 +68,6 @@ class Request:
     def headers(self) -> Mapping[str, str] | None:
         """Per-request headers (the client adds auth, user agent and accept)."""
         return _JSON_HEADERS if self.body is not None else None
-
-
-@attrs.frozen(slots=True)
-class DeploymentPage:
-    """One page of ``listDeploymentsV3``."""
-
-    data: list[Deployment]
-    total: int
-    offset: int
-    limit: int
-
-
-@attrs.frozen(slots=True)
-class PipelinePage:
-    """One page of ``listPipelinesV3`` (stages carry only id, name, type and order)."""
-
-    data: list[Pipeline]
-    total: int
-    offset: int
-    limit: int
-
-
-@attrs.frozen(slots=True)
-class CancelReply:
-    """The reply of ``cancelDeploymentV3``."""
-
-    message: str
-
-
-class PipelineDetail:
-    """Decode target of ``getPipelineV3``: a :class:`Pipeline`, after checking the keys that
-    reply requires and the list reply lacks (``company_id``, ``project_id`` and the stages'
-    details), so that a reply missing one is an error rather than a silent ``None``."""
-
-
-_PIPELINE_DETAIL_KEYS = ("company_id", "project_id")
-_STAGE_DETAIL_KEYS = (
-    "pipeline_id",
-    "branch",
-    "auto_create_app",
-    "delete_stale_apps",
-    "stale_app_days",
-    "created_at",
-    "updated_at",
-)
-
-
-def _missing_detail(data: Any) -> str | None:
-    """The first key ``getPipelineV3`` requires that ``data`` lacks, as a path, or None."""
-    if not isinstance(data, dict):
-        return None  # the Pipeline hook reports the wrong type
-    for key in _PIPELINE_DETAIL_KEYS:
-        if key not in data:
-            return key
-    stages = data.get("stages")
-    if isinstance(stages, list):
-        for index, stage in enumerate(stages):
-            if isinstance(stage, dict):
-                for key in _STAGE_DETAIL_KEYS:
-                    if key not in stage:
-                        return f"stages[{index}].{key}"
-    return None
-
-
-def _structure_pipeline_detail(data: Any, _: Any) -> Pipeline:
-    missing = _missing_detail(data)
-    if missing is not None:
-        raise ValueError(f"{missing}: required field is missing")
-    # Looked up here, not at import: cattrs generates hooks on first use (import time).
-    pipeline: Pipeline = converter.get_structure_hook(Pipeline)(data, Pipeline)
-    return pipeline
-
-
-converter.register_structure_hook(PipelineDetail, _structure_pipeline_detail)
 
 
 # --- building requests ---------------------------------------------------------------------
@@ -327,16 +244,23 @@ def _invalid(
     data: Any = None,
 ) -> APIResponseValidationError:
     body = data if data is not None else response.body.decode("utf-8", "replace")
-    return APIResponseValidationError(
-        f"the reply does not match the API schema: {why}",
-        status_code=response.status,
-        request_id=response.request_id,
-        headers=response.headers,
-        body=body,
-        method=method,
-        url=url,
-        attempts=attempts,
-    )
+    fields = _reply_fields(response, body, method, url, attempts)
+    return APIResponseValidationError(f"the reply does not match the API schema: {why}", **fields)
+
+
+def _reply_fields(
+    response: TransportResponse, body: Any, method: str | None, url: str | None, attempts: int
+) -> dict[str, Any]:
+    """The keyword arguments every error raised with a reply in hand takes."""
+    return {
+        "status_code": response.status,
+        "request_id": response.request_id,
+        "headers": response.headers,
+        "body": body,
+        "method": method,
+        "url": url,
+        "attempts": attempts,
+    }
 
 
 def _validation_message(exc: BaseException) -> str:
@@ -374,17 +298,9 @@ def error_from_response(
         message = _REASONS.get(status) or (text.strip()[:200] if text.strip() else None)
         message = message or f"HTTP {status}"
     cls = status_error_class(status)
-    kwargs: dict[str, Any] = {
-        "status_code": status,
-        "code": code,
-        "detail": detail,
-        "request_id": response.request_id,
-        "headers": response.headers,
-        "body": body,
-        "method": method,
-        "url": url,
-        "attempts": attempts,
-    }
+    kwargs = _reply_fields(response, body, method, url, attempts)
+    kwargs["code"] = code
+    kwargs["detail"] = detail
     if cls is RateLimitError:
         kwargs["retry_after"] = parse_retry_after(response.headers)
     return cls(message, **kwargs)
@@ -407,77 +323,3 @@ _REASONS = {
     503: "Service unavailable",
     504: "Gateway timeout",
 }
-
-
-# --- rate-limit headers --------------------------------------------------------------------
-
-
-@attrs.frozen(slots=True)
-class RateLimitInfo:
-    """The ``x-ratelimit-*`` headers of one reply (reset in seconds from now)."""
-
-    limit: int | None
-    remaining: int
-    reset: float
-
-
-# ASCII digits only: float() and int() would also take "1_000", "+5", "1e3", "inf" and
-# non-ASCII (full-width) digits, none of which a header may carry. Surrounding blanks are allowed
-# (optional whitespace around a field value).
-_DECIMAL = re.compile(r"[ \t]*([0-9]{1,15}(?:\.[0-9]{1,9})?)[ \t]*", re.ASCII)
-
-
-def _ascii_number_or_none(text: str | None, pattern: re.Pattern[str] = _DECIMAL) -> float | None:
-    if text is None:
-        return None
-    match = pattern.fullmatch(text)
-    return float(match.group(1)) if match else None
-
-
-_EPOCH_FROM = 1_000_000_000.0  # 2001-09-09: a reset this large is a Unix time, not seconds
-
-
-def parse_rate_limit(
-    headers: Mapping[str, str], *, now: float | None = None
-) -> RateLimitInfo | None:
-    """The reply's rate-limit budget, or ``None`` when it does not carry a usable one.
-
-    ``x-ratelimit-reset`` is seconds until the window resets; a value of 1,000,000,000 or
-    more cannot be that (31 years) and is read as the Unix time of the reset instead
-    (``now``: the current Unix time, default the system clock), a past one as 0. How long
-    the client then actually holds is bounded by ``max_rate_limit_wait`` (the limiter).
-    """
-    remaining = _ascii_number_or_none(headers.get("x-ratelimit-remaining"))
-    reset = _ascii_number_or_none(headers.get("x-ratelimit-reset"))
-    if remaining is None or reset is None:
-        return None
-    if reset >= _EPOCH_FROM:
-        reset = max(0.0, reset - (time.time() if now is None else now))
-    limit = _ascii_number_or_none(headers.get("x-ratelimit-limit"))
-    return RateLimitInfo(
-        limit=int(limit) if limit is not None else None, remaining=int(remaining), reset=reset
-    )
-
-
-def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
-    """Seconds to wait before trying again, from ``Retry-After`` (seconds or an HTTP date),
-    else ``x-ratelimit-reset`` (seconds); ``None`` when neither says.
-
-    ``now`` is the current Unix time, needed only for the HTTP-date form (default: the
-    system clock).
-    """
-    value = headers.get("retry-after")
-    if value is not None:
-        seconds = _ascii_number_or_none(value)
-        if seconds is not None:
-            return seconds
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            when = None
-        if when is not None:
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=timezone.utc)
-            current = time.time() if now is None else now
-            return max(0.0, when.timestamp() - current)
-    return _ascii_number_or_none(headers.get("x-ratelimit-reset"))

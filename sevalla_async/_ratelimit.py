@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from ._protocol import RateLimitInfo
+from ._rate_headers import RateLimitInfo
 
 __all__ = ["RateLimitHoldError", "RateLimiter"]
 

@@ -33,7 +33,8 @@ from ._evidence import (
     server_offset,
 )
 from ._models import Deployment, PromoteRequest, TargetVerdict
-from ._transport import TransportResponse
+from ._replies import DeploymentPage
+from ._wire import TransportResponse
 
 T = TypeVar("T")
 
@@ -113,7 +114,7 @@ class Reconciler:
         for _ in range(_MAX_PAGES):
             page, reply = await self._core.request_with_reply(
                 _protocol.list_deployments_request(app_id, limit=_PAGE, offset=len(found)),
-                _protocol.DeploymentPage,
+                DeploymentPage,
             )
             replies.append(Reply.of(reply.headers, self._elapsed(sent_at, sent_clock)[0]))
             ordered = ordered and newest_first(page.data, found[-1] if found else None)

@@ -32,11 +32,13 @@ from typing import Any, Literal
 
 import attrs
 
-from ._errors import APIError, SevallaError, WaitAllError
+from ._errors import APIError, SevallaError
 from ._fanout import FanoutLedger, as_request
-from ._models import Deployment, PromoteOutcome, PromoteRequest, Promotion
-from ._outcomes import PromotionState, state_of
+from ._models import Deployment, PromoteRequest, Promotion
+from ._outcomes import PromotionState
+from ._promote_outcome import PromoteOutcome, state_of
 from ._record import Send
+from ._result_errors import WaitAllError
 from ._wait import Waiter, WaitPlan
 
 logger = logging.getLogger("sevalla_async")

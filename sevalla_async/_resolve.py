@@ -14,11 +14,12 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ._errors import APIError, PromotionUnresolvedError
+from ._errors import APIError
 from ._models import PromoteRequest, Promotion, TargetVerdict
 from ._outcomes import PromotionState
 from ._reconcile import Reconciler
 from ._record import Send, WriteRecord
+from ._result_errors import PromotionUnresolvedError
 
 __all__ = ["LOOK_EVERY", "resolve"]
 

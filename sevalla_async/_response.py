@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Generic, TypeVar
 
-from ._transport import TransportResponse
+from ._wire import TransportResponse
 
 __all__ = ["APIResponse"]
 

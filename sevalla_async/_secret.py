@@ -18,12 +18,12 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
-from multidict import CIMultiDict, CIMultiDictProxy
 
 from ._errors import APIError
+from ._wire import Headers
 
 if TYPE_CHECKING:
-    from ._transport import Transport, TransportRequest, TransportResponse
+    from ._wire import Transport, TransportRequest, TransportResponse
 
 __all__ = ["REDACTED", "AuthorizedHeaders", "HiddenStr", "RedactingTransport", "Secret"]
 
@@ -165,7 +165,7 @@ def _quotes(exc: BaseException, key: str) -> bool:
 
 def _redacted_headers(headers: Mapping[str, str], secret: Secret) -> Mapping[str, str]:
     items = headers.items()
-    return CIMultiDictProxy(CIMultiDict((k, secret.redact(v)) for k, v in items))
+    return Headers((k, secret.redact(v)) for k, v in items)
 
 
 class RedactingTransport:

@@ -14,10 +14,8 @@ from __future__ import annotations
 import asyncio
 import ssl as _ssl
 from collections.abc import Mapping
-from typing import Protocol, runtime_checkable
 
 import aiohttp
-import attrs
 from yarl import URL
 
 from ._errors import (
@@ -29,6 +27,7 @@ from ._errors import (
 from ._inflate import ACCEPT_ENCODING, BodyDecoder, BodyTooLargeError, UndecodableBodyError
 from ._proxy import ProxyInfo, env_proxy, is_loopback
 from ._secret import AuthorizedHeaders
+from ._wire import Transport, TransportRequest, TransportResponse
 
 __all__ = [
     "AiohttpTransport",
@@ -38,87 +37,6 @@ __all__ = [
     "is_loopback",
     "wire_headers",
 ]
-
-
-@attrs.frozen(slots=True)
-class TransportRequest:
-    """One attempt to send: everything a :class:`Transport` needs, nothing it must decide.
-
-    Attributes:
-        method: the HTTP method (``"GET"``, ``"POST"``).
-        url: the full URL, query string included, already encoded.
-        headers: the request headers (authorization, user agent, content type...). For
-            a request the client makes, a read-only mapping that builds the
-            ``Authorization`` value from the API key each time it is read, as a ``str``
-            whose ``repr`` is ``'[redacted]'``; its own ``repr`` hides the key too. Read
-            it as late as you can (:func:`wire_headers` gives a plain dict to hand to the
-            HTTP library), and keep no copy: a traceback rendered with locals shows
-            every variable.
-        body: the request body, or ``None`` for none.
-        timeout: seconds this attempt may take, connecting and reading included
-            (``None``: no limit from the caller).
-        max_response_size: the largest reply body to accept, in bytes.
-    """
-
-    method: str
-    url: str
-    headers: Mapping[str, str]
-    body: bytes | None
-    timeout: float | None
-    max_response_size: int
-
-
-@attrs.frozen(slots=True)
-class TransportResponse:
-    """One HTTP reply: status, headers (a case-insensitive mapping) and the whole body."""
-
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-    @property
-    def request_id(self) -> str | None:
-        """The API's ``x-request-id`` for this reply (quote it to support)."""
-        return self.headers.get("x-request-id")
-
-
-@runtime_checkable
-class Transport(Protocol):
-    """Sends one HTTP attempt; the client does everything else (auth headers, retries,
-    rate limits, decoding). Pass one as ``SevallaClient(transport=...)``.
-
-    ``send(request)`` must:
-
-    - send exactly one attempt of ``request``, with all of ``request.headers``
-      (``Authorization`` included: see :class:`TransportRequest`), and never follow
-      redirects (a 3xx is a reply like any other);
-    - read the whole reply body, but refuse one larger than ``request.max_response_size``
-      bytes by raising :class:`APIResponseValidationError` (with the status and headers);
-    - give up after ``request.timeout`` seconds (when not ``None``) by raising
-      :class:`APITimeoutError`;
-    - raise :class:`APIConnectionError` with ``request_sent=False`` only when the request
-      certainly did not leave (connection refused, DNS, TLS handshake, connect timeout:
-      the client may then retry even a POST), and :class:`APIConnectionError` or
-      :class:`APITimeoutError` with ``request_sent=True`` (the default) for any failure
-      after that point;
-    - let ``asyncio.CancelledError`` pass through, releasing whatever it holds.
-
-    Any status is returned as a :class:`TransportResponse`, never raised: mapping statuses
-    to errors is the client's job, as is redacting the API key from whatever the server
-    sends back (a reply, or the text of an error the transport raises). ``aclose()``
-    releases the transport's resources; the client calls it from its own ``aclose()``,
-    also for a transport it was given (as httpx does): a transport belongs to one client.
-    A ``send`` after ``aclose()`` (or one still queued for a connection when it runs)
-    raises :class:`APIConnectionError` with ``request_sent=False``.
-    """
-
-    async def send(self, request: TransportRequest) -> TransportResponse:
-        """Send one attempt and return the whole reply (see the class docstring)."""
-        ...
-
-    async def aclose(self) -> None:
-        """Release the transport's connections; sending afterwards is an error."""
-        ...
 
 
 # Raised while connecting: the request was certainly not sent.

@@ -32,9 +32,10 @@ from typing import Any, Protocol, TypeVar
 import attrs
 
 from . import _protocol
-from ._errors import APITimeoutError, SevallaError, WaitAllError
+from ._errors import APITimeoutError, SevallaError
 from ._ids import to_uuid
 from ._models import Deployment, PromoteRequest, Promotion
+from ._result_errors import WaitAllError
 
 __all__ = [
     "ASSUMED_READ_LIMIT",

@@ -18,12 +18,8 @@ from sevalla_async import (
     Pipeline,
     PipelineStage,
 )
-from sevalla_async._protocol import (
-    DeploymentPage,
-    PipelineDetail,
-    PipelinePage,
-    decode,
-)
+from sevalla_async._protocol import decode
+from sevalla_async._replies import DeploymentPage, PipelineDetail, PipelinePage
 from sevalla_async._transport import TransportResponse as Response
 
 APP = "fb5e5168-4281-4bec-94c5-0d1584e9e657"

@@ -33,9 +33,8 @@ from sevalla_async._protocol import (
 from sevalla_async._protocol import (
     decode,
     error_from_response,
-    parse_rate_limit,
-    parse_retry_after,
 )
+from sevalla_async._rate_headers import parse_rate_limit, parse_retry_after
 from sevalla_async._transport import TransportResponse as Response
 
 P = "fb5e5168-4281-4bec-94c5-0d1584e9e657"

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from sevalla_async._protocol import RateLimitInfo
+from sevalla_async._rate_headers import RateLimitInfo
 from sevalla_async._ratelimit import RateLimiter, RateLimitHoldError
 from sevalla_async.testing import FakeClock
 

@@ -1,14 +1,11 @@
-"""The transport seam: SevallaClient(transport=...), the in-memory fake transport (from any
-loop or thread, FastAPI's sync TestClient included) and the layering of the modules."""
+"""The transport seam: SevallaClient(transport=...) and the in-memory fake transport (from
+any loop or thread, FastAPI's sync TestClient included). The layering of the modules is
+checked in tests/test_architecture.py."""
 
 from __future__ import annotations
 
-import ast
-import pathlib
-
 import pytest
 
-import sevalla_async
 from sevalla_async import (
     AiohttpTransport,
     APIConnectionError,
@@ -102,67 +99,3 @@ def test_fastapi_sync_testclient_with_the_in_memory_fake() -> None:
     assert reply.status_code == 200
     assert len(reply.json()["deployments"]) == 2
     assert [r.status for r in fake.requests_to("POST", "/promote")] == [200]
-
-
-# --- layering ------------------------------------------------------------------------------
-
-# Lower layers first; a module may import only modules of its own layer or below.
-_LAYERS = [
-    {
-        "_version",
-        "_logging",
-        "_logsafe",
-        "_inflate",
-        "_ids",
-        "_build",
-        "_outcomes",
-        "_record",
-        "_errors",
-        "_models",
-        "_convert",
-        "_transport",
-        "_proxy",
-        "_secret",
-    },
-    {"_protocol", "_logs", "_retry", "_response", "_evidence"},
-    {"_ratelimit", "_hooks"},
-    {"_core"},
-    {"_fanout", "_repeats", "_wait", "_reconcile", "_resolve", "_releases", "_options"},
-    {"_resources"},
-    {"_client"},
-    {"__init__", "__main__", "_cli", "testing"},
-]
-
-
-def _layer(name: str) -> int:
-    for index, layer in enumerate(_LAYERS):
-        if name in layer:
-            return index
-    raise AssertionError(f"module {name} is in no layer of the test")
-
-
-def _imports(path: pathlib.Path, root: pathlib.Path) -> set[str]:
-    """The top-level sevalla_async modules ``path`` imports, TYPE_CHECKING included."""
-    package = path.relative_to(root).parts
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.level:
-            base = list(package[: len(package) - node.level])
-            parts = base + (node.module.split(".") if node.module else [])
-            if parts:
-                found.add(parts[0])
-            else:  # from . import x: a module, or a name of the package's __init__
-                for alias in node.names:
-                    is_module = (root / alias.name).is_dir() or (root / f"{alias.name}.py").exists()
-                    found.add(alias.name if is_module else "__init__")
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sevalla_async."):
-            found.add(node.module.split(".")[1])  # type: ignore[union-attr]
-    return found
-
-
-def test_no_module_imports_a_higher_layer() -> None:
-    root = pathlib.Path(sevalla_async.__file__).parent
-    for path in root.rglob("*.py"):
-        top = path.relative_to(root).parts[0].removesuffix(".py")
-        for imported in _imports(path, root) - {top}:
-            assert _layer(imported) <= _layer(top), f"{path.relative_to(root)} -> {imported}"

@@ -13,12 +13,13 @@ from .._ids import to_uuid
 from .._models import Build, Deployment, LogEntry, Promotion
 from .._options import Unpack, WaitKeywords, WaitSettings, takes
 from .._record import Send
+from .._replies import CancelReply, DeploymentPage
 from .._response import APIResponse
-from .._transport import TransportResponse
 from ._paging import check_page_size, iterate_pages
+from ._raw import RawView, Resource
 
 if TYPE_CHECKING:
-    from .._core import Core
+    pass
 
 __all__ = ["CURRENT_BUILD_SCAN", "Deployments", "DeploymentsWithRawResponse", "latest_success"]
 
@@ -46,15 +47,15 @@ async def latest_success(
     return None
 
 
-class Deployments:
+class Deployments(Resource):
     """Deployment operations, reached as ``client.deployments``."""
 
-    def __init__(self, core: Core, waiter: _wait.Waiter) -> None:
-        self._core = core
-        self._waiter = waiter
-        self.with_raw_response: DeploymentsWithRawResponse = DeploymentsWithRawResponse(self)
-        """The same single-request methods, returning an :class:`APIResponse` (status,
-        headers, request id, body) whose ``parse()`` gives the usual result."""
+    with_raw_response: DeploymentsWithRawResponse
+    """The same single-request methods, returning an :class:`APIResponse` (status,
+    headers, request id, body) whose ``parse()`` gives the usual result."""
+
+    def _raw_view(self) -> DeploymentsWithRawResponse:
+        return DeploymentsWithRawResponse(self)
 
     @property
     def max_polls_per_minute(self) -> int | None:
@@ -74,16 +75,10 @@ class Deployments:
 
         Raises :class:`NotFoundError` for an unknown app or deployment.
         """
-        result, _ = await self._get_reply(app_id, deployment_id)
-        return result
-
-    async def _get_reply(
-        self, app_id: uuid.UUID | str, deployment_id: uuid.UUID | str
-    ) -> tuple[Deployment, TransportResponse]:
-        reply: tuple[Deployment, TransportResponse] = await self._core.request_with_reply(
+        result, _ = await self._call(
             _protocol.get_deployment_request(app_id, deployment_id), Deployment
         )
-        return reply
+        return result
 
     def list(self, app_id: uuid.UUID | str, *, page_size: int = 100) -> AsyncIterator[Deployment]:
         """Every deployment of an application, most recent first, paging for you.
@@ -101,9 +96,9 @@ class Deployments:
         check_page_size(page_size)
 
         async def fetch(limit: int, offset: int) -> tuple[list[Deployment], int]:
-            page: _protocol.DeploymentPage = await self._core.request(
+            page: DeploymentPage = await self._core.request(
                 _protocol.list_deployments_request(app, limit=limit, offset=offset),
-                _protocol.DeploymentPage,
+                DeploymentPage,
             )
             return page.data, page.total
 
@@ -127,9 +122,9 @@ class Deployments:
 
         async def fetch(limit: int, offset: int) -> tuple[list[Deployment], int]:
             size = min(limit, _FIRST_PAGE) if offset == 0 else limit
-            page: _protocol.DeploymentPage = await self._core.request(
+            page: DeploymentPage = await self._core.request(
                 _protocol.list_deployments_request(app, limit=size, offset=offset),
-                _protocol.DeploymentPage,
+                DeploymentPage,
             )
             return page.data, page.total
 
@@ -184,16 +179,10 @@ class Deployments:
         be cancelled: the API answers with an error (an :class:`APIStatusError`). Like
         every POST, it is retried only when the request certainly did not reach the API.
         """
-        message, _ = await self._cancel_reply(app_id, deployment_id)
-        return message
-
-    async def _cancel_reply(
-        self, app_id: uuid.UUID | str, deployment_id: uuid.UUID | str
-    ) -> tuple[str, TransportResponse]:
-        body, reply = await self._core.request_with_reply(
-            _protocol.cancel_deployment_request(app_id, deployment_id), _protocol.CancelReply
+        reply, _ = await self._call(
+            _protocol.cancel_deployment_request(app_id, deployment_id), CancelReply
         )
-        return body.message, reply
+        return reply.message
 
     async def rollback(self, app_id: uuid.UUID | str) -> Deployment:
         """Roll an application back to its most recent successful deployment
@@ -217,7 +206,7 @@ class Deployments:
 
     async def _rollback(self, app_id: uuid.UUID | str, send: Send | None = None) -> Deployment:
         """:meth:`rollback`, noting on ``send`` (the caller's write record) when it left."""
-        result: Deployment = await self._core.request(
+        result, _ = await self._call(
             _protocol.rollback_deployment_request(app_id), Deployment, send=send
         )
         return result
@@ -326,7 +315,7 @@ class Deployments:
         )
 
 
-class DeploymentsWithRawResponse:
+class DeploymentsWithRawResponse(RawView["Deployments"]):
     """``client.deployments.with_raw_response``: the methods of :class:`Deployments` that
     make one request, returning :class:`APIResponse` instead of the result.
 
@@ -334,17 +323,14 @@ class DeploymentsWithRawResponse:
     requests, so they are not here).
     """
 
-    def __init__(self, deployments: Deployments) -> None:
-        self._deployments = deployments
-
     async def get(
         self, app_id: uuid.UUID | str, deployment_id: uuid.UUID | str
     ) -> APIResponse[Deployment]:
         """:meth:`Deployments.get`, with the reply."""
-        return APIResponse(*await self._deployments._get_reply(app_id, deployment_id))
+        return await self._with_reply(Deployments.get, app_id, deployment_id)
 
     async def cancel(
         self, app_id: uuid.UUID | str, deployment_id: uuid.UUID | str
     ) -> APIResponse[str]:
         """:meth:`Deployments.cancel`, with the reply."""
-        return APIResponse(*await self._deployments._cancel_reply(app_id, deployment_id))
+        return await self._with_reply(Deployments.cancel, app_id, deployment_id)

@@ -8,25 +8,18 @@ from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
     AsyncIterator,
-    Awaitable,
-    Callable,
     Iterable,
 )
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import cast
 
 from .. import _protocol, _wait
-from .._errors import APIError, WaitAllError
-from .._fanout import Call, Fanout, done_outcome, resolve_concurrency
 from .._ids import TargetAppIds
 from .._models import (
     Deployment,
     Pipeline,
-    PromoteOutcome,
     PromoteRequest,
     PromoteRequestDict,
     Promotion,
-    TargetVerdict,
 )
 from .._options import (
     FanoutKeywords,
@@ -37,34 +30,31 @@ from .._options import (
     WaitSettings,
     takes,
 )
-from .._outcomes import PromotionState
+from .._promote_outcome import PromoteOutcome
 from .._reconcile import (
     DEFAULT_RECONCILE_TIMEOUT,
     DEFAULT_SETTLE,
-    Reconciler,
     check_reconcile_options,
 )
-from .._record import Send, TargetOutcome, WriteRecord
-from .._resolve import resolve
+from .._record import WriteRecord
+from .._replies import PipelineDetail, PipelinePage
 from .._response import APIResponse
-from .._transport import TransportResponse
 from ._paging import check_page_size, iterate_pages
-
-if TYPE_CHECKING:
-    from .._core import Core
+from ._pipelines_writes import PipelineWrites, Promoter
+from ._raw import RawView
 
 __all__ = ["Pipelines", "PipelinesWithRawResponse"]
 
 
-class Pipelines:
+class Pipelines(PipelineWrites):
     """Pipeline operations, reached as ``client.pipelines``."""
 
-    def __init__(self, core: Core, waiter: _wait.Waiter) -> None:
-        self._core = core
-        self._waiter = waiter
-        self.with_raw_response: PipelinesWithRawResponse = PipelinesWithRawResponse(self)
-        """The same single-request methods, returning an :class:`APIResponse` (status,
-        headers, request id, body) whose ``parse()`` gives the usual result."""
+    with_raw_response: PipelinesWithRawResponse
+    """The same single-request methods, returning an :class:`APIResponse` (status,
+    headers, request id, body) whose ``parse()`` gives the usual result."""
+
+    def _raw_view(self) -> PipelinesWithRawResponse:
+        return PipelinesWithRawResponse(self)
 
     async def promote(
         self,
@@ -116,104 +106,6 @@ class Pipelines:
         settings = ReconcileSettings(True, reconcile_settle, reconcile_timeout)
         record = WriteRecord(request.target_app_ids)
         return await self._promote_recorded(request, record, settings)
-
-    async def _promote_recorded(
-        self, request: PromoteRequest, record: WriteRecord, reconcile: ReconcileSettings
-    ) -> list[Promotion]:
-        """Promote ``request``, noting on the caller's ``record`` when it left and, with
-        ``reconcile``, settling an ``unknown`` outcome target by target on it."""
-        try:
-            return await self._send_promote(request, record.send)
-        except APIError as error:
-            if not reconcile.reconcile or error.promotion_state is not PromotionState.UNKNOWN:
-                raise
-            return await self._resolve(request, record, reconcile)
-
-    async def _resolve(
-        self,
-        request: PromoteRequest,
-        record: WriteRecord,
-        reconcile: ReconcileSettings,
-        on_send: Callable[[PromoteRequest], object] | None = None,
-    ) -> list[Promotion]:
-        core = self._core
-        return await resolve(
-            request,
-            record,
-            promote=self._send_promote,
-            reconciler=Reconciler(core, core.wall_clock, settle=reconcile.settle, clock=core.clock),
-            clock=core.clock,
-            sleep=core.sleep,
-            timeout=reconcile.timeout,
-            on_send=on_send,
-        )
-
-    async def resume(
-        self,
-        request: PromoteRequest,
-        targets: Iterable[TargetOutcome],
-        *,
-        reconcile_settle: float = DEFAULT_SETTLE,
-        reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT,
-        on_send: Callable[[PromoteRequest], object] | None = None,
-    ) -> list[Promotion]:
-        """Finish ``request`` from its record (``targets``: one :class:`TargetOutcome`
-        per target, as a fan-out's :attr:`PromoteOutcome.targets` or a journal keeps them),
-        never promoting a target twice.
-
-        ``promoted`` targets are kept as they are; ``unknown`` ones are reconciled, each in
-        the window of its own ``sent_at``; then the targets verified not promoted and the
-        ``not_sent`` ones are promoted in one request (``on_send`` is called with it just
-        before it leaves, e.g. to journal it). A ``rejected`` target is an error
-        (``ValueError`` before any I/O: the API refused it; send it again yourself if you
-        mean it). Returns every target's promotion in target order; raises as
-        :meth:`promote` with ``reconcile=True`` does, each error carrying ``targets``.
-        """
-        if not isinstance(request, PromoteRequest):
-            raise ValueError(f"request: expected a PromoteRequest, got {type(request).__name__}")
-        check_reconcile_options(reconcile_settle, reconcile_timeout)
-        record = _record_of(request, targets)
-        settings = ReconcileSettings(True, reconcile_settle, reconcile_timeout)
-        return await self._resolve(request, record, settings, on_send)
-
-    async def reconcile(
-        self,
-        request: PromoteRequest,
-        *,
-        sent_at: datetime,
-        settle: float = DEFAULT_SETTLE,
-    ) -> list[TargetVerdict]:
-        """Was the ``unknown`` promotion ``request``, sent at ``sent_at``, made? One
-        :class:`TargetVerdict` per target, in target order, from one look at the source's
-        and the targets' deployment histories (GETs only: the read budget).
-
-        ``sent_at`` is an aware datetime (an ambiguous error carries it as ``.sent_at``).
-        ``promoted=True`` names the deployment the promotion created; ``False`` (safe to
-        promote that target again) is said only once ``settle`` seconds have passed since
-        ``sent_at`` with no sign of it; ``None``: cannot decide yet (look again later).
-        See the README, "When a promotion's outcome is unknown", for the rules.
-        """
-        if not isinstance(request, PromoteRequest):
-            raise ValueError(f"request: expected a PromoteRequest, got {type(request).__name__}")
-        if not isinstance(sent_at, datetime) or sent_at.tzinfo is None:
-            raise ValueError("sent_at: expected an aware datetime (e.g. error.sent_at)")
-        check_reconcile_options(settle, 0.0, settle_name="settle")
-        reconciler = Reconciler(self._core, self._core.wall_clock, settle=settle)
-        return await reconciler.look(request, sent_at)
-
-    async def _send_promote(
-        self, request: PromoteRequest, send: Send | None = None
-    ) -> list[Promotion]:
-        result, _ = await self._promote_reply(request, send)
-        return result
-
-    async def _promote_reply(
-        self, request: PromoteRequest, send: Send | None = None
-    ) -> tuple[list[Promotion], TransportResponse]:
-        reply: tuple[list[Promotion], TransportResponse] = await self._core.request_with_reply(
-            _protocol.build_promote(request), list[Promotion], send=send
-        )
-        return reply
 
     @takes(PromoteAndWaitKeywords)
     async def promote_and_wait(
@@ -303,9 +195,7 @@ class Pipelines:
         )
         return deployments
 
-    def _promoter(
-        self, reconcile: ReconcileSettings
-    ) -> Callable[[PromoteRequest], Awaitable[list[Promotion]]]:
+    def _promoter(self, reconcile: ReconcileSettings) -> Promoter:
         """:meth:`promote_request` with these ``reconcile`` options."""
         return functools.partial(
             self.promote_request,
@@ -416,68 +306,14 @@ class Pipelines:
         settings = FanoutSettings.of(self.promote_iter, keywords)
         return self._fanout(requests, concurrency, settings).stream()
 
-    def _fanout(self, requests: Any, concurrency: int | None, settings: FanoutSettings) -> Fanout:
-        core = self._core
-        limit = resolve_concurrency(concurrency, core.pool_limit)
-        limiter = core.budget
-        reconcile = settings.reconcile
-        promote = self._promote_recorded
-
-        async def call(request: PromoteRequest, index: int, record: WriteRecord) -> PromoteOutcome:
-            # Queue behind the write budget first, so the call's timeout starts when it
-            # actually gets its turn.
-            if not limiter.ready("write"):
-                await limiter.wait_ready("write", core.max_hold())
-            result = await promote(request, record, reconcile)
-            return done_outcome(request, index, record, result)
-
-        work: Call = self._waiting_call(settings) if settings.wait else call
-
-        return Fanout(
-            requests,
-            work,
-            concurrency=limit,
-            fail_fast=settings.fail_fast,
-            on_progress=settings.on_progress,
-            clock=core.clock,
-            ledger=settings.ledger,
-        )
-
-    def _waiting_call(self, settings: FanoutSettings) -> Call:
-        """The fan-out's work for ``wait=True``: promote, then wait."""
-        plan, on_poll, reconcile = settings.plan, settings.on_poll, settings.reconcile
-        limiter = self._core.budget
-        run = self._waiter.promote_then_wait
-        recorded = self._promote_recorded
-
-        async def call(request: PromoteRequest, index: int, record: WriteRecord) -> PromoteOutcome:
-            if not limiter.ready("write"):  # only the promotion queues for the write budget
-                await limiter.wait_ready("write", self._core.max_hold())
-            hook = None if on_poll is None else functools.partial(on_poll, index)
-            promote = functools.partial(recorded, record=record, reconcile=reconcile)
-            try:
-                promotions, deployments = await run(promote, request, plan, on_poll=hook)
-            except WaitAllError as error:
-                finished = list(error.deployments.values())
-                return done_outcome(request, index, record, error.promotions, error, finished)
-            return done_outcome(request, index, record, promotions, None, deployments)
-
-        return call
-
     async def get(self, pipeline_id: uuid.UUID | str) -> Pipeline:
         """The pipeline with all its stages and their settings (``GET /pipelines/{id}``).
 
         Raises :class:`NotFoundError` for an unknown pipeline.
         """
-        pipeline, _ = await self._get_reply(pipeline_id)
-        return pipeline
-
-    async def _get_reply(self, pipeline_id: uuid.UUID | str) -> tuple[Pipeline, TransportResponse]:
         # PipelineDetail is a decode target that checks more keys and gives a Pipeline.
-        detail, reply = await self._core.request_with_reply(
-            _protocol.get_pipeline_request(pipeline_id), _protocol.PipelineDetail
-        )
-        return cast(Pipeline, detail), reply
+        detail, _ = await self._call(_protocol.get_pipeline_request(pipeline_id), PipelineDetail)
+        return cast(Pipeline, detail)
 
     def list(self, *, page_size: int = 100) -> AsyncIterator[Pipeline]:
         """Every pipeline of the company, paging for you.
@@ -494,9 +330,9 @@ class Pipelines:
         check_page_size(page_size)
 
         async def fetch(limit: int, offset: int) -> tuple[list[Pipeline], int]:
-            page: _protocol.PipelinePage = await self._core.request(
+            page: PipelinePage = await self._core.request(
                 _protocol.list_pipelines_request(limit=limit, offset=offset),
-                _protocol.PipelinePage,
+                PipelinePage,
             )
             return page.data, page.total
 
@@ -507,16 +343,13 @@ def _pipeline_id(pipeline: Pipeline) -> uuid.UUID:
     return pipeline.id
 
 
-class PipelinesWithRawResponse:
+class PipelinesWithRawResponse(RawView["Pipelines"]):
     """``client.pipelines.with_raw_response``: the methods of :class:`Pipelines` that
     make one request, returning :class:`APIResponse` instead of the model.
 
     Arguments and errors are those of the plain methods. ``reconcile`` is not offered: a
     reconciled promotion is many requests, with no one reply to show.
     """
-
-    def __init__(self, pipelines: Pipelines) -> None:
-        self._pipelines = pipelines
 
     async def promote(
         self,
@@ -526,40 +359,19 @@ class PipelinesWithRawResponse:
         target_app_ids: TargetAppIds,
     ) -> APIResponse[list[Promotion]]:
         """:meth:`Pipelines.promote`, with the reply."""
-        request = PromoteRequest(pipeline_id, source_app_id, target_app_ids)
-        return APIResponse(*await self._pipelines._promote_reply(request))
+        return await self._with_reply(
+            Pipelines.promote,
+            pipeline_id,
+            source_app_id=source_app_id,
+            target_app_ids=target_app_ids,
+        )
 
     async def promote_request(self, request: PromoteRequest) -> APIResponse[list[Promotion]]:
         """:meth:`Pipelines.promote_request`, with the reply."""
         if not isinstance(request, PromoteRequest):
             raise ValueError(f"request: expected a PromoteRequest, got {type(request).__name__}")
-        return APIResponse(*await self._pipelines._promote_reply(request))
+        return await self._with_reply(Pipelines.promote_request, request)
 
     async def get(self, pipeline_id: uuid.UUID | str) -> APIResponse[Pipeline]:
         """:meth:`Pipelines.get`, with the reply."""
-        return APIResponse(*await self._pipelines._get_reply(pipeline_id))
-
-
-def _record_of(request: PromoteRequest, targets: Iterable[TargetOutcome]) -> WriteRecord:
-    """The write record ``targets`` describe, checked against ``request`` (``ValueError``
-    naming the problem, before any I/O)."""
-    given = list(targets)
-    if any(not isinstance(t, TargetOutcome) for t in given):
-        raise ValueError("targets: expected TargetOutcome objects (e.g. outcome.targets)")
-    if sorted(t.target_app_id.int for t in given) != sorted(t.int for t in request.target_app_ids):
-        raise ValueError("targets: expected one TargetOutcome per target of the request")
-    by_target = {t.target_app_id: t for t in given}
-    ordered = [by_target[t] for t in request.target_app_ids]
-    for outcome in ordered:
-        if outcome.state is PromotionState.REJECTED:
-            raise ValueError(
-                f"targets: {outcome.target_app_id} was rejected by the API; nothing to resume"
-            )
-        if outcome.state is PromotionState.PROMOTED and outcome.deployment_id is None:
-            raise ValueError(f"targets: {outcome.target_app_id} is promoted without a deployment")
-        if outcome.state is PromotionState.UNKNOWN and outcome.sent_at is None:
-            raise ValueError(
-                f"targets: {outcome.target_app_id} is unknown without sent_at: the window to "
-                "look in cannot be bounded"
-            )
-    return WriteRecord.of(ordered)
+        return await self._with_reply(Pipelines.get, pipeline_id)

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _wait
 from .._fanout import FanoutLedger
-from .._models import Deployment, PromoteOutcome, PromoteRequest, Promotion
+from .._models import Deployment, PromoteRequest, Promotion
 from .._options import ReconcileKeywords, ReconcileSettings, Unpack, takes
+from .._promote_outcome import PromoteOutcome
 from .._releases import (
     DeploymentProgress,
     Gate,

@@ -1,0 +1,238 @@
+"""The argument types of ``sevalla-async`` (whole numbers, seconds, a port: each an
+``argparse`` ``type`` with a clear message) and the tables of the option groups the
+commands share (global, waiting, journal and resume)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .._ids import shown
+from .._reconcile import DEFAULT_RECONCILE_TIMEOUT, DEFAULT_SETTLE
+
+__all__ = [
+    "Option",
+    "add_options",
+    "count",
+    "global_options",
+    "journal_options",
+    "non_negative_seconds",
+    "opt",
+    "port",
+    "positive_int",
+    "seconds",
+    "wait_options",
+]
+
+Option = tuple[tuple[str, ...], Mapping[str, Any]]
+"""One ``add_argument(*names, **options)`` call."""
+
+
+def opt(*names: str, **options: Any) -> Option:
+    return names, options
+
+
+def _whole_number(minimum: int, rule: str) -> Callable[[str], int]:
+    """An argparse ``type`` for integers of at least ``minimum`` (``rule`` says so)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number, got {shown(text)}"
+            ) from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{rule}, got {value}")
+        return value
+
+    return parse
+
+
+positive_int = _whole_number(1, "must be at least 1")
+count = _whole_number(0, "must not be negative")
+
+
+def seconds(text: str, *, zero: bool = False) -> float:
+    """An argparse ``type``: seconds, more than 0 (or, with ``zero``, not negative)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {shown(text)}") from None
+    if zero and not value >= 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
+    if not zero and not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+    return value
+
+
+def non_negative_seconds(text: str) -> float:
+    return seconds(text, zero=True)
+
+
+def port(text: str) -> int:
+    value = count(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"must be at most 65535, got {value}")
+    return value
+
+
+# --- option groups ---------------------------------------------------------------------------
+
+_API_OPTIONS = (
+    opt("--api-key", metavar="KEY", default=None, help="the API key (default: $SEVALLA_API_KEY)"),
+    opt(
+        "--base-url",
+        metavar="URL",
+        default=None,
+        help="the API root (default: $SEVALLA_BASE_URL, else https://api.sevalla.com/v3)",
+    ),
+    opt(
+        "--timeout",
+        metavar="SECONDS",
+        type=seconds,
+        default=30.0,
+        help="time allowed for each API call, its retries included (default 30)",
+    ),
+)
+_OUTPUT_OPTIONS = (
+    opt(
+        "--output",
+        choices=("auto", "json", "table"),
+        default=None,  # None: not given (auto, or a command's own default)
+        help="json: one JSON object per line; table: aligned columns; "
+        "auto (default): a table on a terminal, JSON otherwise",
+    ),
+)
+_PROGRESS_OPTIONS = (
+    opt(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show a live progress line on stderr (default: when stderr is a terminal)",
+    ),
+    opt(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=False,
+        help="log every API call (the SDK's DEBUG log, secrets redacted) to stderr",
+    ),
+)
+
+
+def global_options(
+    parser: argparse.ArgumentParser, *, in_command: bool, api: bool = True, progress: bool = True
+) -> None:
+    """The options every command takes. In a command their default is "not given", so a
+    value given before the command is not overwritten. A command that does not call the
+    API (``api=False``) neither lists nor takes ``--api-key``/``--base-url``/``--timeout``
+    after its name; one without a progress line, ``--progress`` and ``-v``."""
+    table = (
+        (_API_OPTIONS if api else ()) + _OUTPUT_OPTIONS + (_PROGRESS_OPTIONS if progress else ())
+    )
+    add_options(parser.add_argument_group("global options"), table, suppress=in_command)
+
+
+_WAIT_FLAG = opt(
+    "--wait",
+    action="store_true",
+    help="wait for the deployments to finish and print each one's final status "
+    "(exit 1 unless all ended in success)",
+)
+_WAIT_OPTIONS = (
+    opt(
+        "--wait-timeout",
+        type=seconds,
+        metavar="SECONDS",
+        help="give up waiting after SECONDS (default 900); the deployments keep running",
+    ),
+    opt(
+        "--poll-interval",
+        type=seconds,
+        metavar="SECONDS",
+        help="shortest interval between two polls of one deployment (default 1); many "
+        "waits at once poll less often, sharing half the API's read budget",
+    ),
+    opt(
+        "--polls-per-minute",
+        type=positive_int,
+        metavar="N",
+        help="polls this process starts a minute at most, all waits together (default: "
+        "half the API's read budget, 200 of 400 a minute; lower it when several processes "
+        "share the key)",
+    ),
+)
+
+
+def wait_options(*, flag: bool) -> Callable[[argparse.ArgumentParser], None]:
+    """The waiting options; with ``flag`` also ``--wait`` (the others then need it). Their
+    default is "not given" (``None``); ``_waiting.wait_options`` resolves them."""
+
+    def add(parser: argparse.ArgumentParser) -> None:
+        group = parser.add_argument_group("waiting" + (" (with --wait)" if flag else ""))
+        add_options(group, ((_WAIT_FLAG,) if flag else ()) + _WAIT_OPTIONS)
+
+    return add
+
+
+_RESUME_HELP = (
+    "continue the run journaled in FILE (same plan): promoted and rejected entries "
+    "are reported, not sent; unknown ones are reconciled from the target apps' "
+    "deployment histories and only targets verified not promoted are sent; entries "
+    "never sent are sent. The journal goes on in FILE"
+)
+_JOURNAL_OPTIONS = (
+    opt(
+        "--journal",
+        metavar="FILE",
+        help="append one JSON line per event (sent, result) to FILE as it happens, flushed "
+        "and synced, so a run stopped any way (kill -9 included) can be resumed; off by "
+        "default (see below). FILE must be new or empty: a journal records one run (to "
+        "continue it: --resume FILE; else remove it); one run at a time holds it (a second "
+        "is refused, exit status 2). If FILE cannot be written (a full disk), nothing more "
+        "is sent: what it could not record as sent is reported not_sent (exit status 1)",
+    ),
+    opt("--resume", metavar="FILE", help=_RESUME_HELP),
+    opt(
+        "--reconcile-settle",
+        type=non_negative_seconds,
+        default=DEFAULT_SETTLE,
+        metavar="SECONDS",
+        help="with --resume: how long after a request was sent its absence from a target's "
+        f"history proves it was not made (default {DEFAULT_SETTLE:g})",
+    ),
+    opt(
+        "--reconcile-timeout",
+        type=non_negative_seconds,
+        default=DEFAULT_RECONCILE_TIMEOUT,
+        metavar="SECONDS",
+        help="with --resume: stop looking after this long; an entry still undecided stays "
+        f"unknown and is not sent (default {DEFAULT_RECONCILE_TIMEOUT:g})",
+    ),
+)
+
+
+def journal_options(resume_help: str = _RESUME_HELP) -> Callable[[argparse.ArgumentParser], None]:
+    """``--journal``, ``--resume`` and the reconciling options of a resume."""
+
+    def add(parser: argparse.ArgumentParser) -> None:
+        table = tuple(
+            opt(*names, **{**options, "help": resume_help})
+            if names == ("--resume",)
+            else (names, options)
+            for names, options in _JOURNAL_OPTIONS
+        )
+        add_options(parser.add_argument_group("journal and resume"), table)
+
+    return add
+
+
+def add_options(target: Any, table: tuple[Option, ...], *, suppress: bool = False) -> None:
+    """Add every option of ``table`` to ``target`` (a parser or a group); with
+    ``suppress``, each default is "not given"."""
+    for names, options in table:
+        if suppress:
+            options = {**options, "default": argparse.SUPPRESS}
+        target.add_argument(*names, **options)

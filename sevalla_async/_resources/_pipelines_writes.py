@@ -1,0 +1,233 @@
+"""The write half of :class:`Pipelines`: the recorded promote every write path shares,
+the fan-out of ``promote_many`` / ``promote_iter`` (each request queued for the write
+budget, promoted, and with ``wait=True`` waited for), and the recovery of an ``unknown``
+promotion (``resume`` from its write record, ``reconcile``).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .. import _protocol
+from .._errors import APIError
+from .._fanout import Call, Fanout, done_outcome, resolve_concurrency
+from .._models import PromoteRequest, Promotion, TargetVerdict
+from .._options import FanoutSettings, ReconcileSettings
+from .._outcomes import PromotionState
+from .._promote_outcome import PromoteOutcome
+from .._reconcile import (
+    DEFAULT_RECONCILE_TIMEOUT,
+    DEFAULT_SETTLE,
+    Reconciler,
+    check_reconcile_options,
+)
+from .._record import Send, TargetOutcome, WriteRecord
+from .._resolve import resolve
+from .._result_errors import WaitAllError
+from ._raw import Resource
+
+if TYPE_CHECKING:
+    from .._core import Core
+    from .._wait import Waiter
+
+__all__ = ["PipelineWrites", "PromoteRecorded", "Promoter", "fanout_of", "record_of"]
+
+
+Promoter = Callable[[PromoteRequest], Awaitable[list[Promotion]]]
+"""Promote one request (with a caller's options bound)."""
+
+
+class PromoteRecorded(Protocol):
+    """Promote a request, noting on the write record when it left (and reconciling)."""
+
+    def __call__(
+        self, request: PromoteRequest, record: WriteRecord, reconcile: ReconcileSettings
+    ) -> Awaitable[list[Promotion]]: ...
+
+
+def fanout_of(
+    core: Core,
+    waiter: Waiter,
+    promote: PromoteRecorded,
+    requests: Any,
+    concurrency: int | None,
+    settings: FanoutSettings,
+) -> Fanout:
+    r"""The fan-out of :meth:`Pipelines.promote_many` / ``promote_iter``: each request is
+    ``promote``\ d (after queueing for the write budget), then, with ``wait=True``, waited
+    for."""
+    limit = resolve_concurrency(concurrency, core.pool_limit)
+    limiter = core.budget
+    reconcile = settings.reconcile
+
+    async def call(request: PromoteRequest, index: int, record: WriteRecord) -> PromoteOutcome:
+        # Queue behind the write budget first, so the call's timeout starts when it
+        # actually gets its turn.
+        if not limiter.ready("write"):
+            await limiter.wait_ready("write", core.max_hold())
+        result = await promote(request, record, reconcile)
+        return done_outcome(request, index, record, result)
+
+    work: Call = _waiting_call(core, waiter, promote, settings) if settings.wait else call
+
+    return Fanout(
+        requests,
+        work,
+        concurrency=limit,
+        fail_fast=settings.fail_fast,
+        on_progress=settings.on_progress,
+        clock=core.clock,
+        ledger=settings.ledger,
+    )
+
+
+def _waiting_call(
+    core: Core, waiter: Waiter, recorded: PromoteRecorded, settings: FanoutSettings
+) -> Call:
+    """The fan-out's work for ``wait=True``: promote, then wait."""
+    plan, on_poll, reconcile = settings.plan, settings.on_poll, settings.reconcile
+    limiter = core.budget
+    run = waiter.promote_then_wait
+
+    async def call(request: PromoteRequest, index: int, record: WriteRecord) -> PromoteOutcome:
+        if not limiter.ready("write"):  # only the promotion queues for the write budget
+            await limiter.wait_ready("write", core.max_hold())
+        hook = None if on_poll is None else functools.partial(on_poll, index)
+        promote = functools.partial(recorded, record=record, reconcile=reconcile)
+        try:
+            promotions, deployments = await run(promote, request, plan, on_poll=hook)
+        except WaitAllError as error:
+            finished = list(error.deployments.values())
+            return done_outcome(request, index, record, error.promotions, error, finished)
+        return done_outcome(request, index, record, promotions, None, deployments)
+
+    return call
+
+
+def record_of(request: PromoteRequest, targets: Iterable[TargetOutcome]) -> WriteRecord:
+    """The write record ``targets`` describe, checked against ``request`` (``ValueError``
+    naming the problem, before any I/O)."""
+    given = list(targets)
+    if any(not isinstance(t, TargetOutcome) for t in given):
+        raise ValueError("targets: expected TargetOutcome objects (e.g. outcome.targets)")
+    if sorted(t.target_app_id.int for t in given) != sorted(t.int for t in request.target_app_ids):
+        raise ValueError("targets: expected one TargetOutcome per target of the request")
+    by_target = {t.target_app_id: t for t in given}
+    ordered = [by_target[t] for t in request.target_app_ids]
+    for outcome in ordered:
+        if outcome.state is PromotionState.REJECTED:
+            raise ValueError(
+                f"targets: {outcome.target_app_id} was rejected by the API; nothing to resume"
+            )
+        if outcome.state is PromotionState.PROMOTED and outcome.deployment_id is None:
+            raise ValueError(f"targets: {outcome.target_app_id} is promoted without a deployment")
+        if outcome.state is PromotionState.UNKNOWN and outcome.sent_at is None:
+            raise ValueError(
+                f"targets: {outcome.target_app_id} is unknown without sent_at: the window to "
+                "look in cannot be bounded"
+            )
+    return WriteRecord.of(ordered)
+
+
+class PipelineWrites(Resource):
+    """The write plumbing of :class:`Pipelines`: the recorded promote every write path
+    shares (``promote_request``, the fan-out, ``resume``), the fan-out it builds, and the
+    recovery of an ``unknown`` promotion (``resume``, ``reconcile``)."""
+
+    async def _promote_recorded(
+        self, request: PromoteRequest, record: WriteRecord, reconcile: ReconcileSettings
+    ) -> list[Promotion]:
+        """Promote ``request``, noting on the caller's ``record`` when it left and, with
+        ``reconcile``, settling an ``unknown`` outcome target by target on it."""
+        try:
+            return await self._send_promote(request, record.send)
+        except APIError as error:
+            if not reconcile.reconcile or error.promotion_state is not PromotionState.UNKNOWN:
+                raise
+            return await self._resolve(request, record, reconcile)
+
+    async def _resolve(
+        self,
+        request: PromoteRequest,
+        record: WriteRecord,
+        reconcile: ReconcileSettings,
+        on_send: Callable[[PromoteRequest], object] | None = None,
+    ) -> list[Promotion]:
+        core = self._core
+        return await resolve(
+            request,
+            record,
+            promote=self._send_promote,
+            reconciler=Reconciler(core, core.wall_clock, settle=reconcile.settle, clock=core.clock),
+            clock=core.clock,
+            sleep=core.sleep,
+            timeout=reconcile.timeout,
+            on_send=on_send,
+        )
+
+    async def _send_promote(
+        self, request: PromoteRequest, send: Send | None = None
+    ) -> list[Promotion]:
+        result, _ = await self._call(_protocol.build_promote(request), list[Promotion], send=send)
+        return result
+
+    def _fanout(self, requests: Any, concurrency: int | None, settings: FanoutSettings) -> Fanout:
+        return fanout_of(
+            self._core, self._waiter, self._promote_recorded, requests, concurrency, settings
+        )
+
+    async def resume(
+        self,
+        request: PromoteRequest,
+        targets: Iterable[TargetOutcome],
+        *,
+        reconcile_settle: float = DEFAULT_SETTLE,
+        reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT,
+        on_send: Callable[[PromoteRequest], object] | None = None,
+    ) -> list[Promotion]:
+        """Finish ``request`` from its record (``targets``: one :class:`TargetOutcome`
+        per target, as a fan-out's :attr:`PromoteOutcome.targets` or a journal keeps them),
+        never promoting a target twice.
+
+        ``promoted`` targets are kept as they are; ``unknown`` ones are reconciled, each in
+        the window of its own ``sent_at``; then the targets verified not promoted and the
+        ``not_sent`` ones are promoted in one request (``on_send`` is called with it just
+        before it leaves, e.g. to journal it). A ``rejected`` target is an error
+        (``ValueError`` before any I/O: the API refused it; send it again yourself if you
+        mean it). Returns every target's promotion in target order; raises as
+        :meth:`promote` with ``reconcile=True`` does, each error carrying ``targets``.
+        """
+        if not isinstance(request, PromoteRequest):
+            raise ValueError(f"request: expected a PromoteRequest, got {type(request).__name__}")
+        check_reconcile_options(reconcile_settle, reconcile_timeout)
+        record = record_of(request, targets)
+        settings = ReconcileSettings(True, reconcile_settle, reconcile_timeout)
+        return await self._resolve(request, record, settings, on_send)
+
+    async def reconcile(
+        self,
+        request: PromoteRequest,
+        *,
+        sent_at: datetime,
+        settle: float = DEFAULT_SETTLE,
+    ) -> list[TargetVerdict]:
+        """Was the ``unknown`` promotion ``request``, sent at ``sent_at``, made? One
+        :class:`TargetVerdict` per target, in target order, from one look at the source's
+        and the targets' deployment histories (GETs only: the read budget).
+
+        ``sent_at`` is an aware datetime (an ambiguous error carries it as ``.sent_at``).
+        ``promoted=True`` names the deployment the promotion created; ``False`` (safe to
+        promote that target again) is said only once ``settle`` seconds have passed since
+        ``sent_at`` with no sign of it; ``None``: cannot decide yet (look again later).
+        See the README, "When a promotion's outcome is unknown", for the rules.
+        """
+        if not isinstance(request, PromoteRequest):
+            raise ValueError(f"request: expected a PromoteRequest, got {type(request).__name__}")
+        if not isinstance(sent_at, datetime) or sent_at.tzinfo is None:
+            raise ValueError("sent_at: expected an aware datetime (e.g. error.sent_at)")
+        check_reconcile_options(settle, 0.0, settle_name="settle")
+        reconciler = Reconciler(self._core, self._core.wall_clock, settle=settle)
+        return await reconciler.look(request, sent_at)
