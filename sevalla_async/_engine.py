@@ -98,7 +98,8 @@ class _Source(Generic[In]):
                 self._ended(exc)
                 return None
         else:
-            assert self._aiter is not None and self._lock is not None
+            assert self._aiter is not None
+            assert self._lock is not None
             async with self._lock:
                 if self.exhausted:  # another worker hit the end while this one waited
                     return None

@@ -16,9 +16,7 @@ from ._record import WriteRecord, combined_state
 __all__ = ["done_outcome", "failed_outcome", "unsent_outcome"]
 
 
-def unsent_outcome(
-    item: object, index: int, error: BaseException | None = None
-) -> PromoteOutcome:
+def unsent_outcome(item: object, index: int, error: BaseException | None = None) -> PromoteOutcome:
     """The outcome of an entry never sent (``error``: why, e.g. the ``ValueError`` of an
     invalid entry)."""
     return PromoteOutcome(item, None, error, index, sent=False)

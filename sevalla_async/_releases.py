@@ -37,7 +37,7 @@ from ._fanout import FanoutLedger, as_request
 from ._models import Deployment, PromoteOutcome, PromoteRequest, Promotion
 from ._outcomes import PromotionState, state_of
 from ._record import Send
-from ._wait import Waiter, WaitPlan
+from ._wait import PollSettings, Waiter
 
 logger = logging.getLogger("sevalla_async")
 
@@ -391,7 +391,7 @@ class Release:
         promote_wave: PromoteWave,
         rollback: Rollback,
         waiter: Waiter,
-        plan: WaitPlan,
+        plan: PollSettings,
         gate: Gate | None,
         on_failure: OnFailure,
         ledger: ReleaseLedger | None,

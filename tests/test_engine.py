@@ -107,9 +107,13 @@ async def test_an_async_input_raising_in_a_stream_raises_after_every_outcome() -
 
     engine: Engine[int, str] = Engine(inputs(), _quick, concurrency=2)
     seen: list[str] = []
-    with pytest.raises(InputError) as caught:
+
+    async def consume() -> None:
         async for outcome in engine.stream():
             seen.append(outcome)
+
+    with pytest.raises(InputError) as caught:
+        await consume()
     assert seen == ["done 0"]
     assert caught.value.outcomes == []  # a stream keeps nothing it has yielded
 
@@ -197,7 +201,8 @@ async def test_stop_sends_no_new_work_and_skips_every_later_entry() -> None:
     outcomes = await engine.collect()
     assert ran == [0, 1]
     assert outcomes[:3] == ["done 0", "failed", "skipped 2"]
-    assert len(outcomes) == 600 and outcomes[-1] == "skipped 599"
+    assert len(outcomes) == 600
+    assert outcomes[-1] == "skipped 599"
 
 
 async def test_a_hook_raising_stops_the_run_with_every_entry_accounted_for() -> None:

@@ -110,7 +110,7 @@ class Releases:
         called just before each rollback is sent.
         """
         ReconcileSettings.of(self.run, keywords)
-        plan = _wait.WaitPlan.check(timeout=wait_timeout, poll_interval=poll_interval)
+        plan = _wait.PollSettings.check(timeout=wait_timeout, poll_interval=poll_interval)
         # every wave: promote_many, promote then wait, with these options
         promote_many = functools.partial(
             self._pipelines.promote_many,
