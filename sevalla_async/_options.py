@@ -303,6 +303,11 @@ class FanoutSettings:
         """The :class:`FanoutKeywords` given to ``function``, checked; any other keyword is
         a ``TypeError``."""
         check_keywords(function, keywords, FanoutKeywords)
+        return cls.build(keywords)
+
+    @classmethod
+    def build(cls, keywords: Mapping[str, Any]) -> FanoutSettings:
+        """The :class:`FanoutKeywords` of ``keywords`` (others are ignored), checked."""
         ledger = _get(keywords, "ledger")
         if ledger is not None and not isinstance(ledger, FanoutLedger):
             raise ValueError("ledger: expected a FanoutLedger")
