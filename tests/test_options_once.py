@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from sevalla_async import PromoteOutcome, SevallaClient
-from sevalla_async import _options, _wait_settings
+from sevalla_async import PromoteOutcome, SevallaClient, _options, _wait_settings
 from sevalla_async.testing import FakeSevalla
 
 

@@ -35,7 +35,7 @@ from ._console import UsageError
 from ._journal import Journal, JournalEntry, JournalError, fingerprint, load
 from ._output import clean_text, error_json
 from ._plan_runner import PlanOutcome
-from ._waiting import Waited, WaitOptions, waited_from_deployments, waited_from_error
+from ._waiting import Waited, WaitFlags, waited_from_deployments, waited_from_error
 
 __all__ = [
     "Recorder",
@@ -313,7 +313,7 @@ def open_run_journal(
 
 
 async def waited_for(
-    client: SevallaClient, promotions: Sequence[Promotion], options: WaitOptions
+    client: SevallaClient, promotions: Sequence[Promotion], options: WaitFlags
 ) -> tuple[list[Waited], SevallaError | None]:
     """Wait for the deployments of ``promotions``: each one's final (or last seen) state,
     and the error when some could not be waited for to the end."""
@@ -332,7 +332,7 @@ async def finish_recorded(
     concurrency: int,
     settle: float,
     timeout: float,
-    wait: WaitOptions | None,
+    wait: WaitFlags | None,
 ) -> AsyncGenerator[PlanOutcome, None]:
     """The outcome of every entry the journal records (by plan index): an ``unknown`` or
     partly promoted one finished by :func:`resume_entry`, the others (promoted, rejected)

@@ -39,7 +39,7 @@ from ._waiting import (
     OnChange,
     StatusWatch,
     Waited,
-    WaitOptions,
+    WaitFlags,
     last_seen,
     status_name,
     wait_options,
@@ -103,7 +103,7 @@ async def wait(args: argparse.Namespace, console: Console) -> int:
 
 
 def _timed_out(
-    console: Console, args: argparse.Namespace, options: WaitOptions, error: APITimeoutError
+    console: Console, args: argparse.Namespace, options: WaitFlags, error: APITimeoutError
 ) -> int:
     last = last_seen(error)
     if last is None:
@@ -129,7 +129,7 @@ def _print_deployment(console: Console, deployment: Deployment) -> None:
 
 
 async def promote_and_wait(
-    client: SevallaClient, request: PromoteRequest, options: WaitOptions, console: Console
+    client: SevallaClient, request: PromoteRequest, options: WaitFlags, console: Console
 ) -> int:
     """``promote --wait``: promote, wait for every target's deployment, print each one's
     final status; 0 only when all ended ``success``. Interrupted, it still prints what the
