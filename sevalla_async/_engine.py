@@ -87,6 +87,18 @@ class _Source(Generic[In]):
         if not isinstance(exc, (StopIteration, StopAsyncIteration)) and self.failure is None:
             self.failure = exc
 
+    async def _pull_async(self) -> tuple[In] | None:
+        assert self._aiter is not None
+        assert self._lock is not None
+        async with self._lock:
+            if self.exhausted:  # another worker hit the end while this one waited
+                return None
+            try:
+                return (await anext(self._aiter),)
+            except Exception as exc:  # StopAsyncIteration included
+                self._ended(exc)
+                return None
+
     async def pull(self) -> tuple[int, In] | None:
         """The next entry and its index, or ``None`` once the input is exhausted."""
         if self.exhausted:
@@ -98,16 +110,10 @@ class _Source(Generic[In]):
                 self._ended(exc)
                 return None
         else:
-            assert self._aiter is not None
-            assert self._lock is not None
-            async with self._lock:
-                if self.exhausted:  # another worker hit the end while this one waited
-                    return None
-                try:
-                    item = await anext(self._aiter)
-                except Exception as exc:  # StopAsyncIteration included
-                    self._ended(exc)
-                    return None
+            got = await self._pull_async()
+            if got is None:
+                return None
+            item = got[0]
         index = self.pulled
         self.pulled = index + 1
         return index, item
