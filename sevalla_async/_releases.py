@@ -57,6 +57,7 @@ __all__ = [
     "DeploymentProgress",
     "Gate",
     "OnFailure",
+    "PromoteWave",
     "Release",
     "ReleaseLedger",
     "ReleaseReport",

@@ -16,6 +16,7 @@ from .._releases import (
     DeploymentProgress,
     Gate,
     OnFailure,
+    PromoteWave,
     Release,
     ReleaseLedger,
     ReleaseReport,
@@ -132,6 +133,17 @@ class Releases:
             rolled_back=rolled_back,
             on_rollback_send=on_rollback_send,
         )
+        release = Release(
+            settings,
+            promote_wave=self._wave_promoter(fanout, concurrency),
+            rollback=self._deployments._rollback,
+            waiter=self._waiter,
+        )
+        return await release.run()
+
+    def _wave_promoter(self, fanout: FanoutSettings, concurrency: int | None) -> PromoteWave:
+        """Each wave: ``promote_many(wait=True)`` with the release's checked settings (the
+        wave's own ledger and poll hook laid over them, nothing checked again)."""
         pipelines = self._pipelines
 
         async def promote_wave(
@@ -142,10 +154,4 @@ class Releases:
             options = attrs.evolve(fanout, on_poll=on_poll, ledger=wave_ledger)
             return await pipelines._fanout(requests, concurrency, options).collect()
 
-        release = Release(
-            settings,
-            promote_wave=promote_wave,
-            rollback=self._deployments._rollback,
-            waiter=self._waiter,
-        )
-        return await release.run()
+        return promote_wave
