@@ -15,9 +15,10 @@ build, a person's manual deploy of another build) landing on targets during the 
 Besides those, the 0.3 faults: the re-send of the missing targets refused by 429s past
 every retry (``act-subset+500+resend-429``), a ``Date`` header an hour off on some targets'
 reads only (``--lying``, the share of target apps) and deployment lists served oldest
-first for some apps (``--oldest``), and the whole fan-out cancelled part way (``--cancel-at``, the share of
-entries done): every entry of its ledger is then finished from its per-target record
-(``pipelines.resume``), as a resumed journal does, and every entry never read is sent.
+first for some apps (``--oldest``), and the whole fan-out cancelled part way
+(``--cancel-at``, the share of entries done): every entry of its ledger is then finished
+from its per-target record (``pipelines.resume``), as a resumed journal does, and every
+entry never read is sent.
 
 Exit status 0 only when every check holds.
 """

@@ -28,8 +28,11 @@ The engine behind :meth:`Pipelines.promote_many` and :meth:`Pipelines.promote_it
   unchanged; the ledger then holds an outcome for every entry read (``unknown`` with its
   ``sent_at`` when its request had left, ``not_sent`` when it had not).
 
-The per-request coroutine is a parameter (``call``), so a variant that does more per
-request (promote, then wait for the deployments) plugs in without touching the scheduling.
+The scheduling, the laziness and the cancellation rules are those of the one bounded-work
+:class:`~sevalla_async._engine.Engine`; this module adds what is particular to promotions
+(the checks of an entry, the ledger, the progress). The per-request coroutine is a
+parameter (``call``), so a variant that does more per request (promote, then wait for the
+deployments) plugs in without touching the scheduling.
 """
 
 from __future__ import annotations
@@ -38,23 +41,20 @@ import asyncio
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
-    AsyncIterator,
     Awaitable,
     Callable,
     Iterable,
-    Iterator,
     Mapping,
-    Sized,
 )
 from typing import Any, Protocol
 
 import attrs
 
-from ._errors import APIError
-from ._models import Deployment, PromoteRequest, Promotion
-from ._outcomes import PromotionState
-from ._promote_outcome import PromoteOutcome, state_of
-from ._record import WriteRecord, combined_state
+from ._engine import Engine
+from ._fanout_outcomes import done_outcome, failed_outcome, unsent_outcome
+from ._models import PromoteRequest
+from ._promote_outcome import PromoteOutcome
+from ._record import WriteRecord
 from ._repeats import Repeat, RepeatGuard, repeat_error
 from ._result_errors import FanoutError
 
@@ -69,6 +69,8 @@ __all__ = [
     "RepeatGuard",
     "as_request",
     "check_requests",
+    "done_outcome",
+    "failed_outcome",
     "repeat_error",
     "resolve_concurrency",
 ]
@@ -79,8 +81,6 @@ DEFAULT_CONCURRENCY = 32
 Call = Callable[[PromoteRequest, int, WriteRecord], Awaitable[PromoteOutcome]]
 """The work for one valid request (its input index, and the write record the fan-out
 keeps for it and passes down): returns its outcome or raises."""
-
-_SKIP_YIELD_EVERY = 256  # let the loop breathe while fail_fast skips a long input
 
 
 @attrs.frozen(slots=True)
@@ -236,145 +236,6 @@ def as_request(item: object) -> PromoteRequest:
     )
 
 
-def done_outcome(
-    request: PromoteRequest,
-    index: int,
-    record: WriteRecord,
-    promotions: list[Promotion],
-    error: BaseException | None = None,
-    deployments: list[Deployment] | None = None,
-) -> PromoteOutcome:
-    """The outcome of a request whose promotions came back (found or made); with
-    ``wait=True``, its ``deployments`` and the wait's ``error``."""
-    waited = deployments is not None or error is not None
-    if record.per_target:  # reconciled: the targets' sends differ
-        targets = record.outcomes()
-        return PromoteOutcome(
-            request,
-            promotions,
-            error,
-            index,
-            True,
-            deployments if waited else None,
-            state=PromotionState.PROMOTED,
-            sent_at=targets[0].sent_at,
-            per_target=targets,
-        )
-    if waited:
-        return PromoteOutcome(
-            request,
-            promotions,
-            error,
-            index,
-            True,
-            deployments,
-            state=PromotionState.PROMOTED,
-            sent_at=record.send.sent_at,
-        )
-    return PromoteOutcome(request, promotions, None, index, sent_at=record.send.sent_at)
-
-
-def failed_outcome(
-    request: PromoteRequest, index: int, record: WriteRecord, error: Exception | None
-) -> PromoteOutcome:
-    """The outcome of a request that raised ``error`` (``None``: cancelled in flight), from
-    its write record: per target when a promotion was found before the failure, so that
-    nothing found is lost."""
-    if record.per_target:
-        targets = record.outcomes()
-        made = [
-            Promotion(t.target_app_id, t.deployment_id)
-            for t in targets
-            if t.deployment_id is not None
-        ]
-        state = combined_state(targets)
-        sent_at = next((t.sent_at for t in targets if t.sent_at is not None), None)
-        return PromoteOutcome(
-            request,
-            made or None,
-            error,
-            index,
-            True,
-            state=state,
-            sent_at=sent_at,
-            per_target=targets,
-        )
-    sent_at = record.send.sent_at
-    if isinstance(error, (APIError, ValueError)):
-        state = state_of(error)
-    else:  # cancelled, or not the API's answer (e.g. the client was closed): did it leave?
-        state = PromotionState.UNKNOWN if sent_at else PromotionState.NOT_SENT
-    sent = state is not PromotionState.NOT_SENT
-    return PromoteOutcome(request, None, error, index, sent, state=state, sent_at=sent_at)
-
-
-class _Source:
-    """Hands out ``(index, item)`` from a sync or async iterable, one pull at a time.
-
-    Workers call :meth:`pull` for either kind; an async iterable is read under a lock,
-    since an async generator must not be re-entered.
-    """
-
-    __slots__ = ("_aiter", "_iter", "_lock", "exhausted", "failure", "pulled", "sync")
-
-    def __init__(self, requests: Iterable[Any] | AsyncIterable[Any]) -> None:
-        self._iter: Iterator[Any] | None = None
-        self._aiter: AsyncIterator[Any] | None = None
-        self._lock: asyncio.Lock | None = None
-        if isinstance(requests, AsyncIterable):
-            self._aiter = aiter(requests)
-            self._lock = asyncio.Lock()
-        else:
-            self._iter = iter(requests)
-        self.sync = self._iter is not None
-        self.exhausted = False
-        self.pulled = 0
-        self.failure: Exception | None = None
-
-    def _ended(self, exc: Exception) -> None:
-        """The input ended (``StopIteration``, ``StopAsyncIteration``) or raised: stop
-        reading (the entries in flight still finish); keep the first error raised."""
-        self.exhausted = True
-        if not isinstance(exc, (StopIteration, StopAsyncIteration)) and self.failure is None:
-            self.failure = exc
-
-    def next_sync(self) -> tuple[int, Any] | None:
-        """The next input of a sync iterable and its index, or ``None`` at the end."""
-        if self.exhausted:
-            return None
-        assert self._iter is not None
-        try:
-            item = next(self._iter)
-        except Exception as exc:  # StopIteration included
-            self._ended(exc)
-            return None
-        return self._numbered(item)
-
-    def _numbered(self, item: Any) -> tuple[int, Any]:
-        index = self.pulled
-        self.pulled = index + 1
-        return index, item
-
-    async def pull(self) -> tuple[int, Any] | None:
-        """The next input and its index, or ``None`` once the input is exhausted."""
-        if self.sync:
-            return self.next_sync()
-        assert self._aiter is not None
-        assert self._lock is not None
-        async with self._lock:
-            if self.exhausted:  # another worker hit the end while this one waited
-                return None
-            try:
-                item = await anext(self._aiter)
-            except Exception as exc:  # StopAsyncIteration included
-                self._ended(exc)
-                return None
-        return self._numbered(item)
-
-
-_END = object()  # a worker of a stream has finished
-
-
 class Fanout:
     """One fan-out run; use :meth:`collect` or :meth:`stream`, once."""
 
@@ -391,82 +252,91 @@ class Fanout:
     ) -> None:
         check_requests(requests)  # the options were checked by the caller (FanoutSettings)
         # Without a ledger nothing keeps an outcome once it is handed on (bounded memory
-        # for promote_iter); entries read and not yet settled are in _requests_read.
+        # for promote_iter).
         self.ledger: FanoutLedger | None = ledger
-        self._records: dict[int, WriteRecord] = {}  # in flight
-        self._requests = requests
+        self._records: dict[int, tuple[PromoteRequest, WriteRecord]] = {}  # sent, not settled
         self._call = call
-        self._concurrency = concurrency
-        self._fail_fast = fail_fast
         self._on_progress = on_progress
         self._clock = clock
-        self._total = len(requests) if isinstance(requests, Sized) else None
-        self._stopping = False
         self._in_flight = 0
         self._succeeded = 0
         self._failed = 0
         self._skipped = 0
         self._started = 0.0
-        self._used = False
-        self._requests_read: dict[int, Any] = {}  # read, no outcome yet
         self._repeats = RepeatGuard()
+        self._engine: Engine[Any, PromoteOutcome] = Engine(
+            requests,
+            self._run_one,
+            concurrency=concurrency,
+            on_outcome=self._record,
+            cancelled=self._cancelled,
+            on_cancelled=None if ledger is None else self._record_cancelled,
+            stop=_failed if fail_fast else None,
+            skip=self._skip,
+            input_error=self._input_error,
+        )
 
     # --- one input ------------------------------------------------------------------------
 
-    async def _run_one(self, index: int, item: object) -> PromoteOutcome:
+    def _checked(self, index: int, item: object) -> PromoteRequest | PromoteOutcome:
+        """The entry as a request, or its outcome when it cannot be sent (invalid, or a
+        target an earlier entry already promotes)."""
         if self.ledger is not None:
             self.ledger.note_read(index)
-        self._requests_read[index] = item
         try:
             request = as_request(item)
         except (ValueError, TypeError) as exc:
             error = exc if isinstance(exc, ValueError) else ValueError(str(exc))
-            return PromoteOutcome(item, None, error, index, sent=False)
-        self._requests_read[index] = request
+            return unsent_outcome(item, index, error)
         first = self._repeats.earlier(request, index)
         if first is not None:
-            return PromoteOutcome(request, None, repeat_error(first), index, sent=False)
-        if self._stopping:
-            return PromoteOutcome(request, None, None, index, sent=False)
+            return unsent_outcome(request, index, repeat_error(first))
+        return request
+
+    async def _run_one(self, index: int, item: object) -> PromoteOutcome:
+        request = self._checked(index, item)
+        if type(request) is PromoteOutcome:
+            return request
+        assert isinstance(request, PromoteRequest)
+        record = WriteRecord(request.target_app_ids)
+        self._records[index] = (request, record)
         self._in_flight += 1
-        record = self._records[index] = WriteRecord(request.target_app_ids)
         try:
-            return await self._call(request, index, record)
+            outcome = await self._call(request, index, record)
         except asyncio.CancelledError:
-            self._account_for_the_rest()  # this entry (and any other read) in the ledger
-            raise
-        except Exception as exc:  # one failure never stops the others
-            return failed_outcome(request, index, record, exc)
-        finally:
             self._in_flight -= 1
-            del self._records[index]
+            raise  # the record stays, for the entry's cancelled outcome
+        except Exception as exc:  # one failure never stops the others
+            outcome = failed_outcome(request, index, record, exc)
+        self._in_flight -= 1
+        del self._records[index]
+        return outcome
 
-    def _account_for_the_rest(self) -> None:
-        """After a cancellation: an outcome in the ledger for every entry read that has
-        none (in flight: ``unknown`` with its ``sent_at`` if its request had left, else
-        ``not_sent``)."""
-        if self.ledger is None:
-            self._requests_read.clear()
-            return
-        for index, item in self._requests_read.items():
-            if self.ledger.has(index):
-                continue
-            record = self._records.get(index)
-            if record is None or not isinstance(item, PromoteRequest):
-                outcome = PromoteOutcome(item, None, None, index, False)
-            else:
-                outcome = failed_outcome(item, index, record, None)
-            self.ledger.record(outcome)
-        self._requests_read.clear()
+    def _skip(self, index: int, item: object) -> PromoteOutcome:
+        """An entry read after ``fail_fast`` stopped the run: not sent."""
+        request = self._checked(index, item)
+        if type(request) is PromoteOutcome:
+            return request
+        return unsent_outcome(request, index)
 
-    def _record(self, outcome: PromoteOutcome) -> None:
+    def _cancelled(self, index: int, item: object) -> PromoteOutcome:
+        """An entry read that the run's end left without an outcome: ``unknown`` with its
+        ``sent_at`` if its request had left, else ``not_sent``."""
+        sent = self._records.pop(index, None)
+        if sent is None:
+            return unsent_outcome(item, index)
+        return failed_outcome(sent[0], index, sent[1], None)
+
+    def _record_cancelled(self, index: int, outcome: PromoteOutcome) -> None:
+        assert self.ledger is not None
+        self.ledger.note_read(index)
+        self.ledger.record(outcome)
+
+    def _record(self, index: int, outcome: PromoteOutcome) -> None:
         if self.ledger is not None:
             self.ledger.record(outcome)
-        self._requests_read.pop(outcome.index, None)
         if outcome.error is not None:
             self._failed += 1
-            if self._fail_fast:
-                self._stopping = True
         elif outcome.sent:
             self._succeeded += 1
         else:
@@ -481,127 +351,36 @@ class Fanout:
                     self._failed,
                     self._skipped,
                     self._in_flight,
-                    self._total,
+                    self._engine.total,
                     self._clock() - self._started,
                 )
             )
 
-    def _start(self) -> _Source:
-        if self._used:
-            raise RuntimeError("a fan-out runs once")
-        self._used = True
-        self._started = self._clock()
-        return _Source(self._requests)
+    def _input_error(
+        self, failure: Exception, read: int, outcomes: list[PromoteOutcome]
+    ) -> FanoutError:
+        """The input raised: :class:`FanoutError` with every outcome (a stream keeps
+        none it has yielded: the ledger's, if any)."""
+        if not outcomes and self.ledger is not None:
+            outcomes = self.ledger.outcomes
+        return FanoutError(
+            f"the input raised after {read} {'entry' if read == 1 else 'entries'}: "
+            f"{type(failure).__name__}: {failure}",
+            outcomes,
+        )
 
-    def _workers(self) -> int:
-        if self._total is not None:
-            return max(1, min(self._concurrency, self._total))
-        return self._concurrency
-
-    # --- promote_many ---------------------------------------------------------------------
+    # --- promote_many / promote_iter ------------------------------------------------------
 
     async def collect(self) -> list[PromoteOutcome]:
         """Run to the end; the outcomes in input order."""
-        source = self._start()
-        results: dict[int, PromoteOutcome] = {}
+        self._started = self._clock()
+        return await self._engine.collect()
 
-        async def work() -> None:
-            skipped = 0
-            while True:
-                got = await source.pull()
-                if got is None:
-                    return
-                index, item = got
-                outcome = await self._run_one(index, item)
-                results[index] = outcome
-                self._record(outcome)
-                if not outcome.sent:
-                    skipped += 1
-                    if skipped % _SKIP_YIELD_EVERY == 0:
-                        await asyncio.sleep(0)
-
-        workers = [asyncio.create_task(work()) for _ in range(self._workers())]
-        try:
-            done, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
-            for task in done:
-                error = task.exception()
-                if error is not None:
-                    raise error
-        finally:
-            await _cancel_all(workers)
-            self._account_for_the_rest()
-        ordered = [results[i] for i in range(len(results))]
-        self._raise_input_failure(source, ordered)
-        return ordered
-
-    def _raise_input_failure(self, source: _Source, outcomes: list[PromoteOutcome]) -> None:
-        """Raise :class:`FanoutError` with ``outcomes`` if the input raised."""
-        if source.failure is not None:
-            raise FanoutError(
-                f"the input raised after {source.pulled} "
-                f"{'entry' if source.pulled == 1 else 'entries'}: "
-                f"{type(source.failure).__name__}: {source.failure}",
-                outcomes,
-            ) from source.failure
-
-    # --- promote_iter ---------------------------------------------------------------------
-
-    async def stream(self) -> AsyncGenerator[PromoteOutcome, None]:
+    def stream(self) -> AsyncGenerator[PromoteOutcome, None]:
         """The outcomes as they complete. Reading stops while the consumer is busy."""
-        source = self._start()
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        credits = asyncio.Semaphore(2 * self._concurrency)
-        wanted = asyncio.Event()  # set while the consumer waits for the next outcome
-        failure: list[BaseException] = []
-
-        async def work() -> None:
-            try:
-                while True:
-                    await credits.acquire()
-                    await wanted.wait()
-                    got = await source.pull()
-                    if got is None:
-                        credits.release()
-                        return
-                    index, item = got
-                    outcome = await self._run_one(index, item)
-                    self._record(outcome)
-                    queue.put_nowait(outcome)
-            except Exception as exc:
-                failure.append(exc)
-            finally:
-                queue.put_nowait(_END)
-
-        workers = [asyncio.create_task(work()) for _ in range(self._workers())]
-        live = len(workers)
-        try:
-            while live:
-                wanted.set()
-                outcome = await queue.get()
-                wanted.clear()
-                if outcome is _END:
-                    if failure:
-                        raise failure[0]
-                    live -= 1
-                    continue
-                credits.release()
-                yield outcome
-            # Every outcome has been yielded by now: without a ledger none is kept (memory
-            # stays bounded), so the error holds the ledger's outcomes or none.
-            kept = self.ledger.outcomes if self.ledger is not None else []
-            self._raise_input_failure(source, kept)
-        finally:
-            await _cancel_all(workers)
-            self._account_for_the_rest()
+        self._started = self._clock()
+        return self._engine.stream()
 
 
-async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
-    """Cancel ``tasks`` and wait until every one has finished."""
-    pending = [t for t in tasks if not t.done()]
-    for task in pending:
-        task.cancel()
-    if pending:
-        await asyncio.wait(pending)
-    for task in tasks:  # mark every exception as seen (they were raised or are moot)
-        if not task.cancelled():
-            task.exception()
+def _failed(outcome: PromoteOutcome) -> bool:
+    return outcome.error is not None

@@ -33,8 +33,8 @@ from ._wait import (
     DEFAULT_TIMEOUT,
     DEFAULT_WAIT_CONCURRENCY,
     OnPoll,
+    PollSettings,
     WaitOptions,
-    WaitPlan,
 )
 
 if sys.version_info >= (3, 11):
@@ -252,7 +252,7 @@ class WaitSettings:
     """Checked options of a wait (:class:`WaitKeywords`, or
     :class:`PromoteAndWaitKeywords`), defaults applied."""
 
-    plan: WaitPlan
+    plan: PollSettings
     on_poll: OnPoll | None
     reconcile: ReconcileSettings
 
@@ -272,7 +272,7 @@ class WaitSettings:
         (:class:`WaitKeywords`, or :class:`PromoteAndWaitKeywords`); any other keyword is
         a ``TypeError``."""
         check_keywords(function, keywords, declared)
-        plan = WaitPlan.check(
+        plan = PollSettings.check(
             timeout=timeout,
             poll_interval=poll_interval,
             options=_get(keywords, "options"),
@@ -293,7 +293,7 @@ class FanoutSettings:
     fail_fast: bool
     on_progress: ProgressHook | None
     wait: bool
-    plan: WaitPlan
+    plan: PollSettings
     on_poll: OnIndexedPoll | None
     ledger: FanoutLedger | None
     reconcile: ReconcileSettings
@@ -303,6 +303,11 @@ class FanoutSettings:
         """The :class:`FanoutKeywords` given to ``function``, checked; any other keyword is
         a ``TypeError``."""
         check_keywords(function, keywords, FanoutKeywords)
+        return cls.build(keywords)
+
+    @classmethod
+    def build(cls, keywords: Mapping[str, Any]) -> FanoutSettings:
+        """The :class:`FanoutKeywords` of ``keywords`` (others are ignored), checked."""
         ledger = _get(keywords, "ledger")
         if ledger is not None and not isinstance(ledger, FanoutLedger):
             raise ValueError("ledger: expected a FanoutLedger")
@@ -312,7 +317,7 @@ class FanoutSettings:
                 "on_progress", _get(keywords, "on_progress"), "a FanoutProgress"
             ),
             wait=_check_bool("wait", _get(keywords, "wait")),
-            plan=WaitPlan.check(
+            plan=PollSettings.check(
                 timeout=_get(keywords, "wait_timeout"),
                 poll_interval=_get(keywords, "poll_interval"),
             ),

@@ -4,14 +4,15 @@ The workflow behind :meth:`Releases.run`, over two operations it is given (promo
 and wait for its deployments, as ``promote_many(wait=True)``; roll one app back) and the
 client's :class:`Waiter` (to wait for the rollbacks, within the client's poll budget):
 
-1. every wave is checked before anything is sent (``ValueError`` naming
-   ``waves[i][j].field``; a target in two entries is refused, it would be deployed twice);
+1. every option and every wave is checked once, before anything is sent, into a
+   :class:`ReleaseSettings` (``ValueError`` naming ``waves[i][j].field``; a target in two
+   entries is refused, it would be deployed twice);
 2. wave ``k`` is promoted and its deployments waited for; its :class:`WaveReport` goes to
    the gate (default: every deployment of the wave succeeded; a callable, sync or async,
    for a custom one);
 3. a passed gate starts wave ``k + 1``; a failed one stops the release there, after, with
-   ``on_failure="rollback"``, rolling back the wave's targets whose deployment did not
-   succeed and waiting for those rollbacks.
+   ``on_failure="rollback"``, rolling back (a few at a time, on the bounded-work engine)
+   the wave's targets whose deployment did not succeed and waiting for those rollbacks.
 
 Every entry gets exactly one outcome in the :class:`ReleaseLedger`, on every exit path: the
 entries of waves never started (a stop, a cancellation) are ``not_sent``; a cancellation
@@ -21,25 +22,36 @@ request in flight) and a rollback in flight ``unknown``.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 import attrs
 
+from ._engine import Engine
 from ._errors import APIError, SevallaError
-from ._fanout import FanoutLedger, as_request
+from ._fanout import FanoutLedger
 from ._models import Deployment, PromoteRequest, Promotion
 from ._outcomes import PromotionState
 from ._promote_outcome import PromoteOutcome, state_of
 from ._record import Send
+from ._release_checks import ReleaseSettings, check_waves
+from ._release_reports import (
+    DEFAULT_ROLLBACK_CONCURRENCY,
+    DeploymentProgress,
+    Gate,
+    OnFailure,
+    ReleaseLedger,
+    ReleaseReport,
+    RollbackOutcome,
+    WaveReport,
+    rollback_targets,
+)
 from ._result_errors import WaitAllError
-from ._wait import Waiter, WaitPlan
+from ._wait import Waiter
 
 logger = logging.getLogger("sevalla_async")
 
@@ -47,294 +59,16 @@ __all__ = [
     "DeploymentProgress",
     "Gate",
     "OnFailure",
+    "PromoteWave",
     "Release",
     "ReleaseLedger",
     "ReleaseReport",
+    "ReleaseSettings",
     "RollbackOutcome",
     "WaveReport",
     "check_waves",
     "rollback_targets",
 ]
-
-OnFailure = Literal["stop", "rollback"]
-
-DEFAULT_ROLLBACK_CONCURRENCY = 8
-"""Rollback POSTs in flight at once."""
-
-
-@attrs.frozen
-class RollbackOutcome:
-    """One rollback a release made (or tried) after a failed gate.
-
-    Attributes:
-        app_id: the app rolled back.
-        wave: the index of the wave it belonged to.
-        deployment: the rollback's deployment, final once waited for (``None`` when the
-            rollback request failed).
-        error: what went wrong (the request's :class:`APIError`, or the wait's error), or
-            ``None``.
-        state: the rollback request's :class:`PromotionState` (``promoted``: the API
-            started it; ``unknown``: it may have; look before rolling back again).
-        sent_at: when the request left, for an ``unknown`` one.
-    """
-
-    app_id: uuid.UUID
-    wave: int
-    deployment: Deployment | None = None
-    error: BaseException | None = None
-    state: PromotionState = PromotionState.PROMOTED
-    sent_at: datetime | None = None
-
-    @property
-    def succeeded(self) -> bool:
-        """The rollback's deployment ended ``success``."""
-        return self.error is None and self.deployment is not None and self.deployment.succeeded
-
-
-@attrs.frozen
-class WaveReport:
-    """What one wave did.
-
-    Attributes:
-        index: the wave's position in the release (0 first).
-        outcomes: one :class:`PromoteOutcome` per entry, in entry order, each with its final
-            ``deployments`` (as ``promote_many(wait=True)``).
-        rollbacks: the rollbacks made after its gate failed (``on_failure="rollback"``).
-        passed: the gate's verdict (``None`` while the gate is deciding: that is the
-            report a gate receives).
-        gate_error: what the gate raised (or the ``TypeError`` for a verdict that is not
-            a ``bool``): the gate then failed (``passed`` is false), the release stops
-            after rolling back as ``on_failure`` says, and the report is returned.
-    """
-
-    index: int
-    outcomes: list[PromoteOutcome]
-    rollbacks: list[RollbackOutcome] = attrs.field(factory=list)
-    passed: bool | None = None
-    gate_error: Exception | None = None
-
-    @property
-    def deployments(self) -> list[Deployment]:
-        """Every final deployment of the wave, entry by entry, in target order."""
-        return [d for o in self.outcomes for d in (o.deployments or [])]
-
-    @property
-    def succeeded(self) -> bool:
-        """Every entry was promoted and every deployment ended ``success``."""
-        return all(o.succeeded for o in self.outcomes)
-
-    @property
-    def success_ratio(self) -> float:
-        """The share of the wave's targets whose deployment ended ``success`` (0 to 1)."""
-        targets = [t for o in self.outcomes for t in _targets(o)]
-        if not targets:
-            return 0.0
-        good = {d.app_id for d in self.deployments if d.succeeded}
-        return sum(1 for t in targets if t in good) / len(targets)
-
-    @property
-    def failed_targets(self) -> list[uuid.UUID]:
-        """The targets whose deployment did not end ``success`` (entry order)."""
-        good = {d.app_id for d in self.deployments if d.succeeded}
-        return [t for o in self.outcomes for t in _targets(o) if t not in good]
-
-
-@attrs.frozen
-class ReleaseReport:
-    """The result of :meth:`Releases.run`.
-
-    Attributes:
-        waves: a :class:`WaveReport` for every wave that started, in order.
-        completed: every wave ran and passed its gate.
-        stopped_at: the index of the wave whose gate failed (``None`` when completed).
-    """
-
-    waves: list[WaveReport]
-    completed: bool
-    stopped_at: int | None
-
-    @property
-    def outcomes(self) -> list[PromoteOutcome]:
-        """Every outcome of every wave that started, wave by wave."""
-        return [o for w in self.waves for o in w.outcomes]
-
-    @property
-    def rollbacks(self) -> list[RollbackOutcome]:
-        """Every rollback made, wave by wave."""
-        return [r for w in self.waves for r in w.rollbacks]
-
-
-@attrs.frozen
-class DeploymentProgress:
-    """Given to ``on_deployment`` for every deployment a poll of a release returns.
-
-    Attributes:
-        wave: the index of the wave.
-        deployment: the deployment as polled (its ``app_id`` is the target).
-        rollback: ``True`` for the deployment of a rollback.
-    """
-
-    wave: int
-    deployment: Deployment
-    rollback: bool = False
-
-
-Gate = Callable[[WaveReport], "bool | Awaitable[bool]"]
-"""Decides, from a wave's report, whether the next wave starts (sync or async)."""
-
-
-def _targets(outcome: PromoteOutcome) -> list[uuid.UUID]:
-    request = outcome.request
-    return list(request.target_app_ids) if isinstance(request, PromoteRequest) else []
-
-
-class ReleaseLedger:
-    """Every entry of a release and its outcome, on every exit path.
-
-    Pass one as ``ledger=`` to :meth:`Releases.run` to keep the record whatever ends the run
-    (a cancellation, Ctrl-C)::
-
-        ledger = ReleaseLedger()
-        try:
-            await client.releases.run(waves, ledger=ledger)
-        finally:
-            for wave, outcome in ledger.outcomes:
-                print(wave, outcome.index, outcome.state)
-
-    ``on_outcome(wave, outcome)`` and ``on_rollback(rollback)`` (optional) are called as
-    each is recorded (e.g. to append it to a journal); keep them quick.
-    """
-
-    def __init__(
-        self,
-        on_outcome: Callable[[int, PromoteOutcome], object] | None = None,
-        on_rollback: Callable[[RollbackOutcome], object] | None = None,
-    ) -> None:
-        for name, hook in (("on_outcome", on_outcome), ("on_rollback", on_rollback)):
-            if hook is not None and not callable(hook):
-                raise ValueError(f"{name}: expected a callable")
-        self._on_outcome = on_outcome
-        self._on_rollback = on_rollback
-        self._waves: dict[int, FanoutLedger] = {}
-        self._rollbacks: list[RollbackOutcome] = []
-        self.gates: dict[int, bool] = {}
-        """The gate's verdict of every wave that was gated."""
-
-    def wave(self, index: int) -> FanoutLedger:
-        """The fan-out ledger of wave ``index`` (made on first use)."""
-        ledger = self._waves.get(index)
-        if ledger is None:
-            hook = self._on_outcome
-            on = None if hook is None else (lambda o, i=index: hook(i, o))
-            ledger = self._waves[index] = FanoutLedger(on_outcome=on)
-        return ledger
-
-    def record_rollback(self, rollback: RollbackOutcome) -> None:
-        """Record a rollback's outcome."""
-        self._rollbacks.append(rollback)
-        if self._on_rollback is not None:
-            self._on_rollback(rollback)
-
-    @property
-    def outcomes(self) -> list[tuple[int, PromoteOutcome]]:
-        """``(wave, outcome)`` for every entry with an outcome, wave by wave, entry order."""
-        return [(i, o) for i in sorted(self._waves) for o in self._waves[i].outcomes]
-
-    @property
-    def rollbacks(self) -> list[RollbackOutcome]:
-        """Every rollback recorded, in the order they ended."""
-        return list(self._rollbacks)
-
-    def __len__(self) -> int:
-        return sum(len(w) for w in self._waves.values())
-
-    def __repr__(self) -> str:
-        return (
-            f"<ReleaseLedger waves={len(self._waves)} outcomes={len(self)} "
-            f"rollbacks={len(self._rollbacks)}>"
-        )
-
-
-def check_waves(waves: object) -> list[list[PromoteRequest]]:
-    """Every wave as validated requests, or ``ValueError`` naming ``waves[i][j]`` and the
-    field; a target app in two entries (of any waves) is refused too."""
-    if isinstance(waves, (str, bytes, dict)) or not isinstance(waves, Iterable):
-        raise ValueError(
-            f"waves: expected a list of waves (each a list of requests), got {type(waves).__name__}"
-        )
-    checked: list[list[PromoteRequest]] = []
-    seen: dict[uuid.UUID, str] = {}
-    for i, wave in enumerate(waves):
-        if isinstance(wave, (str, bytes, dict, PromoteRequest)) or not isinstance(wave, Iterable):
-            raise ValueError(f"waves[{i}]: expected a list of requests, got {type(wave).__name__}")
-        requests: list[PromoteRequest] = []
-        for j, item in enumerate(wave):
-            name = f"waves[{i}][{j}]"
-            try:
-                request = as_request(item)
-            except (ValueError, TypeError) as exc:
-                raise ValueError(f"{name}: {exc}") from None
-            for target in request.target_app_ids:
-                if target in seen:
-                    raise ValueError(
-                        f"{name}.target_app_ids: {target} is already a target of {seen[target]}"
-                    )
-                seen[target] = name
-            requests.append(request)
-        if not requests:
-            raise ValueError(f"waves[{i}]: a wave needs at least one request")
-        checked.append(requests)
-    if not checked:
-        raise ValueError("waves: at least one wave is required")
-    return checked
-
-
-def rollback_targets(report: WaveReport) -> list[uuid.UUID]:
-    """The targets of a failed wave to roll back: each one whose deployment of this wave did
-    not end ``success`` (failed, cancelled, skipped, or not seen to the end), and each one
-    of an entry whose promotion is ``unknown`` (it may have been deployed). The targets of
-    an entry the API ``rejected`` or that was ``not_sent`` were never deployed by the wave
-    and are left alone."""
-    out: list[uuid.UUID] = []
-    for outcome in report.outcomes:
-        targets = _targets(outcome)
-        if outcome.promotions is None:
-            if outcome.state is PromotionState.UNKNOWN:
-                out.extend(targets)
-            continue
-        promoted = {p.target_app_id for p in outcome.promotions}
-        good = {d.app_id for d in (outcome.deployments or []) if d.succeeded}
-        out.extend(t for t in targets if t in promoted and t not in good)
-    return out
-
-
-def _check_done(
-    done: Mapping[tuple[int, int], Sequence[Promotion]] | None,
-    waves: list[list[PromoteRequest]],
-) -> dict[tuple[int, int], list[Promotion]]:
-    """``done`` checked against the waves: keys ``(wave, entry)`` of the plan, values
-    :class:`Promotion` lists for targets of that entry (``ValueError`` naming the key)."""
-    if done is None:
-        return {}
-    if not isinstance(done, Mapping):
-        raise ValueError("done: expected a mapping of (wave, entry) to promotions")
-    out: dict[tuple[int, int], list[Promotion]] = {}
-    for key, promotions in done.items():
-        if (
-            not isinstance(key, tuple)
-            or len(key) != 2
-            or not all(type(k) is int for k in key)
-            or not 0 <= key[0] < len(waves)
-            or not 0 <= key[1] < len(waves[key[0]])
-        ):
-            raise ValueError(f"done[{key!r}]: not a (wave, entry) position of the waves")
-        targets = set(waves[key[0]][key[1]].target_app_ids)
-        listed = list(promotions)
-        for p in listed:
-            if not isinstance(p, Promotion) or p.target_app_id not in targets:
-                raise ValueError(f"done[{key!r}]: {p!r} is not a promotion of a target of it")
-        out[key] = listed
-    return out
 
 
 PromoteWave = Callable[
@@ -343,32 +77,6 @@ PromoteWave = Callable[
 ]
 """Promote one wave and wait for its deployments (``promote_many(wait=True)``), recording
 into the given ledger, calling the hook with ``(entry index, deployment)`` on every poll."""
-
-
-def _check_rolled_back(
-    rolled_back: Mapping[tuple[int, uuid.UUID], uuid.UUID | None] | None,
-    waves: list[list[PromoteRequest]],
-) -> dict[tuple[int, uuid.UUID], uuid.UUID | None]:
-    """``rolled_back`` checked against the waves: keys ``(wave, app id)`` of a target of
-    that wave, values the rollback's deployment id or ``None`` (``ValueError`` naming the
-    key)."""
-    if rolled_back is None:
-        return {}
-    if not isinstance(rolled_back, Mapping):
-        raise ValueError("rolled_back: expected a mapping of (wave, app id) to a deployment id")
-    out: dict[tuple[int, uuid.UUID], uuid.UUID | None] = {}
-    for key, deployment_id in rolled_back.items():
-        wave, app = key if isinstance(key, tuple) and len(key) == 2 else (None, None)
-        if (
-            type(wave) is not int
-            or not 0 <= wave < len(waves)
-            or not any(app in r.target_app_ids for r in waves[wave])
-        ):
-            raise ValueError(f"rolled_back[{key!r}]: not a (wave, target app id) of the waves")
-        if deployment_id is not None and not isinstance(deployment_id, uuid.UUID):
-            raise ValueError(f"rolled_back[{key!r}]: expected a deployment id (UUID) or None")
-        out[(wave, app)] = deployment_id
-    return out
 
 
 def _earlier_rollback(
@@ -383,61 +91,75 @@ def _earlier_rollback(
 Rollback = Callable[[uuid.UUID, Send], Awaitable[Deployment]]
 
 
+class _RollbackPool:
+    """The rollback of one app of a failed wave, as the engine's work; once
+    ``on_rollback_send`` raised, nothing more is sent (each later app: ``not_sent``)."""
+
+    def __init__(
+        self,
+        wave: int,
+        rollback: Rollback,
+        on_send: Callable[[int, uuid.UUID], object] | None,
+    ) -> None:
+        self._wave = wave
+        self._rollback = rollback
+        self._on_send = on_send
+        self._refused: Exception | None = None
+        self._marks: dict[int, Send] = {}
+
+    async def one(self, index: int, app: uuid.UUID) -> RollbackOutcome:
+        wave = self._wave
+        if self._on_send is not None and self._refused is None:
+            try:
+                self._on_send(wave, app)  # e.g. journal it before it leaves
+            except Exception as exc:
+                self._refused = exc
+        if self._refused is not None:
+            return RollbackOutcome(app, wave, None, self._refused, PromotionState.NOT_SENT)
+        self._marks[index] = mark = Send()
+        try:
+            deployment = await self._rollback(app, mark)
+        except (APIError, ValueError) as exc:
+            state = state_of(exc)
+            sent_at = mark.sent_at if state is PromotionState.UNKNOWN else None
+            return RollbackOutcome(app, wave, None, exc, state, sent_at)
+        return RollbackOutcome(app, wave, deployment, sent_at=mark.sent_at)
+
+    def cancelled(self, index: int, app: uuid.UUID) -> RollbackOutcome:
+        """A rollback the run's end left without an outcome: ``unknown`` once sent."""
+        mark = self._marks.get(index)
+        sent_at = mark.sent_at if mark is not None else None
+        state = PromotionState.UNKNOWN if sent_at else PromotionState.NOT_SENT
+        return RollbackOutcome(app, self._wave, None, None, state, sent_at)
+
+
 class Release:
     """One release run (see the module docstring); :meth:`run` once."""
 
     def __init__(
         self,
-        waves: Any,
+        settings: ReleaseSettings,
         *,
         promote_wave: PromoteWave,
         rollback: Rollback,
         waiter: Waiter,
-        plan: WaitPlan,
-        gate: Gate | None,
-        on_failure: OnFailure,
-        ledger: ReleaseLedger | None,
-        on_wave: Callable[[int, WaveReport | None], object] | None,
-        on_deployment: Callable[[DeploymentProgress], object] | None,
-        start: int,
-        done: Mapping[tuple[int, int], Sequence[Promotion]] | None,
-        on_send: Callable[[int, int, PromoteRequest], object] | None,
-        rolled_back: Mapping[tuple[int, uuid.UUID], uuid.UUID | None] | None = None,
-        on_rollback_send: Callable[[int, uuid.UUID], object] | None = None,
     ) -> None:
-        # The options of Releases.run, which holds their defaults and passes every one.
-        if on_failure not in ("stop", "rollback"):
-            raise ValueError(f"on_failure: expected 'stop' or 'rollback', got {on_failure!r}")
-        if gate is not None and not callable(gate):
-            raise ValueError("gate: expected a callable taking a WaveReport")
-        if ledger is not None and not isinstance(ledger, ReleaseLedger):
-            raise ValueError("ledger: expected a ReleaseLedger")
-        hooks = (
-            ("on_wave", on_wave),
-            ("on_deployment", on_deployment),
-            ("on_send", on_send),
-            ("on_rollback_send", on_rollback_send),
-        )
-        for name, hook in hooks:
-            if hook is not None and not callable(hook):
-                raise ValueError(f"{name}: expected a callable")
-        self.waves = check_waves(waves)
-        if type(start) is not int or not 0 <= start < len(self.waves):
-            raise ValueError(f"start: must be a wave index from 0 to {len(self.waves) - 1}")
-        self.ledger = ledger if ledger is not None else ReleaseLedger()
+        # Every option was checked once, by ReleaseSettings.build.
+        self.waves = settings.waves
+        self.ledger = settings.ledger if settings.ledger is not None else ReleaseLedger()
         self._promote_wave = promote_wave
         self._rollback = rollback
         self._waiter = waiter
-        self._plan = plan
-        self._gate = gate
-        self._on_failure = on_failure
-        self._on_wave = on_wave
-        self._on_deployment = on_deployment
-        self._start = start
-        self._done = _check_done(done, self.waves)
-        self._on_send = on_send
-        self._rolled_back = _check_rolled_back(rolled_back, self.waves)
-        self._on_rollback_send = on_rollback_send
+        self._plan = settings.fanout.plan
+        self._gate = settings.gate
+        self._on_failure = settings.on_failure
+        self._on_wave = settings.on_wave
+        self._on_deployment = settings.on_deployment
+        self._start = settings.start
+        self._done = settings.done
+        self._on_send = settings.on_send
+        self._rolled_back = settings.rolled_back
+        self._on_rollback_send = settings.on_rollback_send
 
     async def run(self) -> ReleaseReport:
         """Run the waves in turn (see the module docstring)."""
@@ -501,8 +223,8 @@ class Release:
         def merged(outcome: PromoteOutcome) -> None:
             i = sending[outcome.index][0]
             ledger.note_read(i)
-            if i not in known:
-                ledger.record(attrs.evolve(outcome, index=i))
+            if i not in known:  # built once: re-indexed only when entries were left out
+                ledger.record(outcome if i == outcome.index else attrs.evolve(outcome, index=i))
                 return
             before = waited[i]
             ledger.record(
@@ -586,51 +308,21 @@ class Release:
         reported ``unknown``."""
         earlier = {a: self._rolled_back[(wave, a)] for a in apps if (wave, a) in self._rolled_back}
         sending = [a for a in apps if a not in earlier]
+        pool = _RollbackPool(wave, self._rollback, self._on_rollback_send)
         results: dict[int, RollbackOutcome] = {}
-        marks: dict[int, Send] = {}
-        pending = iter(range(len(sending)))
-        on_send = self._on_rollback_send
-
-        refused: list[Exception] = []  # on_rollback_send raised: send nothing more
-
-        async def worker() -> None:
-            for i in pending:
-                if on_send is not None and not refused:
-                    try:
-                        on_send(wave, sending[i])  # e.g. journal it before it leaves
-                    except Exception as exc:
-                        refused.append(exc)
-                if refused:
-                    state = PromotionState.NOT_SENT
-                    results[i] = RollbackOutcome(sending[i], wave, None, refused[0], state)
-                    continue
-                marks[i] = mark = Send()
-                try:
-                    deployment = await self._rollback(sending[i], mark)
-                except (APIError, ValueError) as exc:
-                    state = state_of(exc)
-                    sent_at = mark.sent_at if state is PromotionState.UNKNOWN else None
-                    results[i] = RollbackOutcome(sending[i], wave, None, exc, state, sent_at)
-                else:
-                    results[i] = RollbackOutcome(sending[i], wave, deployment, sent_at=mark.sent_at)
-
-        count = min(DEFAULT_ROLLBACK_CONCURRENCY, len(sending))
-        workers = [asyncio.create_task(worker()) for _ in range(count)]
+        engine = Engine(
+            sending,
+            pool.one,
+            concurrency=DEFAULT_ROLLBACK_CONCURRENCY,
+            cancelled=pool.cancelled,
+            on_cancelled=results.__setitem__,
+        )
         try:
-            await asyncio.gather(*workers)
+            sent = iter(await engine.collect())
         except BaseException:
-            for task in workers:
-                task.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
-            for i, app in enumerate(sending):  # every rollback accounted for
-                if i in results:
-                    self.ledger.record_rollback(results[i])
-                    continue
-                mark_at = marks[i].sent_at if i in marks else None
-                state = PromotionState.UNKNOWN if mark_at else PromotionState.NOT_SENT
-                self.ledger.record_rollback(RollbackOutcome(app, wave, None, None, state, mark_at))
+            for i in sorted(results):  # every rollback accounted for, in order
+                self.ledger.record_rollback(results[i])
             raise
-        sent = iter(results[i] for i in range(len(sending)))
         made = [
             _earlier_rollback(app, wave, earlier[app]) if app in earlier else next(sent)
             for app in apps

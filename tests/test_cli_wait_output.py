@@ -18,23 +18,24 @@ from sevalla_async import (
     Promotion,
     SevallaClient,
     WaitAllError,
+    WaitOptions,
 )
 from sevalla_async._cli._console import UsageError
-from sevalla_async._cli._output import (
+from sevalla_async._cli._output import error_json
+from sevalla_async._cli._plan_runner import PlanOutcome, run_plan
+from sevalla_async._cli._rows import (
     WAITED_OUTCOME_COLUMNS,
     describe_waited,
-    error_json,
     outcome_json,
     outcome_rows,
     tally,
     waited_json,
     waited_promotion_json,
 )
-from sevalla_async._cli._plan_runner import PlanOutcome, run_plan
 from sevalla_async._cli._waiting import (
     StatusWatch,
     Waited,
-    WaitOptions,
+    WaitFlags,
     status_name,
     wait_options,
     waited_from_deployments,
@@ -70,12 +71,12 @@ def _args(**given: object) -> argparse.Namespace:
 
 def test_wait_options_defaults_and_given_values() -> None:
     # the SDK's defaults: 15 minutes, polls at least 1 s apart, no cap over the budget share
-    assert wait_options(_args(wait=True)) == WaitOptions(900.0, 1.0, None)
-    assert wait_options(_args()) == WaitOptions(900.0, 1.0, None)  # the wait command
+    assert wait_options(_args(wait=True)) == WaitFlags(900.0, 1.0, None)
+    assert wait_options(_args()) == WaitFlags(900.0, 1.0, None)  # the wait command
     options = wait_options(_args(wait=True, wait_timeout=60.0, poll_interval=30.0))
-    assert options == WaitOptions(60.0, 30.0, None)
-    assert options.kwargs() == {"timeout": 60.0, "poll_interval": 30.0}
-    assert wait_options(_args(polls_per_minute=60)) == WaitOptions(900.0, 1.0, 60)
+    assert options == WaitFlags(60.0, 30.0, None)
+    assert options.kwargs() == {"timeout": 60.0, "poll_interval": 30.0, "options": WaitOptions()}
+    assert wait_options(_args(polls_per_minute=60)) == WaitFlags(900.0, 1.0, 60)
 
 
 def test_wait_options_without_wait() -> None:
@@ -241,7 +242,7 @@ async def test_run_plan_with_wait_promotes_then_waits_per_entry(
             requests,
             concurrency=2,
             on_start=started.append,
-            wait=WaitOptions(timeout=120, poll_interval=2),
+            wait=WaitFlags(timeout=120, poll_interval=2),
             on_poll=lambda index, d: polled.append((index, d.id)),
         )
     }

@@ -43,11 +43,11 @@ def _slow_all(fake: FakeSevalla, count: int, seconds: float = 0.01) -> None:
 
 
 def _fanout_tasks() -> list[asyncio.Task[Any]]:
-    """Tasks started by the fan-out engine that are still alive."""
+    """Tasks started by the bounded-work engine (the fan-out's workers) still alive."""
     return [
         t
         for t in asyncio.all_tasks()
-        if t.get_coro().__qualname__.startswith("Fanout.")  # type: ignore[union-attr]
+        if t.get_coro().__qualname__.startswith("Engine.")  # type: ignore[union-attr]
     ]
 
 

@@ -17,7 +17,7 @@ from sevalla_async import (
     SevallaClient,
     WaitOptions,
 )
-from sevalla_async._wait import PollPacer, WaitPlan
+from sevalla_async._wait import PollPacer, PollSettings
 from sevalla_async.testing import FakeClock, FakeSevalla, Fault
 
 NO_JITTER = {"poll_jitter": 0.0}
@@ -28,12 +28,12 @@ OLD_SCHEDULE = {"poll_interval": 2.0, "poll_factor": 1.5, "max_poll_interval": 1
 # --- the plan (pure) -----------------------------------------------------------------------------
 
 
-def take(plan: WaitPlan, count: int) -> list[float]:
+def take(plan: PollSettings, count: int) -> list[float]:
     return [round(x, 6) for x in itertools.islice(plan.growth(), count)]
 
 
 def test_default_plan_polls_every_second_without_growth() -> None:
-    plan = WaitPlan.check()
+    plan = PollSettings.check()
     assert plan.poll_interval == 1.0
     assert plan.timeout == 15 * 60
     assert plan.options == WaitOptions()
@@ -43,18 +43,20 @@ def test_default_plan_polls_every_second_without_growth() -> None:
 
 
 def test_growth_is_configurable() -> None:
-    plan = WaitPlan.check(poll_interval=1, options=WaitOptions(poll_factor=2, max_poll_interval=5))
+    plan = PollSettings.check(
+        poll_interval=1, options=WaitOptions(poll_factor=2, max_poll_interval=5)
+    )
     assert take(plan, 5) == [1.0, 2.0, 4.0, 5.0, 5.0]
-    assert take(WaitPlan.check(**OLD_SCHEDULE), 7) == [2.0, 3.0, 4.5, 6.75, 10.125, 15.0, 15.0]
+    assert take(PollSettings.check(**OLD_SCHEDULE), 7) == [2.0, 3.0, 4.5, 6.75, 10.125, 15.0, 15.0]
 
 
 def test_keywords_win_over_the_options_object() -> None:
-    plan = WaitPlan.check(options=WaitOptions(poll_factor=3, budget_share=0.2), poll_factor=2)
+    plan = PollSettings.check(options=WaitOptions(poll_factor=3, budget_share=0.2), poll_factor=2)
     assert plan.options == WaitOptions(poll_factor=2, budget_share=0.2)
 
 
 def test_growth_never_overflows() -> None:
-    plan = WaitPlan.check(options=WaitOptions(poll_factor=10, max_poll_interval=15))
+    plan = PollSettings.check(options=WaitOptions(poll_factor=10, max_poll_interval=15))
     assert list(itertools.islice(plan.growth(), 1000))[-1] == 15.0
 
 
@@ -78,7 +80,7 @@ def test_growth_never_overflows() -> None:
 )
 def test_plan_refuses_bad_values(options: dict[str, object], field: str) -> None:
     with pytest.raises(ValueError, match=f"^{field}:"):
-        WaitPlan.check(**options)  # type: ignore[arg-type]
+        PollSettings.check(**options)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

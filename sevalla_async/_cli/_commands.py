@@ -41,21 +41,16 @@ from ._hints import error_hint
 from ._journal import Journal, JournalEntry
 from ._output import (
     DEPLOYMENT_COLUMNS,
-    OUTCOME_COLUMNS,
     PIPELINE_COLUMNS,
-    WAITED_OUTCOME_COLUMNS,
     deployment_json,
     deployment_row,
     format_row,
     json_line,
-    outcome_json,
-    outcome_rows,
     pipeline_json,
     pipeline_row,
     plural,
     promotion_json,
     render_table,
-    tally,
 )
 from ._plan import PlanError, parse_plan, read_plan_text
 from ._plan_runner import PlanOutcome, run_plan
@@ -69,6 +64,7 @@ from ._reports import (
     report_unknown,
 )
 from ._resume import Recorder, check_journal, finish_recorded, open_run_journal
+from ._rows import OUTCOME_COLUMNS, WAITED_OUTCOME_COLUMNS, outcome_json, outcome_rows, tally
 from ._wait_commands import promote_and_wait
 from ._waiting import wait_options
 

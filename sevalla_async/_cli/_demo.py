@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING
 from .. import Deployment, PromoteRequest, Promotion, SevallaClient, WaitAllError
 from ._commands import emit_outcome, format_indexes
 from ._console import EXIT_OK, Console
-from ._output import OUTCOME_COLUMNS, describe_waited, format_row, json_line, tally
+from ._output import format_row, json_line
 from ._plan_runner import PlanOutcome, run_plan
 from ._progress import ProgressLine
 from ._release import ReleaseView
+from ._rows import OUTCOME_COLUMNS, describe_waited, tally
 from ._waiting import StatusWatch, Waited, status_name, waited_from_deployments, waited_from_error
 
 if TYPE_CHECKING:

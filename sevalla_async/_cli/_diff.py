@@ -11,7 +11,6 @@ stage's first app (in ``--app`` order) with a build.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -21,6 +20,7 @@ from typing import Any
 import attrs
 
 from .. import Build, Deployment, Pipeline, PipelineStage, SevallaClient
+from .._engine import Engine
 from .._ids import to_uuid
 from .._resources.deployments import latest_success
 from ._console import EXIT_OK, Console, UsageError, make_client
@@ -108,13 +108,11 @@ def _apps_by_stage(
 async def _read_builds(
     client: SevallaClient, apps: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, Deployment | None]:
-    limit = asyncio.Semaphore(_CONCURRENCY)
 
-    async def one(app: uuid.UUID) -> Deployment | None:
-        async with limit:
-            return await latest_success(client.deployments.list(app, page_size=_PAGE))
+    async def one(_: int, app: uuid.UUID) -> Deployment | None:
+        return await latest_success(client.deployments.list(app, page_size=_PAGE))
 
-    found = await asyncio.gather(*(one(app) for app in apps))
+    found = await Engine(apps, one, concurrency=_CONCURRENCY).collect()
     return dict(zip(apps, found, strict=True))
 
 

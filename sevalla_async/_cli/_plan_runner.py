@@ -34,7 +34,7 @@ from ._output import clean_text
 from ._waiting import (
     DEFAULT_POLL_INTERVAL,
     Waited,
-    WaitOptions,
+    WaitFlags,
     waited_from_deployments,
     waited_from_error,
 )
@@ -143,7 +143,7 @@ async def run_plan(
     *,
     concurrency: int,
     on_start: Callable[[int], None],
-    wait: WaitOptions | None = None,
+    wait: WaitFlags | None = None,
     on_poll: OnEntryPoll | None = None,
     ledger: FanoutLedger | None = None,
 ) -> AsyncGenerator[PlanOutcome, None]:

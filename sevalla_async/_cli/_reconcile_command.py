@@ -14,13 +14,13 @@ decided, 1 when some are undecided, 2 for bad arguments.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import shlex
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .. import PromoteRequest, TargetVerdict
+from .._engine import Engine
 from .._ids import shown
 from .._reconcile import DEFAULT_SETTLE
 from ._console import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Console, UsageError, make_client
@@ -166,13 +166,9 @@ async def reconcile(args: argparse.Namespace, console: Console) -> int:
     async with make_client(args) as client:
         if not console.json:
             console.line(format_row(COLUMNS, _WIDTHS))
-        limit = asyncio.Semaphore(_LOOKS_AT_ONCE)
 
-        async def look(request: PromoteRequest) -> list[TargetVerdict]:
-            async with limit:
-                return await client.pipelines.reconcile(
-                    request, sent_at=sent_at, settle=args.settle
-                )
+        async def look(_: int, request: PromoteRequest) -> list[TargetVerdict]:
+            return await client.pipelines.reconcile(request, sent_at=sent_at, settle=args.settle)
 
         verdicts = await _in_order(requests, look, console)
     undecided = sum(1 for v in verdicts if v.promoted is None)
@@ -196,22 +192,31 @@ async def reconcile(args: argparse.Namespace, console: Console) -> int:
 
 async def _in_order(
     requests: Sequence[PromoteRequest],
-    look: Callable[[PromoteRequest], Awaitable[list[TargetVerdict]]],
+    look: Callable[[int, PromoteRequest], Awaitable[list[TargetVerdict]]],
     console: Console,
 ) -> list[TargetVerdict]:
-    """Look at every request (a few at once), printing each entry's verdicts in plan order."""
-    tasks = [asyncio.ensure_future(look(r)) for r in requests]
+    """Look at every request (a few at once), printing each entry's verdicts in plan order
+    as soon as the entries before it are printed."""
+
+    async def numbered(index: int, request: PromoteRequest) -> tuple[int, list[TargetVerdict]]:
+        return index, await look(index, request)
+
+    engine = Engine(requests, numbered, concurrency=_LOOKS_AT_ONCE)
+    ready: dict[int, list[TargetVerdict]] = {}
     everything: list[TargetVerdict] = []
+    printed = 0
+    stream = engine.stream()
     try:
-        for index, (request, task) in enumerate(zip(requests, tasks, strict=True)):
-            verdicts: list[TargetVerdict] = await task
-            for verdict in verdicts:
-                _print(console, index, request, verdict)
-            everything += verdicts
+        async for index, verdicts in stream:
+            ready[index] = verdicts
+            while printed in ready:
+                found = ready.pop(printed)
+                for verdict in found:
+                    _print(console, printed, requests[printed], verdict)
+                everything += found
+                printed += 1
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await stream.aclose()
     return everything
 
 

@@ -11,7 +11,6 @@ from its per-target record, with ``client.pipelines.resume``: the one settle loo
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import uuid
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
@@ -31,11 +30,12 @@ from .. import (
     TargetOutcome,
     WaitAllError,
 )
+from .._engine import Engine
 from ._console import UsageError
 from ._journal import Journal, JournalEntry, JournalError, fingerprint, load
 from ._output import clean_text, error_json
 from ._plan_runner import PlanOutcome
-from ._waiting import Waited, WaitOptions, waited_from_deployments, waited_from_error
+from ._waiting import Waited, WaitFlags, waited_from_deployments, waited_from_error
 
 __all__ = [
     "Recorder",
@@ -313,7 +313,7 @@ def open_run_journal(
 
 
 async def waited_for(
-    client: SevallaClient, promotions: Sequence[Promotion], options: WaitOptions
+    client: SevallaClient, promotions: Sequence[Promotion], options: WaitFlags
 ) -> tuple[list[Waited], SevallaError | None]:
     """Wait for the deployments of ``promotions``: each one's final (or last seen) state,
     and the error when some could not be waited for to the end."""
@@ -332,53 +332,50 @@ async def finish_recorded(
     concurrency: int,
     settle: float,
     timeout: float,
-    wait: WaitOptions | None,
+    wait: WaitFlags | None,
 ) -> AsyncGenerator[PlanOutcome, None]:
     """The outcome of every entry the journal records (by plan index): an ``unknown`` or
     partly promoted one finished by :func:`resume_entry`, the others (promoted, rejected)
     as recorded; with ``wait``, every entry with promotions is waited for."""
-    limit = asyncio.Semaphore(concurrency)
 
-    async def one(index: int, request: PromoteRequest, entry: JournalEntry) -> PlanOutcome:
+    async def one(_: int, item: tuple[int, tuple[PromoteRequest, JournalEntry]]) -> PlanOutcome:
+        index, (request, entry) = item
         outcomes = entry.outcomes(request)
-        async with limit:
-            if not resumable(outcomes):
-                recorder.reported.add(index)
-                outcome = _from_journal(index, request, entry)
-            else:
-                resumed = await resume_entry(
-                    client,
-                    request,
-                    outcomes,
-                    settle=settle,
-                    timeout=timeout,
-                    on_send=functools.partial(recorder.resent, index),
-                )
-                recorder.resumed(index, resumed)
-                outcome = PlanOutcome(
-                    index,
-                    request,
-                    resumed.promotions or None,
-                    state=resumed.state,
-                    sent_at=resumed.sent_at,
-                    recorded_error=resume_error(resumed),
-                )
-            if wait is None or not outcome.promotions:
-                return outcome
-            waited, error = await waited_for(client, outcome.promotions, wait)
-            return attrs.evolve(outcome, waited=waited, error=error)
+        if not resumable(outcomes):
+            recorder.reported.add(index)
+            outcome = _from_journal(index, request, entry)
+        else:
+            resumed = await resume_entry(
+                client,
+                request,
+                outcomes,
+                settle=settle,
+                timeout=timeout,
+                on_send=functools.partial(recorder.resent, index),
+            )
+            recorder.resumed(index, resumed)
+            outcome = PlanOutcome(
+                index,
+                request,
+                resumed.promotions or None,
+                state=resumed.state,
+                sent_at=resumed.sent_at,
+                recorded_error=resume_error(resumed),
+            )
+        if wait is None or not outcome.promotions:
+            return outcome
+        waited, error = await waited_for(client, outcome.promotions, wait)
+        return attrs.evolve(outcome, waited=waited, error=error)
 
     for index in entries:
         recorder.carried.add(index)
         recorder.started.add(index)
-    tasks = [asyncio.ensure_future(one(i, r, e)) for i, (r, e) in entries.items()]
+    stream = Engine(list(entries.items()), one, concurrency=concurrency).stream()
     try:
-        for next_done in asyncio.as_completed(tasks):
-            yield await next_done
+        async for outcome in stream:
+            yield outcome
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await stream.aclose()
 
 
 def _from_journal(index: int, request: PromoteRequest, entry: JournalEntry) -> PlanOutcome:

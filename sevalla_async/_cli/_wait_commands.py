@@ -27,19 +27,17 @@ from ._output import (
     DEPLOYMENT_COLUMNS,
     deployment_json,
     deployment_row,
-    describe_waited,
     json_line,
     promotion_json,
     render_table,
-    tally,
-    waited_promotion_json,
 )
 from ._reports import OnePromote, report_promote_interrupted
+from ._rows import describe_waited, tally, waited_promotion_json
 from ._waiting import (
     OnChange,
     StatusWatch,
     Waited,
-    WaitOptions,
+    WaitFlags,
     last_seen,
     status_name,
     wait_options,
@@ -103,7 +101,7 @@ async def wait(args: argparse.Namespace, console: Console) -> int:
 
 
 def _timed_out(
-    console: Console, args: argparse.Namespace, options: WaitOptions, error: APITimeoutError
+    console: Console, args: argparse.Namespace, options: WaitFlags, error: APITimeoutError
 ) -> int:
     last = last_seen(error)
     if last is None:
@@ -129,7 +127,7 @@ def _print_deployment(console: Console, deployment: Deployment) -> None:
 
 
 async def promote_and_wait(
-    client: SevallaClient, request: PromoteRequest, options: WaitOptions, console: Console
+    client: SevallaClient, request: PromoteRequest, options: WaitFlags, console: Console
 ) -> int:
     """``promote --wait``: promote, wait for every target's deployment, print each one's
     final status; 0 only when all ended ``success``. Interrupted, it still prints what the

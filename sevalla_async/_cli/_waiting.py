@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from .. import Deployment, SevallaClient, SevallaError, WaitAllError
+from .. import Deployment, SevallaClient, SevallaError, WaitAllError, WaitOptions
 from .._wait import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
 from ._console import UsageError
 
@@ -23,7 +23,7 @@ __all__ = [
     "DEFAULT_POLL_INTERVAL",
     "DEFAULT_WAIT_TIMEOUT",
     "StatusWatch",
-    "WaitOptions",
+    "WaitFlags",
     "Waited",
     "last_seen",
     "status_name",
@@ -43,29 +43,35 @@ _WAIT_FLAGS = (
 
 
 @attrs.frozen
-class WaitOptions:
-    """How long to wait and how often to poll.
+class WaitFlags:
+    """How long to wait and how often to poll, from a command's flags.
 
     ``timeout`` bounds one wait (for ``promote-many``: one entry, its promotion included);
     polls of one deployment come at least ``poll_interval`` apart, further apart when many
     waits share the SDK's poll budget; ``polls_per_minute`` (``None``: the SDK's share of
-    the read budget only) caps all polls of the process.
+    the read budget only) caps all polls of the process; the rest of the polling is the
+    SDK's :class:`~sevalla_async.WaitOptions` (``options``).
     """
 
     timeout: float = DEFAULT_WAIT_TIMEOUT
     poll_interval: float = DEFAULT_POLL_INTERVAL
     polls_per_minute: int | None = None
+    options: WaitOptions = attrs.field(factory=WaitOptions)
 
     def kwargs(self) -> dict[str, Any]:
         """The keyword arguments of the SDK's wait methods."""
-        return {"timeout": self.timeout, "poll_interval": self.poll_interval}
+        return {
+            "timeout": self.timeout,
+            "poll_interval": self.poll_interval,
+            "options": self.options,
+        }
 
     def apply(self, client: SevallaClient) -> None:
         """Set the client's poll pacing."""
         client.deployments.max_polls_per_minute = self.polls_per_minute
 
 
-def wait_options(args: argparse.Namespace) -> WaitOptions | None:
+def wait_options(args: argparse.Namespace) -> WaitFlags | None:
     """The waiting options of a command: ``None`` when it does not wait (``promote``
     without ``--wait``), where a waiting option is then a :class:`UsageError`."""
     waits = getattr(args, "wait", True)
@@ -79,7 +85,7 @@ def wait_options(args: argparse.Namespace) -> WaitOptions | None:
         value = getattr(args, name, None)
         return default if value is None else value
 
-    return WaitOptions(
+    return WaitFlags(
         timeout=given("wait_timeout", DEFAULT_WAIT_TIMEOUT),
         poll_interval=given("poll_interval", DEFAULT_POLL_INTERVAL),
         polls_per_minute=getattr(args, "polls_per_minute", None),

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from .. import _wait
-from .._fanout import FanoutLedger
+from .._fanout import FanoutLedger, resolve_concurrency
 from .._models import Deployment, PromoteRequest, Promotion
-from .._options import ReconcileKeywords, ReconcileSettings, Unpack, takes
+from .._options import FanoutSettings, ReconcileKeywords, Unpack, check_keywords, takes
 from .._promote_outcome import PromoteOutcome
 from .._releases import (
     DeploymentProgress,
     Gate,
     OnFailure,
+    PromoteWave,
     Release,
     ReleaseLedger,
     ReleaseReport,
+    ReleaseSettings,
     WaveReport,
 )
 
@@ -110,33 +113,16 @@ class Releases:
         one is reported with ``state`` ``unknown``. ``on_rollback_send(wave, app_id)`` is
         called just before each rollback is sent.
         """
-        ReconcileSettings.of(self.run, keywords)
-        plan = _wait.WaitPlan.check(timeout=wait_timeout, poll_interval=poll_interval)
-        # every wave: promote_many, promote then wait, with these options
-        promote_many = functools.partial(
-            self._pipelines.promote_many,
-            concurrency=concurrency,
-            wait=True,
-            wait_timeout=wait_timeout,
-            poll_interval=poll_interval,
-            **keywords,
+        check_keywords(self.run, keywords, ReconcileKeywords)
+        # Checked once here; every wave and every rollback's wait reads them unchecked.
+        fanout = FanoutSettings.build(
+            {**keywords, "wait": True, "wait_timeout": wait_timeout, "poll_interval": poll_interval}
         )
-
-        async def promote_wave(
-            requests: Iterable[PromoteRequest],
-            wave_ledger: FanoutLedger,
-            on_poll: Callable[[int, Deployment], object],
-        ) -> list[PromoteOutcome]:
-            return await promote_many(requests, on_poll=on_poll, ledger=wave_ledger)
-
-        rollback = self._deployments._rollback
-
-        release = Release(
+        if concurrency is not None:
+            resolve_concurrency(concurrency, None)  # ValueError before anything is sent
+        settings = ReleaseSettings.build(
             waves,
-            promote_wave=promote_wave,
-            rollback=rollback,
-            waiter=self._waiter,
-            plan=plan,
+            fanout=fanout,
             gate=gate,
             on_failure=on_failure,
             ledger=ledger,
@@ -148,4 +134,25 @@ class Releases:
             rolled_back=rolled_back,
             on_rollback_send=on_rollback_send,
         )
+        release = Release(
+            settings,
+            promote_wave=self._wave_promoter(fanout, concurrency),
+            rollback=self._deployments._rollback,
+            waiter=self._waiter,
+        )
         return await release.run()
+
+    def _wave_promoter(self, fanout: FanoutSettings, concurrency: int | None) -> PromoteWave:
+        """Each wave: ``promote_many(wait=True)`` with the release's checked settings (the
+        wave's own ledger and poll hook laid over them, nothing checked again)."""
+        pipelines = self._pipelines
+
+        async def promote_wave(
+            requests: Iterable[PromoteRequest],
+            wave_ledger: FanoutLedger,
+            on_poll: Callable[[int, Deployment], object],
+        ) -> list[PromoteOutcome]:
+            options = attrs.evolve(fanout, on_poll=on_poll, ledger=wave_ledger)
+            return await pipelines._fanout(requests, concurrency, options).collect()
+
+        return promote_wave
