@@ -41,7 +41,7 @@ class Resource:
     def __init__(self, core: Core, waiter: Waiter) -> None:
         self._core = core
         self._waiter = waiter
-        self.with_raw_response = self._raw_view()
+        self.with_raw_response: RawView[Any] = self._raw_view()
 
     def _raw_view(self) -> RawView[Any]:
         raise NotImplementedError
