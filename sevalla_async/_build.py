@@ -64,6 +64,11 @@ class Build:
         return "unknown"
 
     @property
+    def known(self) -> bool:
+        """The API gave a commit or an image (a build with neither names nothing)."""
+        return self.commit_sha is not None or self.docker_image_url is not None
+
+    @property
     def short_sha(self) -> str | None:
         """The first 7 characters of the commit sha (``None`` without one)."""
         return self.commit_sha[:SHORT_SHA] if self.commit_sha else None

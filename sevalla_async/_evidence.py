@@ -39,7 +39,7 @@ from typing import Literal
 
 import attrs
 
-from ._models import Deployment, TargetVerdict
+from ._models import Build, Deployment, TargetVerdict
 
 __all__ = [
     "Build",
@@ -58,20 +58,9 @@ __all__ = [
 NOT_PROMOTIONS = frozenset({"ROLLBACK_DEPLOYMENT", "RESTART", "AUTO_DEPLOY_ON_PUSH"})
 
 
-@attrs.frozen(slots=True)
-class Build:
-    """What a deployment runs: its commit and image."""
-
-    commit_sha: str | None
-    docker_image_url: str | None
-
-    @classmethod
-    def of(cls, deployment: Deployment) -> Build:
-        return cls(deployment.commit_sha, deployment.docker_image_url)
-
-    @property
-    def known(self) -> bool:
-        return self.commit_sha is not None or self.docker_image_url is not None
+def build_of(deployment: Deployment) -> Build:
+    """What ``deployment`` runs (:attr:`Deployment.build`)."""
+    return deployment.build
 
 
 @attrs.frozen(slots=True)
@@ -210,7 +199,7 @@ def build_at_send(source: History, server_sent: datetime, margin: float) -> Sour
     # created before it (all of them when created in the same instant)
     latest = max((d.created_at for d in before), default=None)
     candidates = [d for d in (*before, *unsure) if latest is None or d.created_at >= latest]
-    builds = {Build.of(d) for d in candidates}
+    builds = {build_of(d) for d in candidates}
     if not builds:
         return SourceBuild(None, "none", "no successful deployment before the request")
     if len(builds) > 1:
@@ -228,7 +217,7 @@ def is_promotion_of(deployment: Deployment, build: Build, window: Window) -> boo
         window.start <= deployment.created_at <= window.end
         and deployment.type == "manual"
         and (deployment.trigger or "") not in NOT_PROMOTIONS
-        and Build.of(deployment) == build
+        and build_of(deployment) == build
     )
 
 

@@ -106,7 +106,7 @@ def source_history(draw: st.DrawFn, server_sent: datetime, now: datetime) -> lis
 def build_at(source: list[Deployment], server_sent: datetime) -> Build:
     """The model's truth: the latest created success that had ended at the send."""
     done = [d for d in source if d.succeeded and d.finished_at and d.finished_at <= server_sent]
-    return Build.of(max(done, key=lambda d: d.created_at))
+    return max(done, key=lambda d: d.created_at).build
 
 
 @st.composite
@@ -223,7 +223,7 @@ def test_never_true_for_another_build_or_trigger(case) -> None:
     if verdict.promoted:
         found = verdict.deployment
         assert found is not None
-        assert Build.of(found) == build
+        assert found.build == build
         assert found.type == "manual"
         assert (found.trigger or "") not in NOT_PROMOTIONS
 
