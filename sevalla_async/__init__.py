@@ -66,7 +66,12 @@ from ._resources.deployments import Deployments
 from ._resources.pipelines import Pipelines
 from ._resources.releases import Releases
 from ._response import APIResponse
-from ._result_errors import FanoutError, PromotionUnresolvedError, WaitAllError
+from ._result_errors import (
+    BuildChangedError,
+    FanoutError,
+    PromotionUnresolvedError,
+    WaitAllError,
+)
 from ._retry import RetryPolicy
 from ._transport import AiohttpTransport, Transport, TransportRequest, TransportResponse
 from ._version import __version__
@@ -83,6 +88,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "Build",
+    "BuildChangedError",
     "ClientRateLimitError",
     "ConflictError",
     "Deployment",

@@ -8,6 +8,7 @@ know yet.
 from __future__ import annotations
 
 import enum
+import sys
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -15,7 +16,12 @@ from typing import Any, TypedDict
 
 import attrs
 
-from ._build import Build
+if sys.version_info >= (3, 11):
+    from typing import NotRequired
+else:  # pragma: no cover - Python 3.10
+    from typing_extensions import NotRequired
+
+from ._build import Build, check_build_text
 from ._ids import IdCollection, TargetAppIds, to_uuid, to_uuid_list
 
 __all__ = [
@@ -34,10 +40,16 @@ __all__ = [
 
 @attrs.frozen(slots=True)
 class Promotion:
-    """One target of a promotion: the app that received it and its new deployment."""
+    """One target of a promotion: the app that received it and its new deployment.
+
+    ``already_current`` (``skip_current=True``): the target already ran the source's
+    build, so nothing was sent for it; ``deployment_id`` is then the deployment that put
+    that build there (already finished: waiting on it returns at once).
+    """
 
     target_app_id: uuid.UUID
     deployment_id: uuid.UUID
+    already_current: bool = False
 
 
 # The converters' parameter types are the public constructor's: type checkers (mypy's attrs
@@ -67,6 +79,18 @@ class PromoteRequestDict(TypedDict):
     pipeline_id: str | uuid.UUID
     source_app_id: str | uuid.UUID
     target_app_ids: IdCollection[str | uuid.UUID]
+    expect_build: NotRequired[str | None]
+
+
+def _expect_build(value: Build | str | None) -> Build | str | None:
+    if value is None or isinstance(value, Build):
+        return value
+    if isinstance(value, str):
+        check_build_text(value)  # ValueError naming expect_build
+        return value
+    raise ValueError(
+        f"expect_build: expected a Build, a commit sha or an image URL, got {type(value).__name__}"
+    )
 
 
 @attrs.frozen(slots=True)
@@ -80,12 +104,19 @@ class PromoteRequest:
     least one id, without duplicates and without the source app. Any violation raises
     ``ValueError`` naming the
     field (``target_app_ids[2]: 'nope' is not a valid UUID ...``).
+
+    ``expect_build`` (keyword, not sent to the API): the build the source must run when the
+    request is sent (a :class:`Build`, a commit sha of at least 7 characters, or an image
+    URL); otherwise :class:`BuildChangedError` and nothing is sent.
     """
 
     pipeline_id: uuid.UUID = attrs.field(converter=_pipeline_id)
     source_app_id: uuid.UUID = attrs.field(converter=_source_app_id)
     target_app_ids: tuple[uuid.UUID, ...] = attrs.field(
         converter=_target_app_ids, repr=_targets_repr
+    )
+    expect_build: Build | str | None = attrs.field(
+        default=None, kw_only=True, converter=_expect_build
     )
 
     def __attrs_post_init__(self) -> None:
@@ -100,8 +131,9 @@ class PromoteRequest:
     @classmethod
     def from_dict(cls, data: PromoteRequestDict | Mapping[str, object]) -> PromoteRequest:
         """Build from a mapping with the API's keys (``pipeline_id``, ``source_app_id``,
-        ``target_app_ids``; a :class:`PromoteRequestDict`), as found in a plan file. Errors
-        name the missing key or the bad value."""
+        ``target_app_ids``; a :class:`PromoteRequestDict`) and optionally
+        ``expect_build``, as found in a plan file. Errors name the missing key or the bad
+        value."""
         if not isinstance(data, Mapping):
             raise ValueError(
                 f"expected an object with pipeline_id, source_app_id and "
@@ -115,10 +147,14 @@ class PromoteRequest:
             )
         except KeyError as exc:
             raise ValueError(f"{exc.args[0]}: required field is missing") from None
-        if len(data) != 3:
-            unknown = sorted(set(data) - {"pipeline_id", "source_app_id", "target_app_ids"})
+        expected: Any = data.get("expect_build")
+        if len(data) != 3 + ("expect_build" in data):
+            unknown = sorted(set(data) - _PLAN_KEYS)
             raise ValueError(f"{unknown[0]}: unknown field")
-        return cls(*values)
+        return cls(*values, expect_build=expected)
+
+
+_PLAN_KEYS = frozenset({"pipeline_id", "source_app_id", "target_app_ids", "expect_build"})
 
 
 class DeploymentStatus(str, enum.Enum):

@@ -110,7 +110,14 @@ class WaitKeywords(TypedDict, total=False):
 
 class PromoteAndWaitKeywords(WaitKeywords, ReconcileKeywords, total=False):
     """The keyword options of :meth:`Pipelines.promote_and_wait`: those of a wait
-    (:class:`WaitKeywords`) and those of reconciliation (:class:`ReconcileKeywords`)."""
+    (:class:`WaitKeywords`), those of reconciliation (:class:`ReconcileKeywords`), and:
+
+    Attributes:
+        skip_current: send only to the targets that do not already run the source's
+            current build, as :meth:`Pipelines.promote` (default ``False``).
+    """
+
+    skip_current: bool
 
 
 class FanoutKeywords(ReconcileKeywords, total=False):
@@ -133,6 +140,8 @@ class FanoutKeywords(ReconcileKeywords, total=False):
             position and each deployment a poll returns (default ``None``).
         ledger: a :class:`FanoutLedger` that keeps an outcome for every entry read, on
             every exit path (default ``None``).
+        skip_current: send each entry only to its targets that do not already run its
+            source's current build, as :meth:`Pipelines.promote` (default ``False``).
     """
 
     fail_fast: bool
@@ -142,6 +151,7 @@ class FanoutKeywords(ReconcileKeywords, total=False):
     poll_interval: float
     on_poll: OnIndexedPoll | None
     ledger: FanoutLedger | None
+    skip_current: bool
 
 
 DEFAULTS: Mapping[str, Any] = {
@@ -163,6 +173,7 @@ DEFAULTS: Mapping[str, Any] = {
     "ledger": None,
     # both
     "on_poll": None,
+    "skip_current": False,
 }
 """The default of every keyword option: the builders below and the signatures of
 :func:`takes` read it, the families' docstrings state it (a test holds them together)."""
@@ -229,6 +240,7 @@ class ReconcileSettings:
     reconcile: bool
     settle: float
     timeout: float
+    skip_current: bool = False
 
     @classmethod
     def build(cls, keywords: Mapping[str, Any]) -> ReconcileSettings:
@@ -237,7 +249,8 @@ class ReconcileSettings:
         settle = _get(keywords, "reconcile_settle")
         timeout = _get(keywords, "reconcile_timeout")
         check_reconcile_options(settle, timeout)
-        return cls(reconcile, settle, timeout)
+        skip = _check_bool("skip_current", _get(keywords, "skip_current"))
+        return cls(reconcile, settle, timeout, skip)
 
     @classmethod
     def of(cls, function: Callable[..., object], keywords: Mapping[str, Any]) -> ReconcileSettings:

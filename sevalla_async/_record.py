@@ -22,6 +22,7 @@ from datetime import datetime
 
 import attrs
 
+from ._build import Build
 from ._outcomes import PromotionState, utc_from_unix
 
 __all__ = ["Send", "TargetOutcome", "WriteRecord", "combined_state"]
@@ -92,11 +93,12 @@ class WriteRecord:
     small object).
     """
 
-    __slots__ = ("_deployments", "_sends", "_states", "send", "targets")
+    __slots__ = ("_deployments", "_sends", "_states", "build", "send", "targets")
 
     def __init__(self, targets: Sequence[uuid.UUID], send: Send | None = None) -> None:
         self.targets = tuple(targets)
         self.send = send if send is not None else Send()
+        self.build: Build | None = None  # the source's build checked before sending
         self._sends: dict[uuid.UUID, Send] | None = None  # per target, once they differ
         self._states: dict[uuid.UUID, PromotionState] = {}
         self._deployments: dict[uuid.UUID, uuid.UUID] = {}

@@ -11,6 +11,7 @@ from typing import Literal
 
 import attrs
 
+from ._build import Build
 from ._fanout import FanoutLedger
 from ._models import Deployment, PromoteRequest
 from ._outcomes import PromotionState
@@ -118,12 +119,18 @@ class ReleaseReport:
     Attributes:
         waves: a :class:`WaveReport` for every wave that started, in order.
         completed: every wave ran and passed its gate.
-        stopped_at: the index of the wave whose gate failed (``None`` when completed).
+        stopped_at: the index of the wave whose gate failed, or that was not sent because
+            its source's build moved (``None`` when completed).
+        builds: the build pinned for each source app (``pin_build=True``), by source id.
+        stopped_reason: why the release stopped: the source, old and new build of a build
+            that moved, or the wave whose gate failed (``None`` when completed).
     """
 
     waves: list[WaveReport]
     completed: bool
     stopped_at: int | None
+    builds: dict[uuid.UUID, Build] = attrs.field(factory=dict)
+    stopped_reason: str | None = None
 
     @property
     def outcomes(self) -> list[PromoteOutcome]:

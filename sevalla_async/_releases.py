@@ -32,12 +32,12 @@ from typing import Any
 import attrs
 
 from ._engine import Engine
-from ._errors import APIError, SevallaError
+from ._errors import SevallaError
 from ._fanout import FanoutLedger
 from ._models import Deployment, PromoteRequest, Promotion
 from ._outcomes import PromotionState
-from ._promote_outcome import PromoteOutcome, state_of
-from ._record import Send
+from ._pins import Pins
+from ._promote_outcome import PromoteOutcome
 from ._release_checks import ReleaseSettings, check_waves
 from ._release_reports import (
     DEFAULT_ROLLBACK_CONCURRENCY,
@@ -50,7 +50,8 @@ from ._release_reports import (
     WaveReport,
     rollback_targets,
 )
-from ._result_errors import WaitAllError
+from ._result_errors import BuildChangedError, WaitAllError
+from ._rollbacks import Rollback, RollbackPool, earlier_rollback
 from ._wait import Waiter
 
 logger = logging.getLogger("sevalla_async")
@@ -79,60 +80,6 @@ PromoteWave = Callable[
 into the given ledger, calling the hook with ``(entry index, deployment)`` on every poll."""
 
 
-def _earlier_rollback(
-    app: uuid.UUID, wave: int, deployment_id: uuid.UUID | None
-) -> RollbackOutcome:
-    """The rollback an earlier run made of ``app`` (``unknown`` when its deployment is not
-    known: it may have been sent without a reply seen)."""
-    state = PromotionState.PROMOTED if deployment_id is not None else PromotionState.UNKNOWN
-    return RollbackOutcome(app, wave, None, None, state)
-
-
-Rollback = Callable[[uuid.UUID, Send], Awaitable[Deployment]]
-
-
-class _RollbackPool:
-    """The rollback of one app of a failed wave, as the engine's work; once
-    ``on_rollback_send`` raised, nothing more is sent (each later app: ``not_sent``)."""
-
-    def __init__(
-        self,
-        wave: int,
-        rollback: Rollback,
-        on_send: Callable[[int, uuid.UUID], object] | None,
-    ) -> None:
-        self._wave = wave
-        self._rollback = rollback
-        self._on_send = on_send
-        self._refused: Exception | None = None
-        self._marks: dict[int, Send] = {}
-
-    async def one(self, index: int, app: uuid.UUID) -> RollbackOutcome:
-        wave = self._wave
-        if self._on_send is not None and self._refused is None:
-            try:
-                self._on_send(wave, app)  # e.g. journal it before it leaves
-            except Exception as exc:
-                self._refused = exc
-        if self._refused is not None:
-            return RollbackOutcome(app, wave, None, self._refused, PromotionState.NOT_SENT)
-        self._marks[index] = mark = Send()
-        try:
-            deployment = await self._rollback(app, mark)
-        except (APIError, ValueError) as exc:
-            state = state_of(exc)
-            sent_at = mark.sent_at if state is PromotionState.UNKNOWN else None
-            return RollbackOutcome(app, wave, None, exc, state, sent_at)
-        return RollbackOutcome(app, wave, deployment, sent_at=mark.sent_at)
-
-    def cancelled(self, index: int, app: uuid.UUID) -> RollbackOutcome:
-        """A rollback the run's end left without an outcome: ``unknown`` once sent."""
-        mark = self._marks.get(index)
-        sent_at = mark.sent_at if mark is not None else None
-        state = PromotionState.UNKNOWN if sent_at else PromotionState.NOT_SENT
-        return RollbackOutcome(app, self._wave, None, None, state, sent_at)
-
-
 class Release:
     """One release run (see the module docstring); :meth:`run` once."""
 
@@ -143,6 +90,7 @@ class Release:
         promote_wave: PromoteWave,
         rollback: Rollback,
         waiter: Waiter,
+        pins: Pins | None = None,
     ) -> None:
         # Every option was checked once, by ReleaseSettings.build.
         self.waves = settings.waves
@@ -160,18 +108,28 @@ class Release:
         self._on_send = settings.on_send
         self._rolled_back = settings.rolled_back
         self._on_rollback_send = settings.on_rollback_send
+        self._pins = pins
 
     async def run(self) -> ReleaseReport:
         """Run the waves in turn (see the module docstring)."""
         reports: list[WaveReport] = []
         index = self._start
+        pins = self._pins
+        builds = {} if pins is None else pins.builds
         try:
             for index in range(self._start, len(self.waves)):
+                moved = None if pins is None else await pins.check(self.waves, index)
+                if moved is not None:
+                    logger.warning("release stopped: %s", moved)
+                    return ReleaseReport(reports, False, index, dict(builds), moved)
                 report = await self._run_wave(index)
                 reports.append(report)
                 if not report.passed:
-                    return ReleaseReport(reports, False, index)
-            return ReleaseReport(reports, True, None)
+                    why = f"the gate of wave {index} failed"
+                    if report.gate_error is not None:
+                        why += f": {type(report.gate_error).__name__}: {report.gate_error}"
+                    return ReleaseReport(reports, False, index, dict(builds), why)
+            return ReleaseReport(reports, True, None, dict(builds))
         finally:
             self._account_for_the_rest(index)
 
@@ -213,7 +171,8 @@ class Release:
                 known[i] = have
             if rest:
                 narrowed = PromoteRequest(request.pipeline_id, request.source_app_id, rest)
-                sending.append((i, narrowed if have else request))
+                chosen = narrowed if have else request
+                sending.append((i, chosen if self._pins is None else self._pins.apply(chosen)))
         waited = await self._wait_known(wave, known, on_poll)
         for i in known:
             if all(i != j for j, _ in sending):
@@ -281,6 +240,11 @@ class Release:
         """The gate's verdict, and what it raised: a gate that raises, or returns anything
         but a ``bool``, has failed (its wave was promoted: the report and the rollback
         must not be lost to the gate's bug)."""
+        moved = next(
+            (o.error for o in report.outcomes if isinstance(o.error, BuildChangedError)), None
+        )
+        if moved is not None:  # another build than the pinned one: whatever the gate says
+            return False, moved
         if self._gate is None:
             return report.succeeded, None
         verdict: Any  # a gate is user code: it may return anything
@@ -308,7 +272,7 @@ class Release:
         reported ``unknown``."""
         earlier = {a: self._rolled_back[(wave, a)] for a in apps if (wave, a) in self._rolled_back}
         sending = [a for a in apps if a not in earlier]
-        pool = _RollbackPool(wave, self._rollback, self._on_rollback_send)
+        pool = RollbackPool(wave, self._rollback, self._on_rollback_send)
         results: dict[int, RollbackOutcome] = {}
         engine = Engine(
             sending,
@@ -324,7 +288,7 @@ class Release:
                 self.ledger.record_rollback(results[i])
             raise
         made = [
-            _earlier_rollback(app, wave, earlier[app]) if app in earlier else next(sent)
+            earlier_rollback(app, wave, earlier[app]) if app in earlier else next(sent)
             for app in apps
         ]
         ids = {app: i for app, i in earlier.items() if i is not None}

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from ._errors import APIError, SevallaError
-from ._models import Deployment, Promotion, TargetVerdict
+from ._models import Build, Deployment, Promotion, TargetVerdict
 from ._outcomes import PromotionState
 from ._promote_outcome import PromoteOutcome
 
-__all__ = ["FanoutError", "PromotionUnresolvedError", "WaitAllError"]
+__all__ = ["BuildChangedError", "FanoutError", "PromotionUnresolvedError", "WaitAllError"]
 
 
 class PromotionUnresolvedError(APIError):
@@ -109,3 +109,41 @@ class WaitAllError(SevallaError):
     def deployments(self) -> dict[int, Deployment]:
         """The deployments that finished, by input position."""
         return {i: r for i, r in enumerate(self.results) if isinstance(r, Deployment)}
+
+
+class BuildChangedError(APIError):
+    """The source app does not run the build a promotion expected (``expect_build``).
+
+    Raised before sending when the source's current build (its latest successful
+    deployment) differs from ``expected``: nothing was sent (``promotion_state`` is
+    ``not_sent``). Raised after the fact when a deployment the promotion started carries
+    another build than the one checked before sending (the source moved between the check
+    and the POST): the promotion was made (``promoted``), ``deployments`` holds the
+    deployments of the other build; it is never counted a success.
+
+    Attributes:
+        expected: the build that was expected (a :class:`Build`, or the sha / image URL
+            text it was given as).
+        actual: the build found (``None`` when the source never succeeded).
+        deployments: the deployments of another build (after the fact), else empty.
+    """
+
+    expected: Build | str
+    actual: Build | None
+    deployments: list[Deployment]
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        expected: Build | str,
+        actual: Build | None,
+        deployments: Sequence[Deployment] = (),
+    ) -> None:
+        super().__init__(message, attempts=0)
+        self.expected = expected
+        self.actual = actual
+        self.deployments = list(deployments)
+        self.promotion_state: PromotionState | None = (
+            PromotionState.PROMOTED if deployments else PromotionState.NOT_SENT
+        )

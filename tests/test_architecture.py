@@ -46,6 +46,8 @@ LAYERS = [
         "_reconcile",
         "_resolve",
         "_releases",
+        "_pins",
+        "_rollbacks",
         "_release_checks",
         "_release_reports",
         "_options",

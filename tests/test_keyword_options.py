@@ -158,11 +158,13 @@ def test_fanout_defaults_are_the_documented_ones() -> None:
         "poll_interval": settings.plan.poll_interval,
         "on_poll": settings.on_poll,
         "ledger": settings.ledger,
+        "skip_current": settings.reconcile.skip_current,
     }
     own = _keys(FanoutKeywords) - _keys(ReconcileKeywords)
     assert set(actual) == own
     assert _documented_defaults(FanoutKeywords) == actual
     assert settings.reconcile == ReconcileSettings.build({})
+    assert settings.reconcile.skip_current is False
 
 
 def test_reconcile_defaults_are_the_documented_ones() -> None:
@@ -188,7 +190,9 @@ def test_wait_defaults_are_the_documented_ones() -> None:
         "poll_factor",
         "poll_jitter",
     }
-    assert _keys(PromoteAndWaitKeywords) == _keys(WaitKeywords) | _keys(ReconcileKeywords)
+    assert _keys(PromoteAndWaitKeywords) == _keys(WaitKeywords) | _keys(ReconcileKeywords) | {
+        "skip_current"
+    }
 
 
 def test_every_keyword_is_documented_in_its_family() -> None:
@@ -271,7 +275,13 @@ SIGNATURES = [
         WaitKeywords,
         {"timeout": 900, "concurrency": 50, "poll_interval": 1},
     ),
-    ("releases", "run", ReconcileKeywords, {"concurrency": None, "wait_timeout": 900}),
+    (
+        "releases",
+        "run",
+        ReconcileKeywords,
+        # a release promotes only what is behind, and pins its builds, by default
+        {"concurrency": None, "wait_timeout": 900, "skip_current": True, "pin_build": True},
+    ),
 ]
 
 

@@ -22,7 +22,7 @@ import attrs
 from .. import Build, Deployment, Pipeline, PipelineStage, SevallaClient
 from .._engine import Engine
 from .._ids import to_uuid
-from .._resources.deployments import latest_success
+from .._resources._current import latest_success
 from ._console import EXIT_OK, Console, UsageError, make_client
 from ._output import clean_text, json_line, render_table
 

@@ -7,14 +7,14 @@ promotion (``resume`` from its write record, ``reconcile``).
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import _protocol
 from .._errors import APIError
 from .._fanout import Call, Fanout, done_outcome, resolve_concurrency
-from .._models import PromoteRequest, Promotion, TargetVerdict
+from .._models import Deployment, PromoteRequest, Promotion, TargetVerdict
 from .._options import FanoutSettings, ReconcileSettings
 from .._outcomes import PromotionState
 from .._promote_outcome import PromoteOutcome
@@ -26,14 +26,22 @@ from .._reconcile import (
 )
 from .._record import Send, TargetOutcome, WriteRecord
 from .._resolve import resolve
-from .._result_errors import WaitAllError
+from .._result_errors import BuildChangedError, WaitAllError
+from ._current import in_order, off_build, prepare
 from ._raw import Resource
 
 if TYPE_CHECKING:
     from .._core import Core
     from .._wait import Waiter
 
-__all__ = ["PipelineWrites", "PromoteRecorded", "Promoter", "fanout_of", "record_of"]
+__all__ = [
+    "PipelineWrites",
+    "PromoteRecorded",
+    "Promoter",
+    "build_moved",
+    "fanout_of",
+    "record_of",
+]
 
 
 Promoter = Callable[[PromoteRequest], Awaitable[list[Promotion]]]
@@ -102,9 +110,28 @@ def _waiting_call(
         except WaitAllError as error:
             finished = list(error.deployments.values())
             return done_outcome(request, index, record, error.promotions, error, finished)
-        return done_outcome(request, index, record, promotions, None, deployments)
+        moved = build_moved(record, promotions, deployments)
+        return done_outcome(request, index, record, promotions, moved, deployments)
 
     return call
+
+
+def build_moved(
+    record: WriteRecord, promotions: Sequence[Promotion], deployments: Sequence[Deployment]
+) -> BuildChangedError | None:
+    """The error of a promotion whose deployments carry another build than the one checked
+    before sending (the source moved between the check and the POST), else ``None``."""
+    wrong = off_build(record.build, promotions, deployments)
+    if not wrong or record.build is None:
+        return None
+    apps = ", ".join(str(d.app_id) for d in wrong)
+    return BuildChangedError(
+        f"the promotion deployed {wrong[0].build}, not the checked {record.build}, to "
+        f"{apps}: the source's build moved between the check and the request",
+        expected=record.build,
+        actual=wrong[0].build,
+        deployments=wrong,
+    )
 
 
 def record_of(request: PromoteRequest, targets: Iterable[TargetOutcome]) -> WriteRecord:
@@ -141,7 +168,31 @@ class PipelineWrites(Resource):
         self, request: PromoteRequest, record: WriteRecord, reconcile: ReconcileSettings
     ) -> list[Promotion]:
         """Promote ``request``, noting on the caller's ``record`` when it left and, with
-        ``reconcile``, settling an ``unknown`` outcome target by target on it."""
+        ``reconcile``, settling an ``unknown`` outcome target by target on it. With
+        ``expect_build`` or ``skip_current`` the source's build is checked first (and
+        noted on the record), and only the targets behind it are sent."""
+        if request.expect_build is not None or reconcile.skip_current:
+            return await self._promote_checked(request, record, reconcile)
+        return await self._promote_sent(request, record, reconcile)
+
+    async def _promote_checked(
+        self, request: PromoteRequest, record: WriteRecord, reconcile: ReconcileSettings
+    ) -> list[Promotion]:
+        prepared = await prepare(self._core, request, skip_current=reconcile.skip_current)
+        record.build = prepared.build
+        current = list(prepared.current.values())
+        for promotion in current:  # nothing is sent for these
+            record.promoted(promotion.target_app_id, promotion.deployment_id)
+        if prepared.request is None:
+            return in_order(request, current)
+        if current:
+            record.covers(prepared.request.target_app_ids)
+        made = await self._promote_sent(prepared.request, record, reconcile)
+        return in_order(request, made, current)
+
+    async def _promote_sent(
+        self, request: PromoteRequest, record: WriteRecord, reconcile: ReconcileSettings
+    ) -> list[Promotion]:
         try:
             return await self._send_promote(request, record.send)
         except APIError as error:

@@ -15,36 +15,18 @@ from .._options import Unpack, WaitKeywords, WaitSettings, takes
 from .._record import Send
 from .._replies import CancelReply, DeploymentPage
 from .._response import APIResponse
+from ._current import current_deployment
 from ._paging import check_page_size, iterate_pages
 from ._raw import RawView, Resource
 
 if TYPE_CHECKING:
     pass
 
-__all__ = ["CURRENT_BUILD_SCAN", "Deployments", "DeploymentsWithRawResponse", "latest_success"]
-
-CURRENT_BUILD_SCAN = 1000
-"""Deployments :meth:`Deployments.current_build` reads at most (newest first)."""
-_FIRST_PAGE = 10  # the latest success is usually among the last few: a small first page
+__all__ = ["Deployments", "DeploymentsWithRawResponse"]
 
 
 def _deployment_id(deployment: Deployment) -> uuid.UUID:
     return deployment.id
-
-
-async def latest_success(
-    deployments: AsyncIterator[Deployment], *, scan: int = CURRENT_BUILD_SCAN
-) -> Deployment | None:
-    """The first deployment that succeeded among the first ``scan`` of ``deployments``
-    (an app's history, newest first), or ``None``."""
-    seen = 0
-    async for deployment in deployments:
-        if deployment.succeeded:
-            return deployment
-        seen += 1
-        if seen >= scan:
-            break
-    return None
 
 
 class Deployments(Resource):
@@ -118,17 +100,7 @@ class Deployments(Resource):
         success; it reads at most 1,000 deployments, and answers ``None`` when none of them
         succeeded. An invalid id raises ``ValueError`` before anything is sent.
         """
-        app = to_uuid(app_id, "app_id")
-
-        async def fetch(limit: int, offset: int) -> tuple[list[Deployment], int]:
-            size = min(limit, _FIRST_PAGE) if offset == 0 else limit
-            page: DeploymentPage = await self._core.request(
-                _protocol.list_deployments_request(app, limit=size, offset=offset),
-                DeploymentPage,
-            )
-            return page.data, page.total
-
-        found = await latest_success(iterate_pages(fetch, page_size=100, key=_deployment_id))
+        found = await current_deployment(self._core, to_uuid(app_id, "app_id"))
         return None if found is None else found.build
 
     async def logs(

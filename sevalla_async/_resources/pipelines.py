@@ -15,6 +15,7 @@ from typing import cast
 from .. import _protocol, _wait
 from .._ids import TargetAppIds
 from .._models import (
+    Build,
     Deployment,
     Pipeline,
     PromoteRequest,
@@ -40,7 +41,7 @@ from .._record import WriteRecord
 from .._replies import PipelineDetail, PipelinePage
 from .._response import APIResponse
 from ._paging import check_page_size, iterate_pages
-from ._pipelines_writes import PipelineWrites, Promoter
+from ._pipelines_writes import PipelineWrites, build_moved
 from ._raw import RawView
 
 __all__ = ["Pipelines", "PipelinesWithRawResponse"]
@@ -65,6 +66,8 @@ class Pipelines(PipelineWrites):
         reconcile: bool = False,
         reconcile_settle: float = DEFAULT_SETTLE,
         reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT,
+        expect_build: Build | str | None = None,
+        skip_current: bool = False,
     ) -> list[Promotion]:
         """Promote the latest successful build of ``source_app_id`` to every target app.
 
@@ -82,13 +85,25 @@ class Pipelines(PipelineWrites):
         ``reconcile_timeout`` seconds with :class:`PromotionUnresolvedError`), then only the
         targets verified not promoted are promoted again, in one request. The result then
         holds every target's promotion, found or new, in target order.
+
+        ``expect_build`` (a :class:`Build`, a commit sha of 7+ characters, or an image
+        URL): the build you verified. The source's current build is read first; if it is
+        another, :class:`BuildChangedError` is raised and nothing is sent.
+        ``skip_current=True``: the targets that already run the source's current build are
+        not sent; they come back as ``Promotion(..., already_current=True)`` with the
+        deployment that put it there (a request whose targets are all current sends no
+        POST). Either costs one read of the source's deployments (and, to skip, one per
+        target): GETs, the read budget.
         """
-        request = PromoteRequest(pipeline_id, source_app_id, target_app_ids)
+        request = PromoteRequest(
+            pipeline_id, source_app_id, target_app_ids, expect_build=expect_build
+        )
         return await self.promote_request(
             request,
             reconcile=reconcile,
             reconcile_settle=reconcile_settle,
             reconcile_timeout=reconcile_timeout,
+            skip_current=skip_current,
         )
 
     async def promote_request(
@@ -98,12 +113,16 @@ class Pipelines(PipelineWrites):
         reconcile: bool = False,
         reconcile_settle: float = DEFAULT_SETTLE,
         reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT,
+        skip_current: bool = False,
     ) -> list[Promotion]:
-        """Like :meth:`promote`, from a ready :class:`PromoteRequest`."""
-        if not reconcile:
+        """Like :meth:`promote`, from a ready :class:`PromoteRequest` (whose
+        ``expect_build`` is checked)."""
+        if not reconcile and not skip_current and request.expect_build is None:
             return await self._send_promote(request)
         check_reconcile_options(reconcile_settle, reconcile_timeout)
-        settings = ReconcileSettings(True, reconcile_settle, reconcile_timeout)
+        if not isinstance(skip_current, bool):
+            raise ValueError(f"skip_current: expected True or False, got {skip_current!r}")
+        settings = ReconcileSettings(reconcile, reconcile_settle, reconcile_timeout, skip_current)
         record = WriteRecord(request.target_app_ids)
         return await self._promote_recorded(request, record, settings)
 
@@ -117,6 +136,7 @@ class Pipelines(PipelineWrites):
         timeout: float | None = _wait.DEFAULT_TIMEOUT,
         concurrency: int = _wait.DEFAULT_WAIT_CONCURRENCY,
         poll_interval: float = _wait.DEFAULT_POLL_INTERVAL,
+        expect_build: Build | str | None = None,
         **keywords: Unpack[PromoteAndWaitKeywords],
     ) -> list[Deployment]:
         """Promote, then wait for the deployment of every target to finish.
@@ -145,6 +165,10 @@ class Pipelines(PipelineWrites):
                 ``timeout``).
             concurrency: deployments polled at once, as :meth:`Deployments.wait_all`.
             poll_interval: the shortest time between two polls of one deployment.
+            expect_build: as :meth:`promote`. A deployment the promotion started that
+                carries another build than the one checked before sending (the source
+                moved in between) raises :class:`BuildChangedError` (``promoted``, with
+                its ``deployments``) once every deployment has finished.
             **keywords: the polling options of :class:`WaitKeywords` (as
                 :meth:`Deployments.wait`) and the ``reconcile`` options of
                 :class:`ReconcileKeywords` (as :meth:`promote`; the promotion's own
@@ -158,7 +182,9 @@ class Pipelines(PipelineWrites):
             poll_interval=poll_interval,
             concurrency=concurrency,
         )
-        request = PromoteRequest(pipeline_id, source_app_id, target_app_ids)
+        request = PromoteRequest(
+            pipeline_id, source_app_id, target_app_ids, expect_build=expect_build
+        )
         return await self._promote_and_wait(request, settings)
 
     @takes(PromoteAndWaitKeywords)
@@ -189,20 +215,17 @@ class Pipelines(PipelineWrites):
     async def _promote_and_wait(
         self, request: PromoteRequest, settings: WaitSettings
     ) -> list[Deployment]:
-        promote = self._promoter(settings.reconcile)
-        _, deployments = await self._waiter.promote_then_wait(
+        record = WriteRecord(request.target_app_ids)
+        promote = functools.partial(
+            self._promote_recorded, record=record, reconcile=settings.reconcile
+        )
+        promotions, deployments = await self._waiter.promote_then_wait(
             promote, request, settings.plan, on_poll=settings.on_poll
         )
+        moved = build_moved(record, promotions, deployments)
+        if moved is not None:
+            raise moved
         return deployments
-
-    def _promoter(self, reconcile: ReconcileSettings) -> Promoter:
-        """:meth:`promote_request` with these ``reconcile`` options."""
-        return functools.partial(
-            self.promote_request,
-            reconcile=reconcile.reconcile,
-            reconcile_settle=reconcile.settle,
-            reconcile_timeout=reconcile.timeout,
-        )
 
     @takes(FanoutKeywords)
     async def promote_many(

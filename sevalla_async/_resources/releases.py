@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .. import _wait
+from .._build import Build
 from .._fanout import FanoutLedger, resolve_concurrency
 from .._models import Deployment, PromoteRequest, Promotion
 from .._options import FanoutSettings, ReconcileKeywords, Unpack, check_keywords, takes
+from .._pins import Pins
 from .._promote_outcome import PromoteOutcome
 from .._releases import (
     DeploymentProgress,
@@ -60,6 +62,10 @@ class Releases:
         on_send: Callable[[int, int, PromoteRequest], object] | None = None,
         rolled_back: Mapping[tuple[int, uuid.UUID], uuid.UUID | None] | None = None,
         on_rollback_send: Callable[[int, uuid.UUID], object] | None = None,
+        skip_current: bool = True,
+        pin_build: bool = True,
+        builds: Mapping[uuid.UUID, Build] | None = None,
+        on_pin: Callable[[uuid.UUID, Build], object] | None = None,
         **keywords: Unpack[ReconcileKeywords],
     ) -> ReleaseReport:
         """Promote ``waves`` one after the other, each only if the previous one passed its
@@ -112,11 +118,35 @@ class Releases:
         reply was never seen): it is not sent again; a known one is waited for, an unknown
         one is reported with ``state`` ``unknown``. ``on_rollback_send(wave, app_id)`` is
         called just before each rollback is sent.
+
+        **The build you verified.** With ``pin_build=True`` (the default) each distinct
+        source's current build is read before the first wave and pinned
+        (``report.builds``); before each later wave its sources are read again, and one
+        that moved (a push landed on staging after the canary passed) stops the release
+        *before that wave is sent*: ``completed`` is false, ``stopped_at`` is that wave
+        and ``stopped_reason`` names the source, the old and the new build. Every request
+        expects its source's pinned build (``expect_build``), so a build that moves between
+        that read and a POST is refused before sending or, if it slips in, fails the
+        wave's gate whatever the gate says (:class:`BuildChangedError` as the outcome's
+        error). ``builds`` keeps the pins of an earlier run (resuming); ``on_pin(source,
+        build)`` is called as each is pinned (to journal it).
+
+        With ``skip_current=True`` (the default here) a target that already runs its
+        source's build is not sent (``Promotion.already_current``; its deployment is
+        waited for like the others, and returns at once): running a finished release again
+        sends no POST. Both cost reads (GETs): one of each source per wave, one of each
+        target of a wave.
         """
         check_keywords(self.run, keywords, ReconcileKeywords)
         # Checked once here; every wave and every rollback's wait reads them unchecked.
         fanout = FanoutSettings.build(
-            {**keywords, "wait": True, "wait_timeout": wait_timeout, "poll_interval": poll_interval}
+            {
+                **keywords,
+                "wait": True,
+                "wait_timeout": wait_timeout,
+                "poll_interval": poll_interval,
+                "skip_current": skip_current,
+            }
         )
         if concurrency is not None:
             resolve_concurrency(concurrency, None)  # ValueError before anything is sent
@@ -134,11 +164,17 @@ class Releases:
             rolled_back=rolled_back,
             on_rollback_send=on_rollback_send,
         )
+        if not isinstance(pin_build, bool):
+            raise ValueError(f"pin_build: expected True or False, got {pin_build!r}")
+        pins = None
+        if pin_build:
+            pins = Pins(self._deployments.current_build, pinned=builds, on_pin=on_pin)
         release = Release(
             settings,
             promote_wave=self._wave_promoter(fanout, concurrency),
             rollback=self._deployments._rollback,
             waiter=self._waiter,
+            pins=pins,
         )
         return await release.run()
 
