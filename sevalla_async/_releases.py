@@ -33,6 +33,7 @@ import attrs
 
 from ._engine import Engine
 from ._errors import APIError, SevallaError
+from ._failure_logs import FailureLogs, ReadLogs
 from ._fanout import FanoutLedger
 from ._models import Deployment, PromoteRequest, Promotion
 from ._outcomes import PromotionState
@@ -143,6 +144,7 @@ class Release:
         promote_wave: PromoteWave,
         rollback: Rollback,
         waiter: Waiter,
+        read_logs: ReadLogs | None = None,
     ) -> None:
         # Every option was checked once, by ReleaseSettings.build.
         self.waves = settings.waves
@@ -160,6 +162,7 @@ class Release:
         self._on_send = settings.on_send
         self._rolled_back = settings.rolled_back
         self._on_rollback_send = settings.on_rollback_send
+        self._failure_logs = FailureLogs(read_logs, settings.failure_logs)
 
     async def run(self) -> ReleaseReport:
         """Run the waves in turn (see the module docstring)."""
@@ -185,7 +188,8 @@ class Release:
                 hook(DeploymentProgress(index, deployment))
 
         outcomes = await self._promote(index, on_poll)
-        report = WaveReport(index, outcomes)
+        logs = await self._failure_logs([d for o in outcomes for d in o.deployments or ()])
+        report = WaveReport(index, outcomes, failure_logs=logs)  # the gate sees the logs
         passed, gate_error = await self._decide(report)
         self.ledger.gates[index] = passed
         rollbacks: list[RollbackOutcome] = []

@@ -46,6 +46,7 @@ LAYERS = [
         "_reconcile",
         "_resolve",
         "_releases",
+        "_failure_logs",
         "_release_checks",
         "_release_reports",
         "_options",

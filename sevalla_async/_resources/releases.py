@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .. import _wait
+from .._failure_logs import DEFAULT_FAILURE_LOGS
 from .._fanout import FanoutLedger, resolve_concurrency
 from .._models import Deployment, PromoteRequest, Promotion
 from .._options import FanoutSettings, ReconcileKeywords, Unpack, check_keywords, takes
@@ -60,6 +61,7 @@ class Releases:
         on_send: Callable[[int, int, PromoteRequest], object] | None = None,
         rolled_back: Mapping[tuple[int, uuid.UUID], uuid.UUID | None] | None = None,
         on_rollback_send: Callable[[int, uuid.UUID], object] | None = None,
+        failure_logs: int = DEFAULT_FAILURE_LOGS,
         **keywords: Unpack[ReconcileKeywords],
     ) -> ReleaseReport:
         """Promote ``waves`` one after the other, each only if the previous one passed its
@@ -112,6 +114,13 @@ class Releases:
         reply was never seen): it is not sent again; a known one is waited for, an unknown
         one is reported with ``state`` ``unknown``. ``on_rollback_send(wave, app_id)`` is
         called just before each rollback is sent.
+
+        **Why it failed.** For each deployment of a wave that ended ``failed``, the last
+        ``failure_logs`` ERROR lines of its log (default 20; ``0`` reads none) are read
+        (:meth:`Deployments.logs`, from a minute before the deployment was created) into
+        :attr:`WaveReport.failure_logs`, before the gate decides. Nothing is read when
+        every deployment succeeded; the reads are GETs (the client's read budget); a read
+        that fails is logged at WARNING and that app left out, the release goes on.
         """
         check_keywords(self.run, keywords, ReconcileKeywords)
         # Checked once here; every wave and every rollback's wait reads them unchecked.
@@ -133,12 +142,14 @@ class Releases:
             on_send=on_send,
             rolled_back=rolled_back,
             on_rollback_send=on_rollback_send,
+            failure_logs=failure_logs,
         )
         release = Release(
             settings,
             promote_wave=self._wave_promoter(fanout, concurrency),
             rollback=self._deployments._rollback,
             waiter=self._waiter,
+            read_logs=self._deployments.logs,
         )
         return await release.run()
 
