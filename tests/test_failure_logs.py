@@ -30,7 +30,7 @@ async def test_a_failed_canary_s_error_lines_are_in_the_report_and_the_gate_sees
     fake: FakeSevalla, client: SevallaClient
 ) -> None:
     canary, rest = fake.promote_requests(1, targets=2), fake.promote_requests(1)
-    bad, good = canary[0].target_app_ids
+    bad, _ = canary[0].target_app_ids
     fake.fail_deployments(bad, REASON)
     seen: list[WaveReport] = []
 
@@ -94,9 +94,7 @@ async def test_failure_logs_0_reads_nothing(fake: FakeSevalla, client: SevallaCl
     assert logs_read(fake) == 0
 
 
-async def test_a_cancelled_deployment_is_not_read(
-    fake: FakeSevalla, client: SevallaClient
-) -> None:
+async def test_a_cancelled_deployment_is_not_read(fake: FakeSevalla, client: SevallaClient) -> None:
     [entry] = fake.promote_requests(1, targets=1)
     fake.script_deployments(["waiting", "cancelled"], app_id=entry.target_app_ids[0])
     report = await client.releases.run([[entry]])
