@@ -6,14 +6,19 @@ hostile log text contained in the CLI's output."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
-from sevalla_async import PromotionState, SevallaClient, WaveReport
+from sevalla_async import PromoteRequest, PromotionState, SevallaClient, WaveReport
 from sevalla_async.testing import FakeSevalla, Fault
+
+from .test_cli import Cli, make_cli, plan_of, promote_args, write_plan
 
 LOGS = "/logs"
 REASON = "npm run build exited with 1"
@@ -135,3 +140,161 @@ async def test_a_logs_read_that_fails_leaves_the_release_intact(
     assert logs_read(fake) >= 1
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("could not read the error log" in w and str(bad) in w for w in warnings)
+
+
+# --- the CLI ----------------------------------------------------------------------------------
+
+FAST = ("--poll-interval", "0.001", "--polls-per-minute", "1000000")
+HOSTILE = "\x1b[2J\x1b]0;pwned\x07\r\nforged INFO all good\u202e" + "x" * 100_000
+
+
+@pytest.fixture
+def cli(fake: FakeSevalla) -> Cli:
+    return make_cli(fake)
+
+
+def release_plan(tmp_path: Path, waves: list[list[PromoteRequest]]) -> str:
+    return write_plan(tmp_path / "waves.json", [plan_of(wave) for wave in waves])
+
+
+def canary_and_rest(
+    fake: FakeSevalla, reason: str = REASON
+) -> tuple[list[list[PromoteRequest]], uuid.UUID]:
+    waves = [fake.promote_requests(1, targets=2), fake.promote_requests(1)]
+    bad = waves[0][0].target_app_ids[0]
+    fake.fail_deployments(bad, reason)
+    return waves, bad
+
+
+@pytest.mark.sevalla_loopback
+async def test_release_shows_the_failed_canary_s_error_lines(
+    fake: FakeSevalla, cli: Cli, tmp_path: Path
+) -> None:
+    waves, bad = canary_and_rest(fake)
+    plan = release_plan(tmp_path, waves)
+
+    table = await cli("release", plan, "--on-failure", "rollback", *FAST, "--output", "table")
+
+    assert table.code == 1, table.err
+    lines = table.out.splitlines()
+    row = next(i for i, line in enumerate(lines) if str(bad) in line and line.endswith("failed"))
+    assert lines[row + 1].startswith("    ")
+    assert f"Build failed: {REASON}" in lines[row + 1]
+    assert lines[row + 2].startswith("    ")
+    assert "Deployment failed" in lines[row + 2]
+    rollback_rows = [i for i, line in enumerate(lines) if "rollback" in line]
+    assert rollback_rows
+    assert row < min(rollback_rows)
+    assert lines[-1].startswith("wave 0: failed")
+    assert logs_read(fake) == 1
+
+
+@pytest.mark.sevalla_loopback
+async def test_release_json_gives_the_failed_target_a_logs_field(
+    fake: FakeSevalla, cli: Cli, tmp_path: Path
+) -> None:
+    waves, bad = canary_and_rest(fake)
+
+    run = await cli("release", release_plan(tmp_path, waves), *FAST, "--failure-logs", "1")
+
+    assert run.code == 1, run.err
+    targets = [e for e in run.lines() if e["event"] == "target"]
+    [failed] = [e for e in targets if e["status"] == "failed"]
+    assert failed["app_id"] == str(bad)
+    assert [line["severity"] for line in failed["logs"]] == ["ERROR"]
+    assert failed["logs"][0]["message"].startswith("Deployment failed")  # the last one
+    assert failed["logs"][0]["timestamp"].endswith("Z")
+    assert all("logs" not in e for e in targets if e["status"] != "failed")
+    assert fake.requests_to("GET", LOGS)[0].query["limit"] == "1"
+
+
+@pytest.mark.sevalla_loopback
+async def test_release_failure_logs_0_reads_nothing(
+    fake: FakeSevalla, cli: Cli, tmp_path: Path
+) -> None:
+    waves, bad = canary_and_rest(fake)
+    run = await cli("release", release_plan(tmp_path, waves), *FAST, "--failure-logs", "0")
+    assert run.code == 1, run.err
+    [failed] = [e for e in run.lines() if e.get("status") == "failed" and "app_id" in e]
+    assert failed["app_id"] == str(bad)
+    assert "logs" not in failed
+    assert logs_read(fake) == 0
+
+
+@pytest.mark.sevalla_loopback
+async def test_promote_wait_shows_the_error_lines_of_the_failed_target(
+    fake: FakeSevalla, cli: Cli
+) -> None:
+    [first] = fake.promote_requests(1, targets=2)
+    [second] = fake.promote_requests(1, targets=2)
+    for request in (first, second):
+        fake.fail_deployments(request.target_app_ids[1], REASON)
+
+    run, table = await asyncio.gather(
+        cli("promote", *promote_args(first), "--wait", *FAST, "--output", "json"),
+        cli("promote", *promote_args(second), "--wait", *FAST, "--output", "table"),
+    )
+
+    assert run.code == 1, run.err
+    ok, failed = run.lines()
+    assert "logs" not in ok
+    assert failed["target_app_id"] == str(first.target_app_ids[1])
+    assert [line["severity"] for line in failed["logs"]] == ["ERROR", "ERROR"]
+    assert REASON in failed["logs"][0]["message"]
+    assert table.code == 1, table.err
+    lines = table.out.splitlines()
+    row = next(i for i, line in enumerate(lines) if str(second.target_app_ids[1]) in line)
+    assert lines[row].rstrip().endswith("failed")
+    assert lines[row + 1].startswith("    ")
+    assert REASON in lines[row + 1]
+    assert logs_read(fake) == 2
+
+
+@pytest.mark.sevalla_loopback
+async def test_promote_many_wait_json_and_table(
+    fake: FakeSevalla, cli: Cli, tmp_path: Path
+) -> None:
+    requests = fake.promote_requests(2, targets=1)
+    doomed = requests[1].target_app_ids[0]
+    fake.fail_deployments(doomed, REASON)
+    plan = write_plan(tmp_path / "plan.json", plan_of(requests))
+
+    run = await cli("promote-many", plan, "--wait", *FAST, "--output", "json")
+    table = await cli("promote-many", plan, "--wait", *FAST, "--output", "table")
+
+    assert run.code == 1, run.err
+    by_index = {line["index"]: line for line in run.lines()}
+    assert "logs" not in by_index[0]["deployments"][0]
+    [failed] = by_index[1]["deployments"]
+    assert failed["status"] == "failed"
+    assert REASON in failed["logs"][0]["message"]
+    lines = table.out.splitlines()
+    row = next(i for i, line in enumerate(lines) if str(doomed) in line)
+    assert lines[row + 1].startswith("    ")
+    assert REASON in lines[row + 1]
+
+
+@pytest.mark.sevalla_loopback
+async def test_wait_shows_the_error_lines_and_nothing_is_read_on_success(
+    fake: FakeSevalla, cli: Cli, tmp_path: Path
+) -> None:
+    app = fake.add_app()
+    fake.fail_deployments(app, REASON)
+    dep = fake.add_deployment(app).id  # fails, with ERROR lines in its log
+    good = fake.promote_requests(2, targets=2)
+
+    run, table, fine = await asyncio.gather(
+        cli("wait", str(app), str(dep), *FAST, "--output", "json"),
+        cli("wait", str(app), str(dep), *FAST, "--output", "table", "--failure-logs", "1"),
+        cli("promote-many", write_plan(tmp_path / "p.json", plan_of(good)), "--wait", *FAST),
+    )
+
+    assert run.code == 1
+    [line] = run.lines()
+    assert [e["severity"] for e in line["logs"]] == ["ERROR", "ERROR"]
+    assert table.code == 1
+    logged = [line for line in table.out.splitlines() if line.startswith("    ")]
+    assert len(logged) == 1
+    assert "Deployment failed" in logged[0]
+    assert fine.code == 0, fine.err
+    assert logs_read(fake) == 2  # the two waits; nothing for the deployments that succeeded
