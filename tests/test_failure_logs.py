@@ -10,12 +10,13 @@ import asyncio
 import json
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from sevalla_async import PromoteRequest, PromotionState, SevallaClient, WaveReport
+from sevalla_async import LogEntry, PromoteRequest, PromotionState, SevallaClient, WaveReport
+from sevalla_async._cli._failure_logs import MAX_JSON_MESSAGE, log_lines, logs_json
 from sevalla_async.testing import FakeSevalla, Fault
 
 from .test_cli import Cli, make_cli, plan_of, promote_args, write_plan
@@ -298,3 +299,99 @@ async def test_wait_shows_the_error_lines_and_nothing_is_read_on_success(
     assert "Deployment failed" in logged[0]
     assert fine.code == 0, fine.err
     assert logs_read(fake) == 2  # the two waits; nothing for the deployments that succeeded
+
+
+def assert_contained(text: str, key: str) -> None:
+    assert key not in text
+    for character in ("\x1b", "\x07", "\r", "\u202e"):
+        assert character not in text
+    assert not any(line.startswith("forged") for line in text.splitlines())
+
+
+@pytest.mark.sevalla_loopback
+async def test_hostile_log_lines_are_contained_in_the_output(
+    fake: FakeSevalla, cli: Cli, tmp_path: Path
+) -> None:
+    waves, _ = canary_and_rest(fake, HOSTILE + fake.api_key)
+    plan = release_plan(tmp_path, waves)
+
+    table = await cli("release", plan, *FAST, "--output", "table")
+    as_json = await cli("release", plan, *FAST, "--output", "json")
+
+    for run in (table, as_json):
+        assert run.code == 1, run.err
+        assert_contained(run.out, fake.api_key)
+        assert_contained(run.err, fake.api_key)
+    logged = [line for line in table.out.splitlines() if line.startswith("    ")]
+    assert any("\\x1b[2J" in line for line in logged)  # shown escaped, not run
+    assert max(len(line) for line in table.out.splitlines()) < 700  # cut at 500 characters
+    [failed] = [e for e in as_json.lines() if e.get("logs")]
+    message = failed["logs"][0]["message"]
+    assert message.startswith("Build failed: \\x1b[2J\\x1b]0;pwned\\x07\\r\\nforged INFO")
+    assert len(message) < 4300
+    assert "truncated" in message
+
+
+async def test_a_key_echoed_in_a_log_line_is_redacted(
+    fake: FakeSevalla, client: SevallaClient
+) -> None:
+    [entry] = fake.promote_requests(1, targets=1)
+    fake.fail_deployments(entry.target_app_ids[0], f"token {fake.api_key} refused")
+    report = await client.releases.run([[entry]])
+    [lines] = report.waves[0].failure_logs.values()
+    assert fake.api_key not in lines[0].message
+    assert "[redacted]" in lines[0].message
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (("--failure-logs", "-1"), "--failure-logs: must not be negative"),
+        (("--failure-logs", "5001"), "--failure-logs: must be an integer from 0 to 5000"),
+        (("--failure-logs", "x"), "--failure-logs: expected a whole number"),
+    ],
+)
+@pytest.mark.sevalla_loopback
+async def test_a_bad_failure_logs_is_a_usage_error_before_anything_is_sent(
+    fake: FakeSevalla, cli: Cli, args: tuple[str, ...], problem: str
+) -> None:
+    [request] = fake.promote_requests(1)
+    run = await cli("promote", *promote_args(request), "--wait", *args)
+    assert run.code == 2
+    assert problem in run.err
+    assert fake.requests_to("POST", "/promote") == []
+
+
+@pytest.mark.sevalla_loopback
+async def test_failure_logs_needs_wait_on_promote(fake: FakeSevalla, cli: Cli) -> None:
+    [request] = fake.promote_requests(1)
+    run = await cli("promote", *promote_args(request), "--failure-logs", "5")
+    assert run.code == 2
+    assert "--failure-logs applies only with --wait" in run.err
+    assert fake.requests == []
+
+
+def test_the_cli_cleans_log_text_again_like_any_server_text() -> None:
+    raw = LogEntry(
+        id="1",
+        timestamp=datetime(2026, 1, 1, tzinfo=timezone.utc),
+        severity="ERR\x1bOR",
+        message="\x1b[31mred\r\nforged\ud800" + "y" * 10_000,
+        service="APP_DEPLOYMENT",
+        tags={},
+        attributes={},
+    )
+    [line] = log_lines([raw])
+    assert line.startswith("    2026-01-01 00:00:00  \\x1b[31mred\\x0d\\x0aforged\ufffd")
+    assert line.endswith("more characters)")
+    assert len(line) < 600
+    [data] = logs_json([raw])
+    assert data == {
+        "timestamp": "2026-01-01T00:00:00Z",
+        "severity": "ERR\\x1bOR",
+        "message": data["message"],
+    }
+    assert "\x1b" not in data["message"]
+    assert len(data["message"]) < MAX_JSON_MESSAGE + 50
+    assert log_lines([]) == ["    (no ERROR lines in its log)"]
+    assert log_lines(None) == []
