@@ -7,6 +7,7 @@ hostile log text contained in the CLI's output."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 import uuid
@@ -15,8 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from sevalla_async import LogEntry, PromoteRequest, PromotionState, SevallaClient, WaveReport
+from sevalla_async import (
+    DeploymentProgress,
+    LogEntry,
+    PromoteRequest,
+    PromotionState,
+    SevallaClient,
+    WaveReport,
+)
+from sevalla_async._cli._console import Console
 from sevalla_async._cli._failure_logs import MAX_JSON_MESSAGE, log_lines, logs_json
+from sevalla_async._cli._release import ReleaseView
 from sevalla_async.testing import FakeSevalla, Fault
 
 from .test_cli import Cli, make_cli, plan_of, promote_args, write_plan
@@ -395,3 +405,49 @@ def test_the_cli_cleans_log_text_again_like_any_server_text() -> None:
     assert len(data["message"]) < MAX_JSON_MESSAGE + 50
     assert log_lines([]) == ["    (no ERROR lines in its log)"]
     assert log_lines(None) == []
+
+
+def _console(output: str) -> tuple[Console, io.StringIO]:
+    out = io.StringIO()
+    console = Console(out=out, err=io.StringIO(), output=output, progress=False)  # type: ignore[arg-type]
+    return console, out
+
+
+async def test_the_view_without_its_gate_prints_held_rows_at_the_wave_s_end(
+    fake: FakeSevalla, client: SevallaClient
+) -> None:
+    [entry] = fake.promote_requests(1, targets=1)
+    [target] = entry.target_app_ids
+    fake.fail_deployments(target, REASON)
+    console, out = _console("json")
+    view = ReleaseView(console, failure_logs=20)
+
+    await client.releases.run([[entry]], on_wave=view.wave, on_deployment=view.deployment)
+
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    [failed] = [e for e in events if e.get("status") == "failed" and e["event"] == "target"]
+    assert REASON in failed["logs"][0]["message"]
+    assert events[-1]["event"] == "wave"  # the held row came before the wave's line
+
+
+async def test_an_interrupted_release_still_prints_the_held_rows(
+    fake: FakeSevalla, client: SevallaClient
+) -> None:
+    [entry] = fake.promote_requests(1, targets=1)
+    fake.fail_deployments(entry.target_app_ids[0], REASON)
+    console, out = _console("table")
+    view = ReleaseView(console, failure_logs=20)
+
+    run: asyncio.Future[object] | None = None
+
+    def stop(progress: DeploymentProgress) -> None:
+        view.deployment(progress)
+        if progress.deployment.status == "failed" and run is not None:
+            run.cancel()  # stands in for Ctrl-C once the failure was seen
+
+    run = asyncio.ensure_future(client.releases.run([[entry]], on_deployment=stop))
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    assert "failed" not in out.getvalue()  # held for its error lines
+    view.flush()
+    assert out.getvalue().splitlines()[-1].endswith("failed")
