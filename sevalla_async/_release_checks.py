@@ -10,6 +10,7 @@ from typing import Any
 
 import attrs
 
+from ._failure_logs import check_failure_logs
 from ._fanout import as_request
 from ._models import PromoteRequest, Promotion
 from ._options import FanoutSettings
@@ -130,6 +131,7 @@ class ReleaseSettings:
     on_send: Callable[[int, int, PromoteRequest], object] | None
     rolled_back: dict[tuple[int, uuid.UUID], uuid.UUID | None]
     on_rollback_send: Callable[[int, uuid.UUID], object] | None
+    failure_logs: int = 0
 
     @classmethod
     def build(
@@ -147,6 +149,7 @@ class ReleaseSettings:
         on_send: Callable[[int, int, PromoteRequest], object] | None,
         rolled_back: Mapping[tuple[int, uuid.UUID], uuid.UUID | None] | None,
         on_rollback_send: Callable[[int, uuid.UUID], object] | None,
+        failure_logs: int = 0,
     ) -> ReleaseSettings:
         """The options of :meth:`Releases.run` (which holds their defaults), checked."""
         if on_failure not in ("stop", "rollback"):
@@ -161,6 +164,7 @@ class ReleaseSettings:
             on_send=on_send,
             on_rollback_send=on_rollback_send,
         )
+        check_failure_logs(failure_logs)
         checked = check_waves(waves)
         if type(start) is not int or not 0 <= start < len(checked):
             raise ValueError(f"start: must be a wave index from 0 to {len(checked) - 1}")
@@ -177,4 +181,5 @@ class ReleaseSettings:
             on_send=on_send,
             rolled_back=_check_rolled_back(rolled_back, checked),
             on_rollback_send=on_rollback_send,
+            failure_logs=failure_logs,
         )

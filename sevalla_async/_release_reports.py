@@ -13,7 +13,7 @@ import attrs
 
 from ._build import Build
 from ._fanout import FanoutLedger
-from ._models import Deployment, PromoteRequest
+from ._models import Deployment, LogEntry, PromoteRequest
 from ._outcomes import PromotionState
 from ._promote_outcome import PromoteOutcome
 
@@ -78,6 +78,11 @@ class WaveReport:
         gate_error: what the gate raised (or the ``TypeError`` for a verdict that is not
             a ``bool``): the gate then failed (``passed`` is false), the release stops
             after rolling back as ``on_failure`` says, and the report is returned.
+        failure_logs: app id -> the last ERROR lines (oldest first; at most the run's
+            ``failure_logs``) of its deployment of this wave that ended ``failed``, read
+            before the gate decides (the gate sees them). Empty when none failed or
+            ``failure_logs=0``; an app whose log could not be read is left out (logged at
+            WARNING). The text is the server's, escaped and capped (:class:`LogEntry`).
     """
 
     index: int
@@ -85,6 +90,7 @@ class WaveReport:
     rollbacks: list[RollbackOutcome] = attrs.field(factory=list)
     passed: bool | None = None
     gate_error: Exception | None = None
+    failure_logs: dict[uuid.UUID, list[LogEntry]] = attrs.field(factory=dict)
 
     @property
     def deployments(self) -> list[Deployment]:

@@ -33,6 +33,7 @@ import attrs
 
 from ._engine import Engine
 from ._errors import SevallaError
+from ._failure_logs import FailureLogs, ReadLogs
 from ._fanout import FanoutLedger
 from ._models import Deployment, PromoteRequest, Promotion
 from ._outcomes import PromotionState
@@ -91,6 +92,7 @@ class Release:
         rollback: Rollback,
         waiter: Waiter,
         pins: Pins | None = None,
+        read_logs: ReadLogs | None = None,
     ) -> None:
         # Every option was checked once, by ReleaseSettings.build.
         self.waves = settings.waves
@@ -109,6 +111,7 @@ class Release:
         self._rolled_back = settings.rolled_back
         self._on_rollback_send = settings.on_rollback_send
         self._pins = pins
+        self._failure_logs = FailureLogs(read_logs, settings.failure_logs)
 
     async def run(self) -> ReleaseReport:
         """Run the waves in turn (see the module docstring)."""
@@ -143,7 +146,8 @@ class Release:
                 hook(DeploymentProgress(index, deployment))
 
         outcomes = await self._promote(index, on_poll)
-        report = WaveReport(index, outcomes)
+        logs = await self._failure_logs([d for o in outcomes for d in o.deployments or ()])
+        report = WaveReport(index, outcomes, failure_logs=logs)  # the gate sees the logs
         passed, gate_error = await self._decide(report)
         self.ledger.gates[index] = passed
         rollbacks: list[RollbackOutcome] = []

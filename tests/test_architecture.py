@@ -48,6 +48,7 @@ LAYERS = [
         "_releases",
         "_pins",
         "_rollbacks",
+        "_failure_logs",
         "_release_checks",
         "_release_reports",
         "_options",

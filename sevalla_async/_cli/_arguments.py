@@ -10,6 +10,7 @@ from typing import Any
 
 from .._ids import shown
 from .._reconcile import DEFAULT_RECONCILE_TIMEOUT, DEFAULT_SETTLE
+from ._parser_text import FAILURE_LOGS_HELP
 
 __all__ = [
     "Option",
@@ -163,6 +164,7 @@ _WAIT_OPTIONS = (
         "half the API's read budget, 200 of 400 a minute; lower it when several processes "
         "share the key)",
     ),
+    opt("--failure-logs", type=count, metavar="N", help=FAILURE_LOGS_HELP),
 )
 
 

@@ -26,6 +26,7 @@ from .. import (
     PromoteOutcome,
     PromoteRequest,
     PromotionState,
+    SevallaClient,
 )
 from ._console import (
     EXIT_FAILED,
@@ -37,6 +38,7 @@ from ._console import (
     make_client,
     take,
 )
+from ._failure_logs import attach_logs, log_lines
 from ._hints import error_hint
 from ._journal import Journal, JournalEntry
 from ._output import (
@@ -66,7 +68,7 @@ from ._reports import (
 from ._resume import Recorder, check_journal, finish_recorded, open_run_journal
 from ._rows import OUTCOME_COLUMNS, WAITED_OUTCOME_COLUMNS, outcome_json, outcome_rows, tally
 from ._wait_commands import promote_and_wait
-from ._waiting import wait_options
+from ._waiting import WaitFlags, wait_options
 
 __all__ = [
     "deployments_list",
@@ -119,12 +121,26 @@ def emit_outcome(
     console: Console, outcome: PlanOutcome, widths: Sequence[int], *, waits: bool = False
 ) -> None:
     """Print one outcome: a JSON line (with ``deployments`` when the run ``waits``), or its
-    table rows."""
+    table rows (each failed deployment's error lines under its row)."""
     if console.json:
         console.line(json_line(outcome_json(outcome, waits=waits)))
-    else:
-        for row in outcome_rows(outcome, waits=waits):
-            console.line(format_row(row, widths))
+        return
+    logs = [w.logs for w in outcome.waited or ()]
+    for i, row in enumerate(outcome_rows(outcome, waits=waits)):
+        console.line(format_row(row, widths))
+        for line in log_lines(logs[i] if i < len(logs) else None):
+            console.line(line)
+
+
+async def _with_logs(
+    client: SevallaClient, outcome: PlanOutcome, options: WaitFlags | None
+) -> PlanOutcome:
+    """``outcome`` with the error lines of each of its deployments that ended ``failed``
+    (``--wait``; ``--failure-logs``)."""
+    if options is None or outcome.waited is None:
+        return outcome
+    waited = await attach_logs(client, outcome.waited, options.failure_logs)
+    return attrs.evolve(outcome, waited=waited)
 
 
 def _open_journal(
@@ -224,7 +240,7 @@ async def promote_many(args: argparse.Namespace, console: Console) -> int:
                     )
                 ) as done:
                     async for outcome in done:
-                        show(outcome)
+                        show(await _with_logs(client, outcome, options))
             async with aclosing(
                 run_plan(
                     client,
@@ -237,6 +253,7 @@ async def promote_many(args: argparse.Namespace, console: Console) -> int:
                 )
             ) as outcomes:
                 async for outcome in outcomes:
+                    outcome = await _with_logs(client, outcome, options)
                     show(attrs.evolve(outcome, index=to_send[outcome.index]))
     except (asyncio.CancelledError, Exception):
         progress.clear()

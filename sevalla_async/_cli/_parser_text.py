@@ -9,6 +9,7 @@ __all__ = [
     "DEMO_DESCRIPTION",
     "DESCRIPTION",
     "EPILOG",
+    "FAILURE_LOGS_HELP",
     "FAKE_SERVER_DESCRIPTION",
     "PLAN_HELP",
     "RELEASE_DESCRIPTION",
@@ -137,4 +138,9 @@ DEMO_DESCRIPTION = (
     "then release in waves: the canary wave fails and is rolled back (no account, no "
     "network). Like every command it prints a table on a "
     "terminal and JSON lines otherwise (--output); the story goes to stderr then."
+)
+
+FAILURE_LOGS_HELP = (
+    "show the last N ERROR lines of the log of each deployment that ended failed, under "
+    "its row (with --output json: its 'logs' field); 0 reads no log (default 20)"
 )

@@ -7,7 +7,10 @@ and a line per wave; otherwise (``--output json`` or piped) JSON lines, one per 
 ``{"event": "wave", "wave": 0, "status": "started" | "passed" | "failed"}``, ``{"event":
 "target", "wave": 0, "app_id": ..., "deployment_id": ..., "status": ..., "rollback":
 false}``, ``{"event": "entry", ...}`` for an entry that failed before deploying, and a last
-``{"event": "release", "completed": ..., "stopped_at": ...}``.
+``{"event": "release", "completed": ..., "stopped_at": ...}``. The row of a deployment that
+ended ``failed`` comes once its wave's deployments have all ended, with the last
+``--failure-logs`` ERROR lines of its log: indented under it, or its ``logs`` field
+(``[{"timestamp", "severity", "message"}]``).
 
 Exit status: 0 every wave passed; 1 a wave failed its gate (the release stopped); 2 the
 plan is invalid (nothing sent); 130 interrupted (what was in flight is reported).
@@ -24,6 +27,7 @@ from typing import Any
 
 from .. import (
     DeploymentProgress,
+    LogEntry,
     PromoteRequest,
     Promotion,
     PromotionState,
@@ -32,7 +36,9 @@ from .. import (
     SevallaClient,
     WaveReport,
 )
+from .._failure_logs import ended_failed
 from ._console import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Console, make_client
+from ._failure_logs import log_lines, logs_json
 from ._output import error_json, format_row, json_line, plural, short_error
 from ._plan import load_plan
 from ._release_journal import ReleaseRecorder, open_release_journal, resumed_done
@@ -46,14 +52,47 @@ WIDTHS = (4, 36, 0)
 
 
 class ReleaseView:
-    """Prints a release as it goes: status changes per (wave, target), waves, failures."""
+    """Prints a release as it goes: status changes per (wave, target), waves, failures.
 
-    def __init__(self, console: Console, say: Callable[[str], None] | None = None) -> None:
+    With ``failure_logs`` (``--failure-logs N``, N > 0) the row of a deployment that ended
+    ``failed`` waits for its error lines, read once the wave's deployments have all ended:
+    it is printed with them (indented under it; a ``logs`` field in JSON) by :meth:`gate`,
+    before any rollback, or at the latest by :meth:`wave` or :meth:`flush`.
+    """
+
+    def __init__(
+        self,
+        console: Console,
+        say: Callable[[str], None] | None = None,
+        *,
+        failure_logs: int = 0,
+    ) -> None:
         self._console = console
         self._say = say or console.line
         self._last: dict[tuple[int, uuid.UUID, bool], str] = {}
+        self._holds = failure_logs > 0
+        self._held: dict[tuple[int, uuid.UUID], tuple[dict[str, Any], str]] = {}
         if not console.json:
             self._say(format_row(COLUMNS, WIDTHS))
+
+    def gate(self, report: WaveReport) -> bool:
+        """The default gate (every deployment succeeded), printing first the held rows of
+        the wave's failed deployments with their error lines (the report has them)."""
+        self.flush(report.index, report.failure_logs)
+        return report.succeeded
+
+    def flush(
+        self, wave: int | None = None, logs: Mapping[uuid.UUID, Sequence[LogEntry]] | None = None
+    ) -> None:
+        """Print the held rows (of ``wave``; every one when ``None``), each with its error
+        lines from ``logs`` (app id -> lines) when they are there."""
+        for key in [k for k in self._held if wave is None or k[0] == wave]:
+            event, text = self._held.pop(key)
+            lines = None if logs is None else logs.get(key[1])
+            if lines is not None:
+                event["logs"] = logs_json(lines)
+                text = "\n".join([text, *log_lines(lines)])
+            self._emit(event, text)
 
     def _rollback_row(self, rollback: RollbackOutcome, status: str) -> None:
         """A rollback that did not simply happen: failed, or left unknown by a run before."""
@@ -85,17 +124,19 @@ class ReleaseView:
             return
         self._last[key] = status
         shown = f"rollback {status}" if progress.rollback else status
-        self._emit(
-            {
-                "event": "target",
-                "wave": progress.wave,
-                "app_id": str(app),
-                "deployment_id": str(deployment.id),
-                "status": status,
-                "rollback": progress.rollback,
-            },
-            format_row((str(progress.wave), str(app), shown), WIDTHS),
-        )
+        event: dict[str, Any] = {
+            "event": "target",
+            "wave": progress.wave,
+            "app_id": str(app),
+            "deployment_id": str(deployment.id),
+            "status": status,
+            "rollback": progress.rollback,
+        }
+        text = format_row((str(progress.wave), str(app), shown), WIDTHS)
+        if self._holds and not progress.rollback and ended_failed(deployment):
+            self._held[(progress.wave, app)] = (event, text)  # shown with its error lines
+            return
+        self._emit(event, text)
 
     def wave(self, index: int, report: WaveReport | None) -> None:
         if report is None:
@@ -103,6 +144,7 @@ class ReleaseView:
                 {"event": "wave", "wave": index, "status": "started"}, f"wave {index}: started"
             )
             return
+        self.flush(index, report.failure_logs)  # when no gate printed them
         for outcome in report.outcomes:  # entries that deployed nothing
             if outcome.error is None or outcome.deployments:
                 continue
@@ -170,10 +212,13 @@ async def run_release(
     on_send: Callable[[int, int, PromoteRequest], object] | None = None,
     rolled_back: Mapping[tuple[int, uuid.UUID], uuid.UUID | None] | None = None,
     on_rollback_send: Callable[[int, uuid.UUID], object] | None = None,
+    failure_logs: int = 0,
 ) -> tuple[bool, int | None]:
     """Run the release, printing through ``view``; ``(completed, stopped_at)``."""
     report = await client.releases.run(
         waves,
+        gate=view.gate,  # the default gate, printing the failed rows with their logs
+        failure_logs=failure_logs,
         on_failure=on_failure,  # type: ignore[arg-type]  # argparse's choices
         ledger=ledger,
         concurrency=concurrency,
@@ -235,6 +280,7 @@ async def release(args: argparse.Namespace, console: Console) -> int:
             on_outcome=None if recorder is None else recorder.outcome,
             on_rollback=None if recorder is None else recorder.rollback,
         )
+        view: ReleaseView | None = None
         try:
             async with client:
                 done = None
@@ -254,10 +300,11 @@ async def release(args: argparse.Namespace, console: Console) -> int:
                         f"resuming: {plural(len(done), 'entry', 'entries')} already promoted "
                         f"{'is' if len(done) == 1 else 'are'} not sent again"
                     )
+                view = ReleaseView(console, failure_logs=options.failure_logs)
                 completed, stopped_at = await run_release(
                     client,
                     waves,
-                    ReleaseView(console),
+                    view,
                     on_failure=args.on_failure,
                     concurrency=args.concurrency,
                     timeout=options.timeout,
@@ -268,8 +315,11 @@ async def release(args: argparse.Namespace, console: Console) -> int:
                     on_send=None if recorder is None else recorder.sent,
                     rolled_back=rolled_back,
                     on_rollback_send=None if recorder is None else recorder.rollback_sent,
+                    failure_logs=options.failure_logs,
                 )
         except asyncio.CancelledError:
+            if view is not None:
+                view.flush()  # the failed rows held for their logs
             report_interrupted(console, ledger)
             raise
     finally:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import APITimeoutError, PromoteRequest
+from ._failure_logs import logs_json
 from ._output import clean_text, error_json, promote_request_json, short_error
 from ._plan_runner import PlanOutcome
 from ._waiting import Waited
@@ -108,19 +109,24 @@ def outcome_rows(outcome: PlanOutcome, *, waits: bool = False) -> list[tuple[str
 
 def waited_json(waited: Waited) -> dict[str, Any]:
     """One waited deployment: ``app_id``, ``deployment_id``, ``status`` (final, or last
-    seen) and ``error`` (why it was not seen to the end, else ``null``)."""
-    return {
+    seen) and ``error`` (why it was not seen to the end, else ``null``); ``logs`` (its
+    last ERROR lines) when it ended ``failed`` and its log was read."""
+    data: dict[str, Any] = {
         "app_id": None if waited.app_id is None else str(waited.app_id),
         "deployment_id": str(waited.deployment_id),
         "status": waited.status,
         "error": None if waited.error is None else error_json(waited.error),
     }
+    if waited.logs is not None:
+        data["logs"] = logs_json(waited.logs)
+    return data
 
 
 def waited_promotion_json(request: PromoteRequest, waited: Waited) -> dict[str, Any]:
     """One target of ``promote --wait``: the fields of ``promote``'s lines, and the
-    deployment's final ``status``, ``ok`` (ended ``success``) and ``error``."""
-    return {
+    deployment's final ``status``, ``ok`` (ended ``success``) and ``error``; ``logs`` as
+    in :func:`waited_json`."""
+    data: dict[str, Any] = {
         "pipeline_id": str(request.pipeline_id),
         "source_app_id": str(request.source_app_id),
         "target_app_id": None if waited.app_id is None else str(waited.app_id),
@@ -129,6 +135,9 @@ def waited_promotion_json(request: PromoteRequest, waited: Waited) -> dict[str, 
         "ok": waited.succeeded,
         "error": None if waited.error is None else error_json(waited.error),
     }
+    if waited.logs is not None:
+        data["logs"] = logs_json(waited.logs)
+    return data
 
 
 def describe_waited(waited: Waited) -> str:

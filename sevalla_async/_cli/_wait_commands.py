@@ -17,12 +17,14 @@ from collections.abc import Sequence
 from .. import (
     APITimeoutError,
     Deployment,
+    LogEntry,
     PromoteRequest,
     Promotion,
     SevallaClient,
     WaitAllError,
 )
 from ._console import EXIT_FAILED, EXIT_OK, Console, UsageError, flag_names, make_client
+from ._failure_logs import attach_logs, deployment_logs, log_lines, logs_json
 from ._output import (
     DEPLOYMENT_COLUMNS,
     deployment_json,
@@ -93,7 +95,8 @@ async def wait(args: argparse.Namespace, console: Console) -> int:
                 "stopping the wait does not cancel the deployment"
             )
             raise
-    _print_deployment(console, deployment)
+        logs = await deployment_logs(client, deployment, options.failure_logs)
+    _print_deployment(console, deployment, logs)
     if deployment.succeeded:
         return EXIT_OK
     console.note(f"deployment {deployment.id} ended {status_name(deployment)}")
@@ -116,11 +119,20 @@ def _timed_out(
     return EXIT_FAILED
 
 
-def _print_deployment(console: Console, deployment: Deployment) -> None:
+def _print_deployment(
+    console: Console, deployment: Deployment, logs: Sequence[LogEntry] | None = None
+) -> None:
+    """The deployment as a JSON line (with ``logs`` when its error lines were read) or a
+    table, its error lines under its row."""
     if console.json:
-        console.line(json_line(deployment_json(deployment)))
+        data = deployment_json(deployment)
+        if logs is not None:
+            data["logs"] = logs_json(logs)
+        console.line(json_line(data))
     else:
         console.line(render_table(DEPLOYMENT_COLUMNS, [deployment_row(deployment)]))
+        for line in log_lines(logs):
+            console.line(line)
 
 
 # --- promote --wait -----------------------------------------------------------------------
@@ -151,6 +163,7 @@ async def promote_and_wait(
         else:
             _report_wait_interrupted(console, request, promotions, watch)
         raise
+    waited = await attach_logs(client, waited, options.failure_logs)
     _print_waited(console, request, waited)
     console.note(tally(waited))
     return EXIT_OK if all(w.succeeded for w in waited) else EXIT_FAILED
@@ -165,7 +178,12 @@ def _print_waited(console: Console, request: PromoteRequest, waited: Sequence[Wa
             ("-" if w.app_id is None else str(w.app_id), str(w.deployment_id), describe_waited(w))
             for w in waited
         ]
-        console.line(render_table(WAITED_COLUMNS, rows))
+        header, *lines = render_table(WAITED_COLUMNS, rows).split("\n")
+        console.line(header)
+        for line, w in zip(lines, waited, strict=True):
+            console.line(line)
+            for log_line in log_lines(w.logs):
+                console.line(log_line)
 
 
 def _report_wait_interrupted(

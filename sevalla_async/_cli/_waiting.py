@@ -15,7 +15,8 @@ from typing import Any
 
 import attrs
 
-from .. import Deployment, SevallaClient, SevallaError, WaitAllError, WaitOptions
+from .. import Deployment, LogEntry, SevallaClient, SevallaError, WaitAllError, WaitOptions
+from .._failure_logs import DEFAULT_FAILURE_LOGS, check_failure_logs
 from .._wait import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
 from ._console import UsageError
 
@@ -39,6 +40,7 @@ _WAIT_FLAGS = (
     ("--wait-timeout", "wait_timeout"),
     ("--poll-interval", "poll_interval"),
     ("--polls-per-minute", "polls_per_minute"),
+    ("--failure-logs", "failure_logs"),
 )
 
 
@@ -50,12 +52,14 @@ class WaitFlags:
     polls of one deployment come at least ``poll_interval`` apart, further apart when many
     waits share the SDK's poll budget; ``polls_per_minute`` (``None``: the SDK's share of
     the read budget only) caps all polls of the process; the rest of the polling is the
-    SDK's :class:`~sevalla_async.WaitOptions` (``options``).
+    SDK's :class:`~sevalla_async.WaitOptions` (``options``). ``failure_logs``: the ERROR
+    lines shown of each deployment that ended ``failed`` (0: none read).
     """
 
     timeout: float = DEFAULT_WAIT_TIMEOUT
     poll_interval: float = DEFAULT_POLL_INTERVAL
     polls_per_minute: int | None = None
+    failure_logs: int = DEFAULT_FAILURE_LOGS
     options: WaitOptions = attrs.field(factory=WaitOptions)
 
     def kwargs(self) -> dict[str, Any]:
@@ -85,10 +89,16 @@ def wait_options(args: argparse.Namespace) -> WaitFlags | None:
         value = getattr(args, name, None)
         return default if value is None else value
 
+    failure_logs = given("failure_logs", DEFAULT_FAILURE_LOGS)
+    try:
+        check_failure_logs(failure_logs, "--failure-logs")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     return WaitFlags(
         timeout=given("wait_timeout", DEFAULT_WAIT_TIMEOUT),
         poll_interval=given("poll_interval", DEFAULT_POLL_INTERVAL),
         polls_per_minute=getattr(args, "polls_per_minute", None),
+        failure_logs=failure_logs,
     )
 
 
@@ -108,12 +118,14 @@ def last_seen(error: BaseException) -> Deployment | None:
 @attrs.frozen
 class Waited:
     """One deployment after the wait: its final state, or, with ``error``, why it was not
-    seen to the end (``deployment`` is then the last one seen, if any)."""
+    seen to the end (``deployment`` is then the last one seen, if any); ``logs``: the
+    last ERROR lines of a deployment that ended ``failed`` (``None``: not read)."""
 
     app_id: uuid.UUID | None
     deployment_id: uuid.UUID
     deployment: Deployment | None
     error: SevallaError | None = None
+    logs: tuple[LogEntry, ...] | None = None
 
     @property
     def status(self) -> str | None:

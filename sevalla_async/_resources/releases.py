@@ -10,6 +10,7 @@ import attrs
 
 from .. import _wait
 from .._build import Build
+from .._failure_logs import DEFAULT_FAILURE_LOGS
 from .._fanout import FanoutLedger, resolve_concurrency
 from .._models import Deployment, PromoteRequest, Promotion
 from .._options import FanoutSettings, ReconcileKeywords, Unpack, check_keywords, takes
@@ -66,6 +67,7 @@ class Releases:
         pin_build: bool = True,
         builds: Mapping[uuid.UUID, Build] | None = None,
         on_pin: Callable[[uuid.UUID, Build], object] | None = None,
+        failure_logs: int = DEFAULT_FAILURE_LOGS,
         **keywords: Unpack[ReconcileKeywords],
     ) -> ReleaseReport:
         """Promote ``waves`` one after the other, each only if the previous one passed its
@@ -136,6 +138,13 @@ class Releases:
         waited for like the others, and returns at once): running a finished release again
         sends no POST. Both cost reads (GETs): one of each source per wave, one of each
         target of a wave.
+
+        **Why it failed.** For each deployment of a wave that ended ``failed``, the last
+        ``failure_logs`` ERROR lines of its log (default 20; ``0`` reads none) are read
+        (:meth:`Deployments.logs`, from a minute before the deployment was created) into
+        :attr:`WaveReport.failure_logs`, before the gate decides. Nothing is read when
+        every deployment succeeded; the reads are GETs (the client's read budget); a read
+        that fails is logged at WARNING and that app left out, the release goes on.
         """
         check_keywords(self.run, keywords, ReconcileKeywords)
         # Checked once here; every wave and every rollback's wait reads them unchecked.
@@ -163,6 +172,7 @@ class Releases:
             on_send=on_send,
             rolled_back=rolled_back,
             on_rollback_send=on_rollback_send,
+            failure_logs=failure_logs,
         )
         if not isinstance(pin_build, bool):
             raise ValueError(f"pin_build: expected True or False, got {pin_build!r}")
@@ -175,6 +185,7 @@ class Releases:
             rollback=self._deployments._rollback,
             waiter=self._waiter,
             pins=pins,
+            read_logs=self._deployments.logs,
         )
         return await release.run()
 

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime, timezone
 
-from sevalla_async import Build, Deployment, LogEntry, SevallaClient
+from sevalla_async import Build, Deployment, LogEntry, PromoteRequest, SevallaClient
 from sevalla_async.testing import FakeSevalla
 
 APP = "22222222-2222-4222-8222-222222222222"
@@ -50,6 +50,13 @@ async def client_use(client: SevallaClient) -> None:
         attributes: Mapping[str, str] = entry.attributes
         print(when, text, tags, attributes, entry.id, entry.severity, entry.service)
     print(current)
+
+
+async def failure_logs_use(client: SevallaClient, waves: list[list[PromoteRequest]]) -> None:
+    report = await client.releases.run(waves, failure_logs=5)
+    why: dict[uuid.UUID, list[LogEntry]] = report.waves[0].failure_logs
+    print(why)
+    await client.releases.run(waves, failure_logs="5")  # type: ignore[arg-type]
 
 
 async def client_misuse(client: SevallaClient) -> None:
