@@ -10,7 +10,14 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime, timezone
 
-from sevalla_async import Build, Deployment, LogEntry, PromoteRequest, SevallaClient
+from sevalla_async import (
+    Build,
+    BuildChangedError,
+    Deployment,
+    LogEntry,
+    PromoteRequest,
+    SevallaClient,
+)
 from sevalla_async.testing import FakeSevalla
 
 APP = "22222222-2222-4222-8222-222222222222"
@@ -73,3 +80,32 @@ def fake_use(fake: FakeSevalla) -> None:
     fake.fail_deployments(APP, "the build broke")
     fake.fail_deployments(APP, None)
     print(build, fake.latency)
+
+
+async def verified_build_use(client: SevallaClient, waves: list[list[PromoteRequest]]) -> None:
+    build = await client.deployments.current_build(APP)
+    made = await client.pipelines.promote(
+        APP, source_app_id=APP, target_app_ids=[APP], expect_build=build, skip_current=True
+    )
+    current: bool = made[0].already_current
+    await client.pipelines.promote(
+        APP, source_app_id=APP, target_app_ids=[APP], expect_build="a1b2c3d"
+    )
+    await client.pipelines.promote_many(waves[0], skip_current=True)
+    report = await client.releases.run(waves, pin_build=True, skip_current=False)
+    pins: dict[uuid.UUID, Build] = report.builds
+    why: str | None = report.stopped_reason
+    try:
+        await client.pipelines.promote_and_wait(
+            APP, source_app_id=APP, target_app_ids=[APP], expect_build="a1b2c3d"
+        )
+    except BuildChangedError as error:
+        expected: Build | str = error.expected
+        actual: Build | None = error.actual
+        print(expected, actual, error.deployments)
+    print(current, pins, why)
+
+
+async def verified_build_misuse(client: SevallaClient, waves: list[list[PromoteRequest]]) -> None:
+    await client.pipelines.promote(APP, source_app_id=APP, target_app_ids=[APP], expect_build=7)  # type: ignore[arg-type]
+    await client.releases.run(waves, pin_build="yes")  # type: ignore[arg-type]

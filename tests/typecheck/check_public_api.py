@@ -225,7 +225,7 @@ async def keyword_options(client: SevallaClient, promotions: list[Promotion]) ->
     fanout: FanoutKeywords = {"fail_fast": True, "wait": True, "reconcile": True}
     reconciling: ReconcileKeywords = {"reconcile": True, "reconcile_timeout": 60}
     polling: WaitKeywords = {"options": WaitOptions(poll_factor=1.5), "on_poll": show}
-    both: PromoteAndWaitKeywords = {**polling, **reconciling}
+    both: PromoteAndWaitKeywords = {**polling, **reconciling, "skip_current": True}
     more: list[PromoteOutcome] = await client.pipelines.promote_many(plan_entries(), **fanout)
     one: Deployment = await client.deployments.wait(
         SOURCE,
