@@ -33,32 +33,24 @@ def done_outcome(
 ) -> PromoteOutcome:
     """The outcome of a request whose promotions came back (found or made); with
     ``wait=True``, its ``deployments`` and the wait's ``error``."""
-    waited = deployments is not None or error is not None
-    if record.per_target:  # reconciled: the targets' sends differ
-        targets = record.outcomes()
-        return PromoteOutcome(
-            request,
-            promotions,
-            error,
-            index,
-            True,
-            deployments if waited else None,
-            state=PromotionState.PROMOTED,
-            sent_at=targets[0].sent_at,
-            per_target=targets,
-        )
-    if waited:
-        return PromoteOutcome(
-            request,
-            promotions,
-            error,
-            index,
-            True,
-            deployments,
-            state=PromotionState.PROMOTED,
-            sent_at=record.send.sent_at,
-        )
-    return PromoteOutcome(request, promotions, None, index, sent_at=record.send.sent_at)
+    if not record.per_target and deployments is None and error is None:  # the usual case
+        return PromoteOutcome(request, promotions, None, index, sent_at=record.send.sent_at)
+    # reconciled, skipped current targets, or waited for: the targets may differ
+    targets = record.outcomes() if record.per_target else None
+    sent_at = record.send.sent_at
+    if targets is not None:
+        sent_at = next((t.sent_at for t in targets if t.sent_at is not None), None)
+    return PromoteOutcome(
+        request,
+        promotions,
+        error,
+        index,
+        True,
+        deployments,
+        state=PromotionState.PROMOTED,
+        sent_at=sent_at,
+        per_target=targets,
+    )
 
 
 def failed_outcome(
