@@ -159,7 +159,8 @@ async def test_view_table_rows_and_failed_entries(fake: FakeSevalla, client: Sev
     lines = out.getvalue().splitlines()
     sources = [r.source_app_id for r in wave]
     for line, source in zip(lines, sources, strict=False):  # the pins head the output
-        assert line.startswith(f"source {source}: build ") and line.endswith("(pinned)")
+        assert line.startswith(f"source {source}: build ")
+        assert line.endswith("(pinned)")
     assert lines[len(sources)].split() == ["WAVE", "TARGET", "APP", "STATUS"]
     first = str(wave[0].target_app_ids[0])
     assert any(
