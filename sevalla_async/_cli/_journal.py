@@ -282,8 +282,8 @@ class Journal:
         )
 
     def record_pin(self, source_app_id: uuid.UUID, build: Build) -> None:
-        """A release pinned ``source_app_id``'s build (a failed write only loses the pin:
-        a resume then pins that source afresh)."""
+        """A release pinned ``source_app_id``'s build (like every write, one that fails
+        raises :class:`JournalWriteError` and the release sends nothing more)."""
         self._write(
             {
                 "event": "pin",
