@@ -885,14 +885,40 @@ async def test_demo_runs_a_fanout_then_waits_with_scripted_failures() -> None:
         "rollback inProgress",
         "rollback success",
     ]
+    # The canary's error lines are shown under its failed row (text) / in its "logs" (JSON).
+    failed_at = run.out.splitlines().index(
+        next(
+            t
+            for t in run.out.splitlines()
+            if t.startswith("0 ") and canary in t and t.endswith("  failed")
+        )
+    )
+    assert "Build failed: npm ERR! missing script: build" in run.out.splitlines()[failed_at + 1]
     events = [e for e in lines.lines() if "event" in e]
-    assert [(e["wave"], e["status"]) for e in events if e["event"] == "wave"] == [
+    pins = [i for i, e in enumerate(events) if e["event"] == "pins"]
+    assert len(pins) == 2  # each release shows the builds it pinned before its first row
+    first, second = events[pins[0] : pins[1]], events[pins[1] :]
+    assert len(first[0]["builds"]) == 3  # 3 pipelines, 3 sources
+    assert [(e["wave"], e["status"]) for e in first if e["event"] == "wave"] == [
         (0, "started"),
         (0, "failed"),
     ]
-    rolled = [e for e in events if e["event"] == "target" and e["rollback"]]
+    failed = [e for e in first if e["event"] == "target" and e["status"] == "failed"]
+    assert [entry["severity"] for entry in failed[0]["logs"]] == ["ERROR", "ERROR"]
+    rolled = [e for e in first if e["event"] == "target" and e["rollback"]]
     assert rolled[-1]["status"] == "success"
-    assert events[-1]["rolled_back"] == [rolled[-1]["app_id"]]
+    assert first[-1]["rolled_back"] == [rolled[-1]["app_id"]]
+    # The pinned release: the canary passes, staging moves, wave 1 is never sent.
+    assert [(e["wave"], e["status"]) for e in second if e["event"] == "wave"] == [
+        (0, "started"),
+        (0, "passed"),
+    ]
+    assert [e["status"] for e in second if e["event"] == "target"][-1] == "success"
+    for output in (run.out, lines.err):
+        assert "Release stopped: the source app " in output
+        assert "before wave 1: that wave was not sent" in output
+        assert "2 of its 2 targets untouched" in output
+    assert " (pinned)" in run.out
 
 
 async def test_version_and_missing_command() -> None:

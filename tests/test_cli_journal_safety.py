@@ -249,17 +249,29 @@ async def test_a_torn_last_line_is_cut_so_every_later_resume_reads_the_journal(
     assert all(promotions_of(fake, t) == 1 for r in requests for t in r.target_app_ids)
 
 
+@pytest.mark.parametrize(
+    ("lines", "sent"),
+    [
+        (2, 0),  # plan, pin 1 of 3: a pin that cannot be recorded stops the release unsent
+        (6, 1),  # plan, 3 pins, sent 0:0, result 0:0: wave 1 cannot be recorded
+    ],
+)
 async def test_a_release_whose_journal_cannot_record_stops_sending(
-    fake: FakeSevalla, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fake: FakeSevalla,
+    cli: Cli,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    lines: int,
+    sent: int,
 ) -> None:
     waves = [fake.promote_requests(1, targets=1), fake.promote_requests(2, targets=1)]
     plan = write_plan(tmp_path / "waves.json", [plan_of(w) for w in waves])
     journal = tmp_path / "run.jsonl"
-    _fail_after(monkeypatch, 3)  # plan, sent 0:0, result 0:0: wave 1 cannot be recorded
+    _fail_after(monkeypatch, lines)
 
     run = await cli("release", plan, "--journal", str(journal), *FAST)
 
     assert run.code == 1
     assert "No space left on device" in run.err
     assert "JournalWriteError" in run.err
-    assert len(fake.requests_to("POST", "/promote")) == 1  # wave 1 was not sent
+    assert len(fake.requests_to("POST", "/promote")) == sent

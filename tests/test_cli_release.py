@@ -157,7 +157,11 @@ async def test_view_table_rows_and_failed_entries(fake: FakeSevalla, client: Sev
     )
     assert result == (False, 0)
     lines = out.getvalue().splitlines()
-    assert lines[0].split() == ["WAVE", "TARGET", "APP", "STATUS"]
+    sources = [r.source_app_id for r in wave]
+    for line, source in zip(lines, sources, strict=False):  # the pins head the output
+        assert line.startswith(f"source {source}: build ")
+        assert line.endswith("(pinned)")
+    assert lines[len(sources)].split() == ["WAVE", "TARGET", "APP", "STATUS"]
     first = str(wave[0].target_app_ids[0])
     assert any(
         line.startswith("0") and first in line and "rejected: NotFoundError" in line
@@ -183,7 +187,12 @@ async def test_release_all_waves_pass(fake: FakeSevalla, cli: Cli, tmp_path: Pat
 
     assert run.code == 0, run.err
     events = run.lines()
-    assert events[-1] == {"event": "release", "completed": True, "stopped_at": None}
+    assert events[-1] == {
+        "event": "release",
+        "completed": True,
+        "stopped_at": None,
+        "stopped_reason": None,
+    }
     finished = {e["app_id"] for e in events if e["event"] == "target" and e["status"] == "success"}
     assert finished == {str(t) for w in waves for r in w for t in r.target_app_ids}
     assert "release completed: 2 waves" in run.err
@@ -203,7 +212,12 @@ async def test_release_stops_and_rolls_back_a_failed_wave(
     run = await cli("release", str(plan), "--on-failure", "rollback", *FAST)
 
     assert run.code == 1, run.err
-    assert run.lines()[-1] == {"event": "release", "completed": False, "stopped_at": 1}
+    assert run.lines()[-1] == {
+        "event": "release",
+        "completed": False,
+        "stopped_at": 1,
+        "stopped_reason": "the gate of wave 1 failed",
+    }
     rollbacks = fake.requests_to("POST", "/deployments/rollback")
     assert [r.path.split("/")[-3] for r in rollbacks] == [str(bad)]
     promoted = {t for r in fake.requests_to("POST", "/promote") for t in r.json()["target_app_ids"]}

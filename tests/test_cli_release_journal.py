@@ -78,7 +78,12 @@ async def test_kill_9_mid_wave_then_resume_finishes_without_promoting_twice(
     run = await cli("release", plan, "--resume", str(journal), *SETTLE, *FAST)
 
     assert run.code == 0, run.err
-    assert run.lines()[-1] == {"event": "release", "completed": True, "stopped_at": None}
+    assert run.lines()[-1] == {
+        "event": "release",
+        "completed": True,
+        "stopped_at": None,
+        "stopped_reason": None,
+    }
     for request in (r for w in waves for r in w):  # every target promoted exactly once
         for target in request.target_app_ids:
             assert promotions_of(fake, target) == 1, target

@@ -8,13 +8,16 @@ import argparse
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .._build import check_build_text
 from .._ids import shown
 from .._reconcile import DEFAULT_RECONCILE_TIMEOUT, DEFAULT_SETTLE
-from ._parser_text import FAILURE_LOGS_HELP
+from ._parser_text import EXPECT_BUILD_HELP, FAILURE_LOGS_HELP, REPIN_HELP, SKIP_CURRENT_HELP
 
 __all__ = [
     "Option",
     "add_options",
+    "build_options",
+    "build_text",
     "count",
     "global_options",
     "journal_options",
@@ -77,6 +80,16 @@ def port(text: str) -> int:
     if value > 65535:
         raise argparse.ArgumentTypeError(f"must be at most 65535, got {value}")
     return value
+
+
+def build_text(text: str) -> str:
+    """An argparse ``type``: a commit sha (7+ hex characters) or an image URL, as
+    ``expect_build`` takes it (a bad one is a usage error before anything is sent)."""
+    try:
+        check_build_text(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("expect_build: ")) from None
+    return text.strip()
 
 
 # --- option groups ---------------------------------------------------------------------------
@@ -227,6 +240,29 @@ def journal_options(resume_help: str = _RESUME_HELP) -> Callable[[argparse.Argum
             for names, options in _JOURNAL_OPTIONS
         )
         add_options(parser.add_argument_group("journal and resume"), table)
+
+    return add
+
+
+def build_options(
+    *, skip_current: bool, repin: bool = False
+) -> Callable[[argparse.ArgumentParser], None]:
+    """``--expect-build`` and ``--skip-current/--no-skip-current`` (default
+    ``skip_current``, as the library's call the command runs); ``release`` adds
+    ``--repin``."""
+    default = "on" if skip_current else "off"
+    table = (
+        opt("--expect-build", metavar="SHA", type=build_text, default=None, help=EXPECT_BUILD_HELP),
+        opt(
+            "--skip-current",
+            action=argparse.BooleanOptionalAction,
+            default=skip_current,
+            help=f"{SKIP_CURRENT_HELP} (default: {default})",
+        ),
+    ) + ((opt("--repin", action="store_true", help=REPIN_HELP),) if repin else ())
+
+    def add(parser: argparse.ArgumentParser) -> None:
+        add_options(parser.add_argument_group("the build you verified"), table)
 
     return add
 

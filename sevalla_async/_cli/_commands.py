@@ -52,9 +52,10 @@ from ._output import (
     pipeline_row,
     plural,
     promotion_json,
+    promotions_table,
     render_table,
 )
-from ._plan import PlanError, parse_plan, read_plan_text
+from ._plan import PlanError, expecting, parse_plan, read_plan_text
 from ._plan_runner import PlanOutcome, run_plan
 from ._progress import ProgressLine
 from ._reports import (
@@ -88,16 +89,20 @@ T = TypeVar("T")
 
 async def promote(args: argparse.Namespace, console: Console) -> int:
     try:
-        request = PromoteRequest(args.pipeline, args.source, args.target)
+        request = PromoteRequest(
+            args.pipeline, args.source, args.target, expect_build=args.expect_build
+        )
     except ValueError as exc:
         raise UsageError(flag_names(str(exc))) from None
     options = wait_options(args)
     async with make_client(args) as client:
         if options is not None:
-            return await promote_and_wait(client, request, options, console)
+            return await promote_and_wait(
+                client, request, options, console, skip_current=args.skip_current
+            )
         mark = OnePromote()  # when the request leaves, for the report of a Ctrl-C
         try:
-            promotions = await mark.send(client, request)
+            promotions = await mark.send(client, request, skip_current=args.skip_current)
         except asyncio.CancelledError:
             report_promote_interrupted(console, request, mark.sent_at)
             raise
@@ -105,8 +110,7 @@ async def promote(args: argparse.Namespace, console: Console) -> int:
         for p in promotions:
             console.line(json_line(promotion_json(request, p)))
     else:
-        rows = [(str(p.target_app_id), str(p.deployment_id)) for p in promotions]
-        console.line(render_table(("TARGET APP", "DEPLOYMENT"), rows))
+        console.line(promotions_table(promotions))
     return EXIT_OK
 
 
@@ -162,7 +166,7 @@ async def promote_many(args: argparse.Namespace, console: Console) -> int:
     text = _read_plan(args.plan)
     source = "stdin" if args.plan == "-" else args.plan
     try:
-        requests = parse_plan(text, source=source)
+        requests = expecting(parse_plan(text, source=source), args.expect_build)
     except PlanError as exc:
         console.plan_invalid(exc.problems)
         return EXIT_USAGE
@@ -191,7 +195,7 @@ async def promote_many(args: argparse.Namespace, console: Console) -> int:
     )
     columns = OUTCOME_COLUMNS if options is None else WAITED_OUTCOME_COLUMNS
     entry_width = max(len(columns[0]), len(str(len(requests) - 1)))
-    widths = (entry_width, 6, 36, 36, 0) if options is None else (entry_width, 6, 36, 36, 36, 0)
+    widths = (entry_width, 7, 36, 36, 0) if options is None else (entry_width, 7, 36, 36, 36, 0)
 
     def show(outcome: PlanOutcome) -> None:
         finished[outcome.index] = outcome
@@ -250,6 +254,7 @@ async def promote_many(args: argparse.Namespace, console: Console) -> int:
                     wait=options,
                     on_poll=record if options is not None else None,
                     ledger=FanoutLedger(on_outcome=on_outcome),
+                    skip_current=args.skip_current,
                 )
             ) as outcomes:
                 async for outcome in outcomes:

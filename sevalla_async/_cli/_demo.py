@@ -1,6 +1,7 @@
 """``sevalla-async demo``: a fan-out on the embedded fake API with scripted failures, then a
 wait for the deployments it started (one of which is scripted to fail), then a release in
-waves whose canary wave fails and is rolled back.
+waves whose canary wave fails (its error lines shown) and is rolled back, then a pinned
+release that stops because a push moved the staging app's build (``_demo_release``).
 
 No account and no network: a :class:`FakeSevalla` runs inside the process. Its deployments
 move one status per poll (``waiting``, ``inProgress``, then ``success``), so the wait polls
@@ -16,20 +17,16 @@ import functools
 import uuid
 from collections.abc import Callable, Sequence
 from contextlib import aclosing
-from typing import TYPE_CHECKING
 
 from .. import Deployment, PromoteRequest, Promotion, SevallaClient, WaitAllError
 from ._commands import emit_outcome, format_indexes
 from ._console import EXIT_OK, Console
+from ._demo_release import release_stories
 from ._output import format_row, json_line
 from ._plan_runner import PlanOutcome, run_plan
 from ._progress import ProgressLine
-from ._release import ReleaseView
 from ._rows import OUTCOME_COLUMNS, describe_waited, tally
 from ._waiting import StatusWatch, Waited, status_name, waited_from_deployments, waited_from_error
-
-if TYPE_CHECKING:
-    from ..testing import FakeSevalla
 
 __all__ = ["POLL_INTERVAL", "demo"]
 
@@ -132,45 +129,8 @@ async def demo(args: argparse.Namespace, console: Console) -> int:
                         f"Not deployed: app {w.app_id}, deployment {w.deployment_id}: "
                         f"{describe_waited(w)}."
                     )
-            await _release(fake, client, console, say)
+            await release_stories(fake, client, console, say, POLL_INTERVAL)
     return EXIT_OK
-
-
-async def _release(
-    fake: FakeSevalla, client: SevallaClient, console: Console, say: Callable[[str], None]
-) -> None:
-    """A release in two waves whose canary fails: its failed target is rolled back and the
-    second wave is never sent."""
-    canary = fake.promote_requests(1, targets=2)
-    rest = fake.promote_requests(2, targets=2)
-    doomed = canary[0].target_app_ids[1]
-    fake.script_deployments(FAILING_SCRIPT, app_id=doomed)
-    say(
-        "\nRelease in waves (client.releases.run / sevalla-async release): a canary wave "
-        "(1 pipeline x 2 targets), then 2 pipelines; the next wave starts only if every "
-        "deployment of the last one succeeded.\n"
-        f"Scripted: the canary's deployment on app {doomed} ends failed; with "
-        "on_failure='rollback' it is rolled back to its last good build."
-    )
-    if not console.json:
-        console.line("")
-    view = ReleaseView(console, say)
-    report = await client.releases.run(
-        [canary, rest],
-        on_failure="rollback",
-        poll_interval=POLL_INTERVAL,
-        wait_timeout=60,
-        on_wave=view.wave,
-        on_deployment=view.deployment,
-    )
-    back = [r for r in report.rollbacks if r.succeeded]
-    sent = {t for r in fake.requests_to("POST", "/promote") for t in r.json()["target_app_ids"]}
-    never = sum(1 for r in rest for t in r.target_app_ids if str(t) not in sent)
-    say(
-        f"\nRelease stopped at wave {report.stopped_at}: "
-        f"{_plural(len(back), 'target')} rolled back ({', '.join(str(r.app_id) for r in back)}); "
-        f"wave 1 was never sent ({never} of its {2 * len(rest)} targets untouched)."
-    )
 
 
 def _index(outcome: PlanOutcome) -> int:

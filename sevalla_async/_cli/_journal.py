@@ -14,6 +14,10 @@ Events (each a JSON object on its own line, ``"event"`` first):
   roll back app ``A`` after wave ``W`` failed (written before the request leaves);
 - ``{"event": "rollback_result", "wave": W, "app_id": A, "state": S, "deployment_id": D,
   "error": {...}}``: what that rollback came to (``D`` its deployment, when started);
+- ``{"event": "pin", "source_app_id": S, "build": {"commit_sha": C, "docker_image_url":
+  U}}``: a release pinned source ``S``'s build (written before the first wave it applies
+  to is sent; a resumed release deploys only that build unless ``--repin``; the latest
+  pin of a source counts);
 - ``{"event": "error", "message": M}``: the run itself failed (not one entry).
 
 Each line is appended whole and ``os.fsync``'d: a crash loses at most the line being
@@ -48,9 +52,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .. import PromoteRequest, Promotion, PromotionState, TargetOutcome
+from .. import Build, PromoteRequest, Promotion, PromotionState, TargetOutcome
 from . import _journal_file as _file
-from ._journal_read import FORMAT, JournalEntry, JournalError, entry_key, load, load_rollbacks
+from ._journal_read import (
+    FORMAT,
+    JournalEntry,
+    JournalError,
+    entry_key,
+    load,
+    load_pins,
+    load_rollbacks,
+)
 from ._journal_targets import target_json
 
 __all__ = [
@@ -61,6 +73,7 @@ __all__ = [
     "JournalWriteError",
     "fingerprint",
     "load",
+    "load_pins",
     "load_rollbacks",
 ]
 
@@ -265,6 +278,20 @@ class Journal:
                 "state": state.value,
                 "deployment_id": None if deployment_id is None else str(deployment_id),
                 "error": None if error is None else dict(error),
+            }
+        )
+
+    def record_pin(self, source_app_id: uuid.UUID, build: Build) -> None:
+        """A release pinned ``source_app_id``'s build (like every write, one that fails
+        raises :class:`JournalWriteError` and the release sends nothing more)."""
+        self._write(
+            {
+                "event": "pin",
+                "source_app_id": str(source_app_id),
+                "build": {
+                    "commit_sha": build.commit_sha,
+                    "docker_image_url": build.docker_image_url,
+                },
             }
         )
 

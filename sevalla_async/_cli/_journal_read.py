@@ -1,7 +1,8 @@
 """Reading a CLI journal back (the format is described in ``_journal``): :func:`load` folds
 the events into the latest state per entry (:class:`JournalEntry`), :func:`load_rollbacks`
-into the rollbacks sent. A torn last line (a crash in the middle of a write) is ignored;
-any other line that is not an event is a :class:`JournalError` naming it.
+into the rollbacks sent, :func:`load_pins` into the builds a release pinned. A torn last
+line (a crash in the middle of a write) is ignored; any other line that is not an event is
+a :class:`JournalError` naming it.
 """
 
 from __future__ import annotations
@@ -16,11 +17,19 @@ from typing import Any
 
 import attrs
 
-from .. import PromoteRequest, Promotion, PromotionState, TargetOutcome
+from .. import Build, PromoteRequest, Promotion, PromotionState, TargetOutcome
 from ._journal_targets import derive_outcomes, parse_targets, resent
 from ._journal_targets import when as _when
 
-__all__ = ["FORMAT", "JournalEntry", "JournalError", "entry_key", "load", "load_rollbacks"]
+__all__ = [
+    "FORMAT",
+    "JournalEntry",
+    "JournalError",
+    "entry_key",
+    "load",
+    "load_pins",
+    "load_rollbacks",
+]
 
 FORMAT = 1
 """The journal format this version writes and reads (the ``format`` of ``plan`` events)."""
@@ -112,7 +121,7 @@ def _events(path: str | os.PathLike[str]) -> Iterator[tuple[str, int, dict[str, 
         yield str(target), number, event
 
 
-_OTHER_EVENTS = frozenset({"plan", "error"})
+_OTHER_EVENTS = frozenset({"plan", "error", "pin"})
 _ROLLBACK_EVENTS = frozenset({"rollback_sent", "rollback_result"})
 
 
@@ -202,3 +211,24 @@ def load_rollbacks(path: str | os.PathLike[str]) -> dict[tuple[int, uuid.UUID], 
         except (ValueError, KeyError, TypeError) as exc:
             raise JournalError(f"{where}:{number}: not a journal line ({exc})") from None
     return found
+
+
+def load_pins(path: str | os.PathLike[str]) -> dict[uuid.UUID, Build]:
+    """The builds the release journaled at ``path`` pinned, by source app id (a later pin
+    of a source replaces an earlier one: ``--repin``); empty for a journal written before
+    releases pinned builds."""
+    pins: dict[uuid.UUID, Build] = {}
+    for where, number, event in _events(path):
+        if event["event"] != "pin":
+            continue
+        try:
+            build = event["build"]
+            sha, image = build.get("commit_sha"), build.get("docker_image_url")
+            if not all(v is None or isinstance(v, str) for v in (sha, image)) or (
+                sha is None and image is None
+            ):
+                raise ValueError("bad build")
+            pins[uuid.UUID(event["source_app_id"])] = Build(sha, image)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise JournalError(f"{where}:{number}: not a journal line ({exc})") from None
+    return pins

@@ -37,7 +37,9 @@ __all__ = [
     "pipeline_row",
     "plural",
     "promote_request_json",
+    "promotion_entry_json",
     "promotion_json",
+    "promotions_table",
     "render_table",
     "short_error",
 ]
@@ -112,7 +114,22 @@ def promotion_json(request: PromoteRequest, promotion: Promotion) -> dict[str, A
         "source_app_id": str(request.source_app_id),
         "target_app_id": str(promotion.target_app_id),
         "deployment_id": str(promotion.deployment_id),
+        **_current(promotion),
     }
+
+
+def promotion_entry_json(promotion: Promotion) -> dict[str, Any]:
+    """One promotion of a ``promote-many`` entry: ``target_app_id``, ``deployment_id``
+    (and ``"already_current": true`` for a target that already ran the build)."""
+    return {
+        "target_app_id": str(promotion.target_app_id),
+        "deployment_id": str(promotion.deployment_id),
+        **_current(promotion),
+    }
+
+
+def _current(promotion: Promotion) -> dict[str, Any]:
+    return {"already_current": True} if promotion.already_current else {}
 
 
 ERROR_KEYS = ("type", "message", "status", "code", "request_id", "state")
@@ -214,3 +231,23 @@ def render_table(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
 def format_row(cells: Sequence[str], widths: Sequence[int]) -> str:
     """One row with fixed widths (for tables printed as results arrive)."""
     return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=False)).rstrip()
+
+
+def promotions_table(promotions: Sequence[Promotion]) -> str:
+    """``promote``'s table: each target and the deployment started on it; when a target
+    already ran the build (``--skip-current``) a third column says ``current`` (its
+    running deployment) or ``started``."""
+    if not any(p.already_current for p in promotions):
+        rows = [(str(p.target_app_id), str(p.deployment_id)) for p in promotions]
+        return render_table(("TARGET APP", "DEPLOYMENT"), rows)
+    return render_table(
+        ("TARGET APP", "DEPLOYMENT", "STATUS"),
+        [
+            (
+                str(p.target_app_id),
+                str(p.deployment_id),
+                "current" if p.already_current else "started",
+            )
+            for p in promotions
+        ],
+    )

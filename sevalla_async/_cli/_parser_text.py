@@ -9,12 +9,15 @@ __all__ = [
     "DEMO_DESCRIPTION",
     "DESCRIPTION",
     "EPILOG",
+    "EXPECT_BUILD_HELP",
     "FAILURE_LOGS_HELP",
     "FAKE_SERVER_DESCRIPTION",
     "PLAN_HELP",
     "RELEASE_DESCRIPTION",
     "RELEASE_HELP",
     "RELEASE_RESUME_HELP",
+    "REPIN_HELP",
+    "SKIP_CURRENT_HELP",
     "WAIT_DESCRIPTION",
 ]
 
@@ -95,6 +98,12 @@ terminal one row per change of a target's status (WAVE, TARGET APP, STATUS) and 
 wave; otherwise JSON lines, one per event ("event": "wave", "target", "entry", and a last
 "release" with "completed" and "stopped_at"). --dry-run prints the requests instead.
 
+The release pins each source's build before its first wave (a "source ...: build ...
+(pinned)" line; JSON: a "pins" event) and deploys only that build: a source that moves
+stops the release before the next wave (its reason is printed). With --journal the pins
+are journaled, and --resume keeps them (--repin pins again). Targets that already run
+their source's build are not sent (--no-skip-current sends them too).
+
 exit status:
   0    every wave passed
   1    a wave failed (a deployment did not succeed): the release stopped there
@@ -143,4 +152,22 @@ DEMO_DESCRIPTION = (
 FAILURE_LOGS_HELP = (
     "show the last N ERROR lines of the log of each deployment that ended failed, under "
     "its row (with --output json: its 'logs' field); 0 reads no log (default 20)"
+)
+
+EXPECT_BUILD_HELP = (
+    "the build the source app must run (a commit sha of 7+ hex characters, or an image "
+    "URL): a source that runs another build is refused before anything is sent "
+    "(BuildChangedError, state not_sent), and a deployment of another build is reported "
+    "after it. For a plan: every entry without an expect_build of its own"
+)
+
+SKIP_CURRENT_HELP = (
+    "send only to the targets that do not already run the source's build; the others "
+    "are shown 'current' (JSON: \"already_current\": true) and not deployed again"
+)
+
+REPIN_HELP = (
+    "with --resume: pin the sources' current builds again instead of the builds the "
+    "journal pinned (by default a resumed release deploys only the builds it pinned "
+    "first, and stops if a source moved)"
 )

@@ -24,11 +24,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import attrs
+
 from .. import PromoteRequest
 from .._repeats import RepeatGuard, repeat_error
 from ._console import Console, UsageError
 
-__all__ = ["PlanError", "load_plan", "parse_json", "parse_plan", "read_plan_text"]
+__all__ = [
+    "PlanError",
+    "expecting",
+    "load_plan",
+    "parse_json",
+    "parse_plan",
+    "read_plan_text",
+]
 
 P = TypeVar("P")
 
@@ -76,6 +85,17 @@ def parse_plan(text: str, *, source: str = "plan") -> list[PromoteRequest]:
     if problems:
         raise PlanError(problems)
     return requests
+
+
+def expecting(requests: list[PromoteRequest], build: str | None) -> list[PromoteRequest]:
+    """``requests``, each without an ``expect_build`` of its own expecting ``build``
+    (``--expect-build``; checked by argparse); ``requests`` itself when ``build`` is
+    ``None``."""
+    if build is None:
+        return requests
+    return [
+        r if r.expect_build is not None else attrs.evolve(r, expect_build=build) for r in requests
+    ]
 
 
 def parse_json(text: str, source: str) -> Any:

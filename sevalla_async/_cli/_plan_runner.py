@@ -35,6 +35,7 @@ from ._waiting import (
     DEFAULT_POLL_INTERVAL,
     Waited,
     WaitFlags,
+    mark_current,
     waited_from_deployments,
     waited_from_error,
 )
@@ -91,6 +92,8 @@ def plan_outcome(outcome: PromoteOutcome) -> PlanOutcome:
         waited = waited_from_error(error)
     elif outcome.deployments is not None:
         waited = waited_from_deployments(outcome.deployments, request.target_app_ids)
+    if waited is not None:
+        waited = mark_current(waited, outcome.promotions)
     return PlanOutcome(
         outcome.index,
         request,
@@ -146,6 +149,7 @@ async def run_plan(
     wait: WaitFlags | None = None,
     on_poll: OnEntryPoll | None = None,
     ledger: FanoutLedger | None = None,
+    skip_current: bool = False,
 ) -> AsyncGenerator[PlanOutcome, None]:
     """Yield one :class:`PlanOutcome` per request, in the order they complete.
 
@@ -168,6 +172,7 @@ async def run_plan(
         poll_interval=DEFAULT_POLL_INTERVAL if wait is None else wait.poll_interval,
         on_poll=on_poll if wait is not None else None,
         ledger=ledger,
+        skip_current=skip_current,
     )
     try:
         async for outcome in outcomes:

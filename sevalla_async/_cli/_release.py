@@ -20,18 +20,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .. import (
+    Build,
     DeploymentProgress,
     LogEntry,
     PromoteRequest,
     Promotion,
-    PromotionState,
     ReleaseLedger,
+    ReleaseReport,
     RollbackOutcome,
     SevallaClient,
     WaveReport,
@@ -40,12 +40,14 @@ from .._failure_logs import ended_failed
 from ._console import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Console, make_client
 from ._failure_logs import log_lines, logs_json
 from ._output import error_json, format_row, json_line, plural, short_error
-from ._plan import load_plan
+from ._plan import expecting, load_plan
+from ._release_extras import dry_run, report_interrupted
 from ._release_journal import ReleaseRecorder, open_release_journal, resumed_done
+from ._release_pins import PinsHeader, resumed_pins
 from ._release_plan import parse_release_plan
 from ._waiting import wait_options
 
-__all__ = ["ReleaseView", "release", "run_release"]
+__all__ = ["ReleaseView", "release", "release_report", "run_release"]
 
 COLUMNS = ("WAVE", "TARGET APP", "STATUS")
 WIDTHS = (4, 36, 0)
@@ -66,13 +68,27 @@ class ReleaseView:
         say: Callable[[str], None] | None = None,
         *,
         failure_logs: int = 0,
+        pinned: Mapping[uuid.UUID, Build] | None = None,
     ) -> None:
         self._console = console
         self._say = say or console.line
         self._last: dict[tuple[int, uuid.UUID, bool], str] = {}
         self._holds = failure_logs > 0
         self._held: dict[tuple[int, uuid.UUID], tuple[dict[str, Any], str]] = {}
-        if not console.json:
+        self.pins = PinsHeader(self._emit_now, pinned)
+        self._headed = False
+
+    def pin(self, source: uuid.UUID, build: Build) -> None:
+        """``on_pin``: a build the release pinned (shown before the first row)."""
+        self.pins.pin(source, build)
+
+    def head(self) -> None:
+        """The pinned builds, then the table's header (once, before the first row)."""
+        if self._headed:
+            return
+        self._headed = True
+        self.pins.flush()
+        if not self._console.json:
             self._say(format_row(COLUMNS, WIDTHS))
 
     def gate(self, report: WaveReport) -> bool:
@@ -108,6 +124,10 @@ class ReleaseView:
         self._emit(event, format_row((str(rollback.wave), str(rollback.app_id), status), WIDTHS))
 
     def _emit(self, data: dict[str, Any], text: str) -> None:
+        self.head()
+        self._emit_now(data, text)
+
+    def _emit_now(self, data: dict[str, Any], text: str) -> None:
         if self._console.json:
             self._console.line(json_line(data))
         else:
@@ -139,6 +159,7 @@ class ReleaseView:
         self._emit(event, text)
 
     def wave(self, index: int, report: WaveReport | None) -> None:
+        self.head()
         if report is None:
             self._emit(
                 {"event": "wave", "wave": index, "status": "started"}, f"wave {index}: started"
@@ -201,6 +222,18 @@ async def run_release(
     client: SevallaClient,
     waves: Sequence[Sequence[PromoteRequest]],
     view: ReleaseView,
+    **options: Any,
+) -> tuple[bool, int | None]:
+    """Run the release, printing through ``view``; ``(completed, stopped_at)`` (the
+    options: :func:`release_report`'s)."""
+    report = await release_report(client, waves, view, **options)
+    return report.completed, report.stopped_at
+
+
+async def release_report(
+    client: SevallaClient,
+    waves: Sequence[Sequence[PromoteRequest]],
+    view: ReleaseView,
     *,
     on_failure: str,
     concurrency: int,
@@ -213,8 +246,18 @@ async def run_release(
     rolled_back: Mapping[tuple[int, uuid.UUID], uuid.UUID | None] | None = None,
     on_rollback_send: Callable[[int, uuid.UUID], object] | None = None,
     failure_logs: int = 0,
-) -> tuple[bool, int | None]:
-    """Run the release, printing through ``view``; ``(completed, stopped_at)``."""
+    skip_current: bool = True,
+    builds: Mapping[uuid.UUID, Build] | None = None,
+    on_pin: Callable[[uuid.UUID, Build], object] | None = None,
+) -> ReleaseReport:
+    """Run the release, printing through ``view`` (each build pinned shown by it, and
+    passed to ``on_pin``); its report."""
+
+    def pinned(source: uuid.UUID, build: Build) -> None:
+        view.pin(source, build)
+        if on_pin is not None:
+            on_pin(source, build)
+
     report = await client.releases.run(
         waves,
         gate=view.gate,  # the default gate, printing the failed rows with their logs
@@ -231,46 +274,24 @@ async def run_release(
         on_send=on_send,
         rolled_back=rolled_back,
         on_rollback_send=on_rollback_send,
+        skip_current=skip_current,
+        builds=builds,
+        on_pin=pinned,
     )
-    return report.completed, report.stopped_at
-
-
-def dry_run(console: Console, waves: Sequence[Sequence[PromoteRequest]], on_failure: str) -> int:
-    """Print every request the release would send, wave by wave; send nothing."""
-    for w, wave in enumerate(waves):
-        for e, request in enumerate(wave):
-            path = f"/pipelines/{request.pipeline_id}/promote"
-            body = {
-                "source_app_id": str(request.source_app_id),
-                "target_app_ids": [str(t) for t in request.target_app_ids],
-            }
-            if console.json:
-                console.line(
-                    json_line({"wave": w, "entry": e, "method": "POST", "path": path, "body": body})
-                )
-            else:
-                console.line(f"wave {w}, entry {e}: POST {path} {json.dumps(body)}")
-    then = (
-        "POST /applications/{id}/deployments/rollback for each target of that wave whose "
-        "deployment failed"
-        if on_failure == "rollback"
-        else "nothing more"
-    )
-    console.note(
-        f"dry run: nothing was sent; each wave waits for its deployments, and a failed wave "
-        f"stops the release ({then})"
-    )
-    return EXIT_OK
+    view.head()  # the pins, when the release stopped before its first wave
+    return report
 
 
 async def release(args: argparse.Namespace, console: Console) -> int:
     waves = load_plan(args.plan, console, parse_release_plan)
     if waves is None:
         return EXIT_USAGE
+    waves = [expecting(wave, args.expect_build) for wave in waves]
     if args.dry_run:
         return dry_run(console, waves, args.on_failure)
     options = wait_options(args)
     assert options is not None  # release always waits
+    pinned = resumed_pins(args)
     journal, entries, rolled_back = open_release_journal(args.journal, args.resume, waves)
     recorder = None if journal is None else ReleaseRecorder(journal, waves)
     try:
@@ -300,8 +321,8 @@ async def release(args: argparse.Namespace, console: Console) -> int:
                         f"resuming: {plural(len(done), 'entry', 'entries')} already promoted "
                         f"{'is' if len(done) == 1 else 'are'} not sent again"
                     )
-                view = ReleaseView(console, failure_logs=options.failure_logs)
-                completed, stopped_at = await run_release(
+                view = ReleaseView(console, failure_logs=options.failure_logs, pinned=pinned)
+                report = await release_report(
                     client,
                     waves,
                     view,
@@ -316,6 +337,9 @@ async def release(args: argparse.Namespace, console: Console) -> int:
                     rolled_back=rolled_back,
                     on_rollback_send=None if recorder is None else recorder.rollback_sent,
                     failure_logs=options.failure_logs,
+                    skip_current=args.skip_current,
+                    builds=pinned or None,
+                    on_pin=None if recorder is None else recorder.pin,
                 )
         except asyncio.CancelledError:
             if view is not None:
@@ -325,26 +349,26 @@ async def release(args: argparse.Namespace, console: Console) -> int:
     finally:
         if journal is not None:
             journal.close()
+    return _finish(console, len(waves), report)
+
+
+def _finish(console: Console, waves: int, report: ReleaseReport) -> int:
+    """The last line (JSON) and note of a release; its exit status."""
+    completed, stopped_at, reason = report.completed, report.stopped_at, report.stopped_reason
     if console.json:
         console.line(
-            json_line({"event": "release", "completed": completed, "stopped_at": stopped_at})
+            json_line(
+                {
+                    "event": "release",
+                    "completed": completed,
+                    "stopped_at": stopped_at,
+                    "stopped_reason": reason,
+                }
+            )
         )
     if completed:
-        console.note(f"release completed: {plural(len(waves), 'wave')}")
+        console.note(f"release completed: {plural(waves, 'wave')}")
         return EXIT_OK
-    console.note(f"release stopped at wave {stopped_at}; later waves were not sent")
+    why = f": {reason}" if reason else ""
+    console.note(f"release stopped at wave {stopped_at}{why}; later waves were not sent")
     return EXIT_FAILED
-
-
-def report_interrupted(console: Console, ledger: ReleaseLedger) -> None:
-    """On Ctrl-C: which entries may have been promoted (``unknown``), and how many not."""
-    counts: dict[PromotionState, int] = {}
-    for wave, outcome in ledger.outcomes:
-        counts[outcome.state] = counts.get(outcome.state, 0) + 1
-        if outcome.state is PromotionState.UNKNOWN:
-            console.note(
-                f"wave {wave}, entry {outcome.index}: in flight when interrupted; it may have "
-                "been promoted (its deployments keep running)"
-            )
-    summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
-    console.note(f"interrupted: {summary or 'nothing sent'}")

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 
 from .. import (
+    Build,
     PromoteOutcome,
     PromoteRequest,
     Promotion,
@@ -116,6 +117,10 @@ class ReleaseRecorder:
             wave=wave,
             targets=outcome.targets,
         )
+
+    def pin(self, source_app_id: uuid.UUID, build: Build) -> None:
+        """``on_pin``: the release pinned a source's build (before its first wave)."""
+        self._journal.record_pin(source_app_id, build)
 
     def rollback_sent(self, wave: int, app_id: uuid.UUID) -> None:
         self._journal.record_rollback_sent(wave, app_id, _now())

@@ -35,9 +35,13 @@ class OnePromote:
     def __init__(self) -> None:
         self._ledger = FanoutLedger()
 
-    async def send(self, client: SevallaClient, request: PromoteRequest) -> list[Promotion]:
+    async def send(
+        self, client: SevallaClient, request: PromoteRequest, *, skip_current: bool = False
+    ) -> list[Promotion]:
         """The promotions, or the call's error raised."""
-        [outcome] = await client.pipelines.promote_many([request], ledger=self._ledger)
+        [outcome] = await client.pipelines.promote_many(
+            [request], ledger=self._ledger, skip_current=skip_current
+        )
         if outcome.error is not None:
             raise outcome.error
         assert outcome.promotions is not None

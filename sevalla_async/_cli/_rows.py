@@ -9,7 +9,13 @@ from typing import Any
 
 from .. import APITimeoutError, PromoteRequest
 from ._failure_logs import logs_json
-from ._output import clean_text, error_json, promote_request_json, short_error
+from ._output import (
+    clean_text,
+    error_json,
+    promote_request_json,
+    promotion_entry_json,
+    short_error,
+)
 from ._plan_runner import PlanOutcome
 from ._waiting import Waited
 
@@ -37,10 +43,7 @@ def outcome_json(outcome: PlanOutcome, *, waits: bool = False) -> dict[str, Any]
     data["promotions"] = (
         None
         if outcome.promotions is None
-        else [
-            {"target_app_id": str(p.target_app_id), "deployment_id": str(p.deployment_id)}
-            for p in outcome.promotions
-        ]
+        else [promotion_entry_json(p) for p in outcome.promotions]
     )
     if waits:
         data["deployments"] = (
@@ -90,7 +93,13 @@ def outcome_rows(outcome: PlanOutcome, *, waits: bool = False) -> list[tuple[str
         ]
     if outcome.ok and outcome.promotions is not None:
         return [
-            (str(outcome.index), "ok", pipeline, str(p.target_app_id), str(p.deployment_id))
+            (
+                str(outcome.index),
+                "current" if p.already_current else "ok",
+                pipeline,
+                str(p.target_app_id),
+                str(p.deployment_id),
+            )
             for p in outcome.promotions
         ]
     if outcome.error is not None:
@@ -119,6 +128,8 @@ def waited_json(waited: Waited) -> dict[str, Any]:
     }
     if waited.logs is not None:
         data["logs"] = logs_json(waited.logs)
+    if waited.current:
+        data["already_current"] = True
     return data
 
 
@@ -137,6 +148,8 @@ def waited_promotion_json(request: PromoteRequest, waited: Waited) -> dict[str, 
     }
     if waited.logs is not None:
         data["logs"] = logs_json(waited.logs)
+    if waited.current:
+        data["already_current"] = True
     return data
 
 
@@ -144,6 +157,8 @@ def describe_waited(waited: Waited) -> str:
     """``success``, ``failed``, ``inProgress (the wait timed out)``, ``null (NotFoundError
     404: ...)``: the status, and why the wait stopped short if it did."""
     status = waited.status or "null"
+    if waited.current:
+        status += " (current)"
     if waited.error is None:
         return status
     if isinstance(waited.error, APITimeoutError):

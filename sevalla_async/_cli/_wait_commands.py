@@ -41,6 +41,7 @@ from ._waiting import (
     Waited,
     WaitFlags,
     last_seen,
+    mark_current,
     status_name,
     wait_options,
     waited_from_deployments,
@@ -139,7 +140,12 @@ def _print_deployment(
 
 
 async def promote_and_wait(
-    client: SevallaClient, request: PromoteRequest, options: WaitFlags, console: Console
+    client: SevallaClient,
+    request: PromoteRequest,
+    options: WaitFlags,
+    console: Console,
+    *,
+    skip_current: bool = False,
 ) -> int:
     """``promote --wait``: promote, wait for every target's deployment, print each one's
     final status; 0 only when all ended ``success``. Interrupted, it still prints what the
@@ -150,11 +156,13 @@ async def promote_and_wait(
     promotions: list[Promotion] | None = None
     mark = OnePromote()  # when the request leaves, for the report of a Ctrl-C
     try:
-        promotions = await mark.send(client, request)
+        promotions = await mark.send(client, request, skip_current=skip_current)
         deployments = await client.deployments.wait_all(
             promotions, on_poll=watch, **options.kwargs()
         )
-        waited = waited_from_deployments(deployments, request.target_app_ids)
+        waited = mark_current(
+            waited_from_deployments(deployments, request.target_app_ids), promotions
+        )
     except WaitAllError as exc:  # every result is in it, finished or not
         waited = waited_from_error(exc)
     except asyncio.CancelledError:

@@ -15,7 +15,15 @@ from typing import Any
 
 import attrs
 
-from .. import Deployment, LogEntry, SevallaClient, SevallaError, WaitAllError, WaitOptions
+from .. import (
+    Deployment,
+    LogEntry,
+    Promotion,
+    SevallaClient,
+    SevallaError,
+    WaitAllError,
+    WaitOptions,
+)
 from .._failure_logs import DEFAULT_FAILURE_LOGS, check_failure_logs
 from .._wait import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
 from ._console import UsageError
@@ -27,6 +35,7 @@ __all__ = [
     "WaitFlags",
     "Waited",
     "last_seen",
+    "mark_current",
     "status_name",
     "wait_options",
     "waited_from_deployments",
@@ -126,6 +135,8 @@ class Waited:
     deployment: Deployment | None
     error: SevallaError | None = None
     logs: tuple[LogEntry, ...] | None = None
+    current: bool = False
+    """The target already ran the source's build (``--skip-current``): not deployed."""
 
     @property
     def status(self) -> str | None:
@@ -152,6 +163,15 @@ def waited_from_deployments(
             app = target_app_ids[i]
         out.append(Waited(app, d.id, d))
     return out
+
+
+def mark_current(waited: list[Waited], promotions: Sequence[Promotion] | None) -> list[Waited]:
+    """``waited`` with the deployments of ``already_current`` promotions marked
+    ``current`` (``waited`` itself when there is none: nothing costs when unused)."""
+    current = {p.deployment_id for p in promotions or () if p.already_current}
+    if not current:
+        return waited
+    return [attrs.evolve(w, current=True) if w.deployment_id in current else w for w in waited]
 
 
 def waited_from_error(error: WaitAllError) -> list[Waited]:
