@@ -55,3 +55,23 @@ def test_the_wait_benchmark_quick_run_prints_its_tables() -> None:
             cells = [c.strip() for c in line.strip("|").split("|")]
             assert all(re.fullmatch(r"[\d.]+", c) for c in cells[1:]), line
     assert len(re.findall(r"of the configured share 200 \(0\.5 x 400\): within", out)) == 3
+
+
+def test_the_release_benchmark_quick_run_prints_its_table() -> None:
+    out = quick_run("bench_release.py")
+    assert "#### 3 waves x 4 targets" in out
+    rows = {}
+    for line in out.splitlines():
+        if line.startswith("| ") and not line.startswith("| variant"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            rows[cells[0]] = cells[1:]
+    assert len(rows) == 4
+    baseline = rows["0.2 (no pin, no skip): baseline"]
+    pinned = rows["0.3 default (pinned, skip current)"]
+    rerun = rows["re-run, 0.3 default"]
+    assert baseline[:3] == ["12", "12", "0"]  # POSTs, deployments, build reads
+    assert pinned[:2] == ["12", "12"]
+    assert int(pinned[2]) > 0
+    assert rerun[:2] == ["0", "0"]  # a finished release run again sends nothing
+    assert re.search(r"added wall time [+-][\d.]+ % of the release", out)
+    assert "Re-run of the finished release: 0 POSTs, 0 deployments" in out
