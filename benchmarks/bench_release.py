@@ -35,6 +35,7 @@ import sys
 from collections.abc import Sequence
 
 import attrs
+from _windows import busiest_minute
 
 from sevalla_async import (
     PromoteRequest,
@@ -83,16 +84,6 @@ class Result:
     @property
     def reads(self) -> int:
         return self.build_reads + self.polls
-
-
-def busiest_minute(times: Sequence[float]) -> int:
-    ordered = sorted(times)
-    best, low = 0, 0
-    for high, t in enumerate(ordered):
-        while ordered[low] <= t - 60 + 1e-6:
-            low += 1
-        best = max(best, high - low + 1)
-    return best
 
 
 def layout(fake: FakeSevalla, targets: int) -> list[list[PromoteRequest]]:

@@ -34,6 +34,7 @@ import uuid
 from collections.abc import Callable, Sequence
 
 import attrs
+from _windows import busiest_minute
 
 from sevalla_async import SevallaClient, WaitOptions
 from sevalla_async.testing import FakeSevalla, RateLimit
@@ -99,16 +100,6 @@ class Result:
     def p95(self) -> float:
         ordered = sorted(self.delays)
         return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
-
-
-def busiest_minute(times: Sequence[float]) -> int:
-    ordered = sorted(times)
-    best, low = 0, 0
-    for high, t in enumerate(ordered):
-        while ordered[low] <= t - 60 + 1e-6:  # a read 60 s before (float error aside) is out
-            low += 1
-        best = max(best, high - low + 1)
-    return best
 
 
 async def run(variant: str, ends: Sequence[float]) -> Result:

@@ -11,7 +11,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sevalla_async import Deployment, DeploymentStatus
+from sevalla_async import Deployment, DeploymentStatus, PromoteRequest
+from sevalla_async.testing import FakeSevalla
 
 CREATED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 
@@ -72,3 +73,14 @@ def run_script(name: str, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=300,
         check=False,
     )
+
+
+def canary_then_rest(fake: FakeSevalla, targets: int = 3) -> list[list[PromoteRequest]]:
+    """A release from one pipeline and one staging app: the first target is the canary
+    (wave 0), the rest wave 1."""
+    request = fake.promote_requests(1, targets=targets)[0]
+    canary, *rest = request.target_app_ids
+    return [
+        [PromoteRequest(request.pipeline_id, request.source_app_id, [canary])],
+        [PromoteRequest(request.pipeline_id, request.source_app_id, rest)],
+    ]

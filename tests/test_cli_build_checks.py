@@ -6,6 +6,7 @@ and 8)."""
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from sevalla_async import Build, PromoteRequest
 from sevalla_async.testing import FakeSevalla
 
+from .helpers import canary_then_rest
 from .test_cli import Cli, make_cli, plan_of, promote_args, write_plan
 
 pytestmark = pytest.mark.sevalla_loopback
@@ -42,15 +44,6 @@ def events(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def canary_then_rest(fake: FakeSevalla, targets: int = 3) -> list[list[PromoteRequest]]:
-    request = fake.promote_requests(1, targets=targets)[0]
-    canary, *rest = request.target_app_ids
-    return [
-        [PromoteRequest(request.pipeline_id, request.source_app_id, [canary])],
-        [PromoteRequest(request.pipeline_id, request.source_app_id, rest)],
-    ]
-
-
 def release_plan(tmp_path: Path, waves: list[list[PromoteRequest]]) -> str:
     return write_plan(tmp_path / "waves.json", [plan_of(w) for w in waves])
 
@@ -76,6 +69,19 @@ async def test_a_bad_expect_build_is_a_usage_error_before_sending(
     assert "--expect-build" in run.err
     assert "commit sha" in run.err
     assert fake.requests == []
+
+
+async def journaled_release(
+    fake: FakeSevalla, cli: Cli, tmp_path: Path
+) -> tuple[uuid.UUID, str, Path]:
+    """A canary-then-rest release run to its end with a journal: its source app, its plan
+    file and its journal."""
+    waves = canary_then_rest(fake)
+    plan = release_plan(tmp_path, waves)
+    journal = tmp_path / "run.jsonl"
+    run = await cli("release", plan, "--journal", str(journal), *FAST, "--output", "json")
+    assert run.code == 0, run.err
+    return waves[0][0].source_app_id, plan, journal
 
 
 async def test_promote_of_a_source_that_moved_sends_nothing_exit_1(
@@ -219,12 +225,7 @@ async def test_release_shows_and_journals_its_pins_and_a_rerun_sends_nothing(
 async def test_release_resume_keeps_the_journaled_pins_and_stops_on_a_moved_source(
     fake: FakeSevalla, cli: Cli, tmp_path: Path
 ) -> None:
-    waves = canary_then_rest(fake)
-    source = waves[0][0].source_app_id
-    plan = release_plan(tmp_path, waves)
-    journal = tmp_path / "run.jsonl"
-    run = await cli("release", plan, "--journal", str(journal), *FAST, "--output", "json")
-    assert run.code == 0, run.err
+    source, plan, journal = await journaled_release(fake, cli, tmp_path)
     pinned = fake.current_build(source)
     fake.deploy(source, script=["success"])  # a push lands on staging
     moved = fake.current_build(source)
@@ -253,12 +254,7 @@ async def test_release_resume_keeps_the_journaled_pins_and_stops_on_a_moved_sour
 async def test_an_old_journal_without_pins_resumes_pinning_afresh(
     fake: FakeSevalla, cli: Cli, tmp_path: Path
 ) -> None:
-    waves = canary_then_rest(fake)
-    source = waves[0][0].source_app_id
-    plan = release_plan(tmp_path, waves)
-    journal = tmp_path / "run.jsonl"
-    run = await cli("release", plan, "--journal", str(journal), *FAST, "--output", "json")
-    assert run.code == 0, run.err
+    source, plan, journal = await journaled_release(fake, cli, tmp_path)
     lines = journal.read_text().splitlines()
     old = [line for line in lines if json.loads(line)["event"] != "pin"]  # a 0.3.0 journal
     assert len(old) < len(lines)

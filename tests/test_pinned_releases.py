@@ -7,7 +7,6 @@ import uuid
 
 from sevalla_async import (
     BuildChangedError,
-    PromoteRequest,
     SevallaClient,
     Transport,
     TransportRequest,
@@ -16,17 +15,9 @@ from sevalla_async import (
 )
 from sevalla_async.testing import FakeSevalla
 
+from .helpers import canary_then_rest
+
 PROMOTE = "/promote"
-
-
-def canary_then_rest(fake: FakeSevalla, targets: int = 3) -> list[list[PromoteRequest]]:
-    """One pipeline, one staging app: the first target is the canary, the rest wave 1."""
-    request = fake.promote_requests(1, targets=targets)[0]
-    canary, *rest = request.target_app_ids
-    return [
-        [PromoteRequest(request.pipeline_id, request.source_app_id, [canary])],
-        [PromoteRequest(request.pipeline_id, request.source_app_id, rest)],
-    ]
 
 
 def posts(fake: FakeSevalla) -> int:
