@@ -126,11 +126,7 @@ def waited_json(waited: Waited) -> dict[str, Any]:
         "status": waited.status,
         "error": None if waited.error is None else error_json(waited.error),
     }
-    if waited.logs is not None:
-        data["logs"] = logs_json(waited.logs)
-    if waited.current:
-        data["already_current"] = True
-    return data
+    return _with_extras(data, waited)
 
 
 def waited_promotion_json(request: PromoteRequest, waited: Waited) -> dict[str, Any]:
@@ -146,11 +142,7 @@ def waited_promotion_json(request: PromoteRequest, waited: Waited) -> dict[str, 
         "ok": waited.succeeded,
         "error": None if waited.error is None else error_json(waited.error),
     }
-    if waited.logs is not None:
-        data["logs"] = logs_json(waited.logs)
-    if waited.current:
-        data["already_current"] = True
-    return data
+    return _with_extras(data, waited)
 
 
 def describe_waited(waited: Waited) -> str:
@@ -188,3 +180,13 @@ def tally(waited: Sequence[Waited]) -> str:
     keys = sorted(counts, key=lambda k: (order.get(k, 3.5), k))  # others after "skipped"
     parts = ", ".join(f"{counts[key]} {key}" for key in keys)
     return f"{len(waited)} {noun}: {parts}" if parts else f"0 {noun}"
+
+
+def _with_extras(data: dict[str, Any], waited: Waited) -> dict[str, Any]:
+    """``data`` with the fields a waited deployment has only sometimes: ``logs`` (it ended
+    ``failed`` and its log was read) and ``"already_current": true``."""
+    if waited.logs is not None:
+        data["logs"] = logs_json(waited.logs)
+    if waited.current:
+        data["already_current"] = True
+    return data
