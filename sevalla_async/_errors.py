@@ -113,11 +113,14 @@ class APIError(SevallaError):
             (a promotion found before a later step failed is kept there); ``None`` when
             every target shares ``promotion_state`` and ``sent_at``.
 
-    Every field is set at construction, except ``promotion_state`` and ``sent_at``: the
-    client's request loop sets those on the error it is about to raise from a promote,
-    once it knows whether the API may have acted (the transport that raised the error
-    cannot know). For the same reason the loop sets ``attempts`` on an error raised by
-    the transport.
+    Every field is set at construction, with three exceptions, each set once, before the
+    error is raised, by the one layer that knows it: ``promotion_state`` and ``sent_at``
+    by the client's request loop, on the error it is about to raise from a write, once it
+    knows whether the API may have acted (the transport or the reply decoder that built
+    the error cannot know); ``attempts`` by the same loop on an error raised by the
+    transport; and ``targets`` by reconciliation, on the error of a failed re-send of the
+    targets it found missing, before passing it on (so the targets found promoted are in
+    it). Nothing else sets a field of an error after its construction.
     """
 
     message: str

@@ -148,7 +148,7 @@ def _unresolved(
         for t in request.target_app_ids
     ]
     first = record.send_of(pending[0]) if pending else record.send
-    error = PromotionUnresolvedError(
+    return PromotionUnresolvedError(
         f"{len(pending)} of {len(request.target_app_ids)} "
         f"{'target' if len(request.target_app_ids) == 1 else 'targets'} still undecided after "
         f"{timeout:g} s of reconciliation: {why}",
@@ -156,6 +156,5 @@ def _unresolved(
         sent_at=first.sent_at,
         method="POST",
         url=None,
+        targets=record.outcomes(),
     )
-    error.targets = record.outcomes()
-    return error

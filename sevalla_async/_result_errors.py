@@ -15,6 +15,7 @@ from ._errors import APIError, SevallaError
 from ._models import Build, Deployment, Promotion, TargetVerdict
 from ._outcomes import PromotionState
 from ._promote_outcome import PromoteOutcome
+from ._record import TargetOutcome
 
 __all__ = ["BuildChangedError", "FanoutError", "PromotionUnresolvedError", "WaitAllError"]
 
@@ -28,6 +29,8 @@ class PromotionUnresolvedError(APIError):
             decided ones included: ``promoted=True`` names the deployment found).
         promotion_state: always ``unknown``.
         sent_at: when the ambiguous request was sent.
+        targets: every target's :class:`TargetOutcome` (those found promoted, those still
+            ``unknown`` with the ``sent_at`` of their own last send).
     """
 
     verdicts: list[TargetVerdict]
@@ -40,11 +43,13 @@ class PromotionUnresolvedError(APIError):
         sent_at: datetime | None,
         method: str | None = None,
         url: str | None = None,
+        targets: Sequence[TargetOutcome] | None = None,
     ) -> None:
         super().__init__(message, method=method, url=url, attempts=1)
         self.verdicts = list(verdicts)
         self.promotion_state: PromotionState | None = PromotionState.UNKNOWN
         self.sent_at = sent_at
+        self.targets = None if targets is None else tuple(targets)
 
 
 class FanoutError(SevallaError):
