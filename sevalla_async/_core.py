@@ -184,14 +184,15 @@ class Core:
                     )
                 except APIError as exc:
                     if write:
-                        settle_state(exc, sent_wall)
+                        settle_state(exc, sent_wall, promotes=req.promotes)
                     raise
                 return result, response
             if schedule is None:
                 schedule = self.policy.schedule()
             wait = self._retry_wait(call, error, response, attempt, schedule)
             if wait is None:
-                if write and settle_state(error, sent_wall) and mark is not None:
+                unsent = write and settle_state(error, sent_wall, promotes=req.promotes)
+                if unsent and mark is not None:
                     mark.clear()
                 raise error
             if mark is not None:  # retried: the API did not act on this attempt
@@ -213,7 +214,7 @@ class Core:
                 attempts=attempt - 1,
             )
             if call.write:
-                settle_state(held, None)
+                settle_state(held, None, promotes=call.req.promotes)
                 if call.mark is not None:
                     call.mark.clear()
             raise held from None

@@ -105,6 +105,11 @@ class APIError(SevallaError):
         promotion_state: for an error raised by a promote, what it leaves the promotion in
             (:class:`PromotionState`: ``rejected``, ``not_sent`` or ``unknown``); ``None``
             for other calls.
+        write_state: for an error raised by any write (a promote, a rollback, a cancel),
+            what it leaves that write in, with the same values: ``rejected`` (the API
+            refused it), ``not_sent`` (certainly not acted on: safe to send again) or
+            ``unknown`` (it may have happened: look before sending again); ``None`` for
+            reads. For a promote it equals ``promotion_state``.
         sent_at: for an ``unknown`` promotion, when the request was sent (an aware UTC
             datetime from the client's wall clock); pass it to
             :meth:`Pipelines.reconcile`. ``None`` otherwise.
@@ -113,14 +118,14 @@ class APIError(SevallaError):
             (a promotion found before a later step failed is kept there); ``None`` when
             every target shares ``promotion_state`` and ``sent_at``.
 
-    Every field is set at construction, with three exceptions, each set once, before the
-    error is raised, by the one layer that knows it: ``promotion_state`` and ``sent_at``
-    by the client's request loop, on the error it is about to raise from a write, once it
-    knows whether the API may have acted (the transport or the reply decoder that built
-    the error cannot know); ``attempts`` by the same loop on an error raised by the
-    transport; and ``targets`` by reconciliation, on the error of a failed re-send of the
-    targets it found missing, before passing it on (so the targets found promoted are in
-    it). Nothing else sets a field of an error after its construction.
+    Every field is set at construction, with a few exceptions, each set once, before the
+    error is raised, by the one layer that knows it: ``promotion_state``, ``write_state``
+    and ``sent_at`` by the client's request loop, on the error it is about to raise from a
+    write, once it knows whether the API may have acted (the transport or the reply
+    decoder that built the error cannot know); ``attempts`` by the same loop on an error
+    raised by the transport; and ``targets`` by reconciliation, on the error of a failed
+    re-send of the targets it found missing, before passing it on (so the targets found
+    promoted are in it). Nothing else sets a field of an error after its construction.
     """
 
     message: str
@@ -128,6 +133,7 @@ class APIError(SevallaError):
     url: str | None
     attempts: int
     promotion_state: PromotionState | None = None
+    write_state: PromotionState | None = None
     sent_at: datetime | None = None
     targets: tuple[TargetOutcome, ...] | None = None
 

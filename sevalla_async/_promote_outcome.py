@@ -28,7 +28,7 @@ def state_of(error: BaseException) -> PromotionState:
     Only the last attempt can have reached the API: a POST is retried only after a failure
     that proves the API did not act (a 429, a connection never opened).
     """
-    known = getattr(error, "promotion_state", None)
+    known = getattr(error, "write_state", None)
     if isinstance(known, PromotionState):
         return known
     if isinstance(error, APIStatusError):
@@ -47,13 +47,15 @@ def state_of(error: BaseException) -> PromotionState:
     return PromotionState.UNKNOWN
 
 
-def settle_state(error: APIError, sent_wall: float | None) -> bool:
+def settle_state(error: APIError, sent_wall: float | None, *, promotes: bool) -> bool:
     """Record on ``error`` (raised by a write, about to leave the request loop) the state
-    it leaves the promotion in, and ``sent_at`` when that is ``unknown``: the one place an
-    error's ``promotion_state`` is set. True when the write was certainly not acted on
-    (``not_sent``)."""
+    it leaves the write in (``write_state``; for a promote, ``promotion_state`` too), and
+    ``sent_at`` when that is ``unknown``: the one place they are set. True when the write
+    was certainly not acted on (``not_sent``)."""
     state = state_of(error)
-    error.promotion_state = state
+    error.write_state = state
+    if promotes:
+        error.promotion_state = state
     if state is PromotionState.UNKNOWN and sent_wall is not None and error.sent_at is None:
         error.sent_at = utc_from_unix(sent_wall)
     return state is PromotionState.NOT_SENT

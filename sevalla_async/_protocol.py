@@ -58,6 +58,9 @@ class Request:
     wire: Any = attrs.field(default=None, eq=False)
     """The type the reply is structured as before :attr:`accept` turns it into the result
     (``None``: the result type the caller asks for)."""
+    promotes: bool = False
+    """A promotion (``POST /pipelines/{id}/promote``): its errors carry ``promotion_state``
+    besides the ``write_state`` of every write."""
 
     @property
     def idempotent(self) -> bool:
@@ -91,6 +94,7 @@ def build_promote(request: PromoteRequest) -> Request:
         reply_size=size,
         accept=functools.partial(_covering, wanted),
         wire=list[PromotedText],
+        promotes=True,
     )
 
 

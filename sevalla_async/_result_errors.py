@@ -48,6 +48,7 @@ class PromotionUnresolvedError(APIError):
         super().__init__(message, method=method, url=url, attempts=1)
         self.verdicts = list(verdicts)
         self.promotion_state: PromotionState | None = PromotionState.UNKNOWN
+        self.write_state: PromotionState | None = PromotionState.UNKNOWN
         self.sent_at = sent_at
         self.targets = None if targets is None else tuple(targets)
 
@@ -152,3 +153,4 @@ class BuildChangedError(APIError):
         self.promotion_state: PromotionState | None = (
             PromotionState.PROMOTED if deployments else PromotionState.NOT_SENT
         )
+        self.write_state: PromotionState | None = self.promotion_state

@@ -167,7 +167,7 @@ async def test_usage_errors_are_printed_in_the_same_shape(
 
 def test_error_json_fills_every_key_for_any_error() -> None:
     lost = APIConnectionError("connection lost", request_sent=True)
-    lost.promotion_state = PromotionState.UNKNOWN
+    lost.write_state = PromotionState.UNKNOWN  # as the request loop leaves it on any write
     assert error_json(lost) == {
         "type": "APIConnectionError",
         "message": "connection lost",

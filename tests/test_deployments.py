@@ -298,7 +298,8 @@ async def test_rollback_without_a_successful_deployment_is_not_found(
 ) -> None:
     with pytest.raises(NotFoundError) as caught:
         await client.deployments.rollback(fake.add_app(deployed=False))
-    assert caught.value.promotion_state is PromotionState.REJECTED
+    assert caught.value.write_state is PromotionState.REJECTED
+    assert caught.value.promotion_state is None  # a rollback is a write, not a promotion
 
 
 async def test_rollback_checks_the_id_before_sending(
@@ -317,7 +318,8 @@ async def test_rollback_is_not_resent_after_a_5xx_once_acted(
     fake.inject(Fault.error(502, after_handling=True), method="POST")
     with pytest.raises(APIStatusError) as caught:
         await client.deployments.rollback(app)
-    assert caught.value.promotion_state is PromotionState.UNKNOWN
+    assert caught.value.write_state is PromotionState.UNKNOWN
+    assert caught.value.promotion_state is None
     assert caught.value.sent_at is not None
     assert len(fake.requests_to("POST", "/rollback")) == 1
     triggers = [fake.deployment(d).trigger for d in fake.state.app_deployments[app]]
@@ -331,3 +333,34 @@ async def test_rollback_is_retried_after_a_429(fake: FakeSevalla, client: Sevall
     deployment = await client.deployments.rollback(app)
     assert len(fake.requests_to("POST", "/rollback")) == 2
     assert [d for d in fake.state.app_deployments[app]][-1] == deployment.id
+
+
+@pytest.mark.parametrize(
+    ("fault", "state"),
+    [
+        (Fault.error(502, after_handling=True), PromotionState.UNKNOWN),
+        (Fault.error(409), PromotionState.REJECTED),
+    ],
+)
+async def test_a_cancel_s_error_carries_its_write_state_not_a_promotion_state(
+    fake: FakeSevalla, client: SevallaClient, fault: Fault, state: PromotionState
+) -> None:
+    app = fake.add_app()
+    deployment = fake.add_deployment(app, script=["inProgress"])
+    fake.inject(fault, method="POST")
+    with pytest.raises(APIStatusError) as caught:
+        await client.deployments.cancel(app, deployment.id)
+    assert caught.value.write_state is state
+    assert caught.value.promotion_state is None
+    assert (caught.value.sent_at is not None) is (state is PromotionState.UNKNOWN)
+
+
+async def test_a_promote_s_error_carries_both_states_alike(
+    fake: FakeSevalla, client: SevallaClient
+) -> None:
+    [request] = fake.promote_requests(1)
+    fake.inject(Fault.error(503), method="POST")
+    with pytest.raises(APIStatusError) as caught:
+        await client.pipelines.promote_request(request)
+    assert caught.value.promotion_state is PromotionState.UNKNOWN
+    assert caught.value.write_state is PromotionState.UNKNOWN

@@ -156,7 +156,7 @@ def error_json(error: BaseException | None = None, /, **known: Any) -> dict[str,
             data["request_id"] = _clean_id(error.request_id)
         if isinstance(error, APIStatusError):
             data["code"] = None if error.code is None else clean_text(error.code)
-        state = getattr(error, "promotion_state", None)
+        state = getattr(error, "write_state", None)  # a promote's, a rollback's or a cancel's
         data["state"] = state.value if isinstance(state, enum.Enum) else state
         if isinstance(error, RateLimitError):
             data["retry_after"] = error.retry_after

@@ -149,7 +149,9 @@ class Deployments(Resource):
         A waiting deployment is skipped at once, a running one stopped; poll it (or
         :meth:`wait` for it) to see it end. A deployment that has already finished cannot
         be cancelled: the API answers with an error (an :class:`APIStatusError`). Like
-        every POST, it is retried only when the request certainly did not reach the API.
+        every POST, it is retried only when the request certainly did not reach the API,
+        and every error it raises carries ``write_state`` (``rejected``, ``not_sent`` or
+        ``unknown``, as :attr:`APIError.write_state` says).
         """
         reply, _ = await self._call(
             _protocol.cancel_deployment_request(app_id, deployment_id), CancelReply
@@ -170,9 +172,10 @@ class Deployments(Resource):
         successful deployment to go back to is a :class:`NotFoundError`. Like
         :meth:`Pipelines.promote`, it is a write: retried only when the request certainly
         did not reach the API (a 429, a connection never opened), so a rollback is never
-        made twice. Every error it raises carries ``promotion_state`` (``unknown`` after a
+        made twice. Every error it raises carries ``write_state`` (``unknown`` after a
         5xx or a connection lost once sent, with ``sent_at``: look at the app's deployments
-        before rolling back again).
+        before rolling back again; its ``promotion_state`` is ``None``: it is not a
+        promotion).
         """
         return await self._rollback(app_id)
 
