@@ -50,7 +50,7 @@ class PromotionUnresolvedError(APIError):
         self.promotion_state: PromotionState | None = PromotionState.UNKNOWN
         self.write_state: PromotionState | None = PromotionState.UNKNOWN
         self.sent_at = sent_at
-        self.targets = None if targets is None else tuple(targets)
+        self.targets: tuple[TargetOutcome, ...] | None = None if targets is None else tuple(targets)
 
 
 class FanoutError(SevallaError):
