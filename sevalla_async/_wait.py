@@ -164,13 +164,12 @@ class Waiter:
 
     def deadline(self, plan: PollSettings) -> float | None:
         """The deadline of a wait with this plan, counted from now."""
-        return None if plan.timeout is None else self._core.clock() + plan.timeout
+        return self._core.deadline(plan.timeout)
 
     def _call_deadline(self, deadline: float | None) -> float | None:
+        """The earlier of ``deadline`` and the client's own per call (``None``: no limit)."""
         own = self._core.deadline(self._core.call_timeout)
-        if own is None:
-            return deadline
-        return own if deadline is None else min(own, deadline)
+        return min((d for d in (own, deadline) if d is not None), default=None)
 
     async def wait(
         self,
@@ -255,20 +254,15 @@ class Waiter:
         if not promotions:
             return []
 
-        async def one(index: int, promotion: Promotion) -> Deployment | SevallaError:
+        async def one(index: int, p: Promotion) -> Deployment | SevallaError:
             try:
                 return await self.wait(
-                    promotion.target_app_id,
-                    promotion.deployment_id,
-                    plan,
-                    deadline=deadline,
-                    on_poll=on_poll,
+                    p.target_app_id, p.deployment_id, plan, deadline=deadline, on_poll=on_poll
                 )
             except SevallaError as exc:
                 return exc
 
-        engine = Engine(promotions, one, concurrency=plan.concurrency)
-        results = await engine.collect()
+        results = await Engine(promotions, one, concurrency=plan.concurrency).collect()
         if any(isinstance(r, SevallaError) for r in results):
             error = WaitAllError(results, promotions)
             raise error from next(iter(error.errors.values()))
