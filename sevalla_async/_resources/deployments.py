@@ -129,10 +129,7 @@ class Deployments(Resource):
         request = _logs.logs_request(
             app_id, deployment_id, severity=severity, limit=limit, since=since, until=until
         )
-        entries: builtins.list[LogEntry] = await self._core.request(
-            request, builtins.list[LogEntry]
-        )
-        return entries
+        return await self._core.request(request, builtins.list[LogEntry])
 
     async def cancel(self, app_id: uuid.UUID | str, deployment_id: uuid.UUID | str) -> str:
         """Ask the API to cancel a waiting or running deployment; returns the API's message.
