@@ -194,9 +194,7 @@ class Waiter:
         last: Deployment | None = None
         polls = 0
         with pacer.active_wait():
-            while True:
-                if not await pacer.acquire(share, deadline):
-                    raise self._timed_out(request, deployment_id, app_id, last, polls)
+            while await pacer.acquire(share, deadline):  # False: the turn comes too late
                 try:
                     deployment = await core.request(
                         request, Deployment, deadline=self._call_deadline(deadline)
@@ -215,23 +213,14 @@ class Waiter:
                 spread = base * (1.0 + jitter * (2.0 * self._rand() - 1.0))
                 delay = max(plan.poll_interval, spread)
                 if deadline is not None and core.clock() + delay >= deadline:
-                    raise self._timed_out(request, deployment_id, app_id, last, polls)
+                    break
                 await core.sleep(delay)
-
-    def _timed_out(
-        self,
-        request: _protocol.Request,
-        deployment_id: uuid.UUID,
-        app_id: uuid.UUID,
-        last: Deployment | None,
-        polls: int,
-    ) -> APITimeoutError:
-        return APITimeoutError(
+        raise APITimeoutError(
             f"deployment {deployment_id} of app {app_id} did not finish before the wait's "
             f"timeout ({_last_status_text(last)})",
             last_result=last,
             method=request.method,
-            url=self._core.base_url + request.path,
+            url=core.base_url + request.path,
             attempts=polls,
         )
 
