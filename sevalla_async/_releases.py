@@ -22,7 +22,6 @@ request in flight) and a rollback in flight ``unknown``.
 
 from __future__ import annotations
 
-import functools
 import inspect
 import logging
 import uuid
@@ -214,17 +213,26 @@ class Release:
         for i, promotions in known.items():
             request = self.waves[wave][i]
             try:
-                deployments = await self._waiter.wait_all(
-                    promotions,
-                    self._plan,
-                    deadline=self._waiter.deadline(self._plan),
-                    on_poll=functools.partial(self._progress, wave),
-                )
+                deployments = await self._wait_all(wave, promotions)
                 out[i] = PromoteOutcome(request, promotions, None, i, True, deployments)
             except WaitAllError as error:
                 finished = list(error.deployments.values())
                 out[i] = PromoteOutcome(request, promotions, error, i, True, finished)
         return out
+
+    async def _wait_all(
+        self, wave: int, promotions: list[Promotion], rollback: bool = False
+    ) -> list[Deployment]:
+        """Wait for ``promotions`` of ``wave`` by the release's plan (its timeout counted
+        from now), each deployment polled handed to ``on_deployment``."""
+        deadline = self._waiter.deadline(self._plan)
+
+        def on_poll(deployment: Deployment) -> None:
+            self._progress(wave, deployment, rollback)
+
+        return await self._waiter.wait_all(
+            promotions, self._plan, deadline=deadline, on_poll=on_poll
+        )
 
     async def _decide(self, report: WaveReport) -> tuple[bool, Exception | None]:
         """The gate's verdict, and what it raised: a gate that raises, or returns anything
@@ -306,12 +314,7 @@ class Release:
         wave = made[0].wave
         results: Sequence[Deployment | SevallaError]
         try:
-            results = await self._waiter.wait_all(
-                promotions,
-                self._plan,
-                deadline=self._waiter.deadline(self._plan),
-                on_poll=lambda d: self._progress(wave, d, rollback=True),
-            )
+            results = await self._wait_all(wave, promotions, rollback=True)
         except WaitAllError as error:
             results = error.results
         finals = {p.target_app_id: r for p, r in zip(promotions, results, strict=True)}
