@@ -61,7 +61,7 @@ class Pins:
         first = not self._started
         self._started = True
         checked = waves[wave:] if first else waves[wave : wave + 1]
-        for source in dict.fromkeys(r.source_app_id for w in checked for r in w):  # in order
+        for source in dict.fromkeys(r.source_app_id for w in checked for r in w):  # once each
             build = await self._read(source)
             pinned = self.builds.get(source)
             if pinned is None:
