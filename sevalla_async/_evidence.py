@@ -49,6 +49,7 @@ __all__ = [
     "SourceBuild",
     "Window",
     "build_at_send",
+    "clock_offsets",
     "is_promotion_of",
     "judge_target",
     "newest_first",
@@ -56,11 +57,6 @@ __all__ = [
 ]
 
 NOT_PROMOTIONS = frozenset({"ROLLBACK_DEPLOYMENT", "RESTART", "AUTO_DEPLOY_ON_PUSH"})
-
-
-def build_of(deployment: Deployment) -> Build:
-    """What ``deployment`` runs (:attr:`Deployment.build`)."""
-    return deployment.build
 
 
 @attrs.frozen(slots=True)
@@ -71,8 +67,7 @@ class Window:
     end: datetime
 
     @classmethod
-    def around(cls, sent_at: datetime, offset: float, settle: float, margin: float) -> Window:
-        server_sent = sent_at + timedelta(seconds=offset)
+    def around(cls, server_sent: datetime, settle: float, margin: float) -> Window:
         return cls(
             server_sent - timedelta(seconds=margin),
             server_sent + timedelta(seconds=settle + margin),
@@ -137,6 +132,11 @@ class Reply:
         return self.age is not None and self.elapsed - self.age >= settle
 
 
+def clock_offsets(replies: Iterable[Reply], sent: float) -> list[float]:
+    """The offsets of the server's clock at the send (Unix ``sent``) that ``replies`` show."""
+    return [o for o in (r.offset(sent) for r in replies) if o is not None]
+
+
 def newest_first(deployments: Sequence[Deployment], after: Deployment | None = None) -> bool:
     """``created_at`` never increases along ``deployments`` (nor from ``after`` to them)."""
     previous = after
@@ -199,7 +199,7 @@ def build_at_send(source: History, server_sent: datetime, margin: float) -> Sour
     # created before it (all of them when created in the same instant)
     latest = max((d.created_at for d in before), default=None)
     candidates = [d for d in (*before, *unsure) if latest is None or d.created_at >= latest]
-    builds = {build_of(d) for d in candidates}
+    builds = {d.build for d in candidates}
     if not builds:
         return SourceBuild(None, "none", "no successful deployment before the request")
     if len(builds) > 1:
@@ -217,7 +217,7 @@ def is_promotion_of(deployment: Deployment, build: Build, window: Window) -> boo
         window.start <= deployment.created_at <= window.end
         and deployment.type == "manual"
         and (deployment.trigger or "") not in NOT_PROMOTIONS
-        and build_of(deployment) == build
+        and deployment.build == build
     )
 
 
@@ -237,11 +237,6 @@ class Evidence:
     elapsed: float
     settle: float
     margin: float
-
-    def offsets(self) -> list[float]:
-        sent = self.sent_at.timestamp()
-        replies: Iterable[Reply] = (*self.source_replies, *self.target_replies)
-        return [o for o in (r.offset(sent) for r in replies) if o is not None]
 
 
 def _undecided(target: uuid.UUID, why: str) -> TargetVerdict:
@@ -268,7 +263,7 @@ class _OnClock:
         if source.build is None:
             why = f"the source app's promoted build is unknown ({source.why})"
             return cls(source, _undecided(target, why), ruled_out)
-        window = Window.around(ev.sent_at, offset, ev.settle, ev.margin)
+        window = Window.around(sent, ev.settle, ev.margin)
         verdict = _verdict(target, ev.history, source.build, window, settled)
         return cls(source, verdict, ruled_out)
 
@@ -296,7 +291,7 @@ _DISAGREE = "the clocks disagree: the client's and the server's (its Date header
 
 def judge_target(target: uuid.UUID, ev: Evidence) -> TargetVerdict:
     """The verdict for one target (see the module docstring)."""
-    offsets = ev.offsets()
+    offsets = clock_offsets((*ev.source_replies, *ev.target_replies), ev.sent_at.timestamp())
     if offsets and max(offsets) - min(offsets) > ev.margin:
         spread = max(offsets) - min(offsets)
         return _undecided(
@@ -314,18 +309,13 @@ def judge_target(target: uuid.UUID, ev: Evidence) -> TargetVerdict:
     if own.ruled_out or own.source.state == "none":
         return server.verdict  # the client's clock is ruled out by the history
     verdict, check = server.verdict, own.verdict
-    if verdict.promoted is None:
-        return verdict
-    if verdict.promoted:
-        if own.source.build == server.source.build:
-            return verdict
+    if verdict.promoted and own.source.build != server.source.build:
         return _undecided(target, f"the source's build differs between the clocks: {_DISAGREE}")
-    if check.promoted is False:
-        return verdict
-    if check.promoted:
+    if verdict.promoted is False and check.promoted:
         return _undecided(
             target,
             "a manual deployment of the source's build is in the window on the client's "
             f"clock only: {_DISAGREE}",
         )
-    return check
+    # a "not promoted" needs both clocks: one the client's clock cannot judge stays undecided
+    return check if verdict.promoted is False and check.promoted is None else verdict

@@ -92,8 +92,6 @@ async def failure_logs(
     if limit == 0:
         return {}
     failed = [d for d in deployments if ended_failed(d) and d.app_id is not None]
-    if not failed:
-        return {}
     gate = asyncio.Semaphore(_AT_ONCE)
 
     async def one(deployment: Deployment) -> list[LogEntry] | None:
@@ -109,13 +107,11 @@ class FailureLogs:
     with a wave's final deployments gives the wave's :attr:`WaveReport.failure_logs`
     (keyed by app id)."""
 
-    def __init__(self, read: ReadLogs | None, limit: int) -> None:
+    def __init__(self, read: ReadLogs, limit: int) -> None:
         self._read = read
-        self._limit = limit if read is not None else 0
+        self._limit = limit
 
     async def __call__(self, deployments: Iterable[Deployment]) -> dict[uuid.UUID, list[LogEntry]]:
-        if self._read is None or self._limit == 0:
-            return {}
         ended = list(deployments)
         found = await failure_logs(self._read, ended, self._limit)
         return {d.app_id: found[d.id] for d in ended if d.id in found and d.app_id is not None}

@@ -60,8 +60,8 @@ class Pins:
         ``None``."""
         first = not self._started
         self._started = True
-        sources = _sources(waves[wave:] if first else waves[wave : wave + 1])
-        for source in sources:
+        checked = waves[wave:] if first else waves[wave : wave + 1]
+        for source in dict.fromkeys(r.source_app_id for w in checked for r in w):  # once each
             build = await self._read(source)
             pinned = self.builds.get(source)
             if pinned is None:
@@ -85,11 +85,3 @@ class Pins:
         if pinned is None or request.expect_build is not None:
             return request
         return attrs.evolve(request, expect_build=pinned)
-
-
-def _sources(waves: Sequence[Sequence[PromoteRequest]]) -> list[uuid.UUID]:
-    seen: dict[uuid.UUID, None] = {}
-    for wave in waves:
-        for request in wave:
-            seen.setdefault(request.source_app_id, None)
-    return list(seen)

@@ -28,6 +28,7 @@ from ._evidence import (
     History,
     Reply,
     Window,
+    clock_offsets,
     judge_target,
     newest_first,
     server_offset,
@@ -130,9 +131,7 @@ class Reconciler:
     def _earliest(self, sent_at: datetime, replies: Sequence[Reply]) -> datetime:
         """The earliest the send can be on the server's clock: the client's clock and every
         offset the replies show."""
-        sent = sent_at.timestamp()
-        offsets = [o for o in (r.offset(sent) for r in replies) if o is not None]
-        return sent_at + timedelta(seconds=min(0.0, *offsets))
+        return sent_at + timedelta(seconds=min(0.0, *clock_offsets(replies, sent_at.timestamp())))
 
     async def _source(
         self, app_id: uuid.UUID, sent_at: datetime, sent_clock: float | None
@@ -180,15 +179,9 @@ class Reconciler:
                 why = f"could not read the target's deployments: {exc.message}"
                 verdicts.append(TargetVerdict(target, None, None, why))
                 continue
+            elapsed = self._elapsed(sent_at, sent_clock)[1]
             evidence = Evidence(
-                sent_at,
-                source,
-                history,
-                source_replies,
-                replies,
-                elapsed=self._elapsed(sent_at, sent_clock)[1],
-                settle=self.settle,
-                margin=self.margin,
+                sent_at, source, history, source_replies, replies, elapsed, self.settle, self.margin
             )
             verdicts.append(judge_target(target, evidence))
         return verdicts

@@ -14,7 +14,14 @@ from ._failure_logs import check_failure_logs
 from ._fanout import as_request
 from ._models import PromoteRequest, Promotion
 from ._options import FanoutSettings
-from ._release_reports import DeploymentProgress, Gate, OnFailure, ReleaseLedger, WaveReport
+from ._release_reports import (
+    DeploymentProgress,
+    Gate,
+    OnFailure,
+    ReleaseLedger,
+    WaveReport,
+    check_hooks,
+)
 
 __all__ = ["ReleaseSettings", "check_waves"]
 
@@ -108,12 +115,6 @@ def _check_rolled_back(
     return out
 
 
-def _check_hooks(**hooks: object) -> None:
-    for name, hook in hooks.items():
-        if hook is not None and not callable(hook):
-            raise ValueError(f"{name}: expected a callable")
-
-
 @attrs.frozen(kw_only=True)
 class ReleaseSettings:
     """Every option of one release, checked once by :meth:`build` (``fanout``: how each
@@ -158,7 +159,7 @@ class ReleaseSettings:
             raise ValueError("gate: expected a callable taking a WaveReport")
         if ledger is not None and not isinstance(ledger, ReleaseLedger):
             raise ValueError("ledger: expected a ReleaseLedger")
-        _check_hooks(
+        check_hooks(
             on_wave=on_wave,
             on_deployment=on_deployment,
             on_send=on_send,

@@ -26,6 +26,7 @@ __all__ = [
     "ReleaseReport",
     "RollbackOutcome",
     "WaveReport",
+    "check_hooks",
     "rollback_targets",
 ]
 
@@ -108,8 +109,7 @@ class WaveReport:
         targets = [t for o in self.outcomes for t in _targets(o)]
         if not targets:
             return 0.0
-        good = {d.app_id for d in self.deployments if d.succeeded}
-        return sum(1 for t in targets if t in good) / len(targets)
+        return (len(targets) - len(self.failed_targets)) / len(targets)
 
     @property
     def failed_targets(self) -> list[uuid.UUID]:
@@ -168,6 +168,13 @@ Gate = Callable[[WaveReport], "bool | Awaitable[bool]"]
 """Decides, from a wave's report, whether the next wave starts (sync or async)."""
 
 
+def check_hooks(**hooks: object) -> None:
+    """``ValueError`` naming the first of ``hooks`` given that is not callable."""
+    for name, hook in hooks.items():
+        if hook is not None and not callable(hook):
+            raise ValueError(f"{name}: expected a callable")
+
+
 def _targets(outcome: PromoteOutcome) -> list[uuid.UUID]:
     request = outcome.request
     return list(request.target_app_ids) if isinstance(request, PromoteRequest) else []
@@ -195,9 +202,7 @@ class ReleaseLedger:
         on_outcome: Callable[[int, PromoteOutcome], object] | None = None,
         on_rollback: Callable[[RollbackOutcome], object] | None = None,
     ) -> None:
-        for name, hook in (("on_outcome", on_outcome), ("on_rollback", on_rollback)):
-            if hook is not None and not callable(hook):
-                raise ValueError(f"{name}: expected a callable")
+        check_hooks(on_outcome=on_outcome, on_rollback=on_rollback)
         self._on_outcome = on_outcome
         self._on_rollback = on_rollback
         self._waves: dict[int, FanoutLedger] = {}

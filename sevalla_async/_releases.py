@@ -22,11 +22,10 @@ request in flight) and a rollback in flight ``unknown``.
 
 from __future__ import annotations
 
-import functools
 import inspect
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -91,36 +90,28 @@ class Release:
         promote_wave: PromoteWave,
         rollback: Rollback,
         waiter: Waiter,
+        read_logs: ReadLogs,
         pins: Pins | None = None,
-        read_logs: ReadLogs | None = None,
     ) -> None:
         # Every option was checked once, by ReleaseSettings.build.
+        self._settings = settings
         self.waves = settings.waves
         self.ledger = settings.ledger if settings.ledger is not None else ReleaseLedger()
         self._promote_wave = promote_wave
         self._rollback = rollback
         self._waiter = waiter
         self._plan = settings.fanout.plan
-        self._gate = settings.gate
-        self._on_failure = settings.on_failure
-        self._on_wave = settings.on_wave
-        self._on_deployment = settings.on_deployment
-        self._start = settings.start
-        self._done = settings.done
-        self._on_send = settings.on_send
-        self._rolled_back = settings.rolled_back
-        self._on_rollback_send = settings.on_rollback_send
         self._pins = pins
         self._failure_logs = FailureLogs(read_logs, settings.failure_logs)
 
     async def run(self) -> ReleaseReport:
         """Run the waves in turn (see the module docstring)."""
         reports: list[WaveReport] = []
-        index = self._start
+        index = self._settings.start
         pins = self._pins
         builds = {} if pins is None else pins.builds
         try:
-            for index in range(self._start, len(self.waves)):
+            for index in range(self._settings.start, len(self.waves)):
                 moved = None if pins is None else await pins.check(self.waves, index)
                 if moved is not None:
                     logger.warning("release stopped: %s", moved)
@@ -137,30 +128,28 @@ class Release:
             self._account_for_the_rest(index)
 
     async def _run_wave(self, index: int) -> WaveReport:
-        if self._on_wave is not None:
-            self._on_wave(index, None)
-        hook = self._on_deployment
-
-        def on_poll(_: int, deployment: Deployment) -> None:
-            if hook is not None:
-                hook(DeploymentProgress(index, deployment))
-
-        outcomes = await self._promote(index, on_poll)
+        on_wave = self._settings.on_wave
+        if on_wave is not None:
+            on_wave(index, None)
+        outcomes = await self._promote(index)
         logs = await self._failure_logs([d for o in outcomes for d in o.deployments or ()])
         report = WaveReport(index, outcomes, failure_logs=logs)  # the gate sees the logs
         passed, gate_error = await self._decide(report)
         self.ledger.gates[index] = passed
         rollbacks: list[RollbackOutcome] = []
-        if not passed and self._on_failure == "rollback":
+        if not passed and self._settings.on_failure == "rollback":
             rollbacks = await self._roll_back(index, rollback_targets(report))
         report = attrs.evolve(report, rollbacks=rollbacks, passed=passed, gate_error=gate_error)
-        if self._on_wave is not None:
-            self._on_wave(index, report)
+        if on_wave is not None:
+            on_wave(index, report)
         return report
 
-    async def _promote(
-        self, wave: int, on_poll: Callable[[int, Deployment], None]
-    ) -> list[PromoteOutcome]:
+    def _progress(self, wave: int, deployment: Deployment, rollback: bool = False) -> None:
+        """Hand a polled deployment of ``wave`` to ``on_deployment``."""
+        if self._settings.on_deployment is not None:
+            self._settings.on_deployment(DeploymentProgress(wave, deployment, rollback))
+
+    async def _promote(self, wave: int) -> list[PromoteOutcome]:
         """Promote the wave's entries (only the targets ``done`` does not cover) and wait
         for every deployment, ``done``'s included; one outcome per entry, entry order."""
         ledger = self.ledger.wave(wave)
@@ -168,7 +157,7 @@ class Release:
         known: dict[int, list[Promotion]] = {}
         sending: list[tuple[int, PromoteRequest]] = []
         for i, request in enumerate(requests):
-            have = list(self._done.get((wave, i), ()))
+            have = list(self._settings.done.get((wave, i), ()))
             covered = {p.target_app_id for p in have}
             rest = [t for t in request.target_app_ids if t not in covered]
             if have:
@@ -177,11 +166,11 @@ class Release:
                 narrowed = PromoteRequest(request.pipeline_id, request.source_app_id, rest)
                 chosen = narrowed if have else request
                 sending.append((i, chosen if self._pins is None else self._pins.apply(chosen)))
-        waited = await self._wait_known(wave, known, on_poll)
+        waited = await self._wait_known(wave, known)
         for i in known:
             if all(i != j for j, _ in sending):
                 ledger.note_read(i)
-                ledger.record(attrs.evolve(waited[i], request=requests[i], index=i))
+                ledger.record(waited[i])  # already this entry's, as if promoted by this run
 
         def merged(outcome: PromoteOutcome) -> None:
             i = sending[outcome.index][0]
@@ -202,7 +191,7 @@ class Release:
             )
 
         if sending:
-            on_send = self._on_send
+            on_send = self._settings.on_send
 
             def marked() -> Iterator[PromoteRequest]:
                 for i, request in sending:
@@ -210,17 +199,13 @@ class Release:
                         on_send(wave, i, request)
                     yield request
 
-            def remap(i: int, deployment: Deployment) -> None:
-                on_poll(sending[i][0], deployment)
-
-            await self._promote_wave(marked(), FanoutLedger(on_outcome=merged), remap)
+            await self._promote_wave(
+                marked(), FanoutLedger(on_outcome=merged), lambda _, d: self._progress(wave, d)
+            )
         return [o for _, o in sorted((o.index, o) for o in ledger.outcomes)]
 
     async def _wait_known(
-        self,
-        wave: int,
-        known: dict[int, list[Promotion]],
-        on_poll: Callable[[int, Deployment], None],
+        self, wave: int, known: dict[int, list[Promotion]]
     ) -> dict[int, PromoteOutcome]:
         """Wait for the deployments of the promotions ``done`` gave (made by an earlier
         run): an outcome per entry, as if this run had promoted them."""
@@ -228,17 +213,26 @@ class Release:
         for i, promotions in known.items():
             request = self.waves[wave][i]
             try:
-                deployments = await self._waiter.wait_all(
-                    promotions,
-                    self._plan,
-                    deadline=self._waiter.deadline(self._plan),
-                    on_poll=functools.partial(on_poll, i),
-                )
+                deployments = await self._wait_all(wave, promotions)
                 out[i] = PromoteOutcome(request, promotions, None, i, True, deployments)
             except WaitAllError as error:
                 finished = list(error.deployments.values())
                 out[i] = PromoteOutcome(request, promotions, error, i, True, finished)
         return out
+
+    async def _wait_all(
+        self, wave: int, promotions: list[Promotion], rollback: bool = False
+    ) -> list[Deployment]:
+        """Wait for ``promotions`` of ``wave`` by the release's plan (its timeout counted
+        from now), each deployment polled handed to ``on_deployment``."""
+        deadline = self._waiter.deadline(self._plan)
+
+        def on_poll(deployment: Deployment) -> None:
+            self._progress(wave, deployment, rollback)
+
+        return await self._waiter.wait_all(
+            promotions, self._plan, deadline=deadline, on_poll=on_poll
+        )
 
     async def _decide(self, report: WaveReport) -> tuple[bool, Exception | None]:
         """The gate's verdict, and what it raised: a gate that raises, or returns anything
@@ -249,11 +243,12 @@ class Release:
         )
         if moved is not None:  # another build than the pinned one: whatever the gate says
             return False, moved
-        if self._gate is None:
+        gate = self._settings.gate
+        if gate is None:
             return report.succeeded, None
         verdict: Any  # a gate is user code: it may return anything
         try:
-            verdict = self._gate(report)
+            verdict = gate(report)
             if inspect.isawaitable(verdict):
                 verdict = await verdict
         except Exception as exc:
@@ -274,9 +269,10 @@ class Release:
         An app an earlier run already rolled back in this wave (``rolled_back``) is not
         sent again: its rollback is waited for when its deployment is known, else it is
         reported ``unknown``."""
-        earlier = {a: self._rolled_back[(wave, a)] for a in apps if (wave, a) in self._rolled_back}
+        rolled_back = self._settings.rolled_back
+        earlier = {a: rolled_back[(wave, a)] for a in apps if (wave, a) in rolled_back}
         sending = [a for a in apps if a not in earlier]
-        pool = RollbackPool(wave, self._rollback, self._on_rollback_send)
+        pool = RollbackPool(wave, self._rollback, self._settings.on_rollback_send)
         results: dict[int, RollbackOutcome] = {}
         engine = Engine(
             sending,
@@ -315,23 +311,13 @@ class Release:
         ]
         if not promotions:
             return made
-        hook = self._on_deployment
         wave = made[0].wave
-
-        def on_poll(deployment: Deployment) -> None:
-            if hook is not None:
-                hook(DeploymentProgress(wave, deployment, rollback=True))
-
-        finals: dict[uuid.UUID, Deployment | SevallaError]
+        results: Sequence[Deployment | SevallaError]
         try:
-            done = await self._waiter.wait_all(
-                promotions, self._plan, deadline=self._waiter.deadline(self._plan), on_poll=on_poll
-            )
-            finals = {p.target_app_id: d for p, d in zip(promotions, done, strict=True)}
+            results = await self._wait_all(wave, promotions, rollback=True)
         except WaitAllError as error:
-            finals = {}
-            for promotion, result in zip(promotions, error.results, strict=True):
-                finals[promotion.target_app_id] = result
+            results = error.results
+        finals = {p.target_app_id: r for p, r in zip(promotions, results, strict=True)}
         out: list[RollbackOutcome] = []
         for rollback in made:
             final = finals.get(rollback.app_id)
@@ -347,10 +333,8 @@ class Release:
     def _account_for_the_rest(self, current: int) -> None:
         """Give every entry without an outcome one: ``not_sent`` (a wave never started, an
         entry of the current wave never read)."""
-        for index in range(self._start, len(self.waves)):
-            ledger = self.ledger.wave(index) if index >= current else None
-            if ledger is None:
-                continue
+        for index in range(current, len(self.waves)):  # the waves before it are complete
+            ledger = self.ledger.wave(index)
             for position, request in enumerate(self.waves[index]):
                 if not ledger.has(position):
                     ledger.note_read(position)

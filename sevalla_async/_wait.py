@@ -164,13 +164,12 @@ class Waiter:
 
     def deadline(self, plan: PollSettings) -> float | None:
         """The deadline of a wait with this plan, counted from now."""
-        return None if plan.timeout is None else self._core.clock() + plan.timeout
+        return self._core.deadline(plan.timeout)
 
     def _call_deadline(self, deadline: float | None) -> float | None:
+        """The earlier of ``deadline`` and the client's own per call (``None``: no limit)."""
         own = self._core.deadline(self._core.call_timeout)
-        if own is None:
-            return deadline
-        return own if deadline is None else min(own, deadline)
+        return min((d for d in (own, deadline) if d is not None), default=None)
 
     async def wait(
         self,
@@ -195,9 +194,7 @@ class Waiter:
         last: Deployment | None = None
         polls = 0
         with pacer.active_wait():
-            while True:
-                if not await pacer.acquire(share, deadline):
-                    raise self._timed_out(request, deployment_id, app_id, last, polls)
+            while await pacer.acquire(share, deadline):  # False: the turn comes too late
                 try:
                     deployment = await core.request(
                         request, Deployment, deadline=self._call_deadline(deadline)
@@ -216,23 +213,14 @@ class Waiter:
                 spread = base * (1.0 + jitter * (2.0 * self._rand() - 1.0))
                 delay = max(plan.poll_interval, spread)
                 if deadline is not None and core.clock() + delay >= deadline:
-                    raise self._timed_out(request, deployment_id, app_id, last, polls)
+                    break
                 await core.sleep(delay)
-
-    def _timed_out(
-        self,
-        request: _protocol.Request,
-        deployment_id: uuid.UUID,
-        app_id: uuid.UUID,
-        last: Deployment | None,
-        polls: int,
-    ) -> APITimeoutError:
-        return APITimeoutError(
+        raise APITimeoutError(
             f"deployment {deployment_id} of app {app_id} did not finish before the wait's "
             f"timeout ({_last_status_text(last)})",
             last_result=last,
             method=request.method,
-            url=self._core.base_url + request.path,
+            url=core.base_url + request.path,
             attempts=polls,
         )
 
@@ -255,20 +243,15 @@ class Waiter:
         if not promotions:
             return []
 
-        async def one(index: int, promotion: Promotion) -> Deployment | SevallaError:
+        async def one(index: int, p: Promotion) -> Deployment | SevallaError:
             try:
                 return await self.wait(
-                    promotion.target_app_id,
-                    promotion.deployment_id,
-                    plan,
-                    deadline=deadline,
-                    on_poll=on_poll,
+                    p.target_app_id, p.deployment_id, plan, deadline=deadline, on_poll=on_poll
                 )
             except SevallaError as exc:
                 return exc
 
-        engine = Engine(promotions, one, concurrency=plan.concurrency)
-        results = await engine.collect()
+        results = await Engine(promotions, one, concurrency=plan.concurrency).collect()
         if any(isinstance(r, SevallaError) for r in results):
             error = WaitAllError(results, promotions)
             raise error from next(iter(error.errors.values()))

@@ -50,18 +50,6 @@ def check_timeout(timeout: float | None) -> float | None:
     return seconds
 
 
-def _check_concurrency(concurrency: int) -> int:
-    if type(concurrency) is not int or concurrency < 1:
-        raise ValueError(f"concurrency: must be an integer >= 1, got {concurrency!r}")
-    return concurrency
-
-
-def _check_poll_interval(value: float) -> float:
-    if _finite_number("poll_interval", value) <= 0:
-        raise ValueError(f"poll_interval: must be > 0 seconds, got {value!r}")
-    return float(value)
-
-
 def _check_max(_: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
     if value is not None and _finite_number(attribute.name, value) <= 0:
         raise ValueError(f"{attribute.name}: must be > 0 seconds or None, got {value!r}")
@@ -107,24 +95,13 @@ class WaitOptions:
     poll_jitter: float = attrs.field(default=0.1, validator=_check_jitter)
 
 
-def _merged(
-    options: WaitOptions | None,
-    max_poll_interval: float | None,
-    poll_factor: float | None,
-    poll_jitter: float | None,
-) -> WaitOptions:
-    """``options`` with the individual keywords given (not ``None``) laid over it."""
+def _merged(options: WaitOptions | None, **fields: float | None) -> WaitOptions:
+    """``options`` with the fields given (not ``None``) laid over it."""
     if options is None:
         options = WaitOptions()
     elif not isinstance(options, WaitOptions):
         raise ValueError(f"options: expected a WaitOptions, got {type(options).__name__}")
-    changes: dict[str, float] = {}
-    if max_poll_interval is not None:
-        changes["max_poll_interval"] = max_poll_interval
-    if poll_factor is not None:
-        changes["poll_factor"] = poll_factor
-    if poll_jitter is not None:
-        changes["poll_jitter"] = poll_jitter
+    changes = {name: value for name, value in fields.items() if value is not None}
     return attrs.evolve(options, **changes) if changes else options
 
 
@@ -151,14 +128,23 @@ class PollSettings:
         poll_jitter: float | None = None,
     ) -> PollSettings:
         """Check every option (``ValueError`` naming the first bad one), before any I/O."""
-        floor = _check_poll_interval(poll_interval)
-        merged = _merged(options, max_poll_interval, poll_factor, poll_jitter)
+        floor = _finite_number("poll_interval", poll_interval)
+        if floor <= 0:
+            raise ValueError(f"poll_interval: must be > 0 seconds, got {poll_interval!r}")
+        merged = _merged(
+            options,
+            max_poll_interval=max_poll_interval,
+            poll_factor=poll_factor,
+            poll_jitter=poll_jitter,
+        )
         if merged.max_poll_interval is not None and merged.max_poll_interval < floor:
             raise ValueError(
                 f"max_poll_interval: must be >= poll_interval ({poll_interval!r}), "
                 f"got {merged.max_poll_interval!r}"
             )
-        return cls(floor, merged, _check_concurrency(concurrency), check_timeout(timeout))
+        if type(concurrency) is not int or concurrency < 1:
+            raise ValueError(f"concurrency: must be an integer >= 1, got {concurrency!r}")
+        return cls(floor, merged, concurrency, check_timeout(timeout))
 
     def growth(self) -> Iterator[float]:
         """The intervals of the growth schedule, before the budget's share and jitter."""

@@ -43,21 +43,15 @@ CURRENT_BUILD_SCAN = 1000
 _FIRST_PAGE = 10  # the latest success is usually among the last few: a small first page
 
 
-def _deployment_id(deployment: Deployment) -> uuid.UUID:
-    return deployment.id
-
-
-async def latest_success(
-    deployments: AsyncIterator[Deployment], *, scan: int = CURRENT_BUILD_SCAN
-) -> Deployment | None:
-    """The first deployment that succeeded among the first ``scan`` of ``deployments``
-    (an app's history, newest first), or ``None``."""
+async def latest_success(deployments: AsyncIterator[Deployment]) -> Deployment | None:
+    """The first deployment that succeeded among the first :data:`CURRENT_BUILD_SCAN` of
+    ``deployments`` (an app's history, newest first), or ``None``."""
     seen = 0
     async for deployment in deployments:
         if deployment.succeeded:
             return deployment
         seen += 1
-        if seen >= scan:
+        if seen >= CURRENT_BUILD_SCAN:
             break
     return None
 
@@ -73,7 +67,7 @@ async def current_deployment(core: Core, app: uuid.UUID) -> Deployment | None:
         )
         return page.data, page.total
 
-    return await latest_success(iterate_pages(fetch, page_size=100, key=_deployment_id))
+    return await latest_success(iterate_pages(fetch, page_size=100, key=lambda d: d.id))
 
 
 def same_build(expected: Build | str, actual: Build | None) -> bool:
@@ -118,9 +112,7 @@ async def prepare(core: Core, request: PromoteRequest, *, skip_current: bool) ->
     if not rest:
         return Prepared(None, current, build)
     if current:
-        request = PromoteRequest(
-            request.pipeline_id, request.source_app_id, rest, expect_build=request.expect_build
-        )
+        request = attrs.evolve(request, target_app_ids=rest)
     return Prepared(request, current, build)
 
 

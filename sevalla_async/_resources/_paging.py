@@ -97,9 +97,7 @@ class Pager(AsyncIterator[T], Generic[T]):
             self._buffer.append(item)
 
 
-def iterate_pages(
-    fetch: Fetch[T], *, page_size: int, key: Callable[[T], Hashable] | None = None
-) -> Pager[T]:
-    """Every item of a paged list, fetching pages of ``page_size`` only as they are needed;
-    ``key`` (e.g. the id) drops items already yielded. ``page_size`` is checked at once."""
-    return Pager(fetch, page_size=page_size, key=key)
+iterate_pages = Pager
+"""``iterate_pages(fetch, *, page_size, key=None)``: every item of a paged list, fetching
+pages of ``page_size`` only as they are needed; ``key`` (e.g. the id) drops items already
+yielded. ``page_size`` is checked at once."""

@@ -6,7 +6,6 @@ import builtins
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from .. import _logs, _protocol, _wait
 from .._ids import to_uuid
@@ -16,17 +15,10 @@ from .._record import Send
 from .._replies import CancelReply, DeploymentPage
 from .._response import APIResponse
 from ._current import current_deployment
-from ._paging import check_page_size, iterate_pages
+from ._paging import iterate_pages
 from ._raw import RawView, Resource
 
-if TYPE_CHECKING:
-    pass
-
 __all__ = ["Deployments", "DeploymentsWithRawResponse"]
-
-
-def _deployment_id(deployment: Deployment) -> uuid.UUID:
-    return deployment.id
 
 
 class Deployments(Resource):
@@ -75,7 +67,6 @@ class Deployments(Resource):
         older one appear twice. Invalid arguments raise ``ValueError`` at the call.
         """
         app = to_uuid(app_id, "app_id")
-        check_page_size(page_size)
 
         async def fetch(limit: int, offset: int) -> tuple[list[Deployment], int]:
             page: DeploymentPage = await self._core.request(
@@ -84,7 +75,7 @@ class Deployments(Resource):
             )
             return page.data, page.total
 
-        return iterate_pages(fetch, page_size=page_size, key=_deployment_id)
+        return iterate_pages(fetch, page_size=page_size, key=lambda d: d.id)  # checks page_size
 
     async def current_build(self, app_id: uuid.UUID | str) -> Build | None:
         """The build the app runs: that of its latest *successful* deployment (what a
@@ -138,10 +129,7 @@ class Deployments(Resource):
         request = _logs.logs_request(
             app_id, deployment_id, severity=severity, limit=limit, since=since, until=until
         )
-        entries: builtins.list[LogEntry] = await self._core.request(
-            request, builtins.list[LogEntry]
-        )
-        return entries
+        return await self._core.request(request, builtins.list[LogEntry])
 
     async def cancel(self, app_id: uuid.UUID | str, deployment_id: uuid.UUID | str) -> str:
         """Ask the API to cancel a waiting or running deployment; returns the API's message.

@@ -180,15 +180,14 @@ class Releases:
         pins = None
         if pin_build:
             pins = Pins(self._deployments.current_build, pinned=builds, on_pin=on_pin)
-        release = Release(
+        return await Release(
             settings,
             promote_wave=self._wave_promoter(fanout, concurrency),
             rollback=self._deployments._rollback,
             waiter=self._waiter,
-            pins=pins,
             read_logs=self._deployments.logs,
-        )
-        return await release.run()
+            pins=pins,
+        ).run()
 
     def _wave_promoter(self, fanout: FanoutSettings, concurrency: int | None) -> PromoteWave:
         """Each wave: ``promote_many(wait=True)`` with the release's checked settings (the
