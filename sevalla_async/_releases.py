@@ -163,8 +163,8 @@ class Release:
             if have:
                 known[i] = have
             if rest:
-                narrowed = PromoteRequest(request.pipeline_id, request.source_app_id, rest)
-                chosen = narrowed if have else request
+                # the entry's own options (its expect_build) go with the targets left
+                chosen = attrs.evolve(request, target_app_ids=rest) if have else request
                 sending.append((i, chosen if self._pins is None else self._pins.apply(chosen)))
         waited = await self._wait_known(wave, known)
         for i in known:

@@ -12,6 +12,7 @@ import pytest
 from sevalla_async import (
     Build,
     BuildChangedError,
+    PromoteRequest,
     PromotionState,
     SevallaClient,
     Transport,
@@ -207,3 +208,26 @@ async def test_a_build_that_moves_between_the_check_and_the_post_is_reported(
     assert isinstance(outcome.error, BuildChangedError)
     assert not outcome.succeeded
     assert outcome.promotions is not None  # what was promoted is still there
+
+
+async def test_a_resumed_entry_keeps_its_expect_build_for_the_targets_left(
+    fake: FakeSevalla, client: SevallaClient
+) -> None:
+    """Resuming an entry an earlier run half promoted sends only its other targets, still
+    under the entry's own expect_build: a source that moved is refused, not deployed."""
+    [request] = fake.promote_requests(1, targets=2)
+    first, second = request.target_app_ids
+    [made] = await client.pipelines.promote(
+        request.pipeline_id, source_app_id=request.source_app_id, target_app_ids=[first]
+    )
+    expected = PromoteRequest(
+        request.pipeline_id, request.source_app_id, [first, second], expect_build="a" * 40
+    )
+    before = len(fake.requests_to("POST", "/promote"))
+
+    report = await client.releases.run([[expected]], done={(0, 0): [made]}, pin_build=False)
+
+    assert len(fake.requests_to("POST", "/promote")) == before  # the second target: not sent
+    [outcome] = report.waves[0].outcomes
+    assert isinstance(outcome.error, BuildChangedError)
+    assert not report.completed
