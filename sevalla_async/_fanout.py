@@ -356,18 +356,12 @@ class Fanout:
                 )
             )
 
-    def _input_error(
-        self, failure: Exception, read: int, outcomes: list[PromoteOutcome]
-    ) -> FanoutError:
+    def _input_error(self, message: str, outcomes: list[PromoteOutcome]) -> FanoutError:
         """The input raised: :class:`FanoutError` with every outcome (a stream keeps
         none it has yielded: the ledger's, if any)."""
         if not outcomes and self.ledger is not None:
             outcomes = self.ledger.outcomes
-        return FanoutError(
-            f"the input raised after {read} {'entry' if read == 1 else 'entries'}: "
-            f"{type(failure).__name__}: {failure}",
-            outcomes,
-        )
+        return FanoutError(message, outcomes)
 
     # --- promote_many / promote_iter ------------------------------------------------------
 
