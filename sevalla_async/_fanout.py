@@ -211,25 +211,19 @@ def resolve_concurrency(concurrency: int | None, pool_limit: int | None) -> int:
     """The number of requests to keep in flight: ``concurrency`` (default
     :data:`DEFAULT_CONCURRENCY`), never more than the connection pool allows."""
     if concurrency is None:
-        wanted = DEFAULT_CONCURRENCY
+        concurrency = DEFAULT_CONCURRENCY
     elif type(concurrency) is not int or concurrency < 1:
         raise ValueError(f"concurrency: must be an integer >= 1, got {concurrency!r}")
-    else:
-        wanted = concurrency
-    return wanted if pool_limit is None else min(wanted, pool_limit)
+    return concurrency if pool_limit is None else min(concurrency, pool_limit)
 
 
 def as_request(item: object) -> PromoteRequest:
     """One input of a fan-out as a validated :class:`PromoteRequest` (``ValueError`` if it
     cannot be one)."""
-    if type(item) is PromoteRequest:
-        return item
-    if type(item) is dict:
-        return PromoteRequest.from_dict(item)
-    if isinstance(item, Mapping):
-        return PromoteRequest.from_dict(dict(item))
     if isinstance(item, PromoteRequest):
         return item
+    if isinstance(item, Mapping):  # any other mapping is read as a plain dict copy of it
+        return PromoteRequest.from_dict(item if type(item) is dict else dict(item))
     raise ValueError(
         "expected a PromoteRequest or a dict with pipeline_id, source_app_id and "
         f"target_app_ids, got {type(item).__name__}"
@@ -295,9 +289,8 @@ class Fanout:
 
     async def _run_one(self, index: int, item: object) -> PromoteOutcome:
         request = self._checked(index, item)
-        if type(request) is PromoteOutcome:
+        if not isinstance(request, PromoteRequest):
             return request
-        assert isinstance(request, PromoteRequest)
         record = WriteRecord(request.target_app_ids)
         self._records[index] = (request, record)
         self._in_flight += 1
@@ -315,9 +308,7 @@ class Fanout:
     def _skip(self, index: int, item: object) -> PromoteOutcome:
         """An entry read after ``fail_fast`` stopped the run: not sent."""
         request = self._checked(index, item)
-        if type(request) is PromoteOutcome:
-            return request
-        return unsent_outcome(request, index)
+        return request if isinstance(request, PromoteOutcome) else unsent_outcome(request, index)
 
     def _cancelled(self, index: int, item: object) -> PromoteOutcome:
         """An entry read that the run's end left without an outcome: ``unknown`` with its
@@ -341,9 +332,8 @@ class Fanout:
             self._succeeded += 1
         else:
             self._skipped += 1
-        hook = self._on_progress
-        if hook is not None:
-            hook(
+        if self._on_progress is not None:
+            self._on_progress(
                 FanoutProgress(
                     outcome,
                     self._succeeded + self._failed + self._skipped,
