@@ -150,9 +150,7 @@ class PromoteOutcome:
     @property
     def succeeded(self) -> bool:
         """``ok``, and with ``wait=True`` every deployment also ended with ``success``."""
-        if not self.ok:
-            return False
-        return self.deployments is None or all(d.succeeded for d in self.deployments)
+        return self.ok and (self.deployments is None or all(d.succeeded for d in self.deployments))
 
     @property
     def skipped(self) -> bool:
