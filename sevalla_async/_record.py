@@ -111,7 +111,7 @@ class WriteRecord:
         ``not_sent``; there is no monotonic time across processes)."""
         outcomes = list(outcomes)
         record = cls([o.target_app_id for o in outcomes])
-        sends: dict[uuid.UUID, Send] = {}
+        sends = record._own_sends()
         for outcome in outcomes:
             wall = None if outcome.sent_at is None else outcome.sent_at.timestamp()
             sends[outcome.target_app_id] = Send(wall)
@@ -119,7 +119,6 @@ class WriteRecord:
                 record._states[outcome.target_app_id] = outcome.state
             if outcome.deployment_id is not None:
                 record._deployments[outcome.target_app_id] = outcome.deployment_id
-        record._sends = sends
         return record
 
     # --- what the request loop and reconciliation note ------------------------------------
