@@ -140,8 +140,7 @@ class Engine(Generic[In, Out]):
         if got is None:
             return None
         index, item = got
-        pending = self.pending
-        pending[index] = item
+        self.pending[index] = item
         if self.stopping and self._skip is not None:
             outcome = self._skip(index, item)
             skipped[0] += 1
@@ -149,9 +148,8 @@ class Engine(Generic[In, Out]):
                 await asyncio.sleep(0)
         else:
             outcome = await self._work(index, item)
-        del pending[index]
-        stop = self._stop
-        if stop is not None and not self.stopping and stop(outcome):
+        del self.pending[index]
+        if self._stop is not None and not self.stopping and self._stop(outcome):
             self.stopping = True
         if self._on_outcome is not None:
             self._on_outcome(index, outcome)

@@ -37,7 +37,6 @@ deployments) plugs in without touching the scheduling.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -264,7 +263,7 @@ class Fanout:
             concurrency=concurrency,
             on_outcome=self._record,
             cancelled=self._cancelled,
-            on_cancelled=None if ledger is None else self._record_cancelled,
+            on_cancelled=None if ledger is None else lambda _, outcome: ledger.record(outcome),
             stop=_failed if fail_fast else None,
             skip=self._skip,
             input_error=self._input_error,
@@ -296,13 +295,11 @@ class Fanout:
         self._in_flight += 1
         try:
             outcome = await self._call(request, index, record)
-        except asyncio.CancelledError:
-            self._in_flight -= 1
-            raise  # the record stays, for the entry's cancelled outcome
         except Exception as exc:  # one failure never stops the others
             outcome = failed_outcome(request, index, record, exc)
-        self._in_flight -= 1
-        del self._records[index]
+        finally:
+            self._in_flight -= 1
+        del self._records[index]  # not reached when cancelled: kept for the cancelled outcome
         return outcome
 
     def _skip(self, index: int, item: object) -> PromoteOutcome:
@@ -317,11 +314,6 @@ class Fanout:
         if sent is None:
             return unsent_outcome(item, index)
         return failed_outcome(sent[0], index, sent[1], None)
-
-    def _record_cancelled(self, index: int, outcome: PromoteOutcome) -> None:
-        assert self.ledger is not None
-        self.ledger.note_read(index)
-        self.ledger.record(outcome)
 
     def _record(self, index: int, outcome: PromoteOutcome) -> None:
         if self.ledger is not None:
