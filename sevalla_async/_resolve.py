@@ -153,6 +153,5 @@ def _unresolved(
         verdicts=every,
         sent_at=first.sent_at,
         method="POST",
-        url=None,
         targets=record.outcomes(),
     )
