@@ -158,13 +158,12 @@ class Engine(Generic[In, Out]):
     def _abandon(self) -> None:
         """Every entry read without an outcome gets its ``cancelled`` one."""
         pending, self.pending = self.pending, {}
-        cancelled, sink = self._cancelled, self._on_cancelled
-        if cancelled is None:
+        if self._cancelled is None:
             return
         for index in sorted(pending):
-            outcome = cancelled(index, pending[index])
-            if sink is not None:
-                sink(index, outcome)
+            outcome = self._cancelled(index, pending[index])
+            if self._on_cancelled is not None:
+                self._on_cancelled(index, outcome)
 
     def _begin(self) -> _Source[In]:
         if self._used:
