@@ -11,7 +11,8 @@ a release's rollbacks, the CLI's resumes and reads). It knows nothing of promoti
   - after ``stop(outcome)`` said so (fail fast), every later entry read gets
     ``skip(index, entry)`` without running the work;
   - the input raising stops the reading, the entries in flight finish, then
-    ``input_error(exc, read, outcomes)`` is raised (from ``exc``), holding every outcome
+    ``input_error(message, outcomes)`` is raised (from the input's exception; the message
+    says after how many entries, and what it raised), holding every outcome
     (``collect``) or none (``stream``: they were all yielded);
   - anything else that ends the run early (the work or a hook raising, the caller
     cancelled, a stream's consumer closing it) cancels the workers, waits for them, then
@@ -54,14 +55,6 @@ class InputError(Exception):
         self.outcomes = outcomes
 
 
-def _input_error(failure: Exception, read: int, outcomes: list[Any]) -> BaseException:
-    return InputError(
-        f"the input raised after {read} {'entry' if read == 1 else 'entries'}: "
-        f"{type(failure).__name__}: {failure}",
-        outcomes,
-    )
-
-
 class _Source(Generic[In]):
     """Hands out ``(index, entry)`` from a sync or async iterable, one pull at a time (an
     async one under a lock: an async generator must not be re-entered)."""
@@ -71,49 +64,34 @@ class _Source(Generic[In]):
     def __init__(self, inputs: Iterable[In] | AsyncIterable[In]) -> None:
         self._iter: Iterator[In] | None = None
         self._aiter: AsyncIterator[In] | None = None
-        self._lock: asyncio.Lock | None = None
         if isinstance(inputs, AsyncIterable):
             self._aiter = aiter(inputs)
-            self._lock = asyncio.Lock()
         else:
             self._iter = iter(inputs)
+        self._lock = asyncio.Lock()  # only an async input takes it
         self.exhausted = False
         self.pulled = 0
         self.failure: Exception | None = None
 
-    def _ended(self, exc: Exception) -> None:
-        """The input ended or raised: stop reading; keep the first error raised."""
-        self.exhausted = True
-        if not isinstance(exc, (StopIteration, StopAsyncIteration)) and self.failure is None:
-            self.failure = exc
-
-    async def _pull_async(self) -> tuple[In] | None:
-        assert self._aiter is not None
-        assert self._lock is not None
-        async with self._lock:
-            if self.exhausted:  # another worker hit the end while this one waited
-                return None
-            try:
-                return (await anext(self._aiter),)
-            except Exception as exc:  # StopAsyncIteration included
-                self._ended(exc)
-                return None
-
     async def pull(self) -> tuple[int, In] | None:
         """The next entry and its index, or ``None`` once the input is exhausted."""
-        if self.exhausted:
-            return None
-        if self._iter is not None:
-            try:
+        try:
+            if self._iter is not None:
+                if self.exhausted:
+                    return None
                 item = next(self._iter)
-            except Exception as exc:  # StopIteration included
-                self._ended(exc)
-                return None
-        else:
-            got = await self._pull_async()
-            if got is None:
-                return None
-            item = got[0]
+            else:
+                assert self._aiter is not None
+                async with self._lock:
+                    if self.exhausted:  # maybe hit by another worker while this one waited
+                        return None
+                    item = await anext(self._aiter)
+        except Exception as exc:  # StopIteration / StopAsyncIteration included
+            # The input ended or raised: stop reading; keep the first error raised.
+            self.exhausted = True
+            if not isinstance(exc, (StopIteration, StopAsyncIteration)) and self.failure is None:
+                self.failure = exc
+            return None
         index = self.pulled
         self.pulled = index + 1
         return index, item
@@ -136,7 +114,7 @@ class Engine(Generic[In, Out]):
         on_cancelled: Callable[[int, Out], object] | None = None,
         stop: Callable[[Out], bool] | None = None,
         skip: Callable[[int, In], Out] | None = None,
-        input_error: Callable[[Exception, int, list[Out]], BaseException] = _input_error,
+        input_error: Callable[[str, list[Out]], BaseException] = InputError,
     ) -> None:
         self._inputs = inputs
         self._work = work
@@ -162,8 +140,7 @@ class Engine(Generic[In, Out]):
         if got is None:
             return None
         index, item = got
-        pending = self.pending
-        pending[index] = item
+        self.pending[index] = item
         if self.stopping and self._skip is not None:
             outcome = self._skip(index, item)
             skipped[0] += 1
@@ -171,9 +148,8 @@ class Engine(Generic[In, Out]):
                 await asyncio.sleep(0)
         else:
             outcome = await self._work(index, item)
-        del pending[index]
-        stop = self._stop
-        if stop is not None and not self.stopping and stop(outcome):
+        del self.pending[index]
+        if self._stop is not None and not self.stopping and self._stop(outcome):
             self.stopping = True
         if self._on_outcome is not None:
             self._on_outcome(index, outcome)
@@ -182,13 +158,12 @@ class Engine(Generic[In, Out]):
     def _abandon(self) -> None:
         """Every entry read without an outcome gets its ``cancelled`` one."""
         pending, self.pending = self.pending, {}
-        cancelled, sink = self._cancelled, self._on_cancelled
-        if cancelled is None:
+        if self._cancelled is None:
             return
         for index in sorted(pending):
-            outcome = cancelled(index, pending[index])
-            if sink is not None:
-                sink(index, outcome)
+            outcome = self._cancelled(index, pending[index])
+            if self._on_cancelled is not None:
+                self._on_cancelled(index, outcome)
 
     def _begin(self) -> _Source[In]:
         if self._used:
@@ -208,8 +183,14 @@ class Engine(Generic[In, Out]):
             self._abandon()
 
     def _raise_input_failure(self, source: _Source[In], outcomes: list[Out]) -> None:
-        if source.failure is not None:
-            raise self._input_error(source.failure, source.pulled, outcomes) from source.failure
+        failure = source.failure
+        if failure is not None:
+            read = source.pulled
+            message = (
+                f"the input raised after {read} {'entry' if read == 1 else 'entries'}: "
+                f"{type(failure).__name__}: {failure}"
+            )
+            raise self._input_error(message, outcomes) from failure
 
     # --- modes ----------------------------------------------------------------------------
 

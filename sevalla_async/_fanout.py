@@ -37,7 +37,6 @@ deployments) plugs in without touching the scheduling.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -211,25 +210,19 @@ def resolve_concurrency(concurrency: int | None, pool_limit: int | None) -> int:
     """The number of requests to keep in flight: ``concurrency`` (default
     :data:`DEFAULT_CONCURRENCY`), never more than the connection pool allows."""
     if concurrency is None:
-        wanted = DEFAULT_CONCURRENCY
+        concurrency = DEFAULT_CONCURRENCY
     elif type(concurrency) is not int or concurrency < 1:
         raise ValueError(f"concurrency: must be an integer >= 1, got {concurrency!r}")
-    else:
-        wanted = concurrency
-    return wanted if pool_limit is None else min(wanted, pool_limit)
+    return concurrency if pool_limit is None else min(concurrency, pool_limit)
 
 
 def as_request(item: object) -> PromoteRequest:
     """One input of a fan-out as a validated :class:`PromoteRequest` (``ValueError`` if it
     cannot be one)."""
-    if type(item) is PromoteRequest:
-        return item
-    if type(item) is dict:
-        return PromoteRequest.from_dict(item)
-    if isinstance(item, Mapping):
-        return PromoteRequest.from_dict(dict(item))
     if isinstance(item, PromoteRequest):
         return item
+    if isinstance(item, Mapping):  # any other mapping is read as a plain dict copy of it
+        return PromoteRequest.from_dict(item if type(item) is dict else dict(item))
     raise ValueError(
         "expected a PromoteRequest or a dict with pipeline_id, source_app_id and "
         f"target_app_ids, got {type(item).__name__}"
@@ -270,7 +263,7 @@ class Fanout:
             concurrency=concurrency,
             on_outcome=self._record,
             cancelled=self._cancelled,
-            on_cancelled=None if ledger is None else self._record_cancelled,
+            on_cancelled=None if ledger is None else lambda _, outcome: ledger.record(outcome),
             stop=_failed if fail_fast else None,
             skip=self._skip,
             input_error=self._input_error,
@@ -295,29 +288,24 @@ class Fanout:
 
     async def _run_one(self, index: int, item: object) -> PromoteOutcome:
         request = self._checked(index, item)
-        if type(request) is PromoteOutcome:
+        if not isinstance(request, PromoteRequest):
             return request
-        assert isinstance(request, PromoteRequest)
         record = WriteRecord(request.target_app_ids)
         self._records[index] = (request, record)
         self._in_flight += 1
         try:
             outcome = await self._call(request, index, record)
-        except asyncio.CancelledError:
-            self._in_flight -= 1
-            raise  # the record stays, for the entry's cancelled outcome
         except Exception as exc:  # one failure never stops the others
             outcome = failed_outcome(request, index, record, exc)
-        self._in_flight -= 1
-        del self._records[index]
+        finally:
+            self._in_flight -= 1
+        del self._records[index]  # not reached when cancelled: kept for the cancelled outcome
         return outcome
 
     def _skip(self, index: int, item: object) -> PromoteOutcome:
         """An entry read after ``fail_fast`` stopped the run: not sent."""
         request = self._checked(index, item)
-        if type(request) is PromoteOutcome:
-            return request
-        return unsent_outcome(request, index)
+        return request if isinstance(request, PromoteOutcome) else unsent_outcome(request, index)
 
     def _cancelled(self, index: int, item: object) -> PromoteOutcome:
         """An entry read that the run's end left without an outcome: ``unknown`` with its
@@ -326,11 +314,6 @@ class Fanout:
         if sent is None:
             return unsent_outcome(item, index)
         return failed_outcome(sent[0], index, sent[1], None)
-
-    def _record_cancelled(self, index: int, outcome: PromoteOutcome) -> None:
-        assert self.ledger is not None
-        self.ledger.note_read(index)
-        self.ledger.record(outcome)
 
     def _record(self, index: int, outcome: PromoteOutcome) -> None:
         if self.ledger is not None:
@@ -341,9 +324,8 @@ class Fanout:
             self._succeeded += 1
         else:
             self._skipped += 1
-        hook = self._on_progress
-        if hook is not None:
-            hook(
+        if self._on_progress is not None:
+            self._on_progress(
                 FanoutProgress(
                     outcome,
                     self._succeeded + self._failed + self._skipped,
@@ -356,18 +338,12 @@ class Fanout:
                 )
             )
 
-    def _input_error(
-        self, failure: Exception, read: int, outcomes: list[PromoteOutcome]
-    ) -> FanoutError:
+    def _input_error(self, message: str, outcomes: list[PromoteOutcome]) -> FanoutError:
         """The input raised: :class:`FanoutError` with every outcome (a stream keeps
         none it has yielded: the ledger's, if any)."""
         if not outcomes and self.ledger is not None:
             outcomes = self.ledger.outcomes
-        return FanoutError(
-            f"the input raised after {read} {'entry' if read == 1 else 'entries'}: "
-            f"{type(failure).__name__}: {failure}",
-            outcomes,
-        )
+        return FanoutError(message, outcomes)
 
     # --- promote_many / promote_iter ------------------------------------------------------
 

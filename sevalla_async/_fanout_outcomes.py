@@ -8,11 +8,13 @@ after a ``fail_fast`` stop, or read when the run was cancelled).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from ._errors import APIError
 from ._models import Deployment, PromoteRequest, Promotion
 from ._outcomes import PromotionState
 from ._promote_outcome import PromoteOutcome, state_of
-from ._record import WriteRecord, combined_state
+from ._record import TargetOutcome, WriteRecord, combined_state
 
 __all__ = ["done_outcome", "failed_outcome", "unsent_outcome"]
 
@@ -33,13 +35,8 @@ def done_outcome(
 ) -> PromoteOutcome:
     """The outcome of a request whose promotions came back (found or made); with
     ``wait=True``, its ``deployments`` and the wait's ``error``."""
-    if not record.per_target and deployments is None and error is None:  # the usual case
-        return PromoteOutcome(request, promotions, None, index, sent_at=record.send.sent_at)
-    # reconciled, skipped current targets, or waited for: the targets may differ
+    # reconciled, or skipped current targets: the targets may differ
     targets = record.outcomes() if record.per_target else None
-    sent_at = record.send.sent_at
-    if targets is not None:
-        sent_at = next((t.sent_at for t in targets if t.sent_at is not None), None)
     return PromoteOutcome(
         request,
         promotions,
@@ -48,7 +45,7 @@ def done_outcome(
         True,
         deployments,
         state=PromotionState.PROMOTED,
-        sent_at=sent_at,
+        sent_at=record.send.sent_at if targets is None else _first_sent(targets),
         per_target=targets,
     )
 
@@ -66,16 +63,14 @@ def failed_outcome(
             for t in targets
             if t.deployment_id is not None
         ]
-        state = combined_state(targets)
-        sent_at = next((t.sent_at for t in targets if t.sent_at is not None), None)
         return PromoteOutcome(
             request,
             made or None,
             error,
             index,
             True,
-            state=state,
-            sent_at=sent_at,
+            state=combined_state(targets),
+            sent_at=_first_sent(targets),
             per_target=targets,
         )
     sent_at = record.send.sent_at
@@ -85,3 +80,8 @@ def failed_outcome(
         state = PromotionState.UNKNOWN if sent_at else PromotionState.NOT_SENT
     sent = state is not PromotionState.NOT_SENT
     return PromoteOutcome(request, None, error, index, sent, state=state, sent_at=sent_at)
+
+
+def _first_sent(targets: tuple[TargetOutcome, ...]) -> datetime | None:
+    """When the first target that was sent left."""
+    return next((t.sent_at for t in targets if t.sent_at is not None), None)

@@ -126,8 +126,7 @@ class PromoteOutcome:
         Empty for an invalid entry."""
         if self.per_target is not None:
             return self.per_target
-        request = self.request
-        if not isinstance(request, PromoteRequest):
+        if not isinstance(self.request, PromoteRequest):
             return ()
         made = {p.target_app_id: p.deployment_id for p in self.promotions or ()}
         return tuple(
@@ -137,7 +136,7 @@ class PromoteOutcome:
                 self.sent_at,
                 made.get(t),
             )
-            for t in request.target_app_ids
+            for t in self.request.target_app_ids
         )
 
     @property
@@ -150,9 +149,7 @@ class PromoteOutcome:
     @property
     def succeeded(self) -> bool:
         """``ok``, and with ``wait=True`` every deployment also ended with ``success``."""
-        if not self.ok:
-            return False
-        return self.deployments is None or all(d.succeeded for d in self.deployments)
+        return self.ok and (self.deployments is None or all(d.succeeded for d in self.deployments))
 
     @property
     def skipped(self) -> bool:

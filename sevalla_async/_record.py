@@ -78,12 +78,6 @@ class Send:
         return f"<Send sent_at={self.sent_at}>"
 
 
-_PROMOTED = PromotionState.PROMOTED
-_UNKNOWN = PromotionState.UNKNOWN
-_NOT_SENT = PromotionState.NOT_SENT
-_REJECTED = PromotionState.REJECTED
-
-
 class WriteRecord:
     """The record of one promote request's writes, per target (see the module docstring).
 
@@ -111,15 +105,14 @@ class WriteRecord:
         ``not_sent``; there is no monotonic time across processes)."""
         outcomes = list(outcomes)
         record = cls([o.target_app_id for o in outcomes])
-        sends: dict[uuid.UUID, Send] = {}
+        sends = record._own_sends()
         for outcome in outcomes:
             wall = None if outcome.sent_at is None else outcome.sent_at.timestamp()
             sends[outcome.target_app_id] = Send(wall)
-            if outcome.state is _PROMOTED or outcome.state is _REJECTED:
+            if outcome.state is PromotionState.PROMOTED or outcome.state is PromotionState.REJECTED:
                 record._states[outcome.target_app_id] = outcome.state
             if outcome.deployment_id is not None:
                 record._deployments[outcome.target_app_id] = outcome.deployment_id
-        record._sends = sends
         return record
 
     # --- what the request loop and reconciliation note ------------------------------------
@@ -137,13 +130,13 @@ class WriteRecord:
 
     def promoted(self, target: uuid.UUID, deployment_id: uuid.UUID) -> None:
         """``target`` was promoted (by a reply, or found by reconciliation)."""
-        self._states[target] = _PROMOTED
+        self._states[target] = PromotionState.PROMOTED
         self._deployments[target] = deployment_id
 
     def settle(self, targets: Iterable[uuid.UUID], state: PromotionState) -> None:
         """``targets`` (without a promotion) came to ``state``."""
         for target in targets:
-            if self._states.get(target) is not _PROMOTED:
+            if self._states.get(target) is not PromotionState.PROMOTED:
                 self._states[target] = state
 
     def _own_sends(self) -> dict[uuid.UUID, Send]:
@@ -167,7 +160,8 @@ class WriteRecord:
         state = self._states.get(target)
         if state is not None:
             return state
-        return _UNKNOWN if self.send_of(target).wall is not None else _NOT_SENT
+        sent = self.send_of(target).wall is not None
+        return PromotionState.UNKNOWN if sent else PromotionState.NOT_SENT
 
     def pending(self) -> list[uuid.UUID]:
         """The targets neither promoted nor settled (in target order)."""
@@ -193,8 +187,8 @@ def combined_state(outcomes: Sequence[TargetOutcome]) -> PromotionState:
     """One state for a request from its targets': ``promoted`` when every target is,
     else ``unknown`` if any target may have been promoted and is not known, else the state
     of the first target that is neither promoted (``rejected`` / ``not_sent``)."""
-    if all(o.state is _PROMOTED for o in outcomes):
-        return _PROMOTED
-    if any(o.state is _UNKNOWN for o in outcomes):
-        return _UNKNOWN
-    return next(o.state for o in outcomes if o.state is not _PROMOTED)
+    if all(o.state is PromotionState.PROMOTED for o in outcomes):
+        return PromotionState.PROMOTED
+    if any(o.state is PromotionState.UNKNOWN for o in outcomes):
+        return PromotionState.UNKNOWN
+    return next(o.state for o in outcomes if o.state is not PromotionState.PROMOTED)

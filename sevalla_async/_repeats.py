@@ -51,7 +51,6 @@ class RepeatGuard:
     def earlier(self, request: PromoteRequest, index: int) -> Repeat | None:
         """Which earlier entry already promotes a target of ``request`` (``None`` when none
         does); when none does, remembers this one's targets."""
-        seen = self._seen
         prefix = hashlib.blake2b(
             request.pipeline_id.bytes + request.source_app_id.bytes, digest_size=16
         )
@@ -60,12 +59,11 @@ class RepeatGuard:
             one = prefix.copy()
             one.update(target.bytes)
             digest = one.digest()
-            first = seen.get(digest)
+            first = self._seen.get(digest)
             if first is not None:
                 return Repeat(first, target)
             digests.append(digest)
-        for digest in digests:
-            seen[digest] = index
+        self._seen.update(dict.fromkeys(digests, index))
         return None
 
 

@@ -66,7 +66,7 @@ async def resolve(
             now = clock()
             if now >= deadline:
                 raise _unresolved(request, record, seen, undecided, timeout)
-            await sleep(min(LOOK_EVERY, max(deadline - now, 0.0)))
+            await sleep(min(LOOK_EVERY, deadline - now))
             continue
         missing = [t for t in request.target_app_ids if t in refuted]
         if missing:
@@ -94,12 +94,10 @@ async def _look(
     for send, group in groups.values():
         sent_at = send.sent_at
         if sent_at is None:  # never left: nothing to look for, safe to send
-            verdicts.update(
-                (t, TargetVerdict(t, False, None, "the request never left")) for t in group
-            )
-            continue
-        for verdict in await reconciler.look(request, sent_at, group, sent_clock=send.clock):
-            verdicts[verdict.target_app_id] = verdict
+            found = [TargetVerdict(t, False, None, "the request never left") for t in group]
+        else:
+            found = await reconciler.look(request, sent_at, group, sent_clock=send.clock)
+        verdicts.update((v.target_app_id, v) for v in found)
     return verdicts
 
 
@@ -155,6 +153,5 @@ def _unresolved(
         verdicts=every,
         sent_at=first.sent_at,
         method="POST",
-        url=None,
         targets=record.outcomes(),
     )

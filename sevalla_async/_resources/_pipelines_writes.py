@@ -7,13 +7,13 @@ promotion (``resume`` from its write record, ``reconcile``).
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 from .. import _protocol
 from .._errors import APIError
-from .._fanout import Call, Fanout, done_outcome, resolve_concurrency
+from .._fanout import Fanout, done_outcome, resolve_concurrency
 from .._models import Deployment, PromoteRequest, Promotion, TargetVerdict
 from .._options import FanoutSettings, ReconcileSettings
 from .._outcomes import PromotionState
@@ -30,90 +30,7 @@ from .._result_errors import BuildChangedError, WaitAllError
 from ._current import in_order, off_build, prepare
 from ._raw import Resource
 
-if TYPE_CHECKING:
-    from .._core import Core
-    from .._wait import Waiter
-
-__all__ = [
-    "PipelineWrites",
-    "PromoteRecorded",
-    "Promoter",
-    "build_moved",
-    "fanout_of",
-    "record_of",
-]
-
-
-Promoter = Callable[[PromoteRequest], Awaitable[list[Promotion]]]
-"""Promote one request (with a caller's options bound)."""
-
-
-class PromoteRecorded(Protocol):
-    """Promote a request, noting on the write record when it left (and reconciling)."""
-
-    def __call__(
-        self, request: PromoteRequest, record: WriteRecord, reconcile: ReconcileSettings
-    ) -> Awaitable[list[Promotion]]: ...
-
-
-def fanout_of(
-    core: Core,
-    waiter: Waiter,
-    promote: PromoteRecorded,
-    requests: Any,
-    concurrency: int | None,
-    settings: FanoutSettings,
-) -> Fanout:
-    r"""The fan-out of :meth:`Pipelines.promote_many` / ``promote_iter``: each request is
-    ``promote``\ d (after queueing for the write budget), then, with ``wait=True``, waited
-    for."""
-    limit = resolve_concurrency(concurrency, core.pool_limit)
-    limiter = core.budget
-    reconcile = settings.reconcile
-
-    async def call(request: PromoteRequest, index: int, record: WriteRecord) -> PromoteOutcome:
-        # Queue behind the write budget first, so the call's timeout starts when it
-        # actually gets its turn.
-        if not limiter.ready("write"):
-            await limiter.wait_ready("write", core.max_hold())
-        result = await promote(request, record, reconcile)
-        return done_outcome(request, index, record, result)
-
-    work: Call = _waiting_call(core, waiter, promote, settings) if settings.wait else call
-
-    return Fanout(
-        requests,
-        work,
-        concurrency=limit,
-        fail_fast=settings.fail_fast,
-        on_progress=settings.on_progress,
-        clock=core.clock,
-        ledger=settings.ledger,
-    )
-
-
-def _waiting_call(
-    core: Core, waiter: Waiter, recorded: PromoteRecorded, settings: FanoutSettings
-) -> Call:
-    """The fan-out's work for ``wait=True``: promote, then wait."""
-    plan, on_poll, reconcile = settings.plan, settings.on_poll, settings.reconcile
-    limiter = core.budget
-    run = waiter.promote_then_wait
-
-    async def call(request: PromoteRequest, index: int, record: WriteRecord) -> PromoteOutcome:
-        if not limiter.ready("write"):  # only the promotion queues for the write budget
-            await limiter.wait_ready("write", core.max_hold())
-        hook = None if on_poll is None else functools.partial(on_poll, index)
-        promote = functools.partial(recorded, record=record, reconcile=reconcile)
-        try:
-            promotions, deployments = await run(promote, request, plan, on_poll=hook)
-        except WaitAllError as error:
-            finished = list(error.deployments.values())
-            return done_outcome(request, index, record, error.promotions, error, finished)
-        moved = build_moved(record, promotions, deployments)
-        return done_outcome(request, index, record, promotions, moved, deployments)
-
-    return call
+__all__ = ["PipelineWrites", "build_moved", "record_of"]
 
 
 def build_moved(
@@ -171,13 +88,8 @@ class PipelineWrites(Resource):
         ``reconcile``, settling an ``unknown`` outcome target by target on it. With
         ``expect_build`` or ``skip_current`` the source's build is checked first (and
         noted on the record), and only the targets behind it are sent."""
-        if request.expect_build is not None or reconcile.skip_current:
-            return await self._promote_checked(request, record, reconcile)
-        return await self._promote_sent(request, record, reconcile)
-
-    async def _promote_checked(
-        self, request: PromoteRequest, record: WriteRecord, reconcile: ReconcileSettings
-    ) -> list[Promotion]:
+        if request.expect_build is None and not reconcile.skip_current:
+            return await self._promote_sent(request, record, reconcile)
         prepared = await prepare(self._core, request, skip_current=reconcile.skip_current)
         record.build = prepared.build
         current = list(prepared.current.values())
@@ -226,8 +138,39 @@ class PipelineWrites(Resource):
         return result
 
     def _fanout(self, requests: Any, concurrency: int | None, settings: FanoutSettings) -> Fanout:
-        return fanout_of(
-            self._core, self._waiter, self._promote_recorded, requests, concurrency, settings
+        """The fan-out of :meth:`Pipelines.promote_many` / ``promote_iter``: each request is
+        promoted (after queueing for the write budget), then, with ``wait=True``, waited
+        for."""
+        core, recorded = self._core, self._promote_recorded
+        limiter, run = core.budget, self._waiter.promote_then_wait
+        plan, on_poll, reconcile = settings.plan, settings.on_poll, settings.reconcile
+
+        async def call(request: PromoteRequest, index: int, record: WriteRecord) -> PromoteOutcome:
+            # Queue behind the write budget first (only the promotion does), so the call's
+            # timeout starts when it actually gets its turn.
+            if not limiter.ready("write"):
+                await limiter.wait_ready("write", core.max_hold())
+            if not settings.wait:
+                result = await recorded(request, record, reconcile)
+                return done_outcome(request, index, record, result)
+            hook = None if on_poll is None else functools.partial(on_poll, index)
+            promote = functools.partial(recorded, record=record, reconcile=reconcile)
+            try:
+                promotions, deployments = await run(promote, request, plan, on_poll=hook)
+            except WaitAllError as error:
+                finished = list(error.deployments.values())
+                return done_outcome(request, index, record, error.promotions, error, finished)
+            moved = build_moved(record, promotions, deployments)
+            return done_outcome(request, index, record, promotions, moved, deployments)
+
+        return Fanout(
+            requests,
+            call,
+            concurrency=resolve_concurrency(concurrency, core.pool_limit),
+            fail_fast=settings.fail_fast,
+            on_progress=settings.on_progress,
+            clock=core.clock,
+            ledger=settings.ledger,
         )
 
     async def resume(

@@ -123,8 +123,7 @@ class Pipelines(PipelineWrites):
         if not isinstance(skip_current, bool):
             raise ValueError(f"skip_current: expected True or False, got {skip_current!r}")
         settings = ReconcileSettings(reconcile, reconcile_settle, reconcile_timeout, skip_current)
-        record = WriteRecord(request.target_app_ids)
-        return await self._promote_recorded(request, record, settings)
+        return await self._promote_recorded(request, WriteRecord(request.target_app_ids), settings)
 
     @takes(PromoteAndWaitKeywords)
     async def promote_and_wait(
@@ -359,11 +358,7 @@ class Pipelines(PipelineWrites):
             )
             return page.data, page.total
 
-        return iterate_pages(fetch, page_size=page_size, key=_pipeline_id)
-
-
-def _pipeline_id(pipeline: Pipeline) -> uuid.UUID:
-    return pipeline.id
+        return iterate_pages(fetch, page_size=page_size, key=lambda pipeline: pipeline.id)
 
 
 class PipelinesWithRawResponse(RawView["Pipelines"]):
