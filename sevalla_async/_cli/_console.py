@@ -84,14 +84,15 @@ class Console:
             with contextlib.suppress(BrokenPipeError):
                 self.line(json_line({"error": error}))
 
-    def plan_invalid(self, problems: Sequence[str]) -> None:
-        """A plan that cannot be used: every problem on stderr (and, with ``--output json``,
-        one ``PlanError`` on stdout); nothing was sent."""
+    def plan_invalid(self, problems: Sequence[str], *, as_data: bool = True) -> None:
+        """A plan that cannot be used: every problem on stderr (and, with ``as_data`` and
+        ``--output json``, one ``PlanError`` on stdout); nothing was sent."""
         for problem in problems:
             self.note(problem)
         self.note("the plan is invalid: nothing was sent")
-        message = clean_text(f"the plan is invalid: {'; '.join(problems)}")
-        self.error_line(error_json(type="PlanError", message=message, state="not_sent"))
+        if as_data:
+            message = clean_text(f"the plan is invalid: {'; '.join(problems)}")
+            self.error_line(error_json(type="PlanError", message=message, state="not_sent"))
 
     @property
     def out_is_tty(self) -> bool:

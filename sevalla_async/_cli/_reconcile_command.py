@@ -25,7 +25,7 @@ from .._ids import shown
 from .._reconcile import DEFAULT_SETTLE
 from ._console import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Console, UsageError, make_client
 from ._output import clean_text, format_row, json_line, plural, promote_request_json
-from ._plan import PlanError, parse_plan, read_plan_text
+from ._plan import load_plan, parse_plan
 
 __all__ = ["configure", "format_sent_at", "reconcile", "reconcile_command_line"]
 
@@ -142,12 +142,7 @@ def _requests(args: argparse.Namespace, console: Console) -> list[PromoteRequest
     if args.plan is not None:
         if any(f is not None for f in flags):
             raise UsageError("give PLAN or --pipeline/--source/--target, not both")
-        text = read_plan_text(args.plan)
-        try:
-            return parse_plan(text, source="stdin" if args.plan == "-" else args.plan)
-        except PlanError as exc:
-            console.plan_invalid(exc.problems)
-            return None
+        return load_plan(args.plan, console, parse_plan)
     if any(f is None for f in flags):
         raise UsageError("give PLAN, or all of --pipeline, --source and --target")
     try:

@@ -283,7 +283,7 @@ async def release_report(
 
 
 async def release(args: argparse.Namespace, console: Console) -> int:
-    waves = load_plan(args.plan, console, parse_release_plan)
+    waves = load_plan(args.plan, console, parse_release_plan, as_data=False)
     if waves is None:
         return EXIT_USAGE
     waves = [expecting(wave, args.expect_build) for wave in waves]
