@@ -85,7 +85,7 @@ class _Stories:
             failure_logs=FAILURE_LOGS,
             on_wave=view.wave,
             on_deployment=view.deployment,
-            on_pin=view.pin,
+            on_pin=view.pins.pin,
         )
         back = [r for r in report.rollbacks if r.succeeded]
         apps = [str(r.app_id) for r in back]
@@ -129,7 +129,7 @@ class _Stories:
             wait_timeout=60,
             on_wave=view.wave,
             on_deployment=view.deployment,
-            on_pin=view.pin,
+            on_pin=view.pins.pin,
         )
         view.head()
         untouched = sum(

@@ -29,7 +29,6 @@ from .. import (
     DeploymentProgress,
     LogEntry,
     PromoteRequest,
-    Promotion,
     ReleaseLedger,
     ReleaseReport,
     RollbackOutcome,
@@ -60,6 +59,9 @@ class ReleaseView:
     ``failed`` waits for its error lines, read once the wave's deployments have all ended:
     it is printed with them (indented under it; a ``logs`` field in JSON) by :meth:`gate`,
     before any rollback, or at the latest by :meth:`wave` or :meth:`flush`.
+
+    ``pins`` shows the builds pinned before the first row; its :meth:`PinsHeader.pin` is
+    the release's ``on_pin``.
     """
 
     def __init__(
@@ -77,10 +79,6 @@ class ReleaseView:
         self._held: dict[tuple[int, uuid.UUID], tuple[dict[str, Any], str]] = {}
         self.pins = PinsHeader(self._emit_now, pinned)
         self._headed = False
-
-    def pin(self, source: uuid.UUID, build: Build) -> None:
-        """``on_pin``: a build the release pinned (shown before the first row)."""
-        self.pins.pin(source, build)
 
     def head(self) -> None:
         """The pinned builds, then the table's header (once, before the first row)."""
@@ -235,26 +233,18 @@ async def release_report(
     waves: Sequence[Sequence[PromoteRequest]],
     view: ReleaseView,
     *,
-    on_failure: str,
-    concurrency: int,
     timeout: float,
-    poll_interval: float,
-    reconcile: bool = False,
-    ledger: ReleaseLedger | None = None,
-    done: Mapping[tuple[int, int], Sequence[Promotion]] | None = None,
-    on_send: Callable[[int, int, PromoteRequest], object] | None = None,
-    rolled_back: Mapping[tuple[int, uuid.UUID], uuid.UUID | None] | None = None,
-    on_rollback_send: Callable[[int, uuid.UUID], object] | None = None,
     failure_logs: int = 0,
-    skip_current: bool = True,
-    builds: Mapping[uuid.UUID, Build] | None = None,
     on_pin: Callable[[uuid.UUID, Build], object] | None = None,
+    **options: Any,
 ) -> ReleaseReport:
-    """Run the release, printing through ``view`` (each build pinned shown by it, and
-    passed to ``on_pin``); its report."""
+    """Run the release with ``client.releases.run``, printing through ``view`` (each build
+    pinned shown by it, and passed to ``on_pin``); its report. ``timeout`` is the run's
+    ``wait_timeout``, ``failure_logs`` its own (0: none read); ``options`` are its other
+    keywords (``on_failure``, ``concurrency``, ``poll_interval``, ``ledger``...)."""
 
     def pinned(source: uuid.UUID, build: Build) -> None:
-        view.pin(source, build)
+        view.pins.pin(source, build)
         if on_pin is not None:
             on_pin(source, build)
 
@@ -262,21 +252,11 @@ async def release_report(
         waves,
         gate=view.gate,  # the default gate, printing the failed rows with their logs
         failure_logs=failure_logs,
-        on_failure=on_failure,  # type: ignore[arg-type]  # argparse's choices
-        ledger=ledger,
-        concurrency=concurrency,
         wait_timeout=timeout,
-        poll_interval=poll_interval,
-        reconcile=reconcile,
         on_wave=view.wave,
         on_deployment=view.deployment,
-        done=done,
-        on_send=on_send,
-        rolled_back=rolled_back,
-        on_rollback_send=on_rollback_send,
-        skip_current=skip_current,
-        builds=builds,
         on_pin=pinned,
+        **options,
     )
     view.head()  # the pins, when the release stopped before its first wave
     return report
@@ -301,7 +281,7 @@ async def release(args: argparse.Namespace, console: Console) -> int:
             on_outcome=None if recorder is None else recorder.outcome,
             on_rollback=None if recorder is None else recorder.rollback,
         )
-        view: ReleaseView | None = None
+        view = ReleaseView(console, failure_logs=options.failure_logs, pinned=pinned)
         try:
             async with client:
                 done = None
@@ -321,7 +301,6 @@ async def release(args: argparse.Namespace, console: Console) -> int:
                         f"resuming: {plural(len(done), 'entry', 'entries')} already promoted "
                         f"{'is' if len(done) == 1 else 'are'} not sent again"
                     )
-                view = ReleaseView(console, failure_logs=options.failure_logs, pinned=pinned)
                 report = await release_report(
                     client,
                     waves,
@@ -342,8 +321,7 @@ async def release(args: argparse.Namespace, console: Console) -> int:
                     on_pin=None if recorder is None else recorder.pin,
                 )
         except asyncio.CancelledError:
-            if view is not None:
-                view.flush()  # the failed rows held for their logs
+            view.flush()  # the failed rows held for their logs
             report_interrupted(console, ledger)
             raise
     finally:
