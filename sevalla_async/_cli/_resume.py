@@ -43,6 +43,7 @@ __all__ = [
     "check_journal",
     "finish_recorded",
     "open_run_journal",
+    "result_fields",
     "resumable",
     "resume_entry",
     "resume_error",
@@ -124,28 +125,10 @@ class Recorder:
                 targets=targets,
             )
 
-    def outcome(self, index: int, outcome: PromoteOutcome) -> None:
-        """Record an outcome of the SDK's fan-out as entry ``index``'s result."""
-        error = None if outcome.error is None else error_json(outcome.error)
-        self.result(
-            index,
-            outcome.state,
-            promotions=outcome.promotions,
-            sent_at=outcome.sent_at,
-            error=error,
-            targets=outcome.targets,
-        )
-
-    def resumed(self, index: int, resumed: Resumed) -> None:
-        """Record what resuming entry ``index`` came to."""
-        self.result(
-            index,
-            resumed.state,
-            promotions=resumed.promotions or None,
-            sent_at=resumed.sent_at,
-            error=resume_error(resumed),
-            targets=resumed.targets,
-        )
+    def outcome(self, index: int, found: PromoteOutcome | Resumed) -> None:
+        """Record an outcome of the SDK's fan-out, or what resuming entry ``index`` came
+        to, as its result."""
+        self.result(index, **result_fields(found))
 
     def close(self) -> None:
         """A result for every entry without one (never reached: ``not_sent``; taken but
@@ -271,6 +254,24 @@ def resume_error(resumed: Resumed) -> dict[str, Any] | None:
     return data
 
 
+def result_fields(found: PromoteOutcome | Resumed) -> dict[str, Any]:
+    """What the journal records as an entry's result (the keywords of
+    :meth:`Journal.record_result` besides the entry): from an outcome of the SDK's
+    fan-out, or from what resuming the entry came to."""
+    if isinstance(found, Resumed):
+        promotions, error = found.promotions or None, resume_error(found)
+    else:
+        promotions = found.promotions
+        error = None if found.error is None else error_json(found.error)
+    return {
+        "state": found.state,
+        "promotions": promotions,
+        "sent_at": found.sent_at,
+        "error": error,
+        "targets": found.targets,
+    }
+
+
 def open_run_journal(
     journal_path: str | None,
     resume: str | None,
@@ -353,7 +354,7 @@ async def finish_recorded(
                 timeout=timeout,
                 on_send=functools.partial(recorder.resent, index),
             )
-            recorder.resumed(index, resumed)
+            recorder.outcome(index, resumed)
             outcome = PlanOutcome(
                 index,
                 request,
