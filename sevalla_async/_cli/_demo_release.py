@@ -11,6 +11,7 @@ import attrs
 
 from .. import PromoteRequest, SevallaClient, WaveReport
 from ._console import Console
+from ._output import plural
 from ._release import ReleaseView
 
 if TYPE_CHECKING:
@@ -22,10 +23,6 @@ FAILURE_LOGS = 3
 """Error lines shown under a failed row in the demo (the CLI's default is 20)."""
 
 _REASON = "npm ERR! missing script: build"
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 async def release_stories(
@@ -93,7 +90,7 @@ class _Stories:
         never = sum(1 for r in rest for t in r.target_app_ids if str(t) not in sent)
         say(
             f"\nRelease stopped at wave {report.stopped_at}: "
-            f"{_plural(len(back), 'target')} rolled back ({', '.join(apps)}); "
+            f"{plural(len(back), 'target')} rolled back ({', '.join(apps)}); "
             f"wave 1 was never sent ({never} of its {2 * len(rest)} targets untouched)."
         )
 
@@ -141,6 +138,6 @@ class _Stories:
         )
         say(
             f"\nRelease stopped: {report.stopped_reason}.\n"
-            f"{untouched} of its {_plural(len(rest), 'target')} untouched; to ship the new "
+            f"{untouched} of its {plural(len(rest), 'target')} untouched; to ship the new "
             "build, release again (it is pinned afresh) once a canary has checked it."
         )

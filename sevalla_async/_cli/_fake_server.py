@@ -19,20 +19,17 @@ from ._console import EXIT_OK, Console
 from ._fake_scenario import Scenario, scenario_lines
 from ._output import json_line
 
-__all__ = ["fake_server", "serve"]
+__all__ = ["serve"]
 
 SEED_NAMES = ("web", "api", "worker", "billing", "search", "admin", "docs", "mobile")
-
-
-async def fake_server(args: argparse.Namespace, console: Console) -> int:
-    return await serve(args, console)
 
 
 async def serve(
     args: argparse.Namespace, console: Console, *, clock: Callable[[], float] = time.monotonic
 ) -> int:
-    """Run the fake until cancelled; ``clock`` is its clock (tests pass a FakeClock: the
-    ``--slow`` replies and ``--push-after`` builds then follow it)."""
+    """The ``fake-server`` command: run the fake until cancelled; ``clock`` is its clock
+    (tests pass a FakeClock: the ``--slow`` replies and ``--push-after`` builds then
+    follow it)."""
     from ..testing import FakeSevalla
 
     fake = FakeSevalla(

@@ -30,7 +30,7 @@ from ._commands import deployments_list, pipelines_list, promote, promote_many
 from ._demo import demo
 from ._diff import add_diff_command
 from ._fake_scenario import add_scenario_options
-from ._fake_server import fake_server
+from ._fake_server import serve
 from ._parser_text import (
     DEMO_DESCRIPTION,
     DESCRIPTION,
@@ -224,7 +224,7 @@ COMMANDS: tuple[Command | Callable[[Any, Any], None], ...] = (
             ),
             add_scenario_options,  # --fail-app, --slow, --push-after (_fake_scenario.py)
         ),
-        {"handler": fake_server, "human_default": True, "interrupt_status": 0},
+        {"handler": serve, "human_default": True, "interrupt_status": 0},
         api=False,
         progress=False,
     ),

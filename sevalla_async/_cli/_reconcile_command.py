@@ -23,6 +23,7 @@ from .. import PromoteRequest, TargetVerdict
 from .._engine import Engine
 from .._ids import shown
 from .._reconcile import DEFAULT_SETTLE
+from ._arguments import non_negative_seconds
 from ._console import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Console, UsageError, make_client
 from ._output import clean_text, format_row, json_line, plural, promote_request_json
 from ._plan import load_plan, parse_plan
@@ -86,16 +87,6 @@ def _sent_at(text: str) -> datetime:
     return moment
 
 
-def _settle(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {shown(text)}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
-    return value
-
-
 def reconcile_command_line(request: PromoteRequest, sent_at: datetime) -> str:
     """The command that reconciles ``request`` sent at ``sent_at`` (ready to paste)."""
     words = ["sevalla-async", "reconcile", "--pipeline", str(request.pipeline_id)]
@@ -124,7 +115,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--settle",
-        type=_settle,
+        type=non_negative_seconds,
         default=DEFAULT_SETTLE,
         metavar="SECONDS",
         help="how long after --sent-at a target's history must stay without the promotion "
