@@ -119,18 +119,11 @@ def resolve_console(args: argparse.Namespace, out: TextIO, err: TextIO) -> Conso
     return Console(out=out, err=err, output=output, progress=progress)
 
 
-def api_key_from(args: argparse.Namespace) -> str | None:
-    """``--api-key``, else ``SEVALLA_API_KEY`` (the flag wins)."""
-    key: str | None = args.api_key
-    if key is None:
-        key = os.environ.get("SEVALLA_API_KEY")
-    return key if key and key.strip() else None
-
-
 def make_client(args: argparse.Namespace) -> SevallaClient:
-    """A client from the global options; bad options are a :class:`UsageError`."""
-    key = api_key_from(args)
-    if key is None:
+    """A client from the global options (the key: ``--api-key``, else ``SEVALLA_API_KEY``);
+    bad options are a :class:`UsageError`."""
+    key = os.environ.get("SEVALLA_API_KEY") if args.api_key is None else args.api_key
+    if not key or not key.strip():
         raise UsageError("no API key: pass --api-key KEY or set SEVALLA_API_KEY")
     try:
         return SevallaClient(key, base_url=args.base_url, timeout=args.timeout)

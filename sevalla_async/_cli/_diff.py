@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -26,7 +26,7 @@ from .._resources._current import latest_success
 from ._console import EXIT_OK, Console, UsageError, make_client
 from ._output import clean_text, json_line, render_table
 
-__all__ = ["add_diff_command", "diff"]
+__all__ = ["HELP", "diff"]
 
 _CONCURRENCY = 8  # apps read at once
 _PAGE = 20  # deployments a page while looking for an app's latest success
@@ -42,22 +42,6 @@ differs from the reference of the nearest earlier stage with apps: that stage's 
 --app with a build. With --output json: one JSON object. Exit status 0 (1 when the API
 fails, 2 for bad arguments).
 """
-
-
-def add_diff_command(commands: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
-    """Register ``diff`` (``command`` is the parser's sub-command factory)."""
-    p = command(
-        commands, "diff", "show each stage's apps and builds, and which apps are behind", HELP
-    )
-    p.add_argument("pipeline", metavar="PIPELINE", help="the pipeline id")
-    p.add_argument(
-        "--app",
-        action="append",
-        default=[],
-        metavar="STAGE=APP",
-        help="an app of a stage (repeat for several apps and stages)",
-    )
-    p.set_defaults(handler=diff)
 
 
 @attrs.frozen

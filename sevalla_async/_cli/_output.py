@@ -112,9 +112,7 @@ def promotion_json(request: PromoteRequest, promotion: Promotion) -> dict[str, A
     return {
         "pipeline_id": str(request.pipeline_id),
         "source_app_id": str(request.source_app_id),
-        "target_app_id": str(promotion.target_app_id),
-        "deployment_id": str(promotion.deployment_id),
-        **_current(promotion),
+        **promotion_entry_json(promotion),
     }
 
 
@@ -124,12 +122,8 @@ def promotion_entry_json(promotion: Promotion) -> dict[str, Any]:
     return {
         "target_app_id": str(promotion.target_app_id),
         "deployment_id": str(promotion.deployment_id),
-        **_current(promotion),
+        **({"already_current": True} if promotion.already_current else {}),
     }
-
-
-def _current(promotion: Promotion) -> dict[str, Any]:
-    return {"already_current": True} if promotion.already_current else {}
 
 
 ERROR_KEYS = ("type", "message", "status", "code", "request_id", "state")

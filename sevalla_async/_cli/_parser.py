@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 
 from .._version import __version__
-from . import _reconcile_command
+from . import _diff, _reconcile_command
 from ._arguments import (
     Option,
     add_options,
@@ -28,7 +28,6 @@ from ._arguments import (
 )
 from ._commands import deployments_list, pipelines_list, promote, promote_many
 from ._demo import demo
-from ._diff import add_diff_command
 from ._fake_scenario import add_scenario_options
 from ._fake_server import serve
 from ._parser_text import (
@@ -70,7 +69,7 @@ class Command:
 _LIMIT = "stop after N {}"
 _APP = opt("app", metavar="APP", help="the application id")
 
-COMMANDS: tuple[Command | Callable[[Any, Any], None], ...] = (
+COMMANDS: tuple[Command, ...] = (
     Command(
         "promote",
         "promote the latest successful build of an app to one or more apps",
@@ -194,7 +193,22 @@ COMMANDS: tuple[Command | Callable[[Any, Any], None], ...] = (
             ),
         ),
     ),
-    add_diff_command,  # sevalla-async diff PIPELINE (_diff.py)
+    Command(
+        "diff",
+        "show each stage's apps and builds, and which apps are behind",
+        _diff.HELP,
+        (
+            opt("pipeline", metavar="PIPELINE", help="the pipeline id"),
+            opt(
+                "--app",
+                action="append",
+                default=[],
+                metavar="STAGE=APP",
+                help="an app of a stage (repeat for several apps and stages)",
+            ),
+        ),
+        {"handler": _diff.diff},
+    ),
     Command(
         "fake-server",
         "run a fake Sevalla API locally (for development; no account needed)",
@@ -269,31 +283,16 @@ COMMANDS: tuple[Command | Callable[[Any, Any], None], ...] = (
 )
 
 
-def _command(
-    parent: Any,
-    name: str,
-    help_text: str,
-    description: str | None = None,
-    *,
-    api: bool = True,
-    progress: bool = True,
-) -> argparse.ArgumentParser:
-    """A sub-command of ``parent`` (a sub-parsers action), with the global options."""
-    sub: argparse.ArgumentParser = parent.add_parser(
-        name,
-        help=help_text,
-        description=description or help_text,
+def _build(parent: Any, spec: Command) -> None:
+    """Add ``spec`` (and its actions) to ``parent``, a sub-parsers action, with the global
+    options."""
+    parser: argparse.ArgumentParser = parent.add_parser(
+        spec.name,
+        help=spec.help,
+        description=spec.description or spec.help,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    global_options(sub, in_command=True, api=api, progress=progress)
-    return sub
-
-
-def _build(parent: Any, spec: Command) -> None:
-    """Add ``spec`` (and its actions) to ``parent``, a sub-parsers action."""
-    parser = _command(
-        parent, spec.name, spec.help, spec.description, api=spec.api, progress=spec.progress
-    )
+    global_options(parser, in_command=True, api=spec.api, progress=spec.progress)
     for step in spec.steps:
         if callable(step):
             step(parser)
@@ -319,8 +318,5 @@ def build_parser() -> argparse.ArgumentParser:
     global_options(parser, in_command=False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for spec in COMMANDS:
-        if isinstance(spec, Command):
-            _build(commands, spec)
-        else:
-            spec(commands, _command)
+        _build(commands, spec)
     return parser
