@@ -21,6 +21,7 @@ from ._arguments import (
     count,
     global_options,
     journal_options,
+    number_opt,
     opt,
     port,
     positive_int,
@@ -97,12 +98,11 @@ COMMANDS: tuple[Command, ...] = (
         "Run every promotion of PLAN (a JSON or JSON Lines file, or - for stdin).\n\n" + PLAN_HELP,
         (
             opt("plan", metavar="PLAN", help="the plan file (- reads stdin)"),
-            opt(
+            number_opt(
                 "--concurrency",
-                type=positive_int,
-                default=8,
-                metavar="N",
-                help="promotions in flight at once (default 8; with --wait, entries being "
+                positive_int,
+                8,
+                "promotions in flight at once (default 8; with --wait, entries being "
                 "promoted or waited for)",
             ),
             wait_options(flag=True),
@@ -124,12 +124,11 @@ COMMANDS: tuple[Command, ...] = (
                 help="when a wave fails: stop (default), or roll back the targets of that wave "
                 "whose deployment did not succeed, wait for the rollbacks, then stop",
             ),
-            opt(
+            number_opt(
                 "--concurrency",
-                type=positive_int,
-                default=8,
-                metavar="N",
-                help="entries of a wave promoted or waited for at once (default 8)",
+                positive_int,
+                8,
+                "entries of a wave promoted or waited for at once (default 8)",
             ),
             opt(
                 "--reconcile",
@@ -217,19 +216,9 @@ COMMANDS: tuple[Command, ...] = (
             opt("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"),
             opt("--port", type=port, default=0, help="port to listen on (default: a free one)"),
             opt("--key", help="the API key it accepts (default: a random one)"),
-            opt(
-                "--pipelines",
-                type=count,
-                default=3,
-                metavar="N",
-                help="pipelines to seed (default 3)",
-            ),
-            opt(
-                "--targets",
-                type=positive_int,
-                default=2,
-                metavar="N",
-                help="apps in each stage of a seeded pipeline (default 2)",
+            number_opt("--pipelines", count, 3, "pipelines to seed (default 3)"),
+            number_opt(
+                "--targets", positive_int, 2, "apps in each stage of a seeded pipeline (default 2)"
             ),
             opt(
                 "--plan-file",
@@ -248,27 +237,9 @@ COMMANDS: tuple[Command, ...] = (
         "deployments, then release in waves with a failing canary (no account, no network)",
         DEMO_DESCRIPTION,
         (
-            opt(
-                "--pipelines",
-                type=positive_int,
-                default=6,
-                metavar="N",
-                help="pipelines (default 6)",
-            ),
-            opt(
-                "--targets",
-                type=positive_int,
-                default=2,
-                metavar="N",
-                help="targets each (default 2)",
-            ),
-            opt(
-                "--concurrency",
-                type=positive_int,
-                default=3,
-                metavar="N",
-                help="in flight (default 3)",
-            ),
+            number_opt("--pipelines", positive_int, 6, "pipelines (default 6)"),
+            number_opt("--targets", positive_int, 2, "targets each (default 2)"),
+            number_opt("--concurrency", positive_int, 3, "in flight (default 3)"),
             opt(
                 "--delay",
                 type=float,
