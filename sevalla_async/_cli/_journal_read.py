@@ -175,8 +175,6 @@ def load(path: str | os.PathLike[str]) -> dict[str, JournalEntry]:
                 )
             else:
                 raise ValueError(f"unknown event {kind!r}")
-        except JournalError:
-            raise
         except (ValueError, KeyError, TypeError) as exc:
             raise JournalError(f"{where}:{number}: not a journal line ({exc})") from None
     return entries

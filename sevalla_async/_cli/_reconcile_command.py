@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import shlex
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import aclosing
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -191,8 +192,7 @@ async def _in_order(
     ready: dict[int, list[TargetVerdict]] = {}
     everything: list[TargetVerdict] = []
     printed = 0
-    stream = engine.stream()
-    try:
+    async with aclosing(engine.stream()) as stream:
         async for index, verdicts in stream:
             ready[index] = verdicts
             while printed in ready:
@@ -201,8 +201,6 @@ async def _in_order(
                     _print(console, printed, requests[printed], verdict)
                 everything += found
                 printed += 1
-    finally:
-        await stream.aclose()
     return everything
 
 

@@ -81,16 +81,15 @@ def open_release_journal(
     )
     if resume is None:
         return journal, entries, {}
+    assert journal is not None  # a resumed release appends to its --resume journal
     try:
         rollbacks = load_rollbacks(resume)
     except JournalError as exc:
-        if journal is not None:
-            journal.close()
+        journal.close()
         raise UsageError(f"--resume: {exc}") from None
     for wave, app in rollbacks:
         if wave >= len(waves) or not any(app in r.target_app_ids for r in waves[wave]):
-            if journal is not None:
-                journal.close()
+            journal.close()
             raise UsageError(
                 f"--resume: {resume}: the journal rolled back app {app} in wave {wave}, which "
                 "the plan does not have there: the plan changed since the journal was "

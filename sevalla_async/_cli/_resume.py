@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from contextlib import aclosing
 from datetime import datetime, timezone
 from typing import Any
 
@@ -206,8 +207,7 @@ async def resume_entry(
     resent: dict[uuid.UUID, datetime] = {}
 
     def sending(again: PromoteRequest) -> None:
-        now = _now()
-        resent.update(dict.fromkeys(again.target_app_ids, now))
+        resent.update(dict.fromkeys(again.target_app_ids, _now()))
         on_send(again)
 
     try:
@@ -368,15 +368,12 @@ async def finish_recorded(
         waited, error = await waited_for(client, outcome.promotions, wait)
         return attrs.evolve(outcome, waited=waited, error=error)
 
-    for index in entries:
-        recorder.carried.add(index)
-        recorder.started.add(index)
-    stream = Engine(list(entries.items()), one, concurrency=concurrency).stream()
-    try:
+    recorder.carried.update(entries)
+    recorder.started.update(entries)
+    engine = Engine(list(entries.items()), one, concurrency=concurrency)
+    async with aclosing(engine.stream()) as stream:
         async for outcome in stream:
             yield outcome
-    finally:
-        await stream.aclose()
 
 
 def _from_journal(index: int, request: PromoteRequest, entry: JournalEntry) -> PlanOutcome:
