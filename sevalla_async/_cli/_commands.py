@@ -57,7 +57,6 @@ from ._output import (
 )
 from ._plan import expecting, load_plan, parse_plan
 from ._plan_runner import PlanOutcome, run_plan
-from ._progress import ProgressLine
 from ._reports import (
     OnePromote,
     entry_list,
@@ -183,9 +182,7 @@ async def promote_many(args: argparse.Namespace, console: Console) -> int:
     unknown_sent: dict[int, tuple[PromoteRequest, datetime]] = {}
     polled: dict[int, dict[uuid.UUID, Deployment]] = {}
 
-    progress = ProgressLine(
-        console.err, len(requests), enabled=console.progress, shares_terminal=console.out_is_tty
-    )
+    progress = console.progress_line(len(requests))
     columns = OUTCOME_COLUMNS if options is None else WAITED_OUTCOME_COLUMNS
     entry_width = max(len(columns[0]), len(str(len(requests) - 1)))
     widths = (entry_width, 7, 36, 36, 0) if options is None else (entry_width, 7, 36, 36, 36, 0)

@@ -12,6 +12,7 @@ import attrs
 
 from .. import SevallaClient
 from ._output import clean_text, error_json, json_line
+from ._progress import ProgressLine
 
 __all__ = [
     "EXIT_FAILED",
@@ -71,6 +72,11 @@ class Console:
         self.out.write(text + "\n")
         self.out.flush()
 
+    def emit(self, data: Mapping[str, object], text: str) -> None:
+        """One result on stdout: ``data`` as a JSON line with ``--output json``, else
+        ``text``."""
+        self.line(json_line(data) if self.json else text)
+
     def note(self, text: str) -> None:
         """A message for the person at the terminal, on stderr (``main`` makes every stream
         redact the key: an error may quote what was typed, the key in the wrong place)."""
@@ -94,9 +100,11 @@ class Console:
             message = clean_text(f"the plan is invalid: {'; '.join(problems)}")
             self.error_line(error_json(type="PlanError", message=message, state="not_sent"))
 
-    @property
-    def out_is_tty(self) -> bool:
-        return _isatty(self.out)
+    def progress_line(self, total: int) -> ProgressLine:
+        """The live progress line of ``total`` items on stderr (drawn when ``progress``)."""
+        return ProgressLine(
+            self.err, total, enabled=self.progress, shares_terminal=_isatty(self.out)
+        )
 
 
 def _isatty(stream: TextIO) -> bool:

@@ -23,9 +23,8 @@ from .. import Deployment, PromoteRequest, Promotion, SevallaClient, WaitAllErro
 from ._commands import emit_outcome, format_indexes
 from ._console import EXIT_OK, Console
 from ._demo_release import release_stories
-from ._output import format_row, json_line, plural
+from ._output import format_row, plural
 from ._plan_runner import PlanOutcome, run_plan
-from ._progress import ProgressLine
 from ._rows import OUTCOME_COLUMNS, describe_waited, tally
 from ._waiting import StatusWatch, Waited, status_name, waited_from_deployments, waited_from_error
 
@@ -136,9 +135,7 @@ async def _fan_out(
 ) -> list[PlanOutcome]:
     """Promote every request, printing each outcome as it comes; the outcomes, in plan
     order."""
-    progress = ProgressLine(
-        console.err, len(requests), enabled=console.progress, shares_terminal=console.out_is_tty
-    )
+    progress = console.progress_line(len(requests))
     widths = (max(len(OUTCOME_COLUMNS[0]), len(str(len(requests) - 1))), 6, 36, 36, 0)
     if not console.json:
         console.line("")
@@ -161,9 +158,7 @@ async def _wait(
 ) -> list[Waited]:
     """Wait for every started deployment, printing each one's statuses as it finishes."""
     entry_of = {p.deployment_id: index for index, p in started}
-    progress = ProgressLine(
-        console.err, len(started), enabled=console.progress, shares_terminal=console.out_is_tty
-    )
+    progress = console.progress_line(len(started))
     widths = (len(WAIT_COLUMNS[0]), 36, 36, 0)
     if not console.json:
         console.line("")
@@ -202,22 +197,16 @@ def _print_finished(
     deployment: Deployment,
 ) -> None:
     trail = watch.trail(deployment.id)
-    if console.json:
-        console.line(
-            json_line(
-                {
-                    "app_id": str(deployment.app_id),
-                    "deployment_id": str(deployment.id),
-                    "status": status_name(deployment),
-                    "statuses": trail,
-                }
-            )
-        )
-    else:
-        row = (
-            str(entry_of.get(deployment.id, "-")),
-            str(deployment.app_id),
-            str(deployment.id),
-            " > ".join(trail),
-        )
-        console.line(format_row(row, widths))
+    data = {
+        "app_id": str(deployment.app_id),
+        "deployment_id": str(deployment.id),
+        "status": status_name(deployment),
+        "statuses": trail,
+    }
+    row = (
+        str(entry_of.get(deployment.id, "-")),
+        str(deployment.app_id),
+        str(deployment.id),
+        " > ".join(trail),
+    )
+    console.emit(data, format_row(row, widths))

@@ -24,7 +24,7 @@ from .._engine import Engine
 from .._ids import to_uuid
 from .._resources._current import latest_success
 from ._console import EXIT_OK, Console, UsageError, make_client
-from ._output import clean_text, json_line, render_table
+from ._output import clean_text, render_table
 
 __all__ = ["HELP", "diff"]
 
@@ -137,10 +137,7 @@ async def diff(args: argparse.Namespace, console: Console) -> int:
     now = time.time()
     if not apps:
         console.note("the API does not list a stage's apps: name them with --app STAGE=APP")
-    if console.json:
-        console.line(json_line(_as_json(pipeline, compared, now)))
-    else:
-        console.line(_as_table(pipeline, compared, now))
+    console.emit(_as_json(pipeline, compared, now), _as_table(pipeline, compared, now))
     return EXIT_OK
 
 

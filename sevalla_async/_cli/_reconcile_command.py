@@ -18,7 +18,6 @@ import shlex
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 from .. import PromoteRequest, TargetVerdict
 from .._engine import Engine
@@ -26,7 +25,7 @@ from .._ids import shown
 from .._reconcile import DEFAULT_SETTLE
 from ._arguments import non_negative_seconds
 from ._console import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Console, UsageError, make_client
-from ._output import clean_text, format_row, json_line, plural, promote_request_json
+from ._output import clean_text, format_row, plural
 from ._plan import load_plan, parse_plan
 
 __all__ = ["configure", "format_sent_at", "reconcile", "reconcile_command_line"]
@@ -213,18 +212,16 @@ def verdict_name(verdict: TargetVerdict) -> str:
 
 def _print(console: Console, index: int, request: PromoteRequest, verdict: TargetVerdict) -> None:
     deployment = None if verdict.deployment is None else str(verdict.deployment.id)
-    if console.json:
-        data: dict[str, Any] = {"index": index, **promote_request_json(request)}
-        del data["target_app_ids"]
-        data.update(
-            target_app_id=str(verdict.target_app_id),
-            verdict=verdict_name(verdict),
-            promoted=verdict.promoted,
-            deployment_id=deployment,
-            reason=clean_text(verdict.reason),
-        )
-        console.line(json_line(data))
-        return
+    data = {
+        "index": index,
+        "pipeline_id": str(request.pipeline_id),
+        "source_app_id": str(request.source_app_id),
+        "target_app_id": str(verdict.target_app_id),
+        "verdict": verdict_name(verdict),
+        "promoted": verdict.promoted,
+        "deployment_id": deployment,
+        "reason": clean_text(verdict.reason),
+    }
     cells = (
         str(index),
         str(verdict.target_app_id),
@@ -232,4 +229,4 @@ def _print(console: Console, index: int, request: PromoteRequest, verdict: Targe
         deployment or "-",
         clean_text(verdict.reason),
     )
-    console.line(format_row(cells, _WIDTHS))
+    console.emit(data, format_row(cells, _WIDTHS))

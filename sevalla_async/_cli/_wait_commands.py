@@ -125,15 +125,11 @@ def _print_deployment(
 ) -> None:
     """The deployment as a JSON line (with ``logs`` when its error lines were read) or a
     table, its error lines under its row."""
-    if console.json:
-        data = deployment_json(deployment)
-        if logs is not None:
-            data["logs"] = logs_json(logs)
-        console.line(json_line(data))
-    else:
-        console.line(render_table(DEPLOYMENT_COLUMNS, [deployment_row(deployment)]))
-        for line in log_lines(logs):
-            console.line(line)
+    data = deployment_json(deployment)
+    if logs is not None:
+        data["logs"] = logs_json(logs)
+    table = render_table(DEPLOYMENT_COLUMNS, [deployment_row(deployment)])
+    console.emit(data, "\n".join([table, *log_lines(logs)]))
 
 
 # --- promote --wait -----------------------------------------------------------------------
