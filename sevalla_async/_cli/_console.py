@@ -86,9 +86,14 @@ class Console:
     def error_line(self, error: Mapping[str, object]) -> None:
         """With ``--output json``, ``{"error": {...}}`` on stdout (an ``error_json``): the
         failure as data for the script reading stdout; a closed stdout is not an error."""
+        self.json_report({"error": error})
+
+    def json_report(self, data: Mapping[str, object]) -> None:
+        """With ``--output json``, ``data`` as a JSON line on stdout: a report after the
+        results (of a failure, an interruption); a closed stdout is not an error."""
         if self.json:
             with contextlib.suppress(BrokenPipeError):
-                self.line(json_line({"error": error}))
+                self.line(json_line(data))
 
     def plan_invalid(self, problems: Sequence[str], *, as_data: bool = True) -> None:
         """A plan that cannot be used: every problem on stderr (and, with ``as_data`` and

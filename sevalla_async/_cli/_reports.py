@@ -5,14 +5,13 @@ which were not sent."""
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from .. import Deployment, FanoutLedger, PromoteRequest, Promotion, SevallaClient
 from ._console import Console
-from ._output import json_line, plural, promote_request_json
+from ._output import plural, promote_request_json
 from ._plan_runner import PlanOutcome
 from ._reconcile_command import format_sent_at, reconcile_command_line
 from ._waiting import status_name
@@ -88,9 +87,7 @@ def report_promote_interrupted(
             f"retrying, find out with:\n  {command}"
         )
         data.update(state="unknown", sent_at=format_sent_at(sent_at), reconcile=command)
-    if console.json:
-        with contextlib.suppress(BrokenPipeError):
-            console.line(json_line(data))
+    console.json_report(data)
 
 
 def report_unknown(
@@ -158,8 +155,8 @@ def report_interrupted(
             console.note("find out whether they were made with:")
             commands = report_unknown(console, known)
     not_sent = [i for i in range(len(requests)) if i not in started]
-    if console.json:  # the same report as data, on stdout after the results
-        report = {
+    console.json_report(  # the same report as data, on stdout after the results
+        {
             "interrupted": True,
             "finished": len(finished),
             "ok": ok,
@@ -172,8 +169,7 @@ def report_interrupted(
             "reconcile": commands,
             "not_sent": not_sent,
         }
-        with contextlib.suppress(BrokenPipeError):
-            console.line(json_line(report))
+    )
     if not_sent:
         console.note(f"{len(not_sent)} not sent: {entry_list(not_sent)}")
     else:

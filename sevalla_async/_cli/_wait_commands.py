@@ -174,20 +174,15 @@ async def promote_and_wait(
 
 
 def _print_waited(console: Console, request: PromoteRequest, waited: Sequence[Waited]) -> None:
-    if console.json:
-        for w in waited:
-            console.line(json_line(waited_promotion_json(request, w)))
-    else:
-        rows = [
-            ("-" if w.app_id is None else str(w.app_id), str(w.deployment_id), describe_waited(w))
-            for w in waited
-        ]
-        header, *lines = render_table(WAITED_COLUMNS, rows).split("\n")
+    rows = [
+        ("-" if w.app_id is None else str(w.app_id), str(w.deployment_id), describe_waited(w))
+        for w in waited
+    ]
+    header, *lines = render_table(WAITED_COLUMNS, rows).split("\n")
+    if not console.json:
         console.line(header)
-        for line, w in zip(lines, waited, strict=True):
-            console.line(line)
-            for log_line in log_lines(w.logs):
-                console.line(log_line)
+    for line, w in zip(lines, waited, strict=True):
+        console.emit(waited_promotion_json(request, w), "\n".join([line, *log_lines(w.logs)]))
 
 
 def _report_wait_interrupted(
