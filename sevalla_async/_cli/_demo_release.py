@@ -67,7 +67,7 @@ class _Stories:
         )
         if not console.json:
             console.line("")
-        view = ReleaseView(console, say, failure_logs=FAILURE_LOGS)
+        view = ReleaseView(console, failure_logs=FAILURE_LOGS)
 
         def gate(report: WaveReport) -> bool:
             fake.fail_deployments(doomed, None)  # the rollback itself deploys fine
@@ -113,7 +113,7 @@ class _Stories:
         )
         if not console.json:
             console.line("")
-        view = ReleaseView(console, say)
+        view = ReleaseView(console)
 
         def gate(report: WaveReport) -> bool:
             fake.deploy(source, automatic=True, script=["success"])  # the push

@@ -231,17 +231,10 @@ def promotions_table(promotions: Sequence[Promotion]) -> str:
     """``promote``'s table: each target and the deployment started on it; when a target
     already ran the build (``--skip-current``) a third column says ``current`` (its
     running deployment) or ``started``."""
-    if not any(p.already_current for p in promotions):
-        rows = [(str(p.target_app_id), str(p.deployment_id)) for p in promotions]
-        return render_table(("TARGET APP", "DEPLOYMENT"), rows)
-    return render_table(
-        ("TARGET APP", "DEPLOYMENT", "STATUS"),
-        [
-            (
-                str(p.target_app_id),
-                str(p.deployment_id),
-                "current" if p.already_current else "started",
-            )
-            for p in promotions
-        ],
-    )
+    rows = [
+        (str(p.target_app_id), str(p.deployment_id), "current" if p.already_current else "started")
+        for p in promotions
+    ]
+    if any(p.already_current for p in promotions):
+        return render_table(("TARGET APP", "DEPLOYMENT", "STATUS"), rows)
+    return render_table(("TARGET APP", "DEPLOYMENT"), [row[:2] for row in rows])

@@ -67,17 +67,15 @@ class ReleaseView:
     def __init__(
         self,
         console: Console,
-        say: Callable[[str], None] | None = None,
         *,
         failure_logs: int = 0,
         pinned: Mapping[uuid.UUID, Build] | None = None,
     ) -> None:
         self._console = console
-        self._say = say or console.line
         self._last: dict[tuple[int, uuid.UUID, bool], str] = {}
         self._holds = failure_logs > 0
         self._held: dict[tuple[int, uuid.UUID], tuple[dict[str, Any], str]] = {}
-        self.pins = PinsHeader(self._emit_now, pinned)
+        self.pins = PinsHeader(console.emit, pinned)
         self._headed = False
 
     def head(self) -> None:
@@ -87,7 +85,7 @@ class ReleaseView:
         self._headed = True
         self.pins.flush()
         if not self._console.json:
-            self._say(format_row(COLUMNS, WIDTHS))
+            self._console.line(format_row(COLUMNS, WIDTHS))
 
     def gate(self, report: WaveReport) -> bool:
         """The default gate (every deployment succeeded), printing first the held rows of
@@ -123,13 +121,7 @@ class ReleaseView:
 
     def _emit(self, data: dict[str, Any], text: str) -> None:
         self.head()
-        self._emit_now(data, text)
-
-    def _emit_now(self, data: dict[str, Any], text: str) -> None:
-        if self._console.json:
-            self._console.line(json_line(data))
-        else:
-            self._say(text)
+        self._console.emit(data, text)
 
     def deployment(self, progress: DeploymentProgress) -> None:
         deployment = progress.deployment
