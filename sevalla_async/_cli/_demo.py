@@ -26,7 +26,7 @@ from ._demo_release import release_stories
 from ._output import format_row, plural
 from ._plan_runner import PlanOutcome, run_plan
 from ._rows import OUTCOME_COLUMNS, describe_waited, tally
-from ._waiting import StatusWatch, Waited, status_name, waited_from_deployments, waited_from_error
+from ._waiting import StatusWatch, Waited, seen_json, waited_from_deployments, waited_from_error
 
 __all__ = ["POLL_INTERVAL", "demo"]
 
@@ -197,12 +197,7 @@ def _print_finished(
     deployment: Deployment,
 ) -> None:
     trail = watch.trail(deployment.id)
-    data = {
-        "app_id": str(deployment.app_id),
-        "deployment_id": str(deployment.id),
-        "status": status_name(deployment),
-        "statuses": trail,
-    }
+    data = {**seen_json(deployment), "statuses": trail}
     row = (
         str(entry_of.get(deployment.id, "-")),
         str(deployment.app_id),

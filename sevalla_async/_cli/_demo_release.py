@@ -4,7 +4,8 @@ release that stops because a push landed on the staging app after the canary pas
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 import attrs
@@ -86,8 +87,7 @@ class _Stories:
         )
         back = [r for r in report.rollbacks if r.succeeded]
         apps = [str(r.app_id) for r in back]
-        sent = {t for r in fake.requests_to("POST", "/promote") for t in r.json()["target_app_ids"]}
-        never = sum(1 for r in rest for t in r.target_app_ids if str(t) not in sent)
+        never = self._untouched(t for r in rest for t in r.target_app_ids)
         say(
             f"\nRelease stopped at wave {report.stopped_at}: "
             f"{plural(len(back), 'target')} rolled back ({', '.join(apps)}); "
@@ -129,15 +129,16 @@ class _Stories:
             on_pin=view.pins.pin,
         )
         view.head()
-        untouched = sum(
-            1
-            for t in rest
-            if not any(
-                str(t) in r.json()["target_app_ids"] for r in fake.requests_to("POST", "/promote")
-            )
-        )
+        untouched = self._untouched(rest)
         say(
             f"\nRelease stopped: {report.stopped_reason}.\n"
             f"{untouched} of its {plural(len(rest), 'target')} untouched; to ship the new "
             "build, release again (it is pinned afresh) once a canary has checked it."
         )
+
+    def _untouched(self, targets: Iterable[uuid.UUID]) -> int:
+        """How many of ``targets`` no promote request sent to the fake named."""
+        sent = {
+            t for r in self.fake.requests_to("POST", "/promote") for t in r.json()["target_app_ids"]
+        }
+        return sum(1 for t in targets if str(t) not in sent)

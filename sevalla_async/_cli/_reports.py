@@ -14,7 +14,7 @@ from ._console import Console
 from ._output import plural, promote_request_json
 from ._plan_runner import PlanOutcome
 from ._reconcile_command import format_sent_at, reconcile_command_line
-from ._waiting import status_name
+from ._waiting import seen_json, status_name
 
 __all__ = [
     "OnePromote",
@@ -162,7 +162,7 @@ def report_interrupted(
             "ok": ok,
             "failed": len(finished) - ok,
             "waiting": [
-                {"index": i, "deployments": [_seen_json(d) for d in polled[i].values()]}
+                {"index": i, "deployments": [seen_json(d) for d in polled[i].values()]}
                 for i in waited_for
             ],
             "sent_without_reply": in_flight,
@@ -175,11 +175,3 @@ def report_interrupted(
     else:
         console.note("every promotion of the plan was sent")
     console.err.flush()
-
-
-def _seen_json(deployment: Deployment) -> dict[str, str | None]:
-    return {
-        "app_id": str(deployment.app_id),
-        "deployment_id": str(deployment.id),
-        "status": status_name(deployment),
-    }

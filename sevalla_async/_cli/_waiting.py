@@ -36,6 +36,7 @@ __all__ = [
     "Waited",
     "last_seen",
     "mark_current",
+    "seen_json",
     "status_name",
     "wait_options",
     "waited_from_deployments",
@@ -116,6 +117,15 @@ def status_name(deployment: Deployment | None) -> str:
     if deployment is None or deployment.status is None:
         return "null"
     return deployment.status.value
+
+
+def seen_json(deployment: Deployment) -> dict[str, str]:
+    """A deployment as last seen: its ``app_id``, ``deployment_id`` and ``status``."""
+    return {
+        "app_id": str(deployment.app_id),
+        "deployment_id": str(deployment.id),
+        "status": status_name(deployment),
+    }
 
 
 def last_seen(error: BaseException) -> Deployment | None:
