@@ -186,15 +186,12 @@ def mark_current(waited: list[Waited], promotions: Sequence[Promotion] | None) -
 
 def waited_from_error(error: WaitAllError) -> list[Waited]:
     """Every result of a :class:`WaitAllError`, finished or not, in input order."""
-    out = []
-    for promotion, result in zip(error.promotions, error.results, strict=True):
-        if isinstance(result, Deployment):
-            out.append(Waited(promotion.target_app_id, promotion.deployment_id, result))
-        else:
-            out.append(
-                Waited(promotion.target_app_id, promotion.deployment_id, last_seen(result), result)
-            )
-    return out
+    return [
+        Waited(p.target_app_id, p.deployment_id, result)
+        if isinstance(result, Deployment)
+        else Waited(p.target_app_id, p.deployment_id, last_seen(result), result)
+        for p, result in zip(error.promotions, error.results, strict=True)
+    ]
 
 
 OnChange = Callable[[Deployment, float], object]
