@@ -22,6 +22,7 @@ __all__ = [
     "global_options",
     "journal_options",
     "non_negative_seconds",
+    "number_opt",
     "opt",
     "port",
     "positive_int",
@@ -35,6 +36,12 @@ Option = tuple[tuple[str, ...], Mapping[str, Any]]
 
 def opt(*names: str, **options: Any) -> Option:
     return names, options
+
+
+def number_opt(name: str, kind: Callable[[str], int], default: int, help_text: str) -> Option:
+    """A whole-number option shown as ``N``, of type ``kind`` (:data:`positive_int` or
+    :data:`count`)."""
+    return opt(name, type=kind, default=default, metavar="N", help=help_text)
 
 
 def _whole_number(minimum: int, rule: str) -> Callable[[str], int]:
@@ -184,12 +191,9 @@ _WAIT_OPTIONS = (
 def wait_options(*, flag: bool) -> Callable[[argparse.ArgumentParser], None]:
     """The waiting options; with ``flag`` also ``--wait`` (the others then need it). Their
     default is "not given" (``None``); ``_waiting.wait_options`` resolves them."""
-
-    def add(parser: argparse.ArgumentParser) -> None:
-        group = parser.add_argument_group("waiting" + (" (with --wait)" if flag else ""))
-        add_options(group, ((_WAIT_FLAG,) if flag else ()) + _WAIT_OPTIONS)
-
-    return add
+    if flag:
+        return _group("waiting (with --wait)", (_WAIT_FLAG, *_WAIT_OPTIONS))
+    return _group("waiting", _WAIT_OPTIONS)
 
 
 _RESUME_HELP = (
@@ -198,18 +202,17 @@ _RESUME_HELP = (
     "deployment histories and only targets verified not promoted are sent; entries "
     "never sent are sent. The journal goes on in FILE"
 )
-_JOURNAL_OPTIONS = (
-    opt(
-        "--journal",
-        metavar="FILE",
-        help="append one JSON line per event (sent, result) to FILE as it happens, flushed "
-        "and synced, so a run stopped any way (kill -9 included) can be resumed; off by "
-        "default (see below). FILE must be new or empty: a journal records one run (to "
-        "continue it: --resume FILE; else remove it); one run at a time holds it (a second "
-        "is refused, exit status 2). If FILE cannot be written (a full disk), nothing more "
-        "is sent: what it could not record as sent is reported not_sent (exit status 1)",
-    ),
-    opt("--resume", metavar="FILE", help=_RESUME_HELP),
+_JOURNAL = opt(
+    "--journal",
+    metavar="FILE",
+    help="append one JSON line per event (sent, result) to FILE as it happens, flushed "
+    "and synced, so a run stopped any way (kill -9 included) can be resumed; off by "
+    "default (see below). FILE must be new or empty: a journal records one run (to "
+    "continue it: --resume FILE; else remove it); one run at a time holds it (a second "
+    "is refused, exit status 2). If FILE cannot be written (a full disk), nothing more "
+    "is sent: what it could not record as sent is reported not_sent (exit status 1)",
+)
+_RECONCILE_OPTIONS = (
     opt(
         "--reconcile-settle",
         type=non_negative_seconds,
@@ -231,17 +234,8 @@ _JOURNAL_OPTIONS = (
 
 def journal_options(resume_help: str = _RESUME_HELP) -> Callable[[argparse.ArgumentParser], None]:
     """``--journal``, ``--resume`` and the reconciling options of a resume."""
-
-    def add(parser: argparse.ArgumentParser) -> None:
-        table = tuple(
-            opt(*names, **{**options, "help": resume_help})
-            if names == ("--resume",)
-            else (names, options)
-            for names, options in _JOURNAL_OPTIONS
-        )
-        add_options(parser.add_argument_group("journal and resume"), table)
-
-    return add
+    resume = opt("--resume", metavar="FILE", help=resume_help)
+    return _group("journal and resume", (_JOURNAL, resume, *_RECONCILE_OPTIONS))
 
 
 def build_options(
@@ -260,11 +254,12 @@ def build_options(
             help=f"{SKIP_CURRENT_HELP} (default: {default})",
         ),
     ) + ((opt("--repin", action="store_true", help=REPIN_HELP),) if repin else ())
+    return _group("the build you verified", table)
 
-    def add(parser: argparse.ArgumentParser) -> None:
-        add_options(parser.add_argument_group("the build you verified"), table)
 
-    return add
+def _group(title: str, table: tuple[Option, ...]) -> Callable[[argparse.ArgumentParser], None]:
+    """A step of a command that adds the options of ``table`` under the heading ``title``."""
+    return lambda parser: add_options(parser.add_argument_group(title), table)
 
 
 def add_options(target: Any, table: tuple[Option, ...], *, suppress: bool = False) -> None:

@@ -55,9 +55,8 @@ from ._output import (
     promotions_table,
     render_table,
 )
-from ._plan import PlanError, expecting, parse_plan, read_plan_text
+from ._plan import expecting, load_plan, parse_plan
 from ._plan_runner import PlanOutcome, run_plan
-from ._progress import ProgressLine
 from ._reports import (
     OnePromote,
     entry_list,
@@ -117,10 +116,6 @@ async def promote(args: argparse.Namespace, console: Console) -> int:
 # --- promote-many -------------------------------------------------------------------------
 
 
-def _read_plan(name: str) -> str:
-    return read_plan_text(name)
-
-
 def emit_outcome(
     console: Console, outcome: PlanOutcome, widths: Sequence[int], *, waits: bool = False
 ) -> None:
@@ -163,13 +158,10 @@ def _open_journal(
 
 
 async def promote_many(args: argparse.Namespace, console: Console) -> int:
-    text = _read_plan(args.plan)
-    source = "stdin" if args.plan == "-" else args.plan
-    try:
-        requests = expecting(parse_plan(text, source=source), args.expect_build)
-    except PlanError as exc:
-        console.plan_invalid(exc.problems)
+    requests = load_plan(args.plan, console, parse_plan)
+    if requests is None:
         return EXIT_USAGE
+    requests = expecting(requests, args.expect_build)
     options = wait_options(args)
     client = make_client(args)  # a bad key or URL is found before anything is sent
     if not requests:
@@ -190,9 +182,7 @@ async def promote_many(args: argparse.Namespace, console: Console) -> int:
     unknown_sent: dict[int, tuple[PromoteRequest, datetime]] = {}
     polled: dict[int, dict[uuid.UUID, Deployment]] = {}
 
-    progress = ProgressLine(
-        console.err, len(requests), enabled=console.progress, shares_terminal=console.out_is_tty
-    )
+    progress = console.progress_line(len(requests))
     columns = OUTCOME_COLUMNS if options is None else WAITED_OUTCOME_COLUMNS
     entry_width = max(len(columns[0]), len(str(len(requests) - 1)))
     widths = (entry_width, 7, 36, 36, 0) if options is None else (entry_width, 7, 36, 36, 36, 0)

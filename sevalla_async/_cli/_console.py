@@ -12,6 +12,7 @@ import attrs
 
 from .. import SevallaClient
 from ._output import clean_text, error_json, json_line
+from ._progress import ProgressLine
 
 __all__ = [
     "EXIT_FAILED",
@@ -71,6 +72,11 @@ class Console:
         self.out.write(text + "\n")
         self.out.flush()
 
+    def emit(self, data: Mapping[str, object], text: str) -> None:
+        """One result on stdout: ``data`` as a JSON line with ``--output json``, else
+        ``text``."""
+        self.line(json_line(data) if self.json else text)
+
     def note(self, text: str) -> None:
         """A message for the person at the terminal, on stderr (``main`` makes every stream
         redact the key: an error may quote what was typed, the key in the wrong place)."""
@@ -80,22 +86,30 @@ class Console:
     def error_line(self, error: Mapping[str, object]) -> None:
         """With ``--output json``, ``{"error": {...}}`` on stdout (an ``error_json``): the
         failure as data for the script reading stdout; a closed stdout is not an error."""
+        self.json_report({"error": error})
+
+    def json_report(self, data: Mapping[str, object]) -> None:
+        """With ``--output json``, ``data`` as a JSON line on stdout: a report after the
+        results (of a failure, an interruption); a closed stdout is not an error."""
         if self.json:
             with contextlib.suppress(BrokenPipeError):
-                self.line(json_line({"error": error}))
+                self.line(json_line(data))
 
-    def plan_invalid(self, problems: Sequence[str]) -> None:
-        """A plan that cannot be used: every problem on stderr (and, with ``--output json``,
-        one ``PlanError`` on stdout); nothing was sent."""
+    def plan_invalid(self, problems: Sequence[str], *, as_data: bool = True) -> None:
+        """A plan that cannot be used: every problem on stderr (and, with ``as_data`` and
+        ``--output json``, one ``PlanError`` on stdout); nothing was sent."""
         for problem in problems:
             self.note(problem)
         self.note("the plan is invalid: nothing was sent")
-        message = clean_text(f"the plan is invalid: {'; '.join(problems)}")
-        self.error_line(error_json(type="PlanError", message=message, state="not_sent"))
+        if as_data:
+            message = clean_text(f"the plan is invalid: {'; '.join(problems)}")
+            self.error_line(error_json(type="PlanError", message=message, state="not_sent"))
 
-    @property
-    def out_is_tty(self) -> bool:
-        return _isatty(self.out)
+    def progress_line(self, total: int) -> ProgressLine:
+        """The live progress line of ``total`` items on stderr (drawn when ``progress``)."""
+        return ProgressLine(
+            self.err, total, enabled=self.progress, shares_terminal=_isatty(self.out)
+        )
 
 
 def _isatty(stream: TextIO) -> bool:
@@ -118,18 +132,11 @@ def resolve_console(args: argparse.Namespace, out: TextIO, err: TextIO) -> Conso
     return Console(out=out, err=err, output=output, progress=progress)
 
 
-def api_key_from(args: argparse.Namespace) -> str | None:
-    """``--api-key``, else ``SEVALLA_API_KEY`` (the flag wins)."""
-    key: str | None = args.api_key
-    if key is None:
-        key = os.environ.get("SEVALLA_API_KEY")
-    return key if key and key.strip() else None
-
-
 def make_client(args: argparse.Namespace) -> SevallaClient:
-    """A client from the global options; bad options are a :class:`UsageError`."""
-    key = api_key_from(args)
-    if key is None:
+    """A client from the global options (the key: ``--api-key``, else ``SEVALLA_API_KEY``);
+    bad options are a :class:`UsageError`."""
+    key = os.environ.get("SEVALLA_API_KEY") if args.api_key is None else args.api_key
+    if not key or not key.strip():
         raise UsageError("no API key: pass --api-key KEY or set SEVALLA_API_KEY")
     try:
         return SevallaClient(key, base_url=args.base_url, timeout=args.timeout)

@@ -17,16 +17,16 @@ import functools
 import uuid
 from collections.abc import Callable, Sequence
 from contextlib import aclosing
+from operator import attrgetter
 
 from .. import Deployment, PromoteRequest, Promotion, SevallaClient, WaitAllError
 from ._commands import emit_outcome, format_indexes
 from ._console import EXIT_OK, Console
 from ._demo_release import release_stories
-from ._output import format_row, json_line
+from ._output import format_row, plural
 from ._plan_runner import PlanOutcome, run_plan
-from ._progress import ProgressLine
 from ._rows import OUTCOME_COLUMNS, describe_waited, tally
-from ._waiting import StatusWatch, Waited, status_name, waited_from_deployments, waited_from_error
+from ._waiting import StatusWatch, Waited, seen_json, waited_from_deployments, waited_from_error
 
 __all__ = ["POLL_INTERVAL", "demo"]
 
@@ -52,10 +52,6 @@ def _story_teller(console: Console) -> Callable[[str], None]:
     return note
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
 async def demo(args: argparse.Namespace, console: Console) -> int:
     from ..testing import FakeSevalla, Fault
 
@@ -66,7 +62,7 @@ async def demo(args: argparse.Namespace, console: Console) -> int:
         requests = fake.promote_requests(args.pipelines, targets=args.targets)
         say(
             f"Embedded fake Sevalla API at {fake.base_url} (no account, no network).\n"
-            f"Promoting {_plural(len(requests), 'pipeline')} x {_plural(args.targets, 'target')}, "
+            f"Promoting {plural(len(requests), 'pipeline')} x {plural(args.targets, 'target')}, "
             f"{args.concurrency} at a time; every reply is {args.delay:g}s late (scripted)."
         )
         if len(requests) > 1:
@@ -100,20 +96,18 @@ async def demo(args: argparse.Namespace, console: Console) -> int:
         async with SevallaClient(fake.api_key, base_url=fake.base_url) as client:
             outcomes = await _fan_out(client, requests, args, console)
             failed = sorted(o.index for o in outcomes if not o.ok)
-            started = [
-                (o.index, p) for o in sorted(outcomes, key=_index) for p in o.promotions or ()
-            ]
+            started = [(o.index, p) for o in outcomes for p in o.promotions or ()]
             which = f" (entry {format_indexes(failed)})" if failed else ""
             say(
                 f"\nDone: {len(outcomes) - len(failed)} ok, {len(failed)} failed{which}; "
-                f"{_plural(len(started), 'deployment')} started with "
-                f"{_plural(len(fake.requests), 'HTTP request')}, "
+                f"{plural(len(started), 'deployment')} started with "
+                f"{plural(len(fake.requests), 'HTTP request')}, "
                 f"at most {fake.max_in_flight} at once."
             )
             if not started:
                 return EXIT_OK
             say(
-                f"\nWaiting for the {_plural(len(started), 'deployment')}: on the fake each moves "
+                f"\nWaiting for the {plural(len(started), 'deployment')}: on the fake each moves "
                 f"one status per poll, and polls start every {POLL_INTERVAL:g}s here\n"
                 "(the client's poll_interval defaults to 1 s; with many waits each is polled "
                 "less often, all of them sharing half the API's read budget).\n"
@@ -122,7 +116,7 @@ async def demo(args: argparse.Namespace, console: Console) -> int:
             before = len(fake.requests)
             waited = await _wait(client, started, console)
             polls = len(fake.requests) - before
-            say(f"\nWaited: {tally(waited)}; {_plural(polls, 'poll')}.")
+            say(f"\nWaited: {tally(waited)}; {plural(polls, 'poll')}.")
             for w in waited:
                 if not w.succeeded:
                     say(
@@ -133,19 +127,15 @@ async def demo(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
-def _index(outcome: PlanOutcome) -> int:
-    return outcome.index
-
-
 async def _fan_out(
     client: SevallaClient,
     requests: Sequence[PromoteRequest],
     args: argparse.Namespace,
     console: Console,
 ) -> list[PlanOutcome]:
-    progress = ProgressLine(
-        console.err, len(requests), enabled=console.progress, shares_terminal=console.out_is_tty
-    )
+    """Promote every request, printing each outcome as it comes; the outcomes, in plan
+    order."""
+    progress = console.progress_line(len(requests))
     widths = (max(len(OUTCOME_COLUMNS[0]), len(str(len(requests) - 1))), 6, 36, 36, 0)
     if not console.json:
         console.line("")
@@ -160,7 +150,7 @@ async def _fan_out(
                 ok=outcome.ok, write=functools.partial(emit_outcome, console, outcome, widths)
             )
     progress.finish()
-    return outcomes
+    return sorted(outcomes, key=attrgetter("index"))
 
 
 async def _wait(
@@ -168,9 +158,7 @@ async def _wait(
 ) -> list[Waited]:
     """Wait for every started deployment, printing each one's statuses as it finishes."""
     entry_of = {p.deployment_id: index for index, p in started}
-    progress = ProgressLine(
-        console.err, len(started), enabled=console.progress, shares_terminal=console.out_is_tty
-    )
+    progress = console.progress_line(len(started))
     widths = (len(WAIT_COLUMNS[0]), 36, 36, 0)
     if not console.json:
         console.line("")
@@ -209,22 +197,11 @@ def _print_finished(
     deployment: Deployment,
 ) -> None:
     trail = watch.trail(deployment.id)
-    if console.json:
-        console.line(
-            json_line(
-                {
-                    "app_id": str(deployment.app_id),
-                    "deployment_id": str(deployment.id),
-                    "status": status_name(deployment),
-                    "statuses": trail,
-                }
-            )
-        )
-    else:
-        row = (
-            str(entry_of.get(deployment.id, "-")),
-            str(deployment.app_id),
-            str(deployment.id),
-            " > ".join(trail),
-        )
-        console.line(format_row(row, widths))
+    data = {**seen_json(deployment), "statuses": trail}
+    row = (
+        str(entry_of.get(deployment.id, "-")),
+        str(deployment.app_id),
+        str(deployment.id),
+        " > ".join(trail),
+    )
+    console.emit(data, format_row(row, widths))

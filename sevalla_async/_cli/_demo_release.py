@@ -4,13 +4,15 @@ release that stops because a push landed on the staging app after the canary pas
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 import attrs
 
 from .. import PromoteRequest, SevallaClient, WaveReport
 from ._console import Console
+from ._output import plural
 from ._release import ReleaseView
 
 if TYPE_CHECKING:
@@ -22,10 +24,6 @@ FAILURE_LOGS = 3
 """Error lines shown under a failed row in the demo (the CLI's default is 20)."""
 
 _REASON = "npm ERR! missing script: build"
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 async def release_stories(
@@ -70,7 +68,7 @@ class _Stories:
         )
         if not console.json:
             console.line("")
-        view = ReleaseView(console, say, failure_logs=FAILURE_LOGS)
+        view = ReleaseView(console, failure_logs=FAILURE_LOGS)
 
         def gate(report: WaveReport) -> bool:
             fake.fail_deployments(doomed, None)  # the rollback itself deploys fine
@@ -85,15 +83,14 @@ class _Stories:
             failure_logs=FAILURE_LOGS,
             on_wave=view.wave,
             on_deployment=view.deployment,
-            on_pin=view.pin,
+            on_pin=view.pins.pin,
         )
         back = [r for r in report.rollbacks if r.succeeded]
         apps = [str(r.app_id) for r in back]
-        sent = {t for r in fake.requests_to("POST", "/promote") for t in r.json()["target_app_ids"]}
-        never = sum(1 for r in rest for t in r.target_app_ids if str(t) not in sent)
+        never = self._untouched(t for r in rest for t in r.target_app_ids)
         say(
             f"\nRelease stopped at wave {report.stopped_at}: "
-            f"{_plural(len(back), 'target')} rolled back ({', '.join(apps)}); "
+            f"{plural(len(back), 'target')} rolled back ({', '.join(apps)}); "
             f"wave 1 was never sent ({never} of its {2 * len(rest)} targets untouched)."
         )
 
@@ -116,7 +113,7 @@ class _Stories:
         )
         if not console.json:
             console.line("")
-        view = ReleaseView(console, say)
+        view = ReleaseView(console)
 
         def gate(report: WaveReport) -> bool:
             fake.deploy(source, automatic=True, script=["success"])  # the push
@@ -129,18 +126,19 @@ class _Stories:
             wait_timeout=60,
             on_wave=view.wave,
             on_deployment=view.deployment,
-            on_pin=view.pin,
+            on_pin=view.pins.pin,
         )
         view.head()
-        untouched = sum(
-            1
-            for t in rest
-            if not any(
-                str(t) in r.json()["target_app_ids"] for r in fake.requests_to("POST", "/promote")
-            )
-        )
+        untouched = self._untouched(rest)
         say(
             f"\nRelease stopped: {report.stopped_reason}.\n"
-            f"{untouched} of its {_plural(len(rest), 'target')} untouched; to ship the new "
+            f"{untouched} of its {plural(len(rest), 'target')} untouched; to ship the new "
             "build, release again (it is pinned afresh) once a canary has checked it."
         )
+
+    def _untouched(self, targets: Iterable[uuid.UUID]) -> int:
+        """How many of ``targets`` no promote request sent to the fake named."""
+        sent = {
+            t for r in self.fake.requests_to("POST", "/promote") for t in r.json()["target_app_ids"]
+        }
+        return sum(1 for t in targets if str(t) not in sent)

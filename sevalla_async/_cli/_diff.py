@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -24,9 +24,9 @@ from .._engine import Engine
 from .._ids import to_uuid
 from .._resources._current import latest_success
 from ._console import EXIT_OK, Console, UsageError, make_client
-from ._output import clean_text, json_line, render_table
+from ._output import clean_text, render_table
 
-__all__ = ["add_diff_command", "diff"]
+__all__ = ["HELP", "diff"]
 
 _CONCURRENCY = 8  # apps read at once
 _PAGE = 20  # deployments a page while looking for an app's latest success
@@ -42,22 +42,6 @@ differs from the reference of the nearest earlier stage with apps: that stage's 
 --app with a build. With --output json: one JSON object. Exit status 0 (1 when the API
 fails, 2 for bad arguments).
 """
-
-
-def add_diff_command(commands: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
-    """Register ``diff`` (``command`` is the parser's sub-command factory)."""
-    p = command(
-        commands, "diff", "show each stage's apps and builds, and which apps are behind", HELP
-    )
-    p.add_argument("pipeline", metavar="PIPELINE", help="the pipeline id")
-    p.add_argument(
-        "--app",
-        action="append",
-        default=[],
-        metavar="STAGE=APP",
-        help="an app of a stage (repeat for several apps and stages)",
-    )
-    p.set_defaults(handler=diff)
 
 
 @attrs.frozen
@@ -153,10 +137,7 @@ async def diff(args: argparse.Namespace, console: Console) -> int:
     now = time.time()
     if not apps:
         console.note("the API does not list a stage's apps: name them with --app STAGE=APP")
-    if console.json:
-        console.line(json_line(_as_json(pipeline, compared, now)))
-    else:
-        console.line(_as_table(pipeline, compared, now))
+    console.emit(_as_json(pipeline, compared, now), _as_table(pipeline, compared, now))
     return EXIT_OK
 
 

@@ -17,22 +17,18 @@ from typing import Any
 
 from ._console import EXIT_OK, Console
 from ._fake_scenario import Scenario, scenario_lines
-from ._output import json_line
 
-__all__ = ["fake_server", "serve"]
+__all__ = ["serve"]
 
 SEED_NAMES = ("web", "api", "worker", "billing", "search", "admin", "docs", "mobile")
-
-
-async def fake_server(args: argparse.Namespace, console: Console) -> int:
-    return await serve(args, console)
 
 
 async def serve(
     args: argparse.Namespace, console: Console, *, clock: Callable[[], float] = time.monotonic
 ) -> int:
-    """Run the fake until cancelled; ``clock`` is its clock (tests pass a FakeClock: the
-    ``--slow`` replies and ``--push-after`` builds then follow it)."""
+    """The ``fake-server`` command: run the fake until cancelled; ``clock`` is its clock
+    (tests pass a FakeClock: the ``--slow`` replies and ``--push-after`` builds then
+    follow it)."""
     from ..testing import FakeSevalla
 
     fake = FakeSevalla(
@@ -59,12 +55,10 @@ async def serve(
             ]
             text = json.dumps(plan, indent=2) + "\n"
             await asyncio.to_thread(Path(args.plan_file).write_text, text, encoding="utf-8")
-        if console.json:
-            document = _seeded_fake_document(fake.base_url, fake.api_key, pipelines)
-            console.line(json_line({**document, "scenario": scenario.as_json()}))
-        else:
-            text = _instructions(fake.base_url, fake.api_key, pipelines, args.plan_file)
-            console.line("\n".join([text, *scenario_lines(scenario)]))
+        document = _seeded_fake_document(fake.base_url, fake.api_key, pipelines)
+        text = _instructions(fake.base_url, fake.api_key, pipelines, args.plan_file)
+        document["scenario"] = scenario.as_json()
+        console.emit(document, "\n".join([text, *scenario_lines(scenario)]))
         await asyncio.Event().wait()  # until the runner cancels us on a signal
     return EXIT_OK  # pragma: no cover - only a signal ends the wait
 

@@ -145,22 +145,18 @@ def load(path: str | os.PathLike[str]) -> dict[str, JournalEntry]:
                 raise JournalError(
                     f"{where}:{number}: entry {key} is recorded for two different requests"
                 )
+            at = _when(event.get("at"))  # when a "sent" event was written
             if kind == "sent" and event.get("targets") is not None:  # a re-send of some
-                at = _when(event.get("at"))
                 start = previous or JournalEntry(index, wave, found, noted_at=at)
                 entries[key] = attrs.evolve(start, targets=resent(start.targets, event))
             elif kind == "sent":
                 if previous is None or previous.state is None:
                     noted = previous.noted_at if previous is not None else None
-                    entries[key] = JournalEntry(
-                        index, wave, found, noted_at=noted or _when(event.get("at"))
-                    )
+                    entries[key] = JournalEntry(index, wave, found, noted_at=noted or at)
                 elif previous.state is PromotionState.NOT_SENT:  # re-sent by a resume
-                    entries[key] = JournalEntry(index, wave, found, noted_at=_when(event.get("at")))
+                    entries[key] = JournalEntry(index, wave, found, noted_at=at)
                 else:  # sent again after a verdict (a resume re-promoting): maybe sent
-                    entries[key] = attrs.evolve(
-                        previous, state=None, noted_at=_when(event.get("at")), targets=()
-                    )
+                    entries[key] = attrs.evolve(previous, state=None, noted_at=at, targets=())
             elif kind == "result":
                 entries[key] = JournalEntry(
                     index,
@@ -175,8 +171,6 @@ def load(path: str | os.PathLike[str]) -> dict[str, JournalEntry]:
                 )
             else:
                 raise ValueError(f"unknown event {kind!r}")
-        except JournalError:
-            raise
         except (ValueError, KeyError, TypeError) as exc:
             raise JournalError(f"{where}:{number}: not a journal line ({exc})") from None
     return entries

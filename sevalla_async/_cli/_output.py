@@ -112,9 +112,7 @@ def promotion_json(request: PromoteRequest, promotion: Promotion) -> dict[str, A
     return {
         "pipeline_id": str(request.pipeline_id),
         "source_app_id": str(request.source_app_id),
-        "target_app_id": str(promotion.target_app_id),
-        "deployment_id": str(promotion.deployment_id),
-        **_current(promotion),
+        **promotion_entry_json(promotion),
     }
 
 
@@ -124,12 +122,8 @@ def promotion_entry_json(promotion: Promotion) -> dict[str, Any]:
     return {
         "target_app_id": str(promotion.target_app_id),
         "deployment_id": str(promotion.deployment_id),
-        **_current(promotion),
+        **({"already_current": True} if promotion.already_current else {}),
     }
-
-
-def _current(promotion: Promotion) -> dict[str, Any]:
-    return {"already_current": True} if promotion.already_current else {}
 
 
 ERROR_KEYS = ("type", "message", "status", "code", "request_id", "state")
@@ -237,17 +231,10 @@ def promotions_table(promotions: Sequence[Promotion]) -> str:
     """``promote``'s table: each target and the deployment started on it; when a target
     already ran the build (``--skip-current``) a third column says ``current`` (its
     running deployment) or ``started``."""
-    if not any(p.already_current for p in promotions):
-        rows = [(str(p.target_app_id), str(p.deployment_id)) for p in promotions]
-        return render_table(("TARGET APP", "DEPLOYMENT"), rows)
-    return render_table(
-        ("TARGET APP", "DEPLOYMENT", "STATUS"),
-        [
-            (
-                str(p.target_app_id),
-                str(p.deployment_id),
-                "current" if p.already_current else "started",
-            )
-            for p in promotions
-        ],
-    )
+    rows = [
+        (str(p.target_app_id), str(p.deployment_id), "current" if p.already_current else "started")
+        for p in promotions
+    ]
+    if any(p.already_current for p in promotions):
+        return render_table(("TARGET APP", "DEPLOYMENT", "STATUS"), rows)
+    return render_table(("TARGET APP", "DEPLOYMENT"), [row[:2] for row in rows])

@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 
 from .._version import __version__
-from . import _reconcile_command
+from . import _diff, _reconcile_command
 from ._arguments import (
     Option,
     add_options,
@@ -21,6 +21,7 @@ from ._arguments import (
     count,
     global_options,
     journal_options,
+    number_opt,
     opt,
     port,
     positive_int,
@@ -28,9 +29,8 @@ from ._arguments import (
 )
 from ._commands import deployments_list, pipelines_list, promote, promote_many
 from ._demo import demo
-from ._diff import add_diff_command
 from ._fake_scenario import add_scenario_options
-from ._fake_server import fake_server
+from ._fake_server import serve
 from ._parser_text import (
     DEMO_DESCRIPTION,
     DESCRIPTION,
@@ -70,7 +70,7 @@ class Command:
 _LIMIT = "stop after N {}"
 _APP = opt("app", metavar="APP", help="the application id")
 
-COMMANDS: tuple[Command | Callable[[Any, Any], None], ...] = (
+COMMANDS: tuple[Command, ...] = (
     Command(
         "promote",
         "promote the latest successful build of an app to one or more apps",
@@ -98,12 +98,11 @@ COMMANDS: tuple[Command | Callable[[Any, Any], None], ...] = (
         "Run every promotion of PLAN (a JSON or JSON Lines file, or - for stdin).\n\n" + PLAN_HELP,
         (
             opt("plan", metavar="PLAN", help="the plan file (- reads stdin)"),
-            opt(
+            number_opt(
                 "--concurrency",
-                type=positive_int,
-                default=8,
-                metavar="N",
-                help="promotions in flight at once (default 8; with --wait, entries being "
+                positive_int,
+                8,
+                "promotions in flight at once (default 8; with --wait, entries being "
                 "promoted or waited for)",
             ),
             wait_options(flag=True),
@@ -125,12 +124,11 @@ COMMANDS: tuple[Command | Callable[[Any, Any], None], ...] = (
                 help="when a wave fails: stop (default), or roll back the targets of that wave "
                 "whose deployment did not succeed, wait for the rollbacks, then stop",
             ),
-            opt(
+            number_opt(
                 "--concurrency",
-                type=positive_int,
-                default=8,
-                metavar="N",
-                help="entries of a wave promoted or waited for at once (default 8)",
+                positive_int,
+                8,
+                "entries of a wave promoted or waited for at once (default 8)",
             ),
             opt(
                 "--reconcile",
@@ -194,7 +192,22 @@ COMMANDS: tuple[Command | Callable[[Any, Any], None], ...] = (
             ),
         ),
     ),
-    add_diff_command,  # sevalla-async diff PIPELINE (_diff.py)
+    Command(
+        "diff",
+        "show each stage's apps and builds, and which apps are behind",
+        _diff.HELP,
+        (
+            opt("pipeline", metavar="PIPELINE", help="the pipeline id"),
+            opt(
+                "--app",
+                action="append",
+                default=[],
+                metavar="STAGE=APP",
+                help="an app of a stage (repeat for several apps and stages)",
+            ),
+        ),
+        {"handler": _diff.diff},
+    ),
     Command(
         "fake-server",
         "run a fake Sevalla API locally (for development; no account needed)",
@@ -203,19 +216,9 @@ COMMANDS: tuple[Command | Callable[[Any, Any], None], ...] = (
             opt("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"),
             opt("--port", type=port, default=0, help="port to listen on (default: a free one)"),
             opt("--key", help="the API key it accepts (default: a random one)"),
-            opt(
-                "--pipelines",
-                type=count,
-                default=3,
-                metavar="N",
-                help="pipelines to seed (default 3)",
-            ),
-            opt(
-                "--targets",
-                type=positive_int,
-                default=2,
-                metavar="N",
-                help="apps in each stage of a seeded pipeline (default 2)",
+            number_opt("--pipelines", count, 3, "pipelines to seed (default 3)"),
+            number_opt(
+                "--targets", positive_int, 2, "apps in each stage of a seeded pipeline (default 2)"
             ),
             opt(
                 "--plan-file",
@@ -224,7 +227,7 @@ COMMANDS: tuple[Command | Callable[[Any, Any], None], ...] = (
             ),
             add_scenario_options,  # --fail-app, --slow, --push-after (_fake_scenario.py)
         ),
-        {"handler": fake_server, "human_default": True, "interrupt_status": 0},
+        {"handler": serve, "human_default": True, "interrupt_status": 0},
         api=False,
         progress=False,
     ),
@@ -234,27 +237,9 @@ COMMANDS: tuple[Command | Callable[[Any, Any], None], ...] = (
         "deployments, then release in waves with a failing canary (no account, no network)",
         DEMO_DESCRIPTION,
         (
-            opt(
-                "--pipelines",
-                type=positive_int,
-                default=6,
-                metavar="N",
-                help="pipelines (default 6)",
-            ),
-            opt(
-                "--targets",
-                type=positive_int,
-                default=2,
-                metavar="N",
-                help="targets each (default 2)",
-            ),
-            opt(
-                "--concurrency",
-                type=positive_int,
-                default=3,
-                metavar="N",
-                help="in flight (default 3)",
-            ),
+            number_opt("--pipelines", positive_int, 6, "pipelines (default 6)"),
+            number_opt("--targets", positive_int, 2, "targets each (default 2)"),
+            number_opt("--concurrency", positive_int, 3, "in flight (default 3)"),
             opt(
                 "--delay",
                 type=float,
@@ -269,31 +254,16 @@ COMMANDS: tuple[Command | Callable[[Any, Any], None], ...] = (
 )
 
 
-def _command(
-    parent: Any,
-    name: str,
-    help_text: str,
-    description: str | None = None,
-    *,
-    api: bool = True,
-    progress: bool = True,
-) -> argparse.ArgumentParser:
-    """A sub-command of ``parent`` (a sub-parsers action), with the global options."""
-    sub: argparse.ArgumentParser = parent.add_parser(
-        name,
-        help=help_text,
-        description=description or help_text,
+def _build(parent: Any, spec: Command) -> None:
+    """Add ``spec`` (and its actions) to ``parent``, a sub-parsers action, with the global
+    options."""
+    parser: argparse.ArgumentParser = parent.add_parser(
+        spec.name,
+        help=spec.help,
+        description=spec.description or spec.help,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    global_options(sub, in_command=True, api=api, progress=progress)
-    return sub
-
-
-def _build(parent: Any, spec: Command) -> None:
-    """Add ``spec`` (and its actions) to ``parent``, a sub-parsers action."""
-    parser = _command(
-        parent, spec.name, spec.help, spec.description, api=spec.api, progress=spec.progress
-    )
+    global_options(parser, in_command=True, api=spec.api, progress=spec.progress)
     for step in spec.steps:
         if callable(step):
             step(parser)
@@ -319,8 +289,5 @@ def build_parser() -> argparse.ArgumentParser:
     global_options(parser, in_command=False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for spec in COMMANDS:
-        if isinstance(spec, Command):
-            _build(commands, spec)
-        else:
-            spec(commands, _command)
+        _build(commands, spec)
     return parser

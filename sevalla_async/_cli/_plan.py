@@ -151,14 +151,15 @@ def read_plan_text(name: str) -> str:
         raise UsageError(f"{name}: the plan is not UTF-8 text") from None
 
 
-def load_plan(name: str, console: Console, parse: Callable[..., P]) -> P | None:
-    """Read the plan file ``name`` and ``parse(text, source=...)`` it; on a bad plan print
-    every problem on stderr and return ``None`` (exit status 2: nothing was sent)."""
+def load_plan(
+    name: str, console: Console, parse: Callable[..., P], *, as_data: bool = True
+) -> P | None:
+    """Read the plan file ``name`` and ``parse(text, source=...)`` it; on a bad plan report
+    every problem (:meth:`Console.plan_invalid`: on stderr, and with ``as_data`` also as
+    JSON on stdout) and return ``None`` (exit status 2: nothing was sent)."""
     text = read_plan_text(name)
     try:
         return parse(text, source="stdin" if name == "-" else name)
     except PlanError as exc:
-        for problem in exc.problems:
-            console.note(problem)
-        console.note("the plan is invalid: nothing was sent")
+        console.plan_invalid(exc.problems, as_data=as_data)
         return None

@@ -13,6 +13,7 @@ finished" is exactly what was in flight; with ``--wait`` the SDK's
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
+from contextlib import aclosing
 from datetime import datetime
 from typing import Any
 
@@ -72,9 +73,7 @@ class PlanOutcome:
     @property
     def ok(self) -> bool:
         """Promoted, and (when waited for) every deployment ended with ``success``."""
-        if self.error is not None or self.recorded_error is not None:
-            return False
-        if self.promotions is None:
+        if self.error is not None or self.recorded_error is not None or self.promotions is None:
             return False
         return self.waited is None or all(w.succeeded for w in self.waited)
 
@@ -174,10 +173,8 @@ async def run_plan(
         ledger=ledger,
         skip_current=skip_current,
     )
-    try:
+    async with aclosing(outcomes):
         async for outcome in outcomes:
             yield plan_outcome(outcome)
-    finally:
-        await outcomes.aclose()
     for unsent in marking.not_sent():  # the requests in flight have finished
         yield unsent

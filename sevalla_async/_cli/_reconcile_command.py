@@ -16,16 +16,17 @@ from __future__ import annotations
 import argparse
 import shlex
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import aclosing
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 from .. import PromoteRequest, TargetVerdict
 from .._engine import Engine
 from .._ids import shown
 from .._reconcile import DEFAULT_SETTLE
+from ._arguments import non_negative_seconds
 from ._console import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Console, UsageError, make_client
-from ._output import clean_text, format_row, json_line, plural, promote_request_json
-from ._plan import PlanError, parse_plan, read_plan_text
+from ._output import clean_text, format_row, plural
+from ._plan import load_plan, parse_plan
 
 __all__ = ["configure", "format_sent_at", "reconcile", "reconcile_command_line"]
 
@@ -86,16 +87,6 @@ def _sent_at(text: str) -> datetime:
     return moment
 
 
-def _settle(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {shown(text)}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
-    return value
-
-
 def reconcile_command_line(request: PromoteRequest, sent_at: datetime) -> str:
     """The command that reconciles ``request`` sent at ``sent_at`` (ready to paste)."""
     words = ["sevalla-async", "reconcile", "--pipeline", str(request.pipeline_id)]
@@ -124,7 +115,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--settle",
-        type=_settle,
+        type=non_negative_seconds,
         default=DEFAULT_SETTLE,
         metavar="SECONDS",
         help="how long after --sent-at a target's history must stay without the promotion "
@@ -142,12 +133,7 @@ def _requests(args: argparse.Namespace, console: Console) -> list[PromoteRequest
     if args.plan is not None:
         if any(f is not None for f in flags):
             raise UsageError("give PLAN or --pipeline/--source/--target, not both")
-        text = read_plan_text(args.plan)
-        try:
-            return parse_plan(text, source="stdin" if args.plan == "-" else args.plan)
-        except PlanError as exc:
-            console.plan_invalid(exc.problems)
-            return None
+        return load_plan(args.plan, console, parse_plan)
     if any(f is None for f in flags):
         raise UsageError("give PLAN, or all of --pipeline, --source and --target")
     try:
@@ -205,8 +191,7 @@ async def _in_order(
     ready: dict[int, list[TargetVerdict]] = {}
     everything: list[TargetVerdict] = []
     printed = 0
-    stream = engine.stream()
-    try:
+    async with aclosing(engine.stream()) as stream:
         async for index, verdicts in stream:
             ready[index] = verdicts
             while printed in ready:
@@ -215,8 +200,6 @@ async def _in_order(
                     _print(console, printed, requests[printed], verdict)
                 everything += found
                 printed += 1
-    finally:
-        await stream.aclose()
     return everything
 
 
@@ -229,18 +212,16 @@ def verdict_name(verdict: TargetVerdict) -> str:
 
 def _print(console: Console, index: int, request: PromoteRequest, verdict: TargetVerdict) -> None:
     deployment = None if verdict.deployment is None else str(verdict.deployment.id)
-    if console.json:
-        data: dict[str, Any] = {"index": index, **promote_request_json(request)}
-        del data["target_app_ids"]
-        data.update(
-            target_app_id=str(verdict.target_app_id),
-            verdict=verdict_name(verdict),
-            promoted=verdict.promoted,
-            deployment_id=deployment,
-            reason=clean_text(verdict.reason),
-        )
-        console.line(json_line(data))
-        return
+    data = {
+        "index": index,
+        "pipeline_id": str(request.pipeline_id),
+        "source_app_id": str(request.source_app_id),
+        "target_app_id": str(verdict.target_app_id),
+        "verdict": verdict_name(verdict),
+        "promoted": verdict.promoted,
+        "deployment_id": deployment,
+        "reason": clean_text(verdict.reason),
+    }
     cells = (
         str(index),
         str(verdict.target_app_id),
@@ -248,4 +229,4 @@ def _print(console: Console, index: int, request: PromoteRequest, verdict: Targe
         deployment or "-",
         clean_text(verdict.reason),
     )
-    console.line(format_row(cells, _WIDTHS))
+    console.emit(data, format_row(cells, _WIDTHS))

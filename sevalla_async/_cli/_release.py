@@ -29,7 +29,6 @@ from .. import (
     DeploymentProgress,
     LogEntry,
     PromoteRequest,
-    Promotion,
     ReleaseLedger,
     ReleaseReport,
     RollbackOutcome,
@@ -60,27 +59,24 @@ class ReleaseView:
     ``failed`` waits for its error lines, read once the wave's deployments have all ended:
     it is printed with them (indented under it; a ``logs`` field in JSON) by :meth:`gate`,
     before any rollback, or at the latest by :meth:`wave` or :meth:`flush`.
+
+    ``pins`` shows the builds pinned before the first row; its :meth:`PinsHeader.pin` is
+    the release's ``on_pin``.
     """
 
     def __init__(
         self,
         console: Console,
-        say: Callable[[str], None] | None = None,
         *,
         failure_logs: int = 0,
         pinned: Mapping[uuid.UUID, Build] | None = None,
     ) -> None:
         self._console = console
-        self._say = say or console.line
         self._last: dict[tuple[int, uuid.UUID, bool], str] = {}
         self._holds = failure_logs > 0
         self._held: dict[tuple[int, uuid.UUID], tuple[dict[str, Any], str]] = {}
-        self.pins = PinsHeader(self._emit_now, pinned)
+        self.pins = PinsHeader(console.emit, pinned)
         self._headed = False
-
-    def pin(self, source: uuid.UUID, build: Build) -> None:
-        """``on_pin``: a build the release pinned (shown before the first row)."""
-        self.pins.pin(source, build)
 
     def head(self) -> None:
         """The pinned builds, then the table's header (once, before the first row)."""
@@ -89,7 +85,7 @@ class ReleaseView:
         self._headed = True
         self.pins.flush()
         if not self._console.json:
-            self._say(format_row(COLUMNS, WIDTHS))
+            self._console.line(format_row(COLUMNS, WIDTHS))
 
     def gate(self, report: WaveReport) -> bool:
         """The default gate (every deployment succeeded), printing first the held rows of
@@ -125,13 +121,7 @@ class ReleaseView:
 
     def _emit(self, data: dict[str, Any], text: str) -> None:
         self.head()
-        self._emit_now(data, text)
-
-    def _emit_now(self, data: dict[str, Any], text: str) -> None:
-        if self._console.json:
-            self._console.line(json_line(data))
-        else:
-            self._say(text)
+        self._console.emit(data, text)
 
     def deployment(self, progress: DeploymentProgress) -> None:
         deployment = progress.deployment
@@ -235,26 +225,18 @@ async def release_report(
     waves: Sequence[Sequence[PromoteRequest]],
     view: ReleaseView,
     *,
-    on_failure: str,
-    concurrency: int,
     timeout: float,
-    poll_interval: float,
-    reconcile: bool = False,
-    ledger: ReleaseLedger | None = None,
-    done: Mapping[tuple[int, int], Sequence[Promotion]] | None = None,
-    on_send: Callable[[int, int, PromoteRequest], object] | None = None,
-    rolled_back: Mapping[tuple[int, uuid.UUID], uuid.UUID | None] | None = None,
-    on_rollback_send: Callable[[int, uuid.UUID], object] | None = None,
     failure_logs: int = 0,
-    skip_current: bool = True,
-    builds: Mapping[uuid.UUID, Build] | None = None,
     on_pin: Callable[[uuid.UUID, Build], object] | None = None,
+    **options: Any,
 ) -> ReleaseReport:
-    """Run the release, printing through ``view`` (each build pinned shown by it, and
-    passed to ``on_pin``); its report."""
+    """Run the release with ``client.releases.run``, printing through ``view`` (each build
+    pinned shown by it, and passed to ``on_pin``); its report. ``timeout`` is the run's
+    ``wait_timeout``, ``failure_logs`` its own (0: none read); ``options`` are its other
+    keywords (``on_failure``, ``concurrency``, ``poll_interval``, ``ledger``...)."""
 
     def pinned(source: uuid.UUID, build: Build) -> None:
-        view.pin(source, build)
+        view.pins.pin(source, build)
         if on_pin is not None:
             on_pin(source, build)
 
@@ -262,28 +244,18 @@ async def release_report(
         waves,
         gate=view.gate,  # the default gate, printing the failed rows with their logs
         failure_logs=failure_logs,
-        on_failure=on_failure,  # type: ignore[arg-type]  # argparse's choices
-        ledger=ledger,
-        concurrency=concurrency,
         wait_timeout=timeout,
-        poll_interval=poll_interval,
-        reconcile=reconcile,
         on_wave=view.wave,
         on_deployment=view.deployment,
-        done=done,
-        on_send=on_send,
-        rolled_back=rolled_back,
-        on_rollback_send=on_rollback_send,
-        skip_current=skip_current,
-        builds=builds,
         on_pin=pinned,
+        **options,
     )
     view.head()  # the pins, when the release stopped before its first wave
     return report
 
 
 async def release(args: argparse.Namespace, console: Console) -> int:
-    waves = load_plan(args.plan, console, parse_release_plan)
+    waves = load_plan(args.plan, console, parse_release_plan, as_data=False)
     if waves is None:
         return EXIT_USAGE
     waves = [expecting(wave, args.expect_build) for wave in waves]
@@ -301,7 +273,7 @@ async def release(args: argparse.Namespace, console: Console) -> int:
             on_outcome=None if recorder is None else recorder.outcome,
             on_rollback=None if recorder is None else recorder.rollback,
         )
-        view: ReleaseView | None = None
+        view = ReleaseView(console, failure_logs=options.failure_logs, pinned=pinned)
         try:
             async with client:
                 done = None
@@ -321,7 +293,6 @@ async def release(args: argparse.Namespace, console: Console) -> int:
                         f"resuming: {plural(len(done), 'entry', 'entries')} already promoted "
                         f"{'is' if len(done) == 1 else 'are'} not sent again"
                     )
-                view = ReleaseView(console, failure_logs=options.failure_logs, pinned=pinned)
                 report = await release_report(
                     client,
                     waves,
@@ -342,8 +313,7 @@ async def release(args: argparse.Namespace, console: Console) -> int:
                     on_pin=None if recorder is None else recorder.pin,
                 )
         except asyncio.CancelledError:
-            if view is not None:
-                view.flush()  # the failed rows held for their logs
+            view.flush()  # the failed rows held for their logs
             report_interrupted(console, ledger)
             raise
     finally:

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 
 from .. import PromoteRequest, PromotionState, ReleaseLedger
 from ._console import EXIT_OK, Console
-from ._output import json_line
 
 __all__ = ["dry_run", "report_interrupted"]
 
@@ -22,12 +21,8 @@ def dry_run(console: Console, waves: Sequence[Sequence[PromoteRequest]], on_fail
                 "source_app_id": str(request.source_app_id),
                 "target_app_ids": [str(t) for t in request.target_app_ids],
             }
-            if console.json:
-                console.line(
-                    json_line({"wave": w, "entry": e, "method": "POST", "path": path, "body": body})
-                )
-            else:
-                console.line(f"wave {w}, entry {e}: POST {path} {json.dumps(body)}")
+            data = {"wave": w, "entry": e, "method": "POST", "path": path, "body": body}
+            console.emit(data, f"wave {w}, entry {e}: POST {path} {json.dumps(body)}")
     then = (
         "POST /applications/{id}/deployments/rollback for each target of that wave whose "
         "deployment failed"

@@ -31,7 +31,14 @@ from .. import (
 from ._console import Console, UsageError
 from ._journal import Journal, JournalEntry, JournalError, fingerprint, load_rollbacks
 from ._output import error_json
-from ._resume import Resumed, open_run_journal, resumable, resume_entry, resume_error
+from ._resume import (
+    Resumed,
+    open_run_journal,
+    result_fields,
+    resumable,
+    resume_entry,
+    resume_error,
+)
 
 __all__ = ["ReleaseRecorder", "check_release_journal", "open_release_journal", "resumed_done"]
 
@@ -74,16 +81,15 @@ def open_release_journal(
     )
     if resume is None:
         return journal, entries, {}
+    assert journal is not None  # a resumed release appends to its --resume journal
     try:
         rollbacks = load_rollbacks(resume)
     except JournalError as exc:
-        if journal is not None:
-            journal.close()
+        journal.close()
         raise UsageError(f"--resume: {exc}") from None
     for wave, app in rollbacks:
         if wave >= len(waves) or not any(app in r.target_app_ids for r in waves[wave]):
-            if journal is not None:
-                journal.close()
+            journal.close()
             raise UsageError(
                 f"--resume: {resume}: the journal rolled back app {app} in wave {wave}, which "
                 "the plan does not have there: the plan changed since the journal was "
@@ -107,16 +113,7 @@ class ReleaseRecorder:
         self._journal.record_sent(index, self._waves[wave][index], _now(), wave=wave)
 
     def outcome(self, wave: int, outcome: PromoteOutcome) -> None:
-        self._journal.record_result(
-            outcome.index,
-            self._waves[wave][outcome.index],
-            outcome.state,
-            promotions=outcome.promotions,
-            sent_at=outcome.sent_at,
-            error=None if outcome.error is None else error_json(outcome.error),
-            wave=wave,
-            targets=outcome.targets,
-        )
+        self._result(wave, outcome.index, outcome)
 
     def pin(self, source_app_id: uuid.UUID, build: Build) -> None:
         """``on_pin``: the release pinned a source's build (before its first wave)."""
@@ -142,17 +139,11 @@ class ReleaseRecorder:
 
     def resumed(self, entry: JournalEntry, resumed: Resumed) -> None:
         """What resuming an entry came to."""
-        request = self._waves[entry.wave or 0][entry.index]
-        self._journal.record_result(
-            entry.index,
-            request,
-            resumed.state,
-            promotions=resumed.promotions or None,
-            sent_at=resumed.sent_at,
-            error=resume_error(resumed),
-            wave=entry.wave,
-            targets=resumed.targets,
-        )
+        self._result(entry.wave or 0, entry.index, resumed)
+
+    def _result(self, wave: int, index: int, found: PromoteOutcome | Resumed) -> None:
+        request = self._waves[wave][index]
+        self._journal.record_result(index, request, wave=wave, **result_fields(found))
 
 
 async def resumed_done(

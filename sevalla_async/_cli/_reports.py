@@ -5,17 +5,16 @@ which were not sent."""
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from .. import Deployment, FanoutLedger, PromoteRequest, Promotion, SevallaClient
 from ._console import Console
-from ._output import json_line, plural, promote_request_json
+from ._output import plural, promote_request_json
 from ._plan_runner import PlanOutcome
 from ._reconcile_command import format_sent_at, reconcile_command_line
-from ._waiting import status_name
+from ._waiting import seen_json, status_name
 
 __all__ = [
     "OnePromote",
@@ -88,9 +87,7 @@ def report_promote_interrupted(
             f"retrying, find out with:\n  {command}"
         )
         data.update(state="unknown", sent_at=format_sent_at(sent_at), reconcile=command)
-    if console.json:
-        with contextlib.suppress(BrokenPipeError):
-            console.line(json_line(data))
+    console.json_report(data)
 
 
 def report_unknown(
@@ -158,32 +155,23 @@ def report_interrupted(
             console.note("find out whether they were made with:")
             commands = report_unknown(console, known)
     not_sent = [i for i in range(len(requests)) if i not in started]
-    if console.json:  # the same report as data, on stdout after the results
-        report = {
+    console.json_report(  # the same report as data, on stdout after the results
+        {
             "interrupted": True,
             "finished": len(finished),
             "ok": ok,
             "failed": len(finished) - ok,
             "waiting": [
-                {"index": i, "deployments": [_seen_json(d) for d in polled[i].values()]}
+                {"index": i, "deployments": [seen_json(d) for d in polled[i].values()]}
                 for i in waited_for
             ],
             "sent_without_reply": in_flight,
             "reconcile": commands,
             "not_sent": not_sent,
         }
-        with contextlib.suppress(BrokenPipeError):
-            console.line(json_line(report))
+    )
     if not_sent:
         console.note(f"{len(not_sent)} not sent: {entry_list(not_sent)}")
     else:
         console.note("every promotion of the plan was sent")
     console.err.flush()
-
-
-def _seen_json(deployment: Deployment) -> dict[str, str | None]:
-    return {
-        "app_id": str(deployment.app_id),
-        "deployment_id": str(deployment.id),
-        "status": status_name(deployment),
-    }

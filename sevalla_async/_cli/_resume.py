@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from contextlib import aclosing
 from datetime import datetime, timezone
 from typing import Any
 
@@ -43,6 +44,7 @@ __all__ = [
     "check_journal",
     "finish_recorded",
     "open_run_journal",
+    "result_fields",
     "resumable",
     "resume_entry",
     "resume_error",
@@ -124,28 +126,10 @@ class Recorder:
                 targets=targets,
             )
 
-    def outcome(self, index: int, outcome: PromoteOutcome) -> None:
-        """Record an outcome of the SDK's fan-out as entry ``index``'s result."""
-        error = None if outcome.error is None else error_json(outcome.error)
-        self.result(
-            index,
-            outcome.state,
-            promotions=outcome.promotions,
-            sent_at=outcome.sent_at,
-            error=error,
-            targets=outcome.targets,
-        )
-
-    def resumed(self, index: int, resumed: Resumed) -> None:
-        """Record what resuming entry ``index`` came to."""
-        self.result(
-            index,
-            resumed.state,
-            promotions=resumed.promotions or None,
-            sent_at=resumed.sent_at,
-            error=resume_error(resumed),
-            targets=resumed.targets,
-        )
+    def outcome(self, index: int, found: PromoteOutcome | Resumed) -> None:
+        """Record an outcome of the SDK's fan-out, or what resuming entry ``index`` came
+        to, as its result."""
+        self.result(index, **result_fields(found))
 
     def close(self) -> None:
         """A result for every entry without one (never reached: ``not_sent``; taken but
@@ -223,8 +207,7 @@ async def resume_entry(
     resent: dict[uuid.UUID, datetime] = {}
 
     def sending(again: PromoteRequest) -> None:
-        now = _now()
-        resent.update(dict.fromkeys(again.target_app_ids, now))
+        resent.update(dict.fromkeys(again.target_app_ids, _now()))
         on_send(again)
 
     try:
@@ -269,6 +252,24 @@ def resume_error(resumed: Resumed) -> dict[str, Any] | None:
     if not isinstance(resumed.error, APIError) or resumed.state is PromotionState.UNKNOWN:
         data["message"] = clean_text(f"{data['message']}; resume again later")
     return data
+
+
+def result_fields(found: PromoteOutcome | Resumed) -> dict[str, Any]:
+    """What the journal records as an entry's result (the keywords of
+    :meth:`Journal.record_result` besides the entry): from an outcome of the SDK's
+    fan-out, or from what resuming the entry came to."""
+    if isinstance(found, Resumed):
+        promotions, error = found.promotions or None, resume_error(found)
+    else:
+        promotions = found.promotions
+        error = None if found.error is None else error_json(found.error)
+    return {
+        "state": found.state,
+        "promotions": promotions,
+        "sent_at": found.sent_at,
+        "error": error,
+        "targets": found.targets,
+    }
 
 
 def open_run_journal(
@@ -353,7 +354,7 @@ async def finish_recorded(
                 timeout=timeout,
                 on_send=functools.partial(recorder.resent, index),
             )
-            recorder.resumed(index, resumed)
+            recorder.outcome(index, resumed)
             outcome = PlanOutcome(
                 index,
                 request,
@@ -367,15 +368,12 @@ async def finish_recorded(
         waited, error = await waited_for(client, outcome.promotions, wait)
         return attrs.evolve(outcome, waited=waited, error=error)
 
-    for index in entries:
-        recorder.carried.add(index)
-        recorder.started.add(index)
-    stream = Engine(list(entries.items()), one, concurrency=concurrency).stream()
-    try:
+    recorder.carried.update(entries)
+    recorder.started.update(entries)
+    engine = Engine(list(entries.items()), one, concurrency=concurrency)
+    async with aclosing(engine.stream()) as stream:
         async for outcome in stream:
             yield outcome
-    finally:
-        await stream.aclose()
 
 
 def _from_journal(index: int, request: PromoteRequest, entry: JournalEntry) -> PlanOutcome:

@@ -12,6 +12,7 @@ from ._failure_logs import logs_json
 from ._output import (
     clean_text,
     error_json,
+    plural,
     promote_request_json,
     promotion_entry_json,
     short_error,
@@ -175,11 +176,10 @@ def tally(waited: Sequence[Waited]) -> str:
         else:
             key = "error"
         counts[key] = counts.get(key, 0) + 1
-    noun = "deployment" if len(waited) == 1 else "deployments"
     order = {key: i for i, key in enumerate(_TALLY_ORDER)}
     keys = sorted(counts, key=lambda k: (order.get(k, 3.5), k))  # others after "skipped"
     parts = ", ".join(f"{counts[key]} {key}" for key in keys)
-    return f"{len(waited)} {noun}: {parts}" if parts else f"0 {noun}"
+    return f"{plural(len(waited), 'deployment')}: {parts}" if parts else "0 deployments"
 
 
 def _with_extras(data: dict[str, Any], waited: Waited) -> dict[str, Any]:

@@ -125,15 +125,11 @@ def _print_deployment(
 ) -> None:
     """The deployment as a JSON line (with ``logs`` when its error lines were read) or a
     table, its error lines under its row."""
-    if console.json:
-        data = deployment_json(deployment)
-        if logs is not None:
-            data["logs"] = logs_json(logs)
-        console.line(json_line(data))
-    else:
-        console.line(render_table(DEPLOYMENT_COLUMNS, [deployment_row(deployment)]))
-        for line in log_lines(logs):
-            console.line(line)
+    data = deployment_json(deployment)
+    if logs is not None:
+        data["logs"] = logs_json(logs)
+    table = render_table(DEPLOYMENT_COLUMNS, [deployment_row(deployment)])
+    console.emit(data, "\n".join([table, *log_lines(logs)]))
 
 
 # --- promote --wait -----------------------------------------------------------------------
@@ -178,20 +174,15 @@ async def promote_and_wait(
 
 
 def _print_waited(console: Console, request: PromoteRequest, waited: Sequence[Waited]) -> None:
-    if console.json:
-        for w in waited:
-            console.line(json_line(waited_promotion_json(request, w)))
-    else:
-        rows = [
-            ("-" if w.app_id is None else str(w.app_id), str(w.deployment_id), describe_waited(w))
-            for w in waited
-        ]
-        header, *lines = render_table(WAITED_COLUMNS, rows).split("\n")
+    rows = [
+        ("-" if w.app_id is None else str(w.app_id), str(w.deployment_id), describe_waited(w))
+        for w in waited
+    ]
+    header, *lines = render_table(WAITED_COLUMNS, rows).split("\n")
+    if not console.json:
         console.line(header)
-        for line, w in zip(lines, waited, strict=True):
-            console.line(line)
-            for log_line in log_lines(w.logs):
-                console.line(log_line)
+    for line, w in zip(lines, waited, strict=True):
+        console.emit(waited_promotion_json(request, w), "\n".join([line, *log_lines(w.logs)]))
 
 
 def _report_wait_interrupted(

@@ -36,6 +36,7 @@ __all__ = [
     "Waited",
     "last_seen",
     "mark_current",
+    "seen_json",
     "status_name",
     "wait_options",
     "waited_from_deployments",
@@ -118,6 +119,15 @@ def status_name(deployment: Deployment | None) -> str:
     return deployment.status.value
 
 
+def seen_json(deployment: Deployment) -> dict[str, str]:
+    """A deployment as last seen: its ``app_id``, ``deployment_id`` and ``status``."""
+    return {
+        "app_id": str(deployment.app_id),
+        "deployment_id": str(deployment.id),
+        "status": status_name(deployment),
+    }
+
+
 def last_seen(error: BaseException) -> Deployment | None:
     """The last deployment a timed-out wait saw (``None`` if none, or another error)."""
     last = getattr(error, "last_result", None)
@@ -176,15 +186,12 @@ def mark_current(waited: list[Waited], promotions: Sequence[Promotion] | None) -
 
 def waited_from_error(error: WaitAllError) -> list[Waited]:
     """Every result of a :class:`WaitAllError`, finished or not, in input order."""
-    out = []
-    for promotion, result in zip(error.promotions, error.results, strict=True):
-        if isinstance(result, Deployment):
-            out.append(Waited(promotion.target_app_id, promotion.deployment_id, result))
-        else:
-            out.append(
-                Waited(promotion.target_app_id, promotion.deployment_id, last_seen(result), result)
-            )
-    return out
+    return [
+        Waited(p.target_app_id, p.deployment_id, result)
+        if isinstance(result, Deployment)
+        else Waited(p.target_app_id, p.deployment_id, last_seen(result), result)
+        for p, result in zip(error.promotions, error.results, strict=True)
+    ]
 
 
 OnChange = Callable[[Deployment, float], object]
