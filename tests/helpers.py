@@ -84,3 +84,12 @@ def canary_then_rest(fake: FakeSevalla, targets: int = 3) -> list[list[PromoteRe
         [PromoteRequest(request.pipeline_id, request.source_app_id, [canary])],
         [PromoteRequest(request.pipeline_id, request.source_app_id, rest)],
     ]
+
+
+def promotions_of(fake: FakeSevalla, target: uuid.UUID) -> list[uuid.UUID]:
+    """The ids of the deployments a promotion made on ``target``."""
+    return [
+        d.id
+        for d in fake.state.deployments.values()
+        if d.app_id == target and d.trigger == "PROMOTION"
+    ]

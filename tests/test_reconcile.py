@@ -24,16 +24,9 @@ from sevalla_async import (
 from sevalla_async._reconcile import server_offset
 from sevalla_async.testing import FakeClock, FakeSevalla, Fault, RateLimit
 
+from .helpers import promotions_of
+
 PROMOTE = "/promote"
-
-
-def promotions_of(fake: FakeSevalla, target: uuid.UUID) -> list[uuid.UUID]:
-    """The ids of the deployments a promotion made on ``target``."""
-    return [
-        d.id
-        for d in fake.state.deployments.values()
-        if d.app_id == target and d.trigger == "PROMOTION"
-    ]
 
 
 # --- states --------------------------------------------------------------------------------

@@ -24,15 +24,9 @@ from sevalla_async import (
 from sevalla_async._reconcile import Reconciler
 from sevalla_async.testing import FakeClock, FakeSevalla, Fault
 
+from .helpers import promotions_of
+
 PROMOTE = "/promote"
-
-
-def promotions_of(fake: FakeSevalla, target: uuid.UUID) -> list[uuid.UUID]:
-    return [
-        d.id
-        for d in fake.state.deployments.values()
-        if d.app_id == target and d.trigger == "PROMOTION"
-    ]
 
 
 async def ambiguous(fake, client, fault, *, targets=2):

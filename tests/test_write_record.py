@@ -22,15 +22,9 @@ from sevalla_async import (
 )
 from sevalla_async.testing import FakeClock, FakeSevalla, Fault
 
+from .helpers import promotions_of
+
 PROMOTE = "/promote"
-
-
-def promotions_of(fake: FakeSevalla, target: uuid.UUID) -> list[uuid.UUID]:
-    return [
-        d.id
-        for d in fake.state.deployments.values()
-        if d.app_id == target and d.trigger == "PROMOTION"
-    ]
 
 
 def two_targets(fake: FakeSevalla) -> tuple[PromoteRequest, uuid.UUID, uuid.UUID]:
