@@ -25,12 +25,12 @@ from sevalla_async import (
     SevallaClient,
 )
 from sevalla_async._cli import main
-from sevalla_async._cli._commands import format_indexes
 from sevalla_async._cli._logging import RedactingFormatter, configure_logging
 from sevalla_async._cli._output import deployment_json, error_json, render_table, short_error
 from sevalla_async._cli._plan import PlanError, parse_plan
 from sevalla_async._cli._plan_runner import PlanOutcome, run_plan
 from sevalla_async._cli._progress import ProgressLine, format_duration, progress_text
+from sevalla_async._cli._reports import format_indexes
 from sevalla_async._cli._rows import outcome_json, outcome_rows
 from sevalla_async.testing import FakeClock, FakeSevalla, Fault
 

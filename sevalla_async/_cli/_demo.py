@@ -20,11 +20,12 @@ from contextlib import aclosing
 from operator import attrgetter
 
 from .. import Deployment, PromoteRequest, Promotion, SevallaClient, WaitAllError
-from ._commands import emit_outcome, format_indexes
 from ._console import EXIT_OK, Console
 from ._demo_release import release_stories
 from ._output import format_row, plural
 from ._plan_runner import PlanOutcome, run_plan
+from ._promote_many import emit_outcome
+from ._reports import format_indexes
 from ._rows import OUTCOME_COLUMNS, describe_waited, tally
 from ._waiting import StatusWatch, Waited, seen_json, waited_from_deployments, waited_from_error
 

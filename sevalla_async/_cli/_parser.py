@@ -27,7 +27,7 @@ from ._arguments import (
     positive_int,
     wait_options,
 )
-from ._commands import deployments_list, pipelines_list, promote, promote_many
+from ._commands import deployments_list, pipelines_list, promote
 from ._demo import demo
 from ._fake_scenario import add_scenario_options
 from ._fake_server import serve
@@ -41,6 +41,7 @@ from ._parser_text import (
     RELEASE_RESUME_HELP,
     WAIT_DESCRIPTION,
 )
+from ._promote_many import promote_many
 from ._release import release
 from ._wait_commands import wait
 
