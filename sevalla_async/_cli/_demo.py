@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from contextlib import aclosing
 from operator import attrgetter
+from typing import TYPE_CHECKING
 
 from .. import Deployment, PromoteRequest, Promotion, SevallaClient, WaitAllError
 from ._console import EXIT_OK, Console
@@ -28,6 +29,9 @@ from ._promote_many import emit_outcome
 from ._reports import format_indexes
 from ._rows import OUTCOME_COLUMNS, describe_waited, tally
 from ._waiting import StatusWatch, Waited, seen_json, waited_from_deployments, waited_from_error
+
+if TYPE_CHECKING:
+    from ..testing import FakeSevalla
 
 __all__ = ["POLL_INTERVAL", "demo"]
 
@@ -54,7 +58,7 @@ def _story_teller(console: Console) -> Callable[[str], None]:
 
 
 async def demo(args: argparse.Namespace, console: Console) -> int:
-    from ..testing import FakeSevalla, Fault
+    from ..testing import FakeSevalla
 
     # The story goes to stdout for people; with --output json it moves to stderr so that
     # stdout stays JSON lines.
@@ -66,33 +70,7 @@ async def demo(args: argparse.Namespace, console: Console) -> int:
             f"Promoting {plural(len(requests), 'pipeline')} x {plural(args.targets, 'target')}, "
             f"{args.concurrency} at a time; every reply is {args.delay:g}s late (scripted)."
         )
-        if len(requests) > 1:
-            failing = requests[len(requests) // 2]
-            fake.inject(
-                Fault.error(503, "Scripted outage (demo)"),
-                method="POST",
-                path=f"/pipelines/{failing.pipeline_id}/promote",
-            )
-            say(
-                f"Scripted: entry {len(requests) // 2} gets a 503; a POST is not retried "
-                "after a 5xx, because the promotion may have happened."
-            )
-        if len(requests) > 2:
-            limited = requests[-1]
-            fake.inject(
-                Fault.rate_limited(0.1),
-                method="POST",
-                path=f"/pipelines/{limited.pipeline_id}/promote",
-            )
-            say(
-                f"Scripted: entry {len(requests) - 1} gets a 429 with Retry-After: 0.1; "
-                "the client waits and retries."
-            )
-        # Entry 0 is never the one that gets the 503, so its first target does deploy.
-        doomed = requests[0].target_app_ids[0]
-        fake.script_deployments(FAILING_SCRIPT, app_id=doomed)
-        if args.delay > 0:
-            fake.inject(Fault.slow(args.delay), times=len(requests) + 1, method="POST")
+        doomed = _script_bad_day(fake, requests, args.delay, say)
 
         async with SevallaClient(fake.api_key, base_url=fake.base_url) as client:
             outcomes = await _fan_out(client, requests, args, console)
@@ -126,6 +104,43 @@ async def demo(args: argparse.Namespace, console: Console) -> int:
                     )
             await release_stories(fake, client, console, say, POLL_INTERVAL)
     return EXIT_OK
+
+
+def _script_bad_day(
+    fake: FakeSevalla, requests: Sequence[PromoteRequest], delay: float, say: Callable[[str], None]
+) -> uuid.UUID:
+    """Script the demo's faults on ``fake`` (a 503, a 429, a slow reply, a deployment that
+    fails), telling the story of each; returns the app whose deployment will fail."""
+    from ..testing import Fault
+
+    if len(requests) > 1:
+        failing = requests[len(requests) // 2]
+        fake.inject(
+            Fault.error(503, "Scripted outage (demo)"),
+            method="POST",
+            path=f"/pipelines/{failing.pipeline_id}/promote",
+        )
+        say(
+            f"Scripted: entry {len(requests) // 2} gets a 503; a POST is not retried "
+            "after a 5xx, because the promotion may have happened."
+        )
+    if len(requests) > 2:
+        limited = requests[-1]
+        fake.inject(
+            Fault.rate_limited(0.1),
+            method="POST",
+            path=f"/pipelines/{limited.pipeline_id}/promote",
+        )
+        say(
+            f"Scripted: entry {len(requests) - 1} gets a 429 with Retry-After: 0.1; "
+            "the client waits and retries."
+        )
+    # Entry 0 is never the one that gets the 503, so its first target does deploy.
+    doomed = requests[0].target_app_ids[0]
+    fake.script_deployments(FAILING_SCRIPT, app_id=doomed)
+    if delay > 0:
+        fake.inject(Fault.slow(delay), times=len(requests) + 1, method="POST")
+    return doomed
 
 
 async def _fan_out(

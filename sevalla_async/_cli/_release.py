@@ -38,13 +38,14 @@ from .. import (
 from .._failure_logs import ended_failed
 from ._console import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Console, make_client
 from ._failure_logs import log_lines, logs_json
+from ._journal import JournalEntry
 from ._output import error_json, format_row, json_line, plural, short_error
 from ._plan import expecting, load_plan
 from ._release_extras import dry_run, report_interrupted
-from ._release_journal import ReleaseRecorder, open_release_journal, resumed_done
+from ._release_journal import ReleaseRecorder, Rollbacks, open_release_journal, resumed_done
 from ._release_pins import PinsHeader, resumed_pins
 from ._release_plan import parse_release_plan
-from ._waiting import wait_options
+from ._waiting import WaitFlags, wait_options
 
 __all__ = ["ReleaseView", "release", "release_report", "run_release"]
 
@@ -269,56 +270,70 @@ async def release(args: argparse.Namespace, console: Console) -> int:
     try:
         client = make_client(args)
         options.apply(client)
-        ledger = ReleaseLedger(
-            on_outcome=None if recorder is None else recorder.outcome,
-            on_rollback=None if recorder is None else recorder.rollback,
+        return await _run(
+            client, args, console, waves, options, pinned, entries, rolled_back, recorder
         )
-        view = ReleaseView(console, failure_logs=options.failure_logs, pinned=pinned)
-        try:
-            async with client:
-                done = None
-                if args.resume is not None:
-                    done = await resumed_done(
-                        client,
-                        entries,
-                        waves,
-                        console,
-                        settle=args.reconcile_settle,
-                        timeout=args.reconcile_timeout,
-                        recorder=recorder,
-                    )
-                    if done is None:
-                        return EXIT_FAILED
-                    console.note(
-                        f"resuming: {plural(len(done), 'entry', 'entries')} already promoted "
-                        f"{'is' if len(done) == 1 else 'are'} not sent again"
-                    )
-                report = await release_report(
-                    client,
-                    waves,
-                    view,
-                    on_failure=args.on_failure,
-                    concurrency=args.concurrency,
-                    timeout=options.timeout,
-                    poll_interval=options.poll_interval,
-                    reconcile=args.reconcile,
-                    ledger=ledger,
-                    done=done,
-                    on_send=None if recorder is None else recorder.sent,
-                    rolled_back=rolled_back,
-                    on_rollback_send=None if recorder is None else recorder.rollback_sent,
-                    failure_logs=options.failure_logs,
-                    skip_current=args.skip_current,
-                    builds=pinned or None,
-                    on_pin=None if recorder is None else recorder.pin,
-                )
-        except asyncio.CancelledError:
-            view.flush()  # the failed rows held for their logs
-            report_interrupted(console, ledger)
-            raise
     finally:
         if journal is not None:
             journal.close()
+
+
+async def _run(
+    client: SevallaClient,
+    args: argparse.Namespace,
+    console: Console,
+    waves: Sequence[Sequence[PromoteRequest]],
+    options: WaitFlags,
+    pinned: dict[uuid.UUID, Build],
+    entries: Mapping[str, JournalEntry],
+    rolled_back: Rollbacks,
+    recorder: ReleaseRecorder | None,
+) -> int:
+    """Finish what the journal to resume holds (``entries``), then run the release, every
+    outcome and rollback journaled through ``recorder``; the exit status."""
+    ledger = ReleaseLedger(
+        on_outcome=None if recorder is None else recorder.outcome,
+        on_rollback=None if recorder is None else recorder.rollback,
+    )
+    view = ReleaseView(console, failure_logs=options.failure_logs, pinned=pinned)
+    try:
+        async with client:
+            done = None
+            if args.resume is not None:
+                done = await resumed_done(
+                    client,
+                    entries,
+                    waves,
+                    console,
+                    settle=args.reconcile_settle,
+                    timeout=args.reconcile_timeout,
+                    recorder=recorder,
+                )
+                if done is None:
+                    return EXIT_FAILED
+            report = await release_report(
+                client,
+                waves,
+                view,
+                on_failure=args.on_failure,
+                concurrency=args.concurrency,
+                timeout=options.timeout,
+                poll_interval=options.poll_interval,
+                reconcile=args.reconcile,
+                ledger=ledger,
+                done=done,
+                on_send=None if recorder is None else recorder.sent,
+                rolled_back=rolled_back,
+                on_rollback_send=None if recorder is None else recorder.rollback_sent,
+                failure_logs=options.failure_logs,
+                skip_current=args.skip_current,
+                builds=pinned or None,
+                on_pin=None if recorder is None else recorder.pin,
+            )
+    except asyncio.CancelledError:
+        view.flush()  # the failed rows held for their logs
+        report_interrupted(console, ledger)
+        raise
     return _finish(console, len(waves), report)
 
 

@@ -30,7 +30,7 @@ from .. import (
 )
 from ._console import Console, UsageError
 from ._journal import Journal, JournalEntry, JournalError, fingerprint, load_rollbacks
-from ._output import error_json
+from ._output import error_json, plural
 from ._resume import (
     Resumed,
     open_run_journal,
@@ -158,7 +158,8 @@ async def resumed_done(
 ) -> dict[tuple[int, int], list[Promotion]] | None:
     """The promotions the journal proves made, by ``(wave, entry)``; an entry left
     ``unknown`` (or partly promoted) is finished from its per-target record first
-    (``client.pipelines.resume``); ``None`` (nothing more may be sent) when one is not."""
+    (``client.pipelines.resume``); ``None`` (nothing more may be sent) when one is not.
+    Says how many entries are not sent again."""
     done: dict[tuple[int, int], list[Promotion]] = {}
     for entry in sorted(entries.values(), key=lambda e: (e.wave or 0, e.index)):
         wave = entry.wave or 0
@@ -195,6 +196,10 @@ async def resumed_done(
             )
             return None
         done[(wave, entry.index)] = resumed.promotions
+    console.note(
+        f"resuming: {plural(len(done), 'entry', 'entries')} already promoted "
+        f"{'is' if len(done) == 1 else 'are'} not sent again"
+    )
     return done
 
 
