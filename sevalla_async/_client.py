@@ -271,8 +271,6 @@ class SevallaClient:
         self._owner = owner  # only the client built with the transport closes it
         self._owns_session = owns_session
         self._transport = transport
-        self._base = core.base_url
-        self._policy = core.policy
         self.deployments = Deployments(core, waiter)
         self.pipelines = Pipelines(core, waiter)
         self.releases = Releases(self.pipelines, self.deployments, waiter)
@@ -343,18 +341,18 @@ class SevallaClient:
     def __repr__(self) -> str:
         if not isinstance(self._transport, AiohttpTransport):
             kind = type(self._transport).__name__
-            return f"<SevallaClient base_url={self._base!r} transport={kind}>"
+            return f"<SevallaClient base_url={self.base_url!r} transport={kind}>"
         owner = "owned" if self._owns_session else "borrowed"
         if not self._owner:
             owner = "shared"
-        return f"<SevallaClient base_url={self._base!r} session={owner}>"
+        return f"<SevallaClient base_url={self.base_url!r} session={owner}>"
 
     @property
     def base_url(self) -> str:
         """The API root every path is relative to."""
-        return self._base
+        return self._core.base_url
 
     @property
     def retry_policy(self) -> RetryPolicy:
         """The policy that decides which failures are retried and how long to wait."""
-        return self._policy
+        return self._core.policy
