@@ -190,10 +190,6 @@ _hooks: dict[Any, Callable[[Any, Any], Any]] = {}
 _JSON_ERRORS = (ValueError, RecursionError)
 
 
-def _parse_json(body: bytes) -> Any:
-    return json.loads(body)
-
-
 def decode(
     response: TransportResponse,
     into: Any,
@@ -210,7 +206,7 @@ def decode(
     :func:`error_from_response`.)
     """
     try:
-        data = _parse_json(response.body)
+        data = json.loads(response.body)
     except _JSON_ERRORS as exc:
         raise _invalid(response, f"reply is not JSON: {exc}", method, url, attempts) from None
     kind = into if wire is None else wire
