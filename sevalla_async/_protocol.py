@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 import cattrs
 
-from ._convert import structure_hook
+from ._convert import converter
 from ._errors import (
     APIResponseValidationError,
     APIStatusError,
@@ -212,7 +212,7 @@ def decode(
     kind = into if wire is None else wire
     hook = _hooks.get(kind)
     if hook is None:
-        hook = _hooks[kind] = structure_hook(kind)
+        hook = _hooks[kind] = converter.get_structure_hook(kind)
     try:
         value = hook(data, kind)
     except (
