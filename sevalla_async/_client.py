@@ -191,12 +191,8 @@ class SevallaClient:
         base = (None if base_url is not None else _served_at(transport)) or str(
             _resolve_base_url(base_url)
         ).rstrip("/")
-        attempt_timeout: aiohttp.ClientTimeout | None = None
-        call_timeout: float | None = None
-        if isinstance(timeout, aiohttp.ClientTimeout):
-            attempt_timeout = timeout
-        else:
-            call_timeout = _check_timeout(timeout)
+        attempt_timeout = timeout if isinstance(timeout, aiohttp.ClientTimeout) else None
+        call_timeout = None if attempt_timeout is not None else _check_timeout(timeout)
         clock = clock or time.monotonic
         sleep = sleep or asyncio.sleep
         hooks = Hooks.check(event_hooks, clock=clock, sleep=sleep)
