@@ -191,12 +191,8 @@ class SevallaClient:
         base = (None if base_url is not None else _served_at(transport)) or str(
             _resolve_base_url(base_url)
         ).rstrip("/")
-        attempt_timeout: aiohttp.ClientTimeout | None = None
-        call_timeout: float | None = None
-        if isinstance(timeout, aiohttp.ClientTimeout):
-            attempt_timeout = timeout
-        else:
-            call_timeout = _check_timeout(timeout)
+        attempt_timeout = timeout if isinstance(timeout, aiohttp.ClientTimeout) else None
+        call_timeout = None if attempt_timeout is not None else _check_timeout(timeout)
         clock = clock or time.monotonic
         sleep = sleep or asyncio.sleep
         hooks = Hooks.check(event_hooks, clock=clock, sleep=sleep)
@@ -271,8 +267,6 @@ class SevallaClient:
         self._owner = owner  # only the client built with the transport closes it
         self._owns_session = owns_session
         self._transport = transport
-        self._base = core.base_url
-        self._policy = core.policy
         self.deployments = Deployments(core, waiter)
         self.pipelines = Pipelines(core, waiter)
         self.releases = Releases(self.pipelines, self.deployments, waiter)
@@ -343,18 +337,18 @@ class SevallaClient:
     def __repr__(self) -> str:
         if not isinstance(self._transport, AiohttpTransport):
             kind = type(self._transport).__name__
-            return f"<SevallaClient base_url={self._base!r} transport={kind}>"
+            return f"<SevallaClient base_url={self.base_url!r} transport={kind}>"
         owner = "owned" if self._owns_session else "borrowed"
         if not self._owner:
             owner = "shared"
-        return f"<SevallaClient base_url={self._base!r} session={owner}>"
+        return f"<SevallaClient base_url={self.base_url!r} session={owner}>"
 
     @property
     def base_url(self) -> str:
         """The API root every path is relative to."""
-        return self._base
+        return self._core.base_url
 
     @property
     def retry_policy(self) -> RetryPolicy:
         """The policy that decides which failures are retried and how long to wait."""
-        return self._policy
+        return self._core.policy

@@ -12,16 +12,15 @@ import typing
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any, TypeVar
+from typing import Any
 
 import cattrs
 from cattrs.errors import IterableValidationError, IterableValidationNote
 
 from ._models import DeploymentStatus
 
-__all__ = ["converter", "structure_hook"]
+__all__ = ["converter"]
 
-T = TypeVar("T")
 
 converter = cattrs.Converter(detailed_validation=True, forbid_extra_keys=False)
 
@@ -119,8 +118,3 @@ converter.register_structure_hook(DeploymentStatus, _structure_status)
 for _kind in (str, int, float, bool):
     converter.register_structure_hook(_kind, _strict(_kind))
 converter.register_structure_hook_factory(_is_homogeneous_sequence, _sequence_hook)
-
-
-def structure_hook(kind: type[T]) -> Any:
-    """The compiled structure function for ``kind`` (look it up once, call it often)."""
-    return converter.get_structure_hook(kind)

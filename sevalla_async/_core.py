@@ -319,7 +319,7 @@ class Core:
     def _hold_deadline(self, deadline: float | None) -> float | None:
         """The latest time a rate-limit hold may end: the call's deadline, and no later
         than ``max_rate_limit_wait`` from now when the policy sets it."""
-        cap: float | None = getattr(self.policy, "max_rate_limit_wait", None)
+        cap = self.max_hold()
         if cap is None:
             return deadline
         latest = self.clock() + cap

@@ -282,7 +282,8 @@ class Hooks:
                 timer.cancel()
             if not task.done():
                 task.cancel()
-                _abandon(task)
+                _abandoned.add(task)
+                task.add_done_callback(_forget)
         if task.done():
             task.result()  # the hook's own exception, if any, goes to _call
             return True
@@ -299,11 +300,6 @@ class Hooks:
 
 # Cancelled hooks not waited for: kept referenced until they end, their outcome read.
 _abandoned: set[asyncio.Future[Any]] = set()
-
-
-def _abandon(task: asyncio.Future[Any]) -> None:
-    _abandoned.add(task)
-    task.add_done_callback(_forget)
 
 
 def _forget(task: asyncio.Future[Any]) -> None:

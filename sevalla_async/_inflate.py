@@ -42,7 +42,7 @@ class BodyDecoder:
         elif coding == "deflate":
             self._zlib = zlib.decompressobj(zlib.MAX_WBITS)
         else:
-            raise UndecodableBodyError(f"unsupported Content-Encoding {_clip(coding)!r}")
+            raise UndecodableBodyError(f"unsupported Content-Encoding {coding[:40]!r}")
 
     def feed(self, data: bytes) -> None:
         """Add raw bytes; raise :class:`BodyTooLargeError` as soon as the decoded size passes
@@ -78,7 +78,3 @@ class BodyDecoder:
             self._chunks.clear()
             raise BodyTooLargeError
         self._chunks.append(data)
-
-
-def _clip(text: str) -> str:
-    return text[:40]

@@ -131,12 +131,9 @@ def logs_request(
 def _within_limit(limit: int, entries: list[LogEntry]) -> list[LogEntry]:
     if len(entries) > limit:
         raise ValueError(f"{len(entries)} log entries, more than the limit of {limit} asked")
-    entries.sort(key=_timestamp)  # oldest first (stable: the API's order among equals)
+    # Oldest first (a stable sort: the API's order among equals).
+    entries.sort(key=lambda entry: entry.timestamp)
     return entries
-
-
-def _timestamp(entry: LogEntry) -> datetime:
-    return entry.timestamp
 
 
 class LogEntries:

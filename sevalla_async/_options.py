@@ -221,13 +221,15 @@ def check_keywords(
             )
 
 
-def _check_bool(name: str, value: object) -> bool:
+def _bool(keywords: Mapping[str, Any], name: str) -> bool:
+    value = _get(keywords, name)
     if not isinstance(value, bool):
         raise ValueError(f"{name}: expected True or False, got {value!r}")
     return value
 
 
-def _check_hook(name: str, value: Any, takes: str) -> Any:
+def _hook(keywords: Mapping[str, Any], name: str, takes: str) -> Any:
+    value = _get(keywords, name)
     if value is not None and not callable(value):
         raise ValueError(f"{name}: expected a callable taking {takes}")
     return value
@@ -245,11 +247,11 @@ class ReconcileSettings:
     @classmethod
     def build(cls, keywords: Mapping[str, Any]) -> ReconcileSettings:
         """The reconcile keywords of ``keywords`` (others are ignored), checked."""
-        reconcile = _check_bool("reconcile", _get(keywords, "reconcile"))
+        reconcile = _bool(keywords, "reconcile")
         settle = _get(keywords, "reconcile_settle")
         timeout = _get(keywords, "reconcile_timeout")
         check_reconcile_options(settle, timeout)
-        skip = _check_bool("skip_current", _get(keywords, "skip_current"))
+        skip = _bool(keywords, "skip_current")
         return cls(reconcile, settle, timeout, skip)
 
     @classmethod
@@ -294,7 +296,7 @@ class WaitSettings:
             poll_factor=_get(keywords, "poll_factor"),
             poll_jitter=_get(keywords, "poll_jitter"),
         )
-        on_poll = _check_hook("on_poll", _get(keywords, "on_poll"), "a Deployment")
+        on_poll = _hook(keywords, "on_poll", "a Deployment")
         return cls(plan, on_poll, ReconcileSettings.build(keywords))
 
 
@@ -325,16 +327,14 @@ class FanoutSettings:
         if ledger is not None and not isinstance(ledger, FanoutLedger):
             raise ValueError("ledger: expected a FanoutLedger")
         return cls(
-            fail_fast=_check_bool("fail_fast", _get(keywords, "fail_fast")),
-            on_progress=_check_hook(
-                "on_progress", _get(keywords, "on_progress"), "a FanoutProgress"
-            ),
-            wait=_check_bool("wait", _get(keywords, "wait")),
+            fail_fast=_bool(keywords, "fail_fast"),
+            on_progress=_hook(keywords, "on_progress", "a FanoutProgress"),
+            wait=_bool(keywords, "wait"),
             plan=PollSettings.check(
                 timeout=_get(keywords, "wait_timeout"),
                 poll_interval=_get(keywords, "poll_interval"),
             ),
-            on_poll=_check_hook("on_poll", _get(keywords, "on_poll"), "(index, deployment)"),
+            on_poll=_hook(keywords, "on_poll", "(index, deployment)"),
             ledger=ledger,
             reconcile=ReconcileSettings.build(keywords),
         )

@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 import cattrs
 
-from ._convert import structure_hook
+from ._convert import converter
 from ._errors import (
     APIResponseValidationError,
     APIStatusError,
@@ -190,10 +190,6 @@ _hooks: dict[Any, Callable[[Any, Any], Any]] = {}
 _JSON_ERRORS = (ValueError, RecursionError)
 
 
-def _parse_json(body: bytes) -> Any:
-    return json.loads(body)
-
-
 def decode(
     response: TransportResponse,
     into: Any,
@@ -210,13 +206,13 @@ def decode(
     :func:`error_from_response`.)
     """
     try:
-        data = _parse_json(response.body)
+        data = json.loads(response.body)
     except _JSON_ERRORS as exc:
         raise _invalid(response, f"reply is not JSON: {exc}", method, url, attempts) from None
     kind = into if wire is None else wire
     hook = _hooks.get(kind)
     if hook is None:
-        hook = _hooks[kind] = structure_hook(kind)
+        hook = _hooks[kind] = converter.get_structure_hook(kind)
     try:
         value = hook(data, kind)
     except (

@@ -150,22 +150,28 @@ class RedactedCauseError(Exception):
     """Stands in for the cause of an error whose text quoted the API key (redacted)."""
 
 
-def _quotes(exc: BaseException, key: str) -> bool:
-    """Whether the text of ``exc`` or of anything in its chain contains ``key``."""
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and each exception behind it (its ``__cause__``, else its ``__context__``),
+    every one once even when the chain loops."""
     seen: set[int] = set()
     item: BaseException | None = exc
     while item is not None and id(item) not in seen:
         seen.add(id(item))
+        yield item
+        item = item.__cause__ or item.__context__
+
+
+def _quotes(exc: BaseException, key: str) -> bool:
+    """Whether the text of ``exc`` or of anything in its chain contains ``key``."""
+    for item in exception_chain(exc):
         with contextlib.suppress(Exception):  # what cannot show itself shows nothing
             if key in str(item) or key in repr(item):
                 return True
-        item = item.__cause__ or item.__context__
     return False
 
 
 def _redacted_headers(headers: Mapping[str, str], secret: Secret) -> Mapping[str, str]:
-    items = headers.items()
-    return Headers((k, secret.redact(v)) for k, v in items)
+    return Headers((k, secret.redact(v)) for k, v in headers.items())
 
 
 class RedactingTransport:

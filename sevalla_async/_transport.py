@@ -26,7 +26,7 @@ from ._errors import (
 )
 from ._inflate import ACCEPT_ENCODING, BodyDecoder, BodyTooLargeError, UndecodableBodyError
 from ._proxy import ProxyInfo, env_proxy, is_loopback
-from ._secret import AuthorizedHeaders
+from ._secret import AuthorizedHeaders, exception_chain
 from ._wire import Transport, TransportRequest, TransportResponse
 
 __all__ = [
@@ -204,25 +204,8 @@ class AiohttpTransport:
                 method=method,
                 url=str(url),
             )
-        except _NOT_SENT as exc:
-            kind = APITimeoutError if isinstance(exc, TimeoutError) else APIConnectionError
-            failure = kind(
-                f"could not connect: {_exception_text(exc)}",
-                request_sent=False,
-                method=method,
-                url=str(url),
-            )
-            failure.__cause__ = _safe_cause(exc)
-        except (asyncio.TimeoutError, TimeoutError) as exc:
-            failure = APITimeoutError(
-                f"no reply within the timeout: {_exception_text(exc)}", method=method, url=str(url)
-            )
-            failure.__cause__ = _safe_cause(exc)
-        except (aiohttp.ClientError, OSError) as exc:
-            failure = APIConnectionError(
-                f"connection failed: {_exception_text(exc)}", method=method, url=str(url)
-            )
-            failure.__cause__ = _safe_cause(exc)
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError, TimeoutError) as exc:
+            failure = _no_reply(exc, method, str(url))
         except RuntimeError:
             if not self._closed:
                 raise
@@ -276,6 +259,22 @@ def wire_headers(headers: Mapping[str, str], extra: Mapping[str, str]) -> dict[s
     return {**headers, **extra}
 
 
+def _no_reply(exc: BaseException, method: str, url: str) -> APIConnectionError:
+    """The error of an attempt that got no reply, from what aiohttp raised: not sent
+    (connecting failed), timed out, or the connection failed; ``exc`` is its cause."""
+    text = _exception_text(exc)
+    failure: APIConnectionError
+    if isinstance(exc, _NOT_SENT):
+        kind = APITimeoutError if isinstance(exc, TimeoutError) else APIConnectionError
+        failure = kind(f"could not connect: {text}", request_sent=False, method=method, url=url)
+    elif isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        failure = APITimeoutError(f"no reply within the timeout: {text}", method=method, url=url)
+    else:
+        failure = APIConnectionError(f"connection failed: {text}", method=method, url=url)
+    failure.__cause__ = _safe_cause(exc)
+    return failure
+
+
 def _being_cancelled() -> bool:
     """Whether the running task itself was asked to stop (Python 3.11+ can tell; on 3.10
     every cancellation counts as one)."""
@@ -292,13 +291,9 @@ def _safe_cause(exc: BaseException) -> BaseException:
     """``exc``, or a plain stand-in with its text when anything in its chain carries the
     request's headers (aiohttp's ``ClientResponseError.request_info``): the API key
     must not be reachable from a raised error."""
-    seen: set[int] = set()
-    item: BaseException | None = exc
-    while item is not None and id(item) not in seen:
-        seen.add(id(item))
+    for item in exception_chain(exc):
         if isinstance(item, aiohttp.ClientResponseError) or hasattr(item, "request_info"):
             return TransportFailureError(_exception_text(exc))
-        item = item.__cause__ or item.__context__
     return exc
 
 
