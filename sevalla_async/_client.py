@@ -36,6 +36,48 @@ USER_AGENT = (
 )
 
 
+def _transport_for(
+    transport: Transport | None,
+    *,
+    session: aiohttp.ClientSession | None,
+    connection_limit: int,
+    ssl: _ssl.SSLContext | bool | None,
+    proxy: str | None,
+    trust_env: bool,
+    timeout: aiohttp.ClientTimeout | None,
+) -> Transport:
+    """The caller's ``transport`` (refused with any of the connection options, which
+    configure the default one), or the default :class:`AiohttpTransport` built from them."""
+    if transport is None:
+        return AiohttpTransport(
+            session=session,
+            connection_limit=connection_limit,
+            ssl=ssl,
+            trust_env=trust_env,
+            proxy=proxy,
+            timeout=timeout,
+        )
+    given = [
+        name
+        for name, value, default in (
+            ("session", session, None),
+            ("connection_limit", connection_limit, 100),
+            ("ssl", ssl, None),
+            ("proxy", proxy, None),
+            ("trust_env", trust_env, True),
+        )
+        if value is not default and value != default
+    ]
+    if given:
+        raise ValueError(
+            f"transport: cannot be combined with {', '.join(given)} "
+            "(configure the transport instead)"
+        )
+    if not isinstance(transport, Transport):
+        raise ValueError("transport: expected a Transport (send() and aclose())")
+    return transport
+
+
 def _resolve_key(api_key: str | None) -> Secret:
     """The key, held as a :class:`Secret`; no frame keeps it once this returns (a
     traceback rendered with locals shows every variable of its frames)."""
@@ -202,34 +244,15 @@ class SevallaClient:
             )
         owns_session = transport is None and session is None
         caller_transport = transport is not None
-        if transport is not None:
-            given = [
-                name
-                for name, value, default in (
-                    ("session", session, None),
-                    ("connection_limit", connection_limit, 100),
-                    ("ssl", ssl, None),
-                    ("proxy", proxy, None),
-                    ("trust_env", trust_env, True),
-                )
-                if value is not default and value != default
-            ]
-            if given:
-                raise ValueError(
-                    f"transport: cannot be combined with {', '.join(given)} "
-                    "(configure the transport instead)"
-                )
-            if not isinstance(transport, Transport):
-                raise ValueError("transport: expected a Transport (send() and aclose())")
-        else:
-            transport = AiohttpTransport(
-                session=session,
-                connection_limit=connection_limit,
-                ssl=ssl,
-                trust_env=trust_env,
-                proxy=proxy,
-                timeout=attempt_timeout,
-            )
+        transport = _transport_for(
+            transport,
+            session=session,
+            connection_limit=connection_limit,
+            ssl=ssl,
+            proxy=proxy,
+            trust_env=trust_env,
+            timeout=attempt_timeout,
+        )
         policy = retry_policy or RetryPolicy(
             max_retries=max_retries, max_rate_limit_wait=max_rate_limit_wait
         )
