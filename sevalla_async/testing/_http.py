@@ -25,6 +25,7 @@ __all__ = [
     "Reply",
     "Route",
     "error_body",
+    "int_query",
     "json_reply",
     "page_query",
     "path_uuid",
@@ -134,22 +135,24 @@ def path_uuid(request: FakeRequest, name: str) -> uuid.UUID:
     return uuid.UUID(value)
 
 
+def int_query(request: FakeRequest, name: str, default: int, low: int, high: int) -> int:
+    """The integer query parameter ``name`` (``default`` when absent), from ``low`` to
+    ``high``, as the spec checks it."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise FakeAPIError(400, f"querystring/{name} must be integer") from None
+    if not low <= value <= high:
+        raise FakeAPIError(400, f"querystring/{name} must be >= {low} and <= {high}")
+    return value
+
+
 def page_query(request: FakeRequest) -> tuple[int, int]:
     """``limit`` (1-100, default 25) and ``offset`` (0-10000, default 0), as the spec."""
-    out = []
-    for name, default, low, high in (("limit", 25, 1, 100), ("offset", 0, 0, 10_000)):
-        raw = request.query.get(name)
-        if raw is None:
-            out.append(default)
-            continue
-        try:
-            value = int(raw)
-        except ValueError:
-            raise FakeAPIError(400, f"querystring/{name} must be integer") from None
-        if not low <= value <= high:
-            raise FakeAPIError(400, f"querystring/{name} must be >= {low} and <= {high}")
-        out.append(value)
-    return out[0], out[1]
+    return int_query(request, "limit", 25, 1, 100), int_query(request, "offset", 0, 0, 10_000)
 
 
 def read_json(request: FakeRequest) -> Any:

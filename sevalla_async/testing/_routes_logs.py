@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ._http import FakeAPIError, FakeRequest, Reply, Route, json_reply, path_uuid
+from ._http import FakeAPIError, FakeRequest, Reply, Route, int_query, json_reply, path_uuid
 from ._logs import micros_of, newest
 
 __all__ = ["routes"]
@@ -38,17 +38,6 @@ def _moment(request: FakeRequest, name: str, default: datetime | None) -> int | 
     hour, minute, second = (int(p) for p in f"{hms}:0".split(":")[:3])
     moment = datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
     return micros_of(moment) + int(fraction[:6].ljust(6, "0") or 0)
-
-
-def _limit(request: FakeRequest) -> int:
-    raw = request.query.get("limit", "1000")
-    try:
-        value = int(raw)
-    except ValueError:
-        raise FakeAPIError(400, "querystring/limit must be integer") from None
-    if not 1 <= value <= 5000:
-        raise FakeAPIError(400, "querystring/limit must be >= 1 and <= 5000")
-    return value
 
 
 def _test(item: Any, index: int) -> Callable[[dict[str, Any]], bool]:
@@ -94,7 +83,7 @@ def get_logs(request: FakeRequest) -> Reply:
     state = request.state
     app_id = path_uuid(request, "id")
     deployment_id = path_uuid(request, "deployment_id")
-    limit = _limit(request)
+    limit = int_query(request, "limit", 1000, 1, 5000)
     now = state.server_now()
     start = _moment(request, "from", now - timedelta(hours=1)) or 0
     end = _moment(request, "to", None)  # "now": no entry is later than the server's now
