@@ -13,6 +13,7 @@ from typing import Any
 
 from ._http import FakeAPIError, FakeRequest, Reply, Route, int_query, json_reply, path_uuid
 from ._logs import micros_of, newest
+from ._routes_deployments import deployment_of
 
 __all__ = ["routes"]
 
@@ -89,11 +90,7 @@ def get_logs(request: FakeRequest) -> Reply:
     end = _moment(request, "to", None)  # "now": no entry is later than the server's now
     tests = _filters(request)
     state.materialize()
-    if app_id not in state.app_deployments:
-        raise FakeAPIError(404, "Application not found")
-    deployment = state.deployments.get(deployment_id)
-    if deployment is None or deployment.app_id != app_id:
-        raise FakeAPIError(404, "Deployment not found")
+    deployment_of(state, app_id, deployment_id)
     chosen = [
         entry
         for entry in state.logs.get(deployment_id, [])

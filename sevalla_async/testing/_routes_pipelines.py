@@ -54,7 +54,7 @@ def promote(request: FakeRequest) -> Reply:
     for app_id in (source, *targets):
         if state.app_pipeline.get(app_id) != pipeline_id:
             raise FakeAPIError(404, f"Application {app_id} not found in this pipeline")
-    if not state.has_success(source):
+    if state.last_success(source) is None:
         raise FakeAPIError(400, "Source application has no successful deployment to promote")
     made = state.promote(source, targets)
     reply = [{"target_app_id": str(d.app_id), "deployment_id": str(d.id)} for d in made]

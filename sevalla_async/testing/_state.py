@@ -271,14 +271,18 @@ class State:
         """The server's current time (wall clock plus skew), as a UTC datetime."""
         return datetime.fromtimestamp(self.wall() + self.skew, tz=timezone.utc)
 
+    def last_success(self, app_id: uuid.UUID) -> FakeDeployment | None:
+        """The app's latest successful deployment (of those in its history already)."""
+        for dep_id in reversed(self.app_deployments.get(app_id, [])):
+            if self.deployments[dep_id].status == "success":
+                return self.deployments[dep_id]
+        return None
+
     def latest_build(self, app_id: uuid.UUID) -> Build | None:
         """The build of the app's latest successful deployment."""
         self.materialize()
-        for dep_id in reversed(self.app_deployments.get(app_id, [])):
-            deployment = self.deployments[dep_id]
-            if deployment.status == "success":
-                return deployment.build
-        return None
+        last = self.last_success(app_id)
+        return last.build if last is not None else None
 
     def materialize(self) -> None:
         """Add the late deployments whose time has come (see :class:`PromotePlan`), dated
@@ -392,8 +396,3 @@ class State:
             late = plan.late if plan is not None else 0.0
             made.append(self.add_deployment(target, build=build, late=late))
         return made
-
-    def has_success(self, app_id: uuid.UUID) -> bool:
-        return any(
-            self.deployments[d].status == "success" for d in self.app_deployments.get(app_id, [])
-        )
