@@ -117,7 +117,6 @@ class FakeSevalla(FakeData):
         self._host = host
         self._port = port
         self._ssl_context = ssl_context
-        self._clock = clock
         self._sleep: Callable[[float], Awaitable[Any]] = getattr(clock, "sleep", asyncio.sleep)
         self._windows = {
             "read": Window(read_limit or RateLimit(100_000), clock),
