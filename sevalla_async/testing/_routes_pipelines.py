@@ -62,16 +62,14 @@ def promote(request: FakeRequest) -> Reply:
 
 
 def list_pipelines(request: FakeRequest) -> Reply:
-    state = request.state
     limit, offset = page_query(request)
-    items = list(state.pipelines.values())
+    items = list(request.state.pipelines.values())
     page = [p.summary() for p in items[offset : offset + limit]]
     return json_reply({"data": page, "total": len(items), "offset": offset, "limit": limit})
 
 
 def get_pipeline(request: FakeRequest) -> Reply:
-    state = request.state
-    pipeline = state.pipelines.get(path_uuid(request, "id"))
+    pipeline = request.state.pipelines.get(path_uuid(request, "id"))
     if pipeline is None:
         raise FakeAPIError(404, "Pipeline not found")
     return json_reply(pipeline.detail())

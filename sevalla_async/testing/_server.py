@@ -225,10 +225,6 @@ class FakeSevalla(FakeData):
         """
         return MemoryTransport(self.dispatch, self._sleep)
 
-    def _next_request_id(self) -> str:
-        self._counter += 1
-        return f"req_{self._counter:06d}_{secrets.token_hex(4)}"
-
     async def dispatch(
         self,
         request: Incoming,
@@ -240,7 +236,8 @@ class FakeSevalla(FakeData):
         run the route; ``wait(seconds)`` carries out a fault's delay, ``pause(seconds)``
         (default ``wait``) the :attr:`latency`."""
         with self._lock:
-            request_id = self._next_request_id()
+            self._counter += 1
+            request_id = f"req_{self._counter:06d}_{secrets.token_hex(4)}"
             record = RecordedRequest(
                 request.method,
                 request.path,
@@ -314,8 +311,7 @@ class FakeSevalla(FakeData):
             _, limit_headers = self._windows[bucket].take()
             reply.headers.update(limit_headers)
             reply.headers.update(fault.headers)
-            if fault.chunked:
-                reply.chunked = True
+            reply.chunked = fault.chunked
             return reply
 
     def _handle(self, request: Incoming) -> Reply:
