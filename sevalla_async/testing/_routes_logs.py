@@ -72,7 +72,7 @@ def _filters(request: FakeRequest) -> list[Callable[[dict[str, Any]], bool]]:
     try:
         items = json.loads(raw)
     except ValueError:
-        raise FakeAPIError(400, "querystring/filters must be a JSON array") from None
+        items = None  # not JSON: refused as not an array
     if not isinstance(items, list):
         raise FakeAPIError(400, "querystring/filters must be a JSON array")
     return [_test(item, index) for index, item in enumerate(items)]
