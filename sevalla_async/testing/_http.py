@@ -51,8 +51,6 @@ class FakeRequest:
     """What a route sees: the decoded path's parameters, the query, headers and body."""
 
     state: State
-    method: str
-    path: str
     params: Mapping[str, str]
     query: Mapping[str, str]
     headers: Mapping[str, str]

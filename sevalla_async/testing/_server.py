@@ -324,13 +324,7 @@ class FakeSevalla(FakeData):
                 allowed.append(route.method)
                 continue
             seen = FakeRequest(
-                self.state,
-                request.method,
-                request.path,
-                match.groupdict(),
-                request.query,
-                request.headers,
-                request.body,
+                self.state, match.groupdict(), request.query, request.headers, request.body
             )
             try:
                 return route.handler(seen)
