@@ -85,8 +85,7 @@ def get_logs(request: FakeRequest) -> Reply:
     app_id = path_uuid(request, "id")
     deployment_id = path_uuid(request, "deployment_id")
     limit = int_query(request, "limit", 1000, 1, 5000)
-    now = state.server_now()
-    start = _moment(request, "from", now - timedelta(hours=1)) or 0
+    start = _moment(request, "from", state.server_now() - timedelta(hours=1)) or 0
     end = _moment(request, "to", None)  # "now": no entry is later than the server's now
     tests = _filters(request)
     state.materialize()
