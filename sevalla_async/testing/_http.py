@@ -25,6 +25,7 @@ __all__ = [
     "Reply",
     "Route",
     "error_body",
+    "error_reply",
     "int_query",
     "json_reply",
     "page_query",
@@ -115,7 +116,7 @@ class FakeAPIError(Exception):
         self.message = message
 
     def response(self) -> Reply:
-        return json_reply(error_body(self.status, self.message), status=self.status)
+        return error_reply(self.status, self.message)
 
 
 def json_reply(data: Any, *, status: int = 200) -> Reply:
@@ -124,6 +125,11 @@ def json_reply(data: Any, *, status: int = 200) -> Reply:
         json.dumps(data, separators=(",", ":")).encode(),
         {"Content-Type": "application/json"},
     )
+
+
+def error_reply(status: int, message: str) -> Reply:
+    """A reply with this status and the API's error body saying ``message``."""
+    return json_reply(error_body(status, message), status=status)
 
 
 def path_uuid(request: FakeRequest, name: str) -> uuid.UUID:

@@ -23,7 +23,7 @@ from multidict import CIMultiDictProxy
 from . import _routes_deployments, _routes_logs, _routes_pipelines
 from ._fake_data import FakeData
 from ._faults import Fault, FaultQueue
-from ._http import Dropped, FakeAPIError, FakeRequest, Incoming, Reply, error_body, json_reply
+from ._http import Dropped, FakeAPIError, FakeRequest, Incoming, Reply, error_body, error_reply
 from ._memory import MemoryTransport
 from ._ratewindow import RateLimit, Window
 from ._state import PromotePlan, State
@@ -275,10 +275,7 @@ class FakeSevalla(FakeData):
                 if auth is not None:
                     return auth
                 allowed, limit_headers = self._windows[bucket].take()
-                if not allowed:
-                    reply = json_reply(error_body(429, "Too many requests"), status=429)
-                else:
-                    reply = self._handle(request)
+                reply = self._handle(request) if allowed else error_reply(429, "Too many requests")
                 reply.headers.update(limit_headers)
                 return reply
         if fault.delay:
@@ -331,15 +328,15 @@ class FakeSevalla(FakeData):
             except FakeAPIError as failure:
                 return failure.response()
         if allowed:
-            return json_reply(error_body(405, "Method Not Allowed"), status=405)
-        return json_reply(error_body(404, "Not Found"), status=404)
+            return error_reply(405, "Method Not Allowed")
+        return error_reply(404, "Not Found")
 
     def _check_auth(self, headers: CIMultiDictProxy[str]) -> Reply | None:
         header = headers.get("Authorization", "")
         if header == f"Bearer {self.api_key}":
             return None
         message = "Unauthorized" if header else "Missing Authorization header"
-        return json_reply(error_body(401, message), status=401)
+        return error_reply(401, message)
 
     # --- the loopback server's side -------------------------------------------------------
 
