@@ -115,9 +115,8 @@ class FakeData:
         while requests are being served, from any thread."""
         app = uuid.UUID(str(app_id))
         with self._lock:
-            build = None
-            if build_of is not None:
-                build = self.state.latest_build(uuid.UUID(str(build_of)))
+            source = None if build_of is None else uuid.UUID(str(build_of))
+            build = None if source is None else self.state.latest_build(source)
             return self.state.add_deployment(
                 app,
                 script=script,

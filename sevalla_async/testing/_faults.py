@@ -138,13 +138,12 @@ class Fault:
 
     def render_body(self, default: Mapping[str, Any]) -> bytes:
         """The reply body as bytes; ``default`` (the API's error body) when none is set."""
-        if self.body is None:
-            return json.dumps(default).encode()
-        if isinstance(self.body, bytes):
-            return self.body
-        if isinstance(self.body, str):
-            return self.body.encode()
-        return json.dumps(self.body).encode()
+        body = default if self.body is None else self.body
+        if isinstance(body, bytes):
+            return body
+        if isinstance(body, str):
+            return body.encode()
+        return json.dumps(body).encode()
 
 
 def _fmt(value: float | str) -> str:
@@ -174,9 +173,7 @@ class FaultQueue:
 
     def take(self, method: str, path: str) -> Fault | None:
         for item in self._items:
-            if item.method not in (None, method):
-                continue
-            if item.path is not None and not path.endswith(item.path):
+            if item.method not in (None, method) or not path.endswith(item.path or ""):
                 continue
             item.remaining -= 1
             if item.remaining == 0:

@@ -25,6 +25,8 @@ __all__ = [
     "Reply",
     "Route",
     "error_body",
+    "error_reply",
+    "int_query",
     "json_reply",
     "page_query",
     "path_uuid",
@@ -50,8 +52,6 @@ class FakeRequest:
     """What a route sees: the decoded path's parameters, the query, headers and body."""
 
     state: State
-    method: str
-    path: str
     params: Mapping[str, str]
     query: Mapping[str, str]
     headers: Mapping[str, str]
@@ -116,7 +116,7 @@ class FakeAPIError(Exception):
         self.message = message
 
     def response(self) -> Reply:
-        return json_reply(error_body(self.status, self.message), status=self.status)
+        return error_reply(self.status, self.message)
 
 
 def json_reply(data: Any, *, status: int = 200) -> Reply:
@@ -127,6 +127,11 @@ def json_reply(data: Any, *, status: int = 200) -> Reply:
     )
 
 
+def error_reply(status: int, message: str) -> Reply:
+    """A reply with this status and the API's error body saying ``message``."""
+    return json_reply(error_body(status, message), status=status)
+
+
 def path_uuid(request: FakeRequest, name: str) -> uuid.UUID:
     value = request.params[name]
     if not is_api_uuid(value):
@@ -134,22 +139,24 @@ def path_uuid(request: FakeRequest, name: str) -> uuid.UUID:
     return uuid.UUID(value)
 
 
+def int_query(request: FakeRequest, name: str, default: int, low: int, high: int) -> int:
+    """The integer query parameter ``name`` (``default`` when absent), from ``low`` to
+    ``high``, as the spec checks it."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise FakeAPIError(400, f"querystring/{name} must be integer") from None
+    if not low <= value <= high:
+        raise FakeAPIError(400, f"querystring/{name} must be >= {low} and <= {high}")
+    return value
+
+
 def page_query(request: FakeRequest) -> tuple[int, int]:
     """``limit`` (1-100, default 25) and ``offset`` (0-10000, default 0), as the spec."""
-    out = []
-    for name, default, low, high in (("limit", 25, 1, 100), ("offset", 0, 0, 10_000)):
-        raw = request.query.get(name)
-        if raw is None:
-            out.append(default)
-            continue
-        try:
-            value = int(raw)
-        except ValueError:
-            raise FakeAPIError(400, f"querystring/{name} must be integer") from None
-        if not low <= value <= high:
-            raise FakeAPIError(400, f"querystring/{name} must be >= {low} and <= {high}")
-        out.append(value)
-    return out[0], out[1]
+    return int_query(request, "limit", 25, 1, 100), int_query(request, "offset", 0, 0, 10_000)
 
 
 def read_json(request: FakeRequest) -> Any:

@@ -91,5 +91,4 @@ def failure_lines(start: datetime, build: Build | None, reason: str) -> list[dic
 
 def newest(entries: Iterable[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
     """The ``limit`` latest entries, oldest first."""
-    ordered = sorted(entries, key=lambda e: e["unix_timestamp"])
-    return ordered[-limit:]
+    return sorted(entries, key=lambda e: e["unix_timestamp"])[-limit:]

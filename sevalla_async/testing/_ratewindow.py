@@ -30,8 +30,7 @@ class Window:
     def take(self) -> tuple[bool, dict[str, str]]:
         now = self.clock()
         if now >= self.start + self.limit.window:
-            elapsed = now - self.start
-            self.start += self.limit.window * math.floor(elapsed / self.limit.window)
+            self.start += self.limit.window * math.floor((now - self.start) / self.limit.window)
             self.used = 0
         allowed = self.used < self.limit.requests
         if allowed:

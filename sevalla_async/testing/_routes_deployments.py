@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import uuid
+
 from ._http import FakeAPIError, FakeRequest, Reply, Route, json_reply, page_query, path_uuid
-from ._state import FakeDeployment, fresh_build
+from ._state import FakeDeployment, State, fresh_build
 
-__all__ = ["routes"]
+__all__ = ["deployment_of", "routes"]
 
 
-def _deployment(request: FakeRequest) -> FakeDeployment:
-    state = request.state
-    state.materialize()
-    app_id = path_uuid(request, "id")
-    deployment_id = path_uuid(request, "deployment_id")
+def deployment_of(state: State, app_id: uuid.UUID, deployment_id: uuid.UUID) -> FakeDeployment:
+    """The app's deployment, or the API's 404 (for the app first, then the deployment)."""
     if app_id not in state.app_deployments:
         raise FakeAPIError(404, "Application not found")
     deployment = state.deployments.get(deployment_id)
     if deployment is None or deployment.app_id != app_id:
         raise FakeAPIError(404, "Deployment not found")
     return deployment
+
+
+def _deployment(request: FakeRequest) -> FakeDeployment:
+    request.state.materialize()
+    return deployment_of(
+        request.state, path_uuid(request, "id"), path_uuid(request, "deployment_id")
+    )
 
 
 def get_deployment(request: FakeRequest) -> Reply:
@@ -56,10 +62,9 @@ def rollback(request: FakeRequest) -> Reply:
     if app_id not in state.app_deployments:
         raise FakeAPIError(404, "Application not found")
     state.materialize()
-    good = [d for d in state.app_deployments[app_id] if state.deployments[d].status == "success"]
-    if not good:
+    last = state.last_success(app_id)
+    if last is None:
         raise FakeAPIError(404, "No successful deployment to roll back to")
-    last = state.deployments[good[-1]]
     build = last.build or fresh_build(app_id)
     deployment = state.add_deployment(app_id, trigger="ROLLBACK_DEPLOYMENT", build=build)
     return json_reply(deployment.to_json())

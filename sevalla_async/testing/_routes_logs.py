@@ -11,8 +11,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ._http import FakeAPIError, FakeRequest, Reply, Route, json_reply, path_uuid
+from ._http import FakeAPIError, FakeRequest, Reply, Route, int_query, json_reply, path_uuid
 from ._logs import micros_of, newest
+from ._routes_deployments import deployment_of
 
 __all__ = ["routes"]
 
@@ -38,17 +39,6 @@ def _moment(request: FakeRequest, name: str, default: datetime | None) -> int | 
     hour, minute, second = (int(p) for p in f"{hms}:0".split(":")[:3])
     moment = datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
     return micros_of(moment) + int(fraction[:6].ljust(6, "0") or 0)
-
-
-def _limit(request: FakeRequest) -> int:
-    raw = request.query.get("limit", "1000")
-    try:
-        value = int(raw)
-    except ValueError:
-        raise FakeAPIError(400, "querystring/limit must be integer") from None
-    if not 1 <= value <= 5000:
-        raise FakeAPIError(400, "querystring/limit must be >= 1 and <= 5000")
-    return value
 
 
 def _test(item: Any, index: int) -> Callable[[dict[str, Any]], bool]:
@@ -82,7 +72,7 @@ def _filters(request: FakeRequest) -> list[Callable[[dict[str, Any]], bool]]:
     try:
         items = json.loads(raw)
     except ValueError:
-        raise FakeAPIError(400, "querystring/filters must be a JSON array") from None
+        items = None  # not JSON: refused as not an array
     if not isinstance(items, list):
         raise FakeAPIError(400, "querystring/filters must be a JSON array")
     return [_test(item, index) for index, item in enumerate(items)]
@@ -94,17 +84,12 @@ def get_logs(request: FakeRequest) -> Reply:
     state = request.state
     app_id = path_uuid(request, "id")
     deployment_id = path_uuid(request, "deployment_id")
-    limit = _limit(request)
-    now = state.server_now()
-    start = _moment(request, "from", now - timedelta(hours=1)) or 0
+    limit = int_query(request, "limit", 1000, 1, 5000)
+    start = _moment(request, "from", state.server_now() - timedelta(hours=1)) or 0
     end = _moment(request, "to", None)  # "now": no entry is later than the server's now
     tests = _filters(request)
     state.materialize()
-    if app_id not in state.app_deployments:
-        raise FakeAPIError(404, "Application not found")
-    deployment = state.deployments.get(deployment_id)
-    if deployment is None or deployment.app_id != app_id:
-        raise FakeAPIError(404, "Deployment not found")
+    deployment_of(state, app_id, deployment_id)
     chosen = [
         entry
         for entry in state.logs.get(deployment_id, [])

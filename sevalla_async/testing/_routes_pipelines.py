@@ -54,7 +54,7 @@ def promote(request: FakeRequest) -> Reply:
     for app_id in (source, *targets):
         if state.app_pipeline.get(app_id) != pipeline_id:
             raise FakeAPIError(404, f"Application {app_id} not found in this pipeline")
-    if not state.has_success(source):
+    if state.last_success(source) is None:
         raise FakeAPIError(400, "Source application has no successful deployment to promote")
     made = state.promote(source, targets)
     reply = [{"target_app_id": str(d.app_id), "deployment_id": str(d.id)} for d in made]
@@ -62,16 +62,14 @@ def promote(request: FakeRequest) -> Reply:
 
 
 def list_pipelines(request: FakeRequest) -> Reply:
-    state = request.state
     limit, offset = page_query(request)
-    items = list(state.pipelines.values())
+    items = list(request.state.pipelines.values())
     page = [p.summary() for p in items[offset : offset + limit]]
     return json_reply({"data": page, "total": len(items), "offset": offset, "limit": limit})
 
 
 def get_pipeline(request: FakeRequest) -> Reply:
-    state = request.state
-    pipeline = state.pipelines.get(path_uuid(request, "id"))
+    pipeline = request.state.pipelines.get(path_uuid(request, "id"))
     if pipeline is None:
         raise FakeAPIError(404, "Pipeline not found")
     return json_reply(pipeline.detail())

@@ -23,7 +23,7 @@ from multidict import CIMultiDictProxy
 from . import _routes_deployments, _routes_logs, _routes_pipelines
 from ._fake_data import FakeData
 from ._faults import Fault, FaultQueue
-from ._http import Dropped, FakeAPIError, FakeRequest, Incoming, Reply, error_body, json_reply
+from ._http import Dropped, FakeAPIError, FakeRequest, Incoming, Reply, error_body, error_reply
 from ._memory import MemoryTransport
 from ._ratewindow import RateLimit, Window
 from ._state import PromotePlan, State
@@ -117,7 +117,6 @@ class FakeSevalla(FakeData):
         self._host = host
         self._port = port
         self._ssl_context = ssl_context
-        self._clock = clock
         self._sleep: Callable[[float], Awaitable[Any]] = getattr(clock, "sleep", asyncio.sleep)
         self._windows = {
             "read": Window(read_limit or RateLimit(100_000), clock),
@@ -226,10 +225,6 @@ class FakeSevalla(FakeData):
         """
         return MemoryTransport(self.dispatch, self._sleep)
 
-    def _next_request_id(self) -> str:
-        self._counter += 1
-        return f"req_{self._counter:06d}_{secrets.token_hex(4)}"
-
     async def dispatch(
         self,
         request: Incoming,
@@ -241,7 +236,8 @@ class FakeSevalla(FakeData):
         run the route; ``wait(seconds)`` carries out a fault's delay, ``pause(seconds)``
         (default ``wait``) the :attr:`latency`."""
         with self._lock:
-            request_id = self._next_request_id()
+            self._counter += 1
+            request_id = f"req_{self._counter:06d}_{secrets.token_hex(4)}"
             record = RecordedRequest(
                 request.method,
                 request.path,
@@ -279,10 +275,7 @@ class FakeSevalla(FakeData):
                 if auth is not None:
                     return auth
                 allowed, limit_headers = self._windows[bucket].take()
-                if not allowed:
-                    reply = json_reply(error_body(429, "Too many requests"), status=429)
-                else:
-                    reply = self._handle(request)
+                reply = self._handle(request) if allowed else error_reply(429, "Too many requests")
                 reply.headers.update(limit_headers)
                 return reply
         if fault.delay:
@@ -315,8 +308,7 @@ class FakeSevalla(FakeData):
             _, limit_headers = self._windows[bucket].take()
             reply.headers.update(limit_headers)
             reply.headers.update(fault.headers)
-            if fault.chunked:
-                reply.chunked = True
+            reply.chunked = fault.chunked
             return reply
 
     def _handle(self, request: Incoming) -> Reply:
@@ -329,28 +321,22 @@ class FakeSevalla(FakeData):
                 allowed.append(route.method)
                 continue
             seen = FakeRequest(
-                self.state,
-                request.method,
-                request.path,
-                match.groupdict(),
-                request.query,
-                request.headers,
-                request.body,
+                self.state, match.groupdict(), request.query, request.headers, request.body
             )
             try:
                 return route.handler(seen)
             except FakeAPIError as failure:
                 return failure.response()
         if allowed:
-            return json_reply(error_body(405, "Method Not Allowed"), status=405)
-        return json_reply(error_body(404, "Not Found"), status=404)
+            return error_reply(405, "Method Not Allowed")
+        return error_reply(404, "Not Found")
 
     def _check_auth(self, headers: CIMultiDictProxy[str]) -> Reply | None:
         header = headers.get("Authorization", "")
         if header == f"Bearer {self.api_key}":
             return None
         message = "Unauthorized" if header else "Missing Authorization header"
-        return json_reply(error_body(401, message), status=401)
+        return error_reply(401, message)
 
     # --- the loopback server's side -------------------------------------------------------
 

@@ -96,15 +96,12 @@ class FakePipeline:
 
     def detail(self) -> dict[str, Any]:
         """The pipeline as ``getPipelineV3`` shows it."""
-        return {
+        return {  # the API's key order: id first, then summary()'s keys in place
             "id": str(self.id),
             "company_id": str(self.company_id),
             "project_id": None,
-            "display_name": self.display_name,
-            "type": self.type,
+            **self.summary(),
             "stages": [s.detail() for s in self.stages],
-            "created_at": _iso(self.created_at),
-            "updated_at": _iso(self.created_at),
         }
 
 
@@ -271,14 +268,18 @@ class State:
         """The server's current time (wall clock plus skew), as a UTC datetime."""
         return datetime.fromtimestamp(self.wall() + self.skew, tz=timezone.utc)
 
+    def last_success(self, app_id: uuid.UUID) -> FakeDeployment | None:
+        """The app's latest successful deployment (of those in its history already)."""
+        for dep_id in reversed(self.app_deployments.get(app_id, [])):
+            if self.deployments[dep_id].status == "success":
+                return self.deployments[dep_id]
+        return None
+
     def latest_build(self, app_id: uuid.UUID) -> Build | None:
         """The build of the app's latest successful deployment."""
         self.materialize()
-        for dep_id in reversed(self.app_deployments.get(app_id, [])):
-            deployment = self.deployments[dep_id]
-            if deployment.status == "success":
-                return deployment.build
-        return None
+        last = self.last_success(app_id)
+        return last.build if last is not None else None
 
     def materialize(self) -> None:
         """Add the late deployments whose time has come (see :class:`PromotePlan`), dated
@@ -383,17 +384,10 @@ class State:
     def promote(self, source: uuid.UUID, targets: list[uuid.UUID]) -> list[FakeDeployment]:
         """Deploy the source's latest successful build to every target (as the promote
         route does), following and clearing :attr:`promote_plan`."""
-        plan, self.promote_plan = self.promote_plan, None
+        plan, self.promote_plan = self.promote_plan or PromotePlan(), None
         build = self.latest_build(source)
-        made: list[FakeDeployment] = []
-        for target in targets:
-            if plan is not None and plan.targets is not None and target not in plan.targets:
-                continue
-            late = plan.late if plan is not None else 0.0
-            made.append(self.add_deployment(target, build=build, late=late))
-        return made
-
-    def has_success(self, app_id: uuid.UUID) -> bool:
-        return any(
-            self.deployments[d].status == "success" for d in self.app_deployments.get(app_id, [])
-        )
+        return [
+            self.add_deployment(target, build=build, late=plan.late)
+            for target in targets
+            if plan.targets is None or target in plan.targets
+        ]

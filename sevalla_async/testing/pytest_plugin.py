@@ -68,21 +68,15 @@ __all__ = [
 
 def pytest_configure(config: pytest.Config) -> None:
     """Register the markers (so ``--strict-markers`` accepts them)."""
-    config.addinivalue_line(
-        "markers",
+    for marker in (
         "sevalla_fake(**options): keyword arguments for the FakeSevalla of the "
         "sevalla_fake fixture (api_key, read_limit, write_limit)",
-    )
-    config.addinivalue_line(
-        "markers",
         "sevalla_client(**options): keyword arguments for the SevallaClient of the "
         "sevalla_client fixture (max_retries, timeout, ...)",
-    )
-    config.addinivalue_line(
-        "markers",
         "sevalla_loopback: serve the sevalla_fake fixture on 127.0.0.1 and bind the "
         "sevalla_client fixtures to it over real sockets",
-    )
+    ):
+        config.addinivalue_line("markers", marker)
 
 
 def _async_fixture(func: Any) -> Any:
