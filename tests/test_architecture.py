@@ -1,5 +1,6 @@
 """The shape of the package, read from its source: no import circle, no upward import
-between layers, no aiohttp below the client's core, no module past 400 lines.
+between layers, no aiohttp below the client's core, no module past 400 lines, no function
+body past 60.
 
 Every import counts: module level, function-local and under ``TYPE_CHECKING``.
 """
@@ -64,6 +65,7 @@ HTTP_LIBRARIES = {"aiohttp", "multidict", "yarl"}
 PURE = set().union(*LAYERS[: LAYERS.index({"_core"})]) | {"_protocol"}
 
 MAX_LINES = 400
+MAX_FUNCTION_LINES = 60
 
 
 def _module_name(path: pathlib.Path) -> str:
@@ -186,4 +188,32 @@ def test_no_module_is_over_400_lines() -> None:
         for path in ROOT.rglob("*.py")
     }
     over = {name: n for name, n in sizes.items() if n > MAX_LINES}
+    assert over == {}
+
+
+def body_lines(function: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    """The lines of a function's statements, from the first after its docstring to the
+    end (the signature and the docstring do not count)."""
+    body = function.body
+    if isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]
+    return 0 if not body else (body[-1].end_lineno or 0) - body[0].lineno + 1
+
+
+def test_body_lines_counts_the_statements_only() -> None:
+    (function,) = ast.parse(
+        'def f():\n    """Doc\n    string."""\n    a = 1\n\n    return a\n'
+    ).body
+    assert isinstance(function, ast.FunctionDef)
+    assert body_lines(function) == 3
+
+
+def test_no_function_body_is_over_60_lines() -> None:
+    over = {}
+    for path in ROOT.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = body_lines(node)
+                if lines > MAX_FUNCTION_LINES:
+                    over[f"{path.relative_to(ROOT)}:{node.name}"] = lines
     assert over == {}
