@@ -108,8 +108,13 @@ async def _send_again(
     promote: Promote,
     on_send: Callable[[PromoteRequest], object] | None,
 ) -> None:
-    """Promote ``missing`` again in one request, noting its own send on the record."""
-    again = PromoteRequest(request.pipeline_id, request.source_app_id, missing)
+    """Promote ``missing`` again in one request, noting its own send on the record. The
+    re-send expects the build checked before the first send (``promote`` refuses it,
+    ``not_sent``, if the source moved since)."""
+    expected = request.expect_build if request.expect_build is not None else record.build
+    again = PromoteRequest(
+        request.pipeline_id, request.source_app_id, missing, expect_build=expected
+    )
     send = record.covers(missing)
     if on_send is not None:
         on_send(again)

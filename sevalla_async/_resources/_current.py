@@ -43,12 +43,15 @@ CURRENT_BUILD_SCAN = 1000
 _FIRST_PAGE = 10  # the latest success is usually among the last few: a small first page
 
 
-async def latest_success(deployments: AsyncIterator[Deployment]) -> Deployment | None:
+async def latest_success(
+    deployments: AsyncIterator[Deployment], *, under_way: bool = False
+) -> Deployment | None:
     """The first deployment that succeeded among the first :data:`CURRENT_BUILD_SCAN` of
-    ``deployments`` (an app's history, newest first), or ``None``."""
+    ``deployments`` (an app's history, newest first), or ``None``. With ``under_way``, a
+    deployment not finished yet counts too: the one the app is bound to run."""
     seen = 0
     async for deployment in deployments:
-        if deployment.succeeded:
+        if deployment.succeeded or (under_way and not deployment.is_finished):
             return deployment
         seen += 1
         if seen >= CURRENT_BUILD_SCAN:
@@ -56,9 +59,12 @@ async def latest_success(deployments: AsyncIterator[Deployment]) -> Deployment |
     return None
 
 
-async def current_deployment(core: Core, app: uuid.UUID) -> Deployment | None:
+async def current_deployment(
+    core: Core, app: uuid.UUID, *, under_way: bool = False
+) -> Deployment | None:
     """The app's latest successful deployment (what it runs, and what a promotion from it
-    deploys), or ``None``: read newest first, a first page of 10, then pages of 100."""
+    deploys), or ``None``: read newest first, a first page of 10, then pages of 100. With
+    ``under_way``, a newer deployment still running wins (what the app will run)."""
 
     async def fetch(limit: int, offset: int) -> tuple[list[Deployment], int]:
         size = min(limit, _FIRST_PAGE) if offset == 0 else limit
@@ -67,7 +73,8 @@ async def current_deployment(core: Core, app: uuid.UUID) -> Deployment | None:
         )
         return page.data, page.total
 
-    return await latest_success(iterate_pages(fetch, page_size=100, key=lambda d: d.id))
+    pages = iterate_pages(fetch, page_size=100, key=lambda d: d.id)
+    return await latest_success(pages, under_way=under_way)
 
 
 def same_build(expected: Build | str, actual: Build | None) -> bool:
@@ -105,7 +112,10 @@ async def prepare(core: Core, request: PromoteRequest, *, skip_current: bool) ->
     current: dict[uuid.UUID, Promotion] = {}
     if skip_current and build is not None and build.known:
         for target in request.target_app_ids:  # one at a time: reads share the budget
-            running = await current_deployment(core, target)
+            # A deployment under way decides: of this build (an earlier promotion still
+            # rolling out), the target is current and it is waited for, not sent twice;
+            # of another build, the target will not run this one, so it is sent.
+            running = await current_deployment(core, target, under_way=True)
             if running is not None and running.build == build:
                 current[target] = Promotion(target, running.id, already_current=True)
     rest = [t for t in request.target_app_ids if t not in current]

@@ -123,13 +123,20 @@ class PipelineWrites(Resource):
         return await resolve(
             request,
             record,
-            promote=self._send_promote,
+            promote=self._send_checked,
             reconciler=Reconciler(core, core.wall_clock, settle=reconcile.settle, clock=core.clock),
             clock=core.clock,
             sleep=core.sleep,
             timeout=reconcile.timeout,
             on_send=on_send,
         )
+
+    async def _send_checked(self, request: PromoteRequest, send: Send) -> list[Promotion]:
+        """A re-send after reconciling: its ``expect_build`` is checked first (the source
+        may have moved while the first send was being settled)."""
+        if request.expect_build is not None:
+            await prepare(self._core, request, skip_current=False)
+        return await self._send_promote(request, send)
 
     async def _send_promote(
         self, request: PromoteRequest, send: Send | None = None
