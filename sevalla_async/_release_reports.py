@@ -16,6 +16,7 @@ from ._fanout import FanoutLedger
 from ._models import Deployment, LogEntry, PromoteRequest
 from ._outcomes import PromotionState
 from ._promote_outcome import PromoteOutcome
+from ._result_errors import BuildChangedError
 
 __all__ = [
     "DEFAULT_ROLLBACK_CONCURRENCY",
@@ -113,8 +114,9 @@ class WaveReport:
 
     @property
     def failed_targets(self) -> list[uuid.UUID]:
-        """The targets whose deployment did not end ``success`` (entry order)."""
-        good = {d.app_id for d in self.deployments if d.succeeded}
+        """The targets whose deployment did not end ``success`` (entry order); one that
+        deployed another build than the checked one (:class:`BuildChangedError`) too."""
+        good = {a for o in self.outcomes for a in _succeeded(o)}
         return [t for o in self.outcomes for t in _targets(o) if t not in good]
 
 
@@ -173,6 +175,14 @@ def check_hooks(**hooks: object) -> None:
     for name, hook in hooks.items():
         if hook is not None and not callable(hook):
             raise ValueError(f"{name}: expected a callable")
+
+
+def _succeeded(outcome: PromoteOutcome) -> set[uuid.UUID | None]:
+    """The targets whose deployment ended ``success`` with the checked build (one of
+    another build, :class:`BuildChangedError`, is not a success)."""
+    error = outcome.error
+    wrong = {d.id for d in error.deployments} if isinstance(error, BuildChangedError) else ()
+    return {d.app_id for d in outcome.deployments or () if d.succeeded and d.id not in wrong}
 
 
 def _targets(outcome: PromoteOutcome) -> list[uuid.UUID]:
@@ -247,7 +257,8 @@ class ReleaseLedger:
 
 def rollback_targets(report: WaveReport) -> list[uuid.UUID]:
     """The targets of a failed wave to roll back: each one whose deployment of this wave did
-    not end ``success`` (failed, cancelled, skipped, or not seen to the end), and each one
+    not end ``success`` (failed, cancelled, skipped, not seen to the end, or of another
+    build than the checked one), and each one
     of an entry whose promotion is ``unknown`` (it may have been deployed). The targets of
     an entry the API ``rejected`` or that was ``not_sent`` were never deployed by the wave
     and are left alone."""
@@ -259,6 +270,6 @@ def rollback_targets(report: WaveReport) -> list[uuid.UUID]:
                 out.extend(targets)
             continue
         promoted = {p.target_app_id for p in outcome.promotions}
-        good = {d.app_id for d in (outcome.deployments or []) if d.succeeded}
+        good = _succeeded(outcome)
         out.extend(t for t in targets if t in promoted and t not in good)
     return out
