@@ -79,3 +79,46 @@ async def test_release_resume_does_not_send_again_a_target_a_partly_rejected_ent
     assert promotions_of(fake, b) == 1  # refused before: sent again
     sent_now = fake.requests_to("POST", f"/pipelines/{request.pipeline_id}/promote")
     assert [json.loads(r.body)["target_app_ids"] for r in sent_now] == [[str(b)]]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ("--sent-at", "9999-12-31T23:59:59Z"),  # the window's end overflowed
+        ("--sent-at", "0001-01-01T00:00:00+14:00"),  # before year 1 in UTC
+        ("--sent-at", "2025-01-31T09:30:00Z", "--settle", "inf"),
+        ("--sent-at", "2025-01-31T09:30:00Z", "--timeout", "inf"),
+    ],
+)
+async def test_reconcile_out_of_range_times_are_usage_errors_not_tracebacks(
+    fake: FakeSevalla, cli: Cli, extra: tuple[str, ...]
+) -> None:
+    request = fake.promote_requests(1)[0]
+    args = ["--pipeline", str(request.pipeline_id), "--source", str(request.source_app_id)]
+
+    run = await cli("reconcile", *args, "--target", str(request.target_app_ids[0]), *extra)
+
+    assert run.code == 2, run.err
+    assert "Traceback" not in run.err
+    assert "error: argument" in run.err
+    assert fake.requests == []
+
+
+async def test_a_settle_of_millennia_is_a_usage_error_not_a_traceback(
+    fake: FakeSevalla, cli: Cli, tmp_path: Path
+) -> None:
+    request = fake.promote_requests(1)[0]
+    args = ["--pipeline", str(request.pipeline_id), "--source", str(request.source_app_id)]
+    when = ("--sent-at", _now().isoformat(), "--settle", "1e12")
+    plan = write_plan(tmp_path / "plan.json", plan_of([request]))
+    journal = tmp_path / "run.jsonl"
+    journal.write_text("")
+
+    run = await cli("reconcile", *args, "--target", str(request.target_app_ids[0]), *when)
+    settle = ("--reconcile-settle", "1e12")
+    resumed = await cli("promote-many", plan, "--resume", str(journal), *settle)
+
+    for each in (run, resumed):
+        assert each.code == 2, each.err
+        assert "must be at most 1e9" in each.err
+    assert fake.requests == []
