@@ -65,12 +65,17 @@ positive_int = _whole_number(1, "must be at least 1")
 count = _whole_number(0, "must not be negative")
 
 
+_MOST_SECONDS = 1e9
+
+
 def seconds(text: str, *, zero: bool = False) -> float:
     """An argparse ``type``: seconds, more than 0 (or, with ``zero``, not negative)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected seconds, got {shown(text)}") from None
+    if value > _MOST_SECONDS:  # inf included: a time window past the calendar overflows
+        raise argparse.ArgumentTypeError(f"must be at most 1e9 (about 31 years), got {text}")
     if zero and not value >= 0:
         raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
     if not zero and not value > 0:

@@ -84,7 +84,19 @@ def _sent_at(text: str) -> datetime:
             f"{shown(text)} has no UTC offset: add Z (UTC) or +HH:MM, as the Ctrl-C report "
             "prints it"
         )
+    try:  # far outside any run's time, the window's arithmetic would overflow
+        in_range = _EARLIEST <= moment.astimezone(timezone.utc) <= _LATEST
+    except OverflowError:
+        in_range = False
+    if not in_range:
+        raise argparse.ArgumentTypeError(
+            f"{shown(text)} is not a time a request was sent (from 1970 to 9000, in UTC)"
+        )
     return moment
+
+
+_EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
 
 
 def reconcile_command_line(request: PromoteRequest, sent_at: datetime) -> str:

@@ -161,18 +161,23 @@ async def resumed_done(
     (``client.pipelines.resume``); ``None`` (nothing more may be sent) when one is not.
     Says how many entries are not sent again."""
     done: dict[tuple[int, int], list[Promotion]] = {}
+    partly = 0
     for entry in sorted(entries.values(), key=lambda e: (e.wave or 0, e.index)):
         wave = entry.wave or 0
         request = waves[wave][entry.index]
         outcomes = entry.outcomes(request)
+        made = [
+            Promotion(o.target_app_id, o.deployment_id)
+            for o in outcomes
+            if o.state is PromotionState.PROMOTED and o.deployment_id is not None
+        ]
         if all(o.state is PromotionState.PROMOTED for o in outcomes):
-            done[(wave, entry.index)] = [
-                Promotion(o.target_app_id, o.deployment_id)
-                for o in outcomes
-                if o.deployment_id is not None
-            ]
+            done[(wave, entry.index)] = made
             continue
         if not resumable(outcomes):
+            if made:  # partly refused: only the targets not promoted are sent again
+                done[(wave, entry.index)] = made
+                partly += 1
             continue  # rejected or not sent: sent (again)
         console.note(
             f"wave {wave}, entry {entry.index}: sent without a reply before; reconciling from "
@@ -197,8 +202,8 @@ async def resumed_done(
             return None
         done[(wave, entry.index)] = resumed.promotions
     console.note(
-        f"resuming: {plural(len(done), 'entry', 'entries')} already promoted "
-        f"{'is' if len(done) == 1 else 'are'} not sent again"
+        f"resuming: {plural(len(done) - partly, 'entry', 'entries')} already promoted "
+        f"{'is' if len(done) - partly == 1 else 'are'} not sent again"
     )
     return done
 
