@@ -1,0 +1,81 @@
+"""Attacks on 0.3's new surfaces (logs, current_build, failure logs, the redacting key
+holder): each test is a hostile reply, from a raw socket server, that once got the key or
+hostile text past the hardening."""
+
+from __future__ import annotations
+
+import json
+import traceback
+
+import pytest
+
+from sevalla_async import APIError, Deployment, UnprocessableEntityError
+
+from .secret_graph import assert_secret_unreachable
+from .test_hostile import KEY, RawRequest, deployment_json, ids, raw_client, reply
+
+
+def escaped(text: str) -> str:
+    """``text`` with every character written as a JSON ``\\uXXXX`` escape."""
+    return "".join(f"\\u{ord(c):04x}" for c in text)
+
+
+def log_reply(text: str) -> bytes:
+    """A one-entry logs reply whose every text field (and a tag key) is ``text``, raw."""
+    entry = (
+        '{"id":"%s","message":"token %s","service":"%s","severity":"ERROR","timestamp":"t",'
+        '"unix_timestamp":1700000000000000,"tags":{"%s":"%s"},"attributes":{"a":{"x":"%s"}}}'
+    ) % ((text,) * 6)
+    return f"[{entry}]".encode()
+
+
+def shown(error: BaseException) -> str:
+    rendered = traceback.TracebackException.from_exception(error, capture_locals=True)
+    return "".join(rendered.format())
+
+
+@pytest.mark.parametrize(
+    "split",
+    [escaped(KEY), KEY[:5] + escaped(KEY[5:9]) + KEY[9:], f"{KEY} {escaped(KEY)}"],
+    ids=["whole", "part", "bare-then-escaped"],
+)
+async def test_a_key_written_in_json_escapes_is_redacted_from_log_entries(split: str) -> None:
+    async with raw_client(lambda _: reply(200, log_reply(split))) as (_, client, _clock):
+        entries = await client.deployments.logs(ids(), ids())
+    assert entries[0].message.startswith("token [redacted]")
+    assert "[redacted]" in entries[0].service
+    assert_secret_unreachable(entries, KEY)
+
+
+async def test_a_key_written_in_json_escapes_is_redacted_from_a_deployment() -> None:
+    def respond(_: RawRequest) -> bytes:
+        body = json.dumps({**deployment_json(), "commit_message": "@@"})
+        return reply(200, body.replace("@@", "by " + escaped(KEY)).encode())
+
+    async with raw_client(respond) as (_, client, _clock):
+        deployment = await client.deployments.get(ids(), ids())
+        raw = await client.deployments.with_raw_response.get(ids(), ids())
+    assert isinstance(deployment, Deployment)
+    assert deployment.commit_message == "by [redacted]"
+    assert KEY not in json.loads(raw.http_response_body)["commit_message"]
+
+
+async def test_a_key_written_in_json_escapes_is_redacted_from_an_error() -> None:
+    body = '{"message":"bad %s","status":422,"data":{"code":"%s"}}' % (escaped(KEY), escaped(KEY))
+    async with raw_client(lambda _: reply(422, body.encode())) as (_, client, _clock):
+        with pytest.raises(UnprocessableEntityError) as info:
+            await client.deployments.logs(ids(), ids())
+    assert "bad [redacted]" in str(info.value)
+    assert KEY not in shown(info.value)
+    assert_secret_unreachable(info.value, KEY)
+
+
+async def test_a_key_in_a_header_name_is_redacted() -> None:
+    def respond(_: RawRequest) -> bytes:
+        return reply(500, b'{"message":"x"}', {f"X-Echo-{KEY}": "v"})
+
+    async with raw_client(respond) as (_, client, _clock):
+        with pytest.raises(APIError) as info:
+            await client.deployments.logs(ids(), ids())
+    assert KEY not in shown(info.value)
+    assert_secret_unreachable(info.value, KEY)
