@@ -79,3 +79,27 @@ async def test_a_key_in_a_header_name_is_redacted() -> None:
             await client.deployments.logs(ids(), ids())
     assert KEY not in shown(info.value)
     assert_secret_unreachable(info.value, KEY)
+
+
+HOSTILE = "\x1b[31mred\x1b[0m\nWARNING forged line\r\u2028\x07"
+
+
+async def test_str_of_an_error_escapes_the_servers_control_characters() -> None:
+    body = {"message": HOSTILE, "status": 422, "data": {"code": "\x1b]0;t\x07", "message": "\r\n"}}
+
+    def respond(_: RawRequest) -> bytes:
+        return reply(422, json.dumps(body).encode(), {"x-request-id": "r\x1b[2J"})
+
+    async with raw_client(respond) as (_, client, _clock):
+        calls = (
+            lambda: client.deployments.logs(ids(), ids()),
+            lambda: client.deployments.current_build(ids()),
+        )
+        for call in calls:
+            with pytest.raises(UnprocessableEntityError) as info:
+                await call()
+            text = str(info.value)
+            assert text.isprintable(), text
+            assert "\\x1b[31mred\\x1b[0m\\nWARNING forged line" in text
+            assert "[request id r\\x1b[2J]" in text
+            assert info.value.message == HOSTILE  # the field keeps the server's text
