@@ -38,6 +38,7 @@ from typing import Any
 
 from ._logsafe import printable
 from ._models import Deployment
+from ._pickling import reduce_error
 from ._outcomes import PromotionState
 from ._record import TargetOutcome
 
@@ -94,6 +95,8 @@ def format_error(
 
 class SevallaError(Exception):
     """Base class of every exception raised by sevalla-async."""
+
+    __reduce__ = reduce_error  # copy and pickle by fields: __init__ takes keywords
 
 
 class APIError(SevallaError):

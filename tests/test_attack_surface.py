@@ -4,12 +4,22 @@ hostile text past the hardening."""
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
 import traceback
 
 import pytest
 
-from sevalla_async import APIError, Deployment, UnprocessableEntityError
+from sevalla_async import (
+    APIError,
+    Build,
+    BuildChangedError,
+    ClientRateLimitError,
+    Deployment,
+    PromotionState,
+    UnprocessableEntityError,
+)
 
 from .secret_graph import assert_secret_unreachable
 from .test_hostile import KEY, RawRequest, deployment_json, ids, raw_client, reply
@@ -103,3 +113,41 @@ async def test_str_of_an_error_escapes_the_servers_control_characters() -> None:
             assert "\\x1b[31mred\\x1b[0m\\nWARNING forged line" in text
             assert "[request id r\\x1b[2J]" in text
             assert info.value.message == HOSTILE  # the field keeps the server's text
+
+
+def round_trips(error: BaseException) -> list[BaseException]:
+    """``error`` pickled, copied and deep-copied."""
+    pickled = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own object
+    return [pickled, copy.copy(error), copy.deepcopy(error)]
+
+
+async def test_the_new_errors_survive_pickle_and_copy() -> None:
+    def respond(request: RawRequest) -> bytes:
+        if request.target.endswith("/logs?limit=100"):
+            return reply(422, b'{"message": "no", "data": {"code": "c"}}', {"X-Request-Id": "r"})
+        return reply(200, json.dumps(deployment_json("failed")).encode())
+
+    async with raw_client(respond) as (_, client, _clock):
+        with pytest.raises(UnprocessableEntityError) as info:
+            await client.deployments.logs(ids(), ids())
+        deployment = await client.deployments.get(ids(), ids())
+    for again in round_trips(info.value):
+        assert type(again) is UnprocessableEntityError
+        assert (str(again), repr(again)) == (str(info.value), repr(info.value))
+        assert again.headers["x-request-id"] == "r"
+        assert again.code == "c"
+    changed = BuildChangedError(
+        "moved", expected="abcdef1", actual=Build("1234567"), deployments=[deployment]
+    )
+    changed.add_note("a note")
+    for again in round_trips(changed):
+        assert isinstance(again, BuildChangedError)
+        assert (again.expected, again.actual, again.deployments) == (
+            "abcdef1",
+            Build("1234567"),
+            [deployment],
+        )
+        assert again.promotion_state is again.write_state is PromotionState.PROMOTED
+        assert again.__notes__ == ["a note"]
+    held = ClientRateLimitError("held", retry_after=3.0)
+    assert [str(again) for again in round_trips(held)] == [str(held)] * 3
