@@ -32,15 +32,16 @@ one function, :func:`format_error`.
 
 from __future__ import annotations
 
+import copyreg
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from ._logsafe import printable
 from ._models import Deployment
-from ._pickling import reduce_error
 from ._outcomes import PromotionState
 from ._record import TargetOutcome
+from ._wire import Headers
 
 __all__ = [
     "APIConnectionError",
@@ -96,7 +97,10 @@ def format_error(
 class SevallaError(Exception):
     """Base class of every exception raised by sevalla-async."""
 
-    __reduce__ = reduce_error  # copy and pickle by fields: __init__ takes keywords
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Copy and pickle by fields (``__init__`` takes keywords); headers as Headers.
+        state = {k: Headers(v.items()) if k == "headers" else v for k, v in vars(self).items()}
+        return (copyreg.__newobj__, (type(self), *self.args), state)
 
 
 class APIError(SevallaError):
