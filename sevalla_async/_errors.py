@@ -32,7 +32,6 @@ one function, :func:`format_error`.
 
 from __future__ import annotations
 
-import copyreg
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -100,7 +99,7 @@ class SevallaError(Exception):
     def __reduce__(self) -> tuple[Any, ...]:
         # Copy and pickle by fields (``__init__`` takes keywords); headers as Headers.
         state = {k: Headers(v.items()) if k == "headers" else v for k, v in vars(self).items()}
-        return (copyreg.__newobj__, (type(self), *self.args), state)
+        return (type(self).__new__, (type(self), *self.args), state)
 
 
 class APIError(SevallaError):

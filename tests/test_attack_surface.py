@@ -71,7 +71,8 @@ async def test_a_key_written_in_json_escapes_is_redacted_from_a_deployment() -> 
 
 
 async def test_a_key_written_in_json_escapes_is_redacted_from_an_error() -> None:
-    body = '{"message":"bad %s","status":422,"data":{"code":"%s"}}' % (escaped(KEY), escaped(KEY))
+    body = json.dumps({"message": "bad @", "status": 422, "data": {"code": "@"}})
+    body = body.replace("@", escaped(KEY))
     async with raw_client(lambda _: reply(422, body.encode())) as (_, client, _clock):
         with pytest.raises(UnprocessableEntityError) as info:
             await client.deployments.logs(ids(), ids())
