@@ -36,9 +36,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from ._logsafe import printable
 from ._models import Deployment
 from ._outcomes import PromotionState
 from ._record import TargetOutcome
+from ._wire import Headers
 
 __all__ = [
     "APIConnectionError",
@@ -71,7 +73,7 @@ def format_error(
     code: str | None = None,
     request_id: str | None = None,
 ) -> str:
-    """The one text of every :class:`APIError`.
+    """The one text of every :class:`APIError`, its control characters escaped.
 
     ``GET <url>: message (after 3 attempts)`` without a status,
     ``GET <url> -> 404 message (detail) [code c] [request id r]`` with one.
@@ -83,6 +85,7 @@ def format_error(
         text += f" [code {code}]"
     if request_id:
         text += f" [request id {request_id}]"
+    text = printable(text)  # the server's text: it must not drive a terminal or forge lines
     if method and url:
         text = f"{method} {url}{': ' if status_code is None else ' -> '}{text}"
     if attempts > 1:
@@ -92,6 +95,11 @@ def format_error(
 
 class SevallaError(Exception):
     """Base class of every exception raised by sevalla-async."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Copy and pickle by fields (``__init__`` takes keywords); headers as Headers.
+        state = {k: Headers(v.items()) if k == "headers" else v for k, v in vars(self).items()}
+        return (type(self).__new__, (type(self), *self.args), state)
 
 
 class APIError(SevallaError):

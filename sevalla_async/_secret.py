@@ -14,6 +14,7 @@ locals can show it, and redacted from whatever a server sends back.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,24 @@ REDACTED = "[redacted]"
 # A key this short is a test key: replacing so short a string in every reply would corrupt
 # ids and field names, and hides nothing worth hiding.
 MIN_REDACTED_LENGTH = 12
+
+# A JSON ``\\uXXXX`` escape (not itself an escaped backslash): a server can spell the key
+# with them, so the bytes never show it while the decoded text does.
+_JSON_ESCAPE = re.compile(rb"(?<!\\)((?:\\\\)*)\\u([0-9a-fA-F]{4})")
+
+
+def _unescaped(body: bytes) -> bytes:
+    """``body`` with each JSON ``\\uXXXX`` escape of a character that may stand bare in a
+    JSON string (not a control, quote, backslash or surrogate) written as its UTF-8 bytes:
+    the same JSON value, in which an escaped key shows as bytes."""
+
+    def one(match: re.Match[bytes]) -> bytes:
+        code = int(match.group(2), 16)
+        if code < 0x20 or code in (0x22, 0x5C) or 0xD800 <= code <= 0xDFFF:
+            return match.group()
+        return match.group(1) + chr(code).encode()
+
+    return _JSON_ESCAPE.sub(one, body)
 
 
 class HiddenStr(str):
@@ -107,9 +126,12 @@ class Secret:
         if needle is None:
             return response
         body = response.body
+        if b"\\u" in body:
+            plain = _unescaped(body)
+            body = plain if needle in plain else body
         echoed = needle in body
         headers = response.headers
-        quoted = any(self._text() in value for value in headers.values())
+        quoted = any(self._text() in k or self._text() in v for k, v in headers.items())
         if not echoed and not quoted:
             return response
         if echoed:
@@ -134,7 +156,9 @@ class Secret:
                 setattr(error, name, self.redact(value))
         headers = getattr(error, "headers", None)
         if isinstance(headers, Mapping) and any(
-            self._text() in v for v in headers.values() if isinstance(v, str)
+            self._text() in k or self._text() in v
+            for k, v in headers.items()
+            if isinstance(k, str) and isinstance(v, str)
         ):
             error.headers = _redacted_headers(headers, self)  # type: ignore[attr-defined]
         body = getattr(error, "body", None)
@@ -171,7 +195,7 @@ def _quotes(exc: BaseException, key: str) -> bool:
 
 
 def _redacted_headers(headers: Mapping[str, str], secret: Secret) -> Mapping[str, str]:
-    return Headers((k, secret.redact(v)) for k, v in headers.items())
+    return Headers((secret.redact(k), secret.redact(v)) for k, v in headers.items())
 
 
 class RedactingTransport:
