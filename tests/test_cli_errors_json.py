@@ -165,6 +165,30 @@ async def test_usage_errors_are_printed_in_the_same_shape(
     assert table.out == ""
 
 
+async def test_errors_argparse_finds_are_printed_in_the_same_shape(
+    fake: FakeSevalla, cli: Cli
+) -> None:
+    (request,) = fake.promote_requests(1)
+    args = promote_args(request)
+    bad_value = await cli("promote", *args, "--timeout", "soon", "--output", "json")
+    assert bad_value.code == 2
+    error = the_error(bad_value.out)
+    assert error["type"] == "UsageError"
+    assert error["message"] == "argument --timeout: expected seconds, got 'soon'"
+    assert error["state"] == "not_sent"  # promote writes: nothing was sent
+    assert "usage: sevalla-async promote" in bad_value.err  # people still get argparse's text
+
+    missing = await cli("deployments", "list", "--out=json")  # an abbreviation counts
+    assert missing.code == 2
+    error = the_error(missing.out)
+    assert "required: APP" in error["message"]
+    assert error["state"] is None  # a read
+
+    table = await cli("promote", *args, "--timeout", "soon", "--output", "table")
+    assert (table.code, table.out) == (2, "")
+    assert fake.requests == []
+
+
 def test_error_json_fills_every_key_for_any_error() -> None:
     lost = APIConnectionError("connection lost", request_sent=True)
     lost.write_state = PromotionState.UNKNOWN  # as the request loop leaves it on any write

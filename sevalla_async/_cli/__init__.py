@@ -19,12 +19,20 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TextIO
 
 from .. import APIConnectionError, InternalServerError, SevallaError
-from ._console import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Console, UsageError, resolve_console
+from ._console import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Console,
+    UsageError,
+    is_terminal,
+    resolve_console,
+)
 from ._hints import error_hint
 from ._logging import configure_logging, remove_handler
-from ._output import clean_text, error_json, short_error
-from ._parser import build_parser
-from ._redact import RedactingStream, parse_redacted, secrets_of
+from ._output import clean_text, error_json, json_line, short_error
+from ._parser import build_parser, command_says
+from ._redact import RedactingStream, UsageExit, parse_redacted, secrets_of
 
 __all__ = ["main"]
 
@@ -88,15 +96,25 @@ def main(
 ) -> int:
     """Run ``sevalla-async`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit status.
 
-    Usage errors found by argparse exit with status 2 through ``SystemExit``. The API key
-    (``--api-key`` or ``SEVALLA_API_KEY``) is redacted from everything printed, argparse's
-    messages included. A closed stdout (``| head -1``) ends quietly with status 0.
+    Usage errors found by argparse exit with status 2 through ``SystemExit`` (with
+    ``--output json``, or ``auto`` off a terminal, their ``{"error": ...}`` line on
+    stdout). The API key (``--api-key`` or ``SEVALLA_API_KEY``) is redacted from
+    everything printed, argparse's messages included. A closed stdout (``| head -1``)
+    ends quietly with status 0.
     """
     arguments = sys.argv[1:] if argv is None else list(argv)
     secrets = secrets_of(arguments)
     out: TextIO = RedactingStream(stdout or sys.stdout, secrets)  # type: ignore[assignment]
     err: TextIO = RedactingStream(stderr or sys.stderr, secrets)  # type: ignore[assignment]
-    args = parse_redacted(build_parser, arguments, out, err)
+    try:
+        args = parse_redacted(build_parser, arguments, out, err)
+    except UsageExit as exc:
+        if _json_output(arguments, out):  # the one error shape, on stdout, as for any failure
+            state = "not_sent" if command_says(arguments, "writes") else None
+            error = error_json(type="UsageError", message=clean_text(exc.message), state=state)
+            with contextlib.suppress(BrokenPipeError):
+                out.write(json_line({"error": error}) + "\n")
+        raise
     console = resolve_console(args, out, err)
     handler = configure_logging(err, verbose=args.verbose, secrets=secrets)
     try:
@@ -117,3 +135,16 @@ def main(
         return EXIT_OK
     finally:
         remove_handler(handler)
+
+
+def _json_output(argv: Sequence[str], out: TextIO) -> bool:
+    """Whether ``argv`` asks for JSON output, read before argparse (which refused it):
+    the last ``--output`` (or an abbreviation of it), else ``auto``."""
+    output = "auto"
+    for i, arg in enumerate(argv):
+        name, eq, value = arg.partition("=")
+        if len(name) >= len("--ou") and "--output".startswith(name):
+            output = value if eq else (argv[i + 1] if i + 1 < len(argv) else "")
+    if output == "auto":
+        return not command_says(argv, "human_default") and not is_terminal(out)
+    return output == "json"

@@ -21,6 +21,7 @@ __all__ = [
     "Console",
     "UsageError",
     "flag_names",
+    "is_terminal",
     "make_client",
     "take",
 ]
@@ -108,11 +109,12 @@ class Console:
     def progress_line(self, total: int) -> ProgressLine:
         """The live progress line of ``total`` items on stderr (drawn when ``progress``)."""
         return ProgressLine(
-            self.err, total, enabled=self.progress, shares_terminal=_isatty(self.out)
+            self.err, total, enabled=self.progress, shares_terminal=is_terminal(self.out)
         )
 
 
-def _isatty(stream: TextIO) -> bool:
+def is_terminal(stream: TextIO) -> bool:
+    """Whether ``stream`` is a terminal (``False`` for anything that cannot say)."""
     try:
         return stream.isatty()
     except (AttributeError, ValueError):
@@ -127,8 +129,8 @@ def resolve_console(args: argparse.Namespace, out: TextIO, err: TextIO) -> Conso
     if output is None:
         output = "table" if getattr(args, "human_default", False) else "auto"
     if output == "auto":
-        output = "table" if _isatty(out) else "json"
-    progress = args.progress if args.progress is not None else _isatty(err)
+        output = "table" if is_terminal(out) else "json"
+    progress = args.progress if args.progress is not None else is_terminal(err)
     return Console(out=out, err=err, output=output, progress=progress)
 
 

@@ -7,7 +7,7 @@ are the same)."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -45,7 +45,7 @@ from ._promote_many import promote_many
 from ._release import release
 from ._wait_commands import wait
 
-__all__ = ["build_parser"]
+__all__ = ["build_parser", "command_says"]
 
 # --- commands --------------------------------------------------------------------------------
 
@@ -292,3 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
     for spec in COMMANDS:
         _build(commands, spec)
     return parser
+
+
+def command_says(argv: Sequence[str], default: str) -> bool:
+    """Whether the command named in ``argv`` sets ``default`` (``writes``,
+    ``human_default``), read before argparse, which may refuse the rest of the line."""
+    return any(c.name in argv and c.defaults.get(default) for c in COMMANDS)

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from ._logging import redact, redactable
 
-__all__ = ["RedactingStream", "parse_redacted", "secrets_of"]
+__all__ = ["RedactingStream", "UsageExit", "parse_redacted", "secrets_of"]
 
 _API_KEY_FLAG = "--api-key"
 
@@ -60,7 +60,7 @@ def parse_redacted(
     err: TextIO,
 ) -> argparse.Namespace:
     """``build().parse_args(argv)`` with argparse's output (help, usage errors) sent to
-    ``out``/``err``, which redact. Usage errors still exit with ``SystemExit(2)``."""
+    ``out``/``err``, which redact. Usage errors exit with :class:`UsageExit` (status 2)."""
     captured_out, captured_err = io.StringIO(), io.StringIO()
     try:
         with contextlib.redirect_stdout(captured_out), contextlib.redirect_stderr(captured_err):
@@ -74,4 +74,15 @@ def parse_redacted(
                 stream.flush()
     # A fresh SystemExit raised outside the except block: argparse's ArgumentError, whose
     # text quotes the offending argument (perhaps a misplaced key), is not its __context__.
+    if code == 2:
+        said = captured_err.getvalue().rstrip().rpartition("\n")[2]
+        raise UsageExit(said.partition(" error: ")[2] or said)
     raise SystemExit(code)
+
+
+class UsageExit(SystemExit):
+    """Argparse refused the command line (exit status 2); ``message`` is what it said."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(2)
+        self.message = message
