@@ -213,3 +213,9 @@ def check_reconcile_options(
     for name, value in ((settle_name, settle), ("reconcile_timeout", timeout)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
             raise ValueError(f"{name}: must be a number of seconds >= 0, got {value!r}")
+    if settle > MAX_SETTLE:  # a window past the calendar's end cannot be computed
+        raise ValueError(f"{settle_name}: must be at most 1e9 seconds, got {settle!r}")
+
+
+MAX_SETTLE = 1e9
+"""The longest settle period (about 31 years; ``inf`` is refused: windows are dates)."""

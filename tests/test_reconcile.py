@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
+from typing import Any
 
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -453,3 +454,30 @@ async def test_promote_and_wait_reconciles(fake, client, clock) -> None:
     assert [d.app_id for d in deployments] == list(request.target_app_ids)
     assert all(d.succeeded for d in deployments)
     assert len(fake.requests_to("POST")) == 1
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"settle": 1e12}, "settle: must be at most 1e9"),
+        ({"settle": float("inf")}, "settle: must be at most 1e9"),
+        ({"sent_at": datetime(9999, 12, 31, tzinfo=timezone.utc)}, "sent_at: must be between"),
+        ({"sent_at": datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14)))}, "sent_at: must"),
+    ],
+)
+async def test_times_past_the_calendar_are_refused_by_name_not_overflowed(
+    make_client, fake: FakeSevalla, options: dict[str, object], named: str
+) -> None:
+    """A window is dates: a settle period or a send time the calendar cannot hold was an
+    ``OverflowError`` from deep inside the rules; it is a ``ValueError`` naming the
+    option, before anything is read."""
+    client = make_client()
+    request = fake.promote_requests(1)[0]
+    keywords: dict[str, Any] = {"sent_at": datetime.now(timezone.utc), **options}
+    with pytest.raises(ValueError, match=named):
+        await client.pipelines.reconcile(request, **keywords)
+    with pytest.raises(ValueError, match="reconcile_settle: must be at most 1e9"):
+        await client.pipelines.promote_request(
+            request, reconcile=True, reconcile_settle=float("inf")
+        )
+    assert fake.requests == []

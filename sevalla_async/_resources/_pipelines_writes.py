@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from .. import _protocol
@@ -74,6 +74,18 @@ def record_of(request: PromoteRequest, targets: Iterable[TargetOutcome]) -> Writ
                 "look in cannot be bounded"
             )
     return WriteRecord.of(ordered)
+
+
+_EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
+
+
+def _plausible(sent_at: datetime) -> bool:
+    """Whether ``sent_at`` is a time a request can have been sent (1970 to 9000)."""
+    try:
+        return _EARLIEST <= sent_at <= _LATEST
+    except OverflowError:  # the year 1 or 9999 with an offset past the calendar
+        return False
 
 
 class PipelineWrites(Resource):
@@ -229,6 +241,8 @@ class PipelineWrites(Resource):
             raise ValueError(f"request: expected a PromoteRequest, got {type(request).__name__}")
         if not isinstance(sent_at, datetime) or sent_at.tzinfo is None:
             raise ValueError("sent_at: expected an aware datetime (e.g. error.sent_at)")
+        if not _plausible(sent_at):  # the window's dates would overflow
+            raise ValueError(f"sent_at: must be between 1970 and 9000, got {sent_at}")
         check_reconcile_options(settle, 0.0, settle_name="settle")
         reconciler = Reconciler(self._core, self._core.wall_clock, settle=settle)
         return await reconciler.look(request, sent_at)
