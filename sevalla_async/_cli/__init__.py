@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import io
 import os
 import signal
@@ -32,7 +33,7 @@ from ._hints import error_hint
 from ._logging import configure_logging, remove_handler
 from ._output import clean_text, error_json, json_line, short_error
 from ._parser import build_parser, command_says
-from ._redact import RedactingStream, UsageExit, parse_redacted, secrets_of
+from ._redact import RedactingStream, parse_redacted, secrets_of
 
 __all__ = ["main"]
 
@@ -106,15 +107,9 @@ def main(
     secrets = secrets_of(arguments)
     out: TextIO = RedactingStream(stdout or sys.stdout, secrets)  # type: ignore[assignment]
     err: TextIO = RedactingStream(stderr or sys.stderr, secrets)  # type: ignore[assignment]
-    try:
-        args = parse_redacted(build_parser, arguments, out, err)
-    except UsageExit as exc:
-        if _json_output(arguments, out):  # the one error shape, on stdout, as for any failure
-            state = "not_sent" if command_says(arguments, "writes") else None
-            error = error_json(type="UsageError", message=clean_text(exc.message), state=state)
-            with contextlib.suppress(BrokenPipeError):
-                out.write(json_line({"error": error}) + "\n")
-        raise
+    args = parse_redacted(
+        build_parser, arguments, out, err, functools.partial(_usage_error, arguments, out)
+    )
     console = resolve_console(args, out, err)
     handler = configure_logging(err, verbose=args.verbose, secrets=secrets)
     try:
@@ -135,6 +130,16 @@ def main(
         return EXIT_OK
     finally:
         remove_handler(handler)
+
+
+def _usage_error(argv: Sequence[str], out: TextIO, message: str) -> None:
+    """With JSON output, the one error shape of a command line argparse refused, on
+    ``out`` (which redacts: ``message`` may quote a misplaced key)."""
+    if _json_output(argv, out):
+        state = "not_sent" if command_says(argv, "writes") else None
+        error = error_json(type="UsageError", message=clean_text(message), state=state)
+        with contextlib.suppress(BrokenPipeError):
+            out.write(json_line({"error": error}) + "\n")
 
 
 def _json_output(argv: Sequence[str], out: TextIO) -> bool:

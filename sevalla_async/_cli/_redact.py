@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from ._logging import redact, redactable
 
-__all__ = ["RedactingStream", "UsageExit", "parse_redacted", "secrets_of"]
+__all__ = ["RedactingStream", "parse_redacted", "secrets_of"]
 
 _API_KEY_FLAG = "--api-key"
 
@@ -58,9 +58,12 @@ def parse_redacted(
     argv: Sequence[str] | None,
     out: TextIO,
     err: TextIO,
+    on_usage_error: Callable[[str], None] | None = None,
 ) -> argparse.Namespace:
     """``build().parse_args(argv)`` with argparse's output (help, usage errors) sent to
-    ``out``/``err``, which redact. Usage errors exit with :class:`UsageExit` (status 2)."""
+    ``out``/``err``, which redact. Usage errors exit with ``SystemExit(2)``, after
+    ``on_usage_error`` is given argparse's message (write it only to a redacting stream:
+    it may quote a misplaced key)."""
     captured_out, captured_err = io.StringIO(), io.StringIO()
     try:
         with contextlib.redirect_stdout(captured_out), contextlib.redirect_stderr(captured_err):
@@ -74,15 +77,7 @@ def parse_redacted(
                 stream.flush()
     # A fresh SystemExit raised outside the except block: argparse's ArgumentError, whose
     # text quotes the offending argument (perhaps a misplaced key), is not its __context__.
-    if code == 2:
+    if code == 2 and on_usage_error is not None:
         said = captured_err.getvalue().rstrip().rpartition("\n")[2]
-        raise UsageExit(said.partition(" error: ")[2] or said)
+        on_usage_error(said.partition(" error: ")[2] or said)
     raise SystemExit(code)
-
-
-class UsageExit(SystemExit):
-    """Argparse refused the command line (exit status 2); ``message`` is what it said."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(2)
-        self.message = message
