@@ -6,6 +6,8 @@ import re
 
 import attrs
 
+from ._logsafe import printable
+
 __all__ = ["Build", "check_build_text", "image_tag"]
 
 SHORT_SHA = 7
@@ -50,7 +52,8 @@ class Build:
 
     Two builds are the same when both fields are equal. ``str(build)`` is the short sha (7
     characters), else the image's tag (``registry/app:v42`` gives ``v42``), else the image
-    URL (``"unknown"`` when the API gave neither).
+    URL (``"unknown"`` when the API gave neither), its control and bidi characters
+    escaped (the fields keep the server's text).
     """
 
     commit_sha: str | None = None
@@ -58,9 +61,9 @@ class Build:
 
     def __str__(self) -> str:
         if self.commit_sha:
-            return self.commit_sha[:SHORT_SHA]
+            return printable(self.commit_sha[:SHORT_SHA])
         if self.docker_image_url:
-            return image_tag(self.docker_image_url)
+            return printable(image_tag(self.docker_image_url))
         return "unknown"
 
     @property

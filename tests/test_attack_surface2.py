@@ -1,0 +1,121 @@
+"""Attacks on surfaces an earlier round did not reach: the reports and errors of a release
+whose server sends hostile text (control characters, bidi overrides, the echoed key), the
+checks of ``pipelines.resume`` on a record that does not fit, and paged reads that fail
+partway."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from sevalla_async import (
+    Build,
+    BuildChangedError,
+    DeploymentProgress,
+    SevallaClient,
+    WaveReport,
+)
+from sevalla_async.testing import FakeSevalla
+
+from .helpers import canary_then_rest
+from .secret_graph import assert_secret_unreachable
+
+ANSI = "\x1b[2J\x1b]0;pwned\x07"
+BIDI = "\u202e\u2066"
+
+
+def hostile(key: str) -> str:
+    return f"{ANSI}\r\nforged INFO all good {BIDI} token {key}\u2028end"
+
+
+def shown(*objects: object) -> list[str]:
+    return [show(o) for o in objects for show in (repr, str)]
+
+
+async def test_a_failed_release_s_reports_hold_hostile_log_text_safely(
+    fake: FakeSevalla, client: SevallaClient
+) -> None:
+    [entry] = fake.promote_requests(1, targets=2)
+    bad = entry.target_app_ids[0]
+    key = fake.api_key
+    fake.fail_deployments(bad, hostile(key))
+    text = hostile(key)
+
+    def on_deployment(progress: DeploymentProgress) -> None:
+        if progress.deployment.app_id == bad and not progress.deployment.is_finished:
+            fake.set_logs(
+                progress.deployment.id,
+                [
+                    {
+                        "message": text,
+                        "severity": "ERROR",
+                        "service": text,
+                        "tags": {text: text},
+                        "attributes": {"a": text},
+                    },
+                ],
+            )
+
+    seen: list[WaveReport] = []
+
+    def gate(report: WaveReport) -> bool:
+        seen.append(report)
+        return report.succeeded
+
+    report = await client.releases.run(
+        [[entry]], gate=gate, failure_logs=20, on_deployment=on_deployment
+    )
+    [wave] = report.waves
+    [lines] = wave.failure_logs.values()
+    assert any(e.tags for e in lines)  # the hostile entry was read
+    assert all("token [redacted]" in e.message for e in lines)
+    [outcome] = wave.outcomes
+    objects = [report, wave, seen[0], outcome, *(outcome.targets or ()), *lines]
+    for text_ in shown(*objects):
+        assert key not in text_
+        assert text_.isprintable(), text_[:400]
+    assert assert_secret_unreachable(report, key) > 10
+
+
+async def test_a_hostile_image_of_a_moved_source_is_escaped_in_the_reason_and_the_log(
+    fake: FakeSevalla, client: SevallaClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    waves = canary_then_rest(fake)
+    source = waves[0][0].source_app_id
+    image = f"registry.example/app:v2{ANSI}\r\nWARNING forged{BIDI}"
+
+    def gate(report: WaveReport) -> bool:
+        pushed = fake.deploy(source, script=["success"])  # a push lands on staging meanwhile
+        pushed.build = Build(None, image)
+        return report.succeeded
+
+    caplog.set_level(logging.WARNING, logger="sevalla_async")
+    report = await client.releases.run(waves, gate=gate)
+
+    assert (report.completed, report.stopped_at) == (False, 1)
+    assert report.stopped_reason is not None
+    assert "v2\\x1b[2J" in report.stopped_reason
+    assert report.stopped_reason.isprintable(), report.stopped_reason
+    for record in caplog.records:
+        assert record.getMessage().isprintable(), record.getMessage()
+
+
+async def test_a_build_changed_error_on_a_hostile_image_is_printable(
+    fake: FakeSevalla, client: SevallaClient
+) -> None:
+    [entry] = fake.promote_requests(1, targets=1)
+    pushed = fake.deploy(entry.source_app_id, script=["success"])
+    pushed.build = Build(None, f"registry.example/app:v3{BIDI}{ANSI}")
+    with pytest.raises(BuildChangedError) as info:
+        await client.pipelines.promote(
+            entry.pipeline_id,
+            source_app_id=entry.source_app_id,
+            target_app_ids=entry.target_app_ids,
+            expect_build="0" * 40,
+        )
+    assert fake.requests_to("POST", "/promote") == []
+    assert info.value.actual == pushed.build  # the field keeps the server's text
+    for text in shown(info.value, info.value.actual):
+        assert text.isprintable(), text
+    assert "v3\\u202e\\u2066\\x1b[2J" in str(info.value)
