@@ -6,6 +6,9 @@ partway."""
 from __future__ import annotations
 
 import logging
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -13,7 +16,9 @@ from sevalla_async import (
     Build,
     BuildChangedError,
     DeploymentProgress,
+    PromotionState,
     SevallaClient,
+    TargetOutcome,
     WaveReport,
 )
 from sevalla_async.testing import FakeSevalla
@@ -119,3 +124,64 @@ async def test_a_build_changed_error_on_a_hostile_image_is_printable(
     for text in shown(info.value, info.value.actual):
         assert text.isprintable(), text
     assert "v3\\u202e\\u2066\\x1b[2J" in str(info.value)
+
+
+# --- pipelines.resume: a record that does not fit its request --------------------------------
+
+SENT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+
+
+def resume_cases(a: uuid.UUID, b: uuid.UUID, other: uuid.UUID) -> dict[str, list[Any]]:
+    unknown, promoted = PromotionState.UNKNOWN, PromotionState.PROMOTED
+    return {
+        "missing": [TargetOutcome(a, unknown, SENT)],
+        "extra": [TargetOutcome(t, unknown, SENT) for t in (a, b, other)],
+        "duplicated": [TargetOutcome(t, unknown, SENT) for t in (a, a)],
+        "another request's": [TargetOutcome(t, unknown, SENT) for t in (a, other)],
+        "rejected": [TargetOutcome(a, PromotionState.REJECTED), TargetOutcome(b, unknown, SENT)],
+        "unknown without sent_at": [TargetOutcome(a, unknown), TargetOutcome(b, unknown, SENT)],
+        "naive sent_at": [
+            TargetOutcome(a, unknown, SENT.replace(tzinfo=None)),
+            TargetOutcome(b, unknown, SENT),
+        ],
+        "sent_at not a datetime": [
+            TargetOutcome(a, unknown, "2026-01-02"),
+            TargetOutcome(b, unknown, SENT),
+        ],
+        "sent_at past the calendar": [
+            TargetOutcome(
+                a, unknown, datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-5)))
+            ),
+            TargetOutcome(b, unknown, SENT),
+        ],
+        "promoted without a deployment": [
+            TargetOutcome(a, promoted, SENT),
+            TargetOutcome(b, unknown, SENT),
+        ],
+        "state not a PromotionState": [
+            TargetOutcome(a, "unknown", SENT),
+            TargetOutcome(b, unknown, SENT),
+        ],
+        "target id not a UUID": [
+            TargetOutcome(str(a), unknown, SENT),
+            TargetOutcome(b, unknown, SENT),
+        ],
+        "deployment id not a UUID": [
+            TargetOutcome(a, promoted, SENT, str(b)),
+            TargetOutcome(b, unknown, SENT),
+        ],
+        "not TargetOutcomes": [(a, "unknown"), (b, "unknown")],
+    }
+
+
+@pytest.mark.parametrize("case", list(resume_cases(uuid.uuid4(), uuid.uuid4(), uuid.uuid4())))
+async def test_resume_refuses_a_record_that_does_not_fit_before_any_io(
+    fake: FakeSevalla, client: SevallaClient, case: str
+) -> None:
+    [request] = fake.promote_requests(1, targets=2)
+    [other] = fake.promote_requests(1, targets=1)
+    a, b = request.target_app_ids
+    targets = resume_cases(a, b, other.target_app_ids[0])[case]
+    with pytest.raises(ValueError, match=r"^targets") as info:
+        await client.pipelines.resume(request, targets)
+    assert fake.requests == [], info.value

@@ -7,6 +7,7 @@ promotion (``resume`` from its write record, ``reconcile``).
 from __future__ import annotations
 
 import functools
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -57,6 +58,8 @@ def record_of(request: PromoteRequest, targets: Iterable[TargetOutcome]) -> Writ
     given = list(targets)
     if any(not isinstance(t, TargetOutcome) for t in given):
         raise ValueError("targets: expected TargetOutcome objects (e.g. outcome.targets)")
+    for outcome in given:
+        _check_fields(outcome)
     if sorted(t.target_app_id.int for t in given) != sorted(t.int for t in request.target_app_ids):
         raise ValueError("targets: expected one TargetOutcome per target of the request")
     by_target = {t.target_app_id: t for t in given}
@@ -78,6 +81,26 @@ def record_of(request: PromoteRequest, targets: Iterable[TargetOutcome]) -> Writ
 
 _EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
+
+
+def _check_fields(outcome: TargetOutcome) -> None:
+    """Each field of ``outcome`` of its type (a record rebuilt by hand or from a journal:
+    a naive ``sent_at`` would bound the window in the local zone), ``sent_at`` a time a
+    request can have been sent; ``ValueError`` naming the field."""
+    if not isinstance(outcome.target_app_id, uuid.UUID):
+        raise ValueError(f"targets: target_app_id {outcome.target_app_id!r} is not a UUID"[:200])
+    where = f"targets: {outcome.target_app_id}"
+    if not isinstance(outcome.state, PromotionState):
+        raise ValueError(f"{where}: state {outcome.state!r} is not a PromotionState"[:200])
+    if outcome.deployment_id is not None and not isinstance(outcome.deployment_id, uuid.UUID):
+        raise ValueError(f"{where}: deployment_id {outcome.deployment_id!r} is not a UUID"[:200])
+    sent_at = outcome.sent_at
+    if sent_at is None:
+        return
+    if not isinstance(sent_at, datetime) or sent_at.utcoffset() is None:
+        raise ValueError(f"{where}: sent_at must be an aware datetime, got {sent_at!r}"[:200])
+    if not _plausible(sent_at):
+        raise ValueError(f"{where}: sent_at must be between 1970 and 9000, got {sent_at}")
 
 
 def _plausible(sent_at: datetime) -> bool:
