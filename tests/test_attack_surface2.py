@@ -7,21 +7,27 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
 from sevalla_async import (
+    APIResponseValidationError,
     Build,
     BuildChangedError,
     DeploymentProgress,
+    InternalServerError,
     PromotionState,
     SevallaClient,
     TargetOutcome,
+    Transport,
+    TransportRequest,
+    TransportResponse,
     WaveReport,
 )
-from sevalla_async.testing import FakeSevalla
+from sevalla_async.testing import FakeSevalla, Fault
 
 from .helpers import canary_then_rest
 from .secret_graph import assert_secret_unreachable
@@ -185,3 +191,51 @@ async def test_resume_refuses_a_record_that_does_not_fit_before_any_io(
     with pytest.raises(ValueError, match=r"^targets") as info:
         await client.pipelines.resume(request, targets)
     assert fake.requests == [], info.value
+
+
+# --- paged reads that fail partway ------------------------------------------------------------
+
+
+class FaultOnSecondPage:
+    """The API fails (``fault``) the second read of a deployment list, the first passes."""
+
+    def __init__(self, inner: Transport, fake: FakeSevalla, fault: Fault) -> None:
+        self._inner, self._fake, self._fault, self._reads = inner, fake, fault, 0
+
+    async def send(self, request: TransportRequest) -> TransportResponse:
+        if request.method == "GET" and request.url.split("?")[0].endswith("/deployments"):
+            self._reads += 1
+            if self._reads == 2:
+                self._fake.inject(self._fault, path="/deployments")
+        return await self._inner.send(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+@pytest.mark.parametrize(
+    ("fault", "raised"),
+    [
+        (Fault.error(500, "page two is down"), InternalServerError),
+        (Fault.malformed({"deployments": "nope"}), APIResponseValidationError),
+    ],
+    ids=["500", "malformed"],
+)
+async def test_current_build_failing_on_its_second_page_raises_not_half_a_result(
+    fake: FakeSevalla, make_client: Callable[..., SevallaClient], fault: Fault, raised: type
+) -> None:
+    app = fake.add_app()
+    for _ in range(12):  # newer than its one success: the first page of 10 has none
+        fake.deploy(app, script=["failed"])
+    client = make_client(transport=FaultOnSecondPage(fake.transport(), fake, fault), max_retries=0)
+    with pytest.raises(raised):
+        await client.deployments.current_build(app)
+    assert len(fake.requests) == 2
+
+
+async def test_logs_failing_raise_a_typed_error(fake: FakeSevalla, client: SevallaClient) -> None:
+    [entry] = fake.promote_requests(1, targets=1)
+    deployment = fake.deploy(entry.source_app_id, script=["failed"])
+    fake.inject(Fault.malformed([{"id": 1}]), path="/logs")
+    with pytest.raises(APIResponseValidationError):
+        await client.deployments.logs(entry.source_app_id, deployment.id)
