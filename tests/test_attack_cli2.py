@@ -72,3 +72,37 @@ async def test_a_resume_stopped_by_a_moved_source_keeps_the_promotions_journaled
     assert repinned.code == 0, repinned.err
     assert len(promotions_of(fake, canary)) == 1  # journaled as promoted: not sent again
     assert all(len(promotions_of(fake, t)) == 1 for t in rest)
+
+
+@pytest.mark.parametrize("lines", [2, 3, 4, 5])
+async def test_promote_many_skip_current_stopped_then_resumed_promotes_nothing_twice(
+    fake: FakeSevalla, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: int
+) -> None:
+    requests = fake.promote_requests(4, targets=2)
+    current = write_plan(tmp_path / "current.json", plan_of(requests[:2]))
+    made = await cli("promote-many", current, "--wait", *FAST, "--output", "json")
+    assert made.code == 0, made.err
+    plan = write_plan(tmp_path / "plan.json", plan_of(requests))
+    journal = tmp_path / "run.jsonl"
+    _fail_after(monkeypatch, lines)
+    many = ("promote-many", plan, "--skip-current", "--concurrency", "1", "--output", "json")
+
+    run = await cli(*many, "--journal", str(journal))
+
+    assert run.code == 1, run.err
+    monkeypatch.undo()
+    journaled = [e["index"] for e in events(journal) if e["event"] == "result"]
+
+    again = await cli(*many, "--resume", str(journal), *SETTLE)
+
+    assert again.code == 0, again.err
+    for request in requests:
+        for target in request.target_app_ids:
+            assert len(promotions_of(fake, target)) == 1
+    rows = {line["index"]: line for line in again.lines()}
+    assert sorted(rows) == [0, 1, 2, 3]
+    assert all(rows[i]["ok"] for i in range(4))
+    for i in (0, 1):  # current: from the journal (its result recorded) or checked again
+        if i in journaled or not any(e.get("index") == i for e in events(journal)):
+            assert [p.get("already_current") for p in rows[i]["promotions"]] == [True, True]
+    assert len(fake.requests_to("POST", "/promote")) == 2 + 2  # the first run's, entries 2-3
