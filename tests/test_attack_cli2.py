@@ -106,3 +106,84 @@ async def test_promote_many_skip_current_stopped_then_resumed_promotes_nothing_t
         if i in journaled or not any(e.get("index") == i for e in events(journal)):
             assert [p.get("already_current") for p in rows[i]["promotions"]] == [True, True]
     assert len(fake.requests_to("POST", "/promote")) == 2 + 2  # the first run's, entries 2-3
+
+
+async def test_promote_many_one_entry_of_another_build_is_refused_alone_and_on_resume(
+    fake: FakeSevalla, cli: Cli, tmp_path: Path
+) -> None:
+    requests = fake.promote_requests(4)
+    entries = plan_of(requests)
+    entries[2]["expect_build"] = "f" * 40
+    plan = write_plan(tmp_path / "plan.json", entries)
+    journal = tmp_path / "run.jsonl"
+
+    run = await cli("promote-many", plan, "--journal", str(journal), "--output", "json")
+
+    assert run.code == 1, run.err
+    rows = {line["index"]: line for line in run.lines()}
+    assert [rows[i]["ok"] for i in range(4)] == [True, True, False, True]
+    assert rows[2]["error"]["type"] == "BuildChangedError"
+    assert rows[2]["state"] == "not_sent"
+    [refused] = [e for e in events(journal) if e["event"] == "result" and e["index"] == 2]
+    assert refused["state"] == "not_sent"
+    assert refused["error"]["type"] == "BuildChangedError"
+    assert len(fake.requests_to("POST", "/promote")) == 3
+
+    again = await cli("promote-many", plan, "--resume", str(journal), *SETTLE, "--output", "json")
+
+    assert again.code == 1, again.err
+    rows = {line["index"]: line for line in again.lines()}
+    assert rows[2]["error"]["type"] == "BuildChangedError"
+    assert len(fake.requests_to("POST", "/promote")) == 3  # still refused, nothing re-sent
+    for request in requests[:2] + requests[3:]:
+        assert len(promotions_of(fake, request.target_app_ids[0])) == 1
+
+
+@pytest.mark.parametrize(
+    "pair",
+    [
+        "Staging=" + "a" * 10_000_000,
+        "Staging=\x1b[31mred\x07",
+        "\x1b[2J" * 1000 + "=00000000-0000-0000-0000-000000000000",
+        "Q" * 10_000_000 + "=00000000-0000-0000-0000-000000000000",
+        "=00000000-0000-0000-0000-000000000000",
+        "Staging=",
+    ],
+)
+@pytest.mark.parametrize("output", ["json", "table"])
+async def test_diff_hostile_app_arguments_are_short_escaped_usage_errors(
+    fake: FakeSevalla, cli: Cli, pair: str, output: str
+) -> None:
+    pipeline = fake.add_pipeline()
+
+    run = await cli("diff", str(pipeline.id), "--app", pair, "--output", output)
+
+    assert run.code == 2, run.err
+    assert len(run.err) + len(run.out) < 2000
+    assert "\x1b" not in run.err + run.out
+    assert "\x07" not in run.err + run.out
+    assert "Traceback" not in run.err
+    if output == "json":
+        [error] = run.lines()
+        assert set(error) >= {"error"}
+    if "=0000" not in pair:  # a malformed STAGE=APP is refused before anything is read
+        assert fake.requests == []
+    assert fake.requests_to("GET", "/deployments") == []
+
+
+async def test_diff_an_app_named_twice_or_never_deployed_is_a_clean_row(
+    fake: FakeSevalla, cli: Cli
+) -> None:
+    pipeline = fake.add_pipeline(stages=("Dev", "Production"), apps_per_stage=1)
+    dev, prod = (s.app_ids[0] for s in pipeline.stages)
+    fake.state.app_deployments[prod].clear()
+    args = ["--app", f"Dev={dev}", "--app", f"dev={dev}", "--app", f"Production={prod}"]
+
+    run = await cli("diff", str(pipeline.id), *args, "--output", "json")
+
+    assert run.code == 0, run.err
+    [document] = run.lines()
+    apps = [[a["app_id"] for a in s["apps"]] for s in document["stages"]]
+    assert apps == [[str(dev)], [str(prod)]]
+    assert document["stages"][1]["apps"][0]["build"] is None
+    assert document["stages"][1]["apps"][0]["behind"] is True
