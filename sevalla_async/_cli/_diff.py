@@ -71,18 +71,26 @@ def _stage_of(text: str, stages: Sequence[PipelineStage]) -> PipelineStage:
     raise UsageError(f"--app: {clean_text(text, 80)!r} is not a stage of the pipeline ({names})")
 
 
-def _apps_by_stage(
-    pairs: Sequence[str], stages: Sequence[PipelineStage]
-) -> dict[uuid.UUID, list[uuid.UUID]]:
-    chosen: dict[uuid.UUID, list[uuid.UUID]] = {s.id: [] for s in stages}
+def _parse_apps(pairs: Sequence[str]) -> list[tuple[str, uuid.UUID]]:
+    """Each ``--app STAGE=APP`` as its stage text and app id (a :class:`UsageError` for a
+    malformed one, before anything is read)."""
+    parsed: list[tuple[str, uuid.UUID]] = []
     for pair in pairs:
         stage_text, equals, app_text = pair.rpartition("=")
         if not equals or not stage_text:
             raise UsageError(f"--app: expected STAGE=APP, got {clean_text(pair, 80)!r}")
         try:
-            app = to_uuid(app_text, "APP")
+            parsed.append((stage_text, to_uuid(app_text, "APP")))
         except ValueError as exc:
             raise UsageError(f"--app: {exc}") from None
+    return parsed
+
+
+def _apps_by_stage(
+    pairs: Sequence[tuple[str, uuid.UUID]], stages: Sequence[PipelineStage]
+) -> dict[uuid.UUID, list[uuid.UUID]]:
+    chosen: dict[uuid.UUID, list[uuid.UUID]] = {s.id: [] for s in stages}
+    for stage_text, app in pairs:
         apps = chosen[_stage_of(stage_text, stages).id]
         if app not in apps:
             apps.append(app)
@@ -127,10 +135,11 @@ async def diff(args: argparse.Namespace, console: Console) -> int:
         to_uuid(args.pipeline, "pipeline_id")
     except ValueError as exc:
         raise UsageError(f"PIPELINE: {exc}") from None
+    pairs = _parse_apps(args.app)
     async with make_client(args) as client:
         pipeline = await client.pipelines.get(args.pipeline)
         stages = sorted(pipeline.stages, key=lambda s: s.order)
-        chosen = _apps_by_stage(args.app, stages)
+        chosen = _apps_by_stage(pairs, stages)
         apps = list(dict.fromkeys(a for s in stages for a in chosen[s.id]))
         found = await _read_builds(client, apps)
     compared = _compare(stages, chosen, found)

@@ -243,7 +243,11 @@ class Journal:
             "promotions": None
             if promotions is None
             else [
-                {"target_app_id": str(p.target_app_id), "deployment_id": str(p.deployment_id)}
+                {
+                    "target_app_id": str(p.target_app_id),
+                    "deployment_id": str(p.deployment_id),
+                    **({"already_current": True} if p.already_current else {}),
+                }
                 for p in promotions
             ],
             "sent_at": None if sent_at is None else _iso(sent_at),

@@ -88,7 +88,12 @@ def _promotions(value: Any) -> tuple[Promotion, ...] | None:
     if not isinstance(value, list):
         return None
     return tuple(
-        Promotion(uuid.UUID(p["target_app_id"]), uuid.UUID(p["deployment_id"])) for p in value
+        Promotion(
+            uuid.UUID(p["target_app_id"]),
+            uuid.UUID(p["deployment_id"]),
+            already_current=p.get("already_current") is True,  # nothing was sent for it
+        )
+        for p in value
     )
 
 

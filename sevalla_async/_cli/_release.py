@@ -311,6 +311,8 @@ async def _run(
                 )
                 if done is None:
                     return EXIT_FAILED
+                if recorder is not None:
+                    recorder.keep(done)
             report = await release_report(
                 client,
                 waves,

@@ -108,11 +108,20 @@ class ReleaseRecorder:
     def __init__(self, journal: Journal, waves: Sequence[Sequence[PromoteRequest]]) -> None:
         self._journal = journal
         self._waves = waves
+        self._done: frozenset[tuple[int, int]] = frozenset()
+
+    def keep(self, done: Mapping[tuple[int, int], Sequence[Promotion]]) -> None:
+        """The entries the resumed journal shows promoted (``resumed_done``): a release
+        that stops before their wave reports them ``not_sent``, which must not overwrite
+        their journaled promotions (the next resume would send them again)."""
+        self._done = frozenset(done)
 
     def sent(self, wave: int, index: int, _request: PromoteRequest) -> None:
         self._journal.record_sent(index, self._waves[wave][index], _now(), wave=wave)
 
     def outcome(self, wave: int, outcome: PromoteOutcome) -> None:
+        if outcome.state is PromotionState.NOT_SENT and (wave, outcome.index) in self._done:
+            return
         self._result(wave, outcome.index, outcome)
 
     def pin(self, source_app_id: uuid.UUID, build: Build) -> None:
