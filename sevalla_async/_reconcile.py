@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Protocol, TypeVar
 
 from . import _protocol
@@ -219,3 +219,15 @@ def check_reconcile_options(
 
 MAX_SETTLE = 1e9
 """The longest settle period (about 31 years; ``inf`` is refused: windows are dates)."""
+
+_EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
+
+
+def plausible_sent_at(sent_at: datetime) -> bool:
+    """Whether the aware ``sent_at`` is a time a request can have been sent (1970 to 9000):
+    far outside, a window's dates would overflow."""
+    try:
+        return _EARLIEST <= sent_at <= _LATEST
+    except OverflowError:  # the year 1 or 9999 with an offset past the calendar
+        return False

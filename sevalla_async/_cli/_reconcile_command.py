@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from .. import PromoteRequest, TargetVerdict
 from .._engine import Engine
 from .._ids import shown
-from .._reconcile import DEFAULT_SETTLE
+from .._reconcile import DEFAULT_SETTLE, plausible_sent_at
 from ._arguments import non_negative_seconds
 from ._console import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Console, UsageError, make_client
 from ._output import clean_text, format_row, plural
@@ -84,19 +84,11 @@ def _sent_at(text: str) -> datetime:
             f"{shown(text)} has no UTC offset: add Z (UTC) or +HH:MM, as the Ctrl-C report "
             "prints it"
         )
-    try:  # far outside any run's time, the window's arithmetic would overflow
-        in_range = _EARLIEST <= moment.astimezone(timezone.utc) <= _LATEST
-    except OverflowError:
-        in_range = False
-    if not in_range:
+    if not plausible_sent_at(moment):
         raise argparse.ArgumentTypeError(
             f"{shown(text)} is not a time a request was sent (from 1970 to 9000, in UTC)"
         )
     return moment
-
-
-_EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
 
 
 def reconcile_command_line(request: PromoteRequest, sent_at: datetime) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from .. import _protocol
@@ -24,6 +24,7 @@ from .._reconcile import (
     DEFAULT_SETTLE,
     Reconciler,
     check_reconcile_options,
+    plausible_sent_at,
 )
 from .._record import Send, TargetOutcome, WriteRecord
 from .._resolve import resolve
@@ -79,10 +80,6 @@ def record_of(request: PromoteRequest, targets: Iterable[TargetOutcome]) -> Writ
     return WriteRecord.of(ordered)
 
 
-_EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
-
-
 def _check_fields(outcome: TargetOutcome) -> None:
     """Each field of ``outcome`` of its type (a record rebuilt by hand or from a journal:
     a naive ``sent_at`` would bound the window in the local zone), ``sent_at`` a time a
@@ -99,16 +96,8 @@ def _check_fields(outcome: TargetOutcome) -> None:
         return
     if not isinstance(sent_at, datetime) or sent_at.utcoffset() is None:
         raise ValueError(f"{where}: sent_at must be an aware datetime, got {sent_at!r}"[:200])
-    if not _plausible(sent_at):
+    if not plausible_sent_at(sent_at):
         raise ValueError(f"{where}: sent_at must be between 1970 and 9000, got {sent_at}")
-
-
-def _plausible(sent_at: datetime) -> bool:
-    """Whether ``sent_at`` is a time a request can have been sent (1970 to 9000)."""
-    try:
-        return _EARLIEST <= sent_at <= _LATEST
-    except OverflowError:  # the year 1 or 9999 with an offset past the calendar
-        return False
 
 
 class PipelineWrites(Resource):
@@ -264,7 +253,7 @@ class PipelineWrites(Resource):
             raise ValueError(f"request: expected a PromoteRequest, got {type(request).__name__}")
         if not isinstance(sent_at, datetime) or sent_at.tzinfo is None:
             raise ValueError("sent_at: expected an aware datetime (e.g. error.sent_at)")
-        if not _plausible(sent_at):  # the window's dates would overflow
+        if not plausible_sent_at(sent_at):  # the window's dates would overflow
             raise ValueError(f"sent_at: must be between 1970 and 9000, got {sent_at}")
         check_reconcile_options(settle, 0.0, settle_name="settle")
         reconciler = Reconciler(self._core, self._core.wall_clock, settle=settle)
