@@ -93,3 +93,8 @@ def promotions_of(fake: FakeSevalla, target: uuid.UUID) -> list[uuid.UUID]:
         for d in fake.state.deployments.values()
         if d.app_id == target and d.trigger == "PROMOTION"
     ]
+
+
+def posts(fake: FakeSevalla) -> int:
+    """How many promote POSTs reached ``fake``."""
+    return len(fake.requests_to("POST", "/promote"))

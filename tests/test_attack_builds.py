@@ -20,13 +20,9 @@ from sevalla_async import (
 )
 from sevalla_async.testing import FakeSevalla, Fault
 
-from .helpers import canary_then_rest, promotions_of
+from .helpers import canary_then_rest, posts, promotions_of
 
 PROMOTE = "/promote"
-
-
-def posts(fake: FakeSevalla) -> int:
-    return len(fake.requests_to("POST", PROMOTE))
 
 
 class PushAfterPost(Transport):

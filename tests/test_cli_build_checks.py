@@ -15,7 +15,7 @@ import pytest
 from sevalla_async import Build, PromoteRequest
 from sevalla_async.testing import FakeSevalla
 
-from .helpers import canary_then_rest
+from .helpers import canary_then_rest, posts
 from .test_cli import Cli, make_cli, plan_of, promote_args, write_plan
 
 pytestmark = pytest.mark.sevalla_loopback
@@ -27,10 +27,6 @@ PROMOTE = "/promote"
 @pytest.fixture
 def cli(fake: FakeSevalla) -> Cli:
     return make_cli(fake)
-
-
-def posts(fake: FakeSevalla) -> int:
-    return len(fake.requests_to("POST", PROMOTE))
 
 
 def sha_of(fake: FakeSevalla, app: Any) -> str:

@@ -15,13 +15,9 @@ from sevalla_async import (
 )
 from sevalla_async.testing import FakeSevalla
 
-from .helpers import canary_then_rest
+from .helpers import canary_then_rest, posts
 
 PROMOTE = "/promote"
-
-
-def posts(fake: FakeSevalla) -> int:
-    return len(fake.requests_to("POST", PROMOTE))
 
 
 async def test_a_push_between_waves_stops_the_release_before_the_next_wave(
